@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/servescope/servescope/internal/app"
+	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/present/api"
+)
+
+// Set at link time: -ldflags "-X main.version=... -X main.revision=...".
+var (
+	version  = "dev"
+	revision = ""
+)
+
+func versionString() string { return "servescope " + version + " " + revision }
+
+func buildInfo() api.BuildInfo {
+	b := api.BuildInfo{Version: version, Revision: revision}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		b.GoVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && b.Revision == "" {
+				b.Revision = s.Value
+			}
+		}
+	}
+	return b
+}
+
+func newLogger(e env, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func serveCommands(a *kingpin.Application, e env) []command {
+	c := a.Command("serve", "Scrape, store, evaluate and serve the API and dashboard.")
+	var o app.Options
+	var logLevel string
+	c.Flag("config", "Path of the config file (Prometheus-style YAML).").Default("servescope.yml").StringVar(&o.ConfigFile)
+	c.Flag("storage.path", "Directory of the embedded TSDB.").Default("./data").StringVar(&o.StoragePath)
+	c.Flag("storage.retention", "How long to keep samples.").Default("15d").SetValue(durationValue{&o.Retention})
+	c.Flag("web.listen-address", "Address of the HTTP API and dashboard.").Default("127.0.0.1:9464").StringVar(&o.ListenAddress)
+	c.Flag("query.timeout", "Maximum time one query may take.").Default("2m").SetValue(durationValue{&o.QueryTimeout})
+	c.Flag("query.max-samples", "Maximum samples one query may load into memory.").Default("50000000").IntVar(&o.QueryMaxSamples)
+	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
+	return []command{{clause: c, run: func(ctx context.Context) error {
+		o.Logger = newLogger(e, logLevel)
+		o.Build = buildInfo()
+		s, err := app.New(o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "servescope listening on http://%s\n", s.Addr())
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-hup:
+					if err := s.Reload(ctx); err != nil {
+						o.Logger.Error("reload", "err", err)
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return s.Run(ctx)
+	}}}
+}
+
+func checkCommands(a *kingpin.Application, e env) []command {
+	check := a.Command("check", "Check configuration and rules files.")
+	c := check.Command("config", "Validate config files; errors name the file and line.")
+	files := c.Arg("file", "Config files to check.").Required().ExistingFiles()
+	return []command{{clause: c, run: func(context.Context) error {
+		failed := 0
+		for _, f := range *files {
+			cfg, err := config.LoadFile(f, nil)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "FAILED: %v\n", err)
+				failed++
+				continue
+			}
+			fmt.Fprintf(e.stdout, "SUCCESS: %s is valid (%d scrape configs)\n", f, len(cfg.Prometheus.ScrapeConfigs))
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d config files are invalid", failed, len(*files))
+		}
+		return nil
+	}}}
+}
+
+// durationValue is a kingpin flag value that accepts Prometheus durations
+// such as 15d.
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return v.d.String()
+}

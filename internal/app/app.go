@@ -1,0 +1,209 @@
+// Package app wires servescope's components and runs their lifecycle, so
+// that main stays thin and tests can embed the whole server in-process.
+// It builds each dependency once and passes it down: the store, the query
+// engine, the collector and the HTTP API, then runs them in an oklog/run
+// group and shuts them down in order (HTTP, collection with its staleness
+// markers, then the store).
+//
+// It may import every internal package; only cmd imports it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/collect/discovery"
+	"github.com/servescope/servescope/internal/collect/scrape"
+	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/present/api"
+	"github.com/servescope/servescope/internal/store/tsdb"
+)
+
+// Options are the settings of `servescope serve` that need a restart; the
+// config file holds what can be reloaded.
+type Options struct {
+	ConfigFile    string
+	StoragePath   string
+	Retention     time.Duration
+	ListenAddress string
+	// QueryTimeout and QueryMaxSamples bound each PromQL query.
+	QueryTimeout    time.Duration
+	QueryMaxSamples int
+	Logger          *slog.Logger
+	Build           api.BuildInfo
+	// KubeClient overrides how Kubernetes clients are built (tests pass a
+	// fake clientset).
+	KubeClient discovery.ClientFunc
+}
+
+// Server is a running servescope.
+type Server struct {
+	opts     Options
+	logger   *slog.Logger
+	registry *prometheus.Registry
+	db       *tsdb.DB
+	engine   *query.Engine
+	scraper  *scrape.Manager
+	api      *api.API
+	listener net.Listener
+	ready    atomic.Bool
+	// reload is sent to by Reload and read by Run's reload actor;
+	// unbuffered, never closed.
+	reload chan chan error
+	closed sync.Once
+}
+
+// New opens the store, loads the config and binds the listener; it rolls
+// back what it opened when a step fails.
+func New(opts Options) (_ *Server, err error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := config.LoadFile(opts.ConfigFile, logger)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error)}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	s.db, err = tsdb.Open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Logger: logger, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "servescope_head_series",
+		Help: "Series in the embedded store's in-memory head block.",
+	}, func() float64 { return float64(s.db.HeadSeries()) }))
+	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
+		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
+	})
+	s.scraper, err = scrape.New(scrape.Options{Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.scraper.ApplyConfig(cfg); err != nil {
+		return nil, err
+	}
+	s.api = api.New(api.Options{
+		Logger: logger, Querier: s.engine, Targets: s.scraper, Gatherer: reg,
+		Ready: s.ready.Load, Build: opts.Build,
+	})
+	s.listener, err = net.Listen("tcp", opts.ListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", opts.ListenAddress, err)
+	}
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Querier is the embedded query engine, for in-process callers.
+func (s *Server) Querier() query.Querier { return s.engine }
+
+// Reload re-reads the config file and applies it; a bad file leaves the
+// running config in place.
+func (s *Server) Reload(ctx context.Context) error {
+	errc := make(chan error, 1)
+	select {
+	case s.reload <- errc:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) applyConfig() error {
+	cfg, err := config.LoadFile(s.opts.ConfigFile, s.logger)
+	if err != nil {
+		return err
+	}
+	return s.scraper.ApplyConfig(cfg)
+}
+
+// Run serves until ctx ends, then shuts down in order and closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	var g run.Group
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return s.scraper.Run(ctx) }, func(error) { cancel() })
+	}
+	{
+		srv := &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			s.ready.Store(true)
+			s.logger.Info("serving", "address", s.Addr())
+			if err := srv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve HTTP on %s: %w", s.Addr(), err)
+			}
+			return nil
+		}, func(error) {
+			s.ready.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				s.logger.Warn("HTTP shutdown", "err", err)
+			}
+		})
+	}
+	{
+		done := make(chan struct{})
+		g.Add(func() error {
+			for {
+				select {
+				case errc := <-s.reload:
+					err := s.applyConfig()
+					if err != nil {
+						s.logger.Error("reload config", "file", s.opts.ConfigFile, "err", err)
+					} else {
+						s.logger.Info("reloaded config", "file", s.opts.ConfigFile)
+					}
+					errc <- err
+				case <-ctx.Done():
+					return nil
+				case <-done:
+					return nil
+				}
+			}
+		}, func(error) { close(done) })
+	}
+	return g.Run()
+}
+
+func (s *Server) close() {
+	s.closed.Do(func() {
+		if s.listener != nil {
+			_ = s.listener.Close() // already closed by a clean HTTP shutdown
+		}
+		if s.db != nil {
+			if err := s.db.Close(); err != nil {
+				s.logger.Error("close store", "err", err)
+			}
+		}
+	})
+}

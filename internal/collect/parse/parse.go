@@ -1,0 +1,183 @@
+// Package parse reads metrics exposition (Prometheus text 0.0.4 and
+// OpenMetrics 1.0) with Prometheus's own parsers, appends it to a
+// store.Appender, and locates parse errors by line. Live scraping goes
+// through the scrape package; this package serves backfill, file import and
+// error reporting, and is fuzzed.
+//
+// It imports only the store contracts and Prometheus's light model packages.
+package parse
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/servescope/servescope/internal/store"
+)
+
+// TextContentType is the Prometheus text format 0.0.4, the fallback when a
+// body has no content type.
+const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// OpenMetricsContentType is OpenMetrics 1.0.
+const OpenMetricsContentType = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+// parserOptions read bodies with an unknown Content-Type as text 0.0.4.
+var parserOptions = textparse.ParserOptions{FallbackContentType: "text/plain"}
+
+// Error is a parse error located in its body.
+type Error struct {
+	// Line is the 1-based line the parser failed on.
+	Line int
+	// Err is the parser's message.
+	Err error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Sample is one parsed float sample.
+type Sample struct {
+	Labels labels.Labels
+	// T is the sample's own timestamp in milliseconds, or 0 when the
+	// exposition gave none.
+	T     int64
+	V     float64
+	HasTS bool
+}
+
+// Each parses body and calls fn for every float sample of a classic series
+// (native histograms are skipped). It returns the first error, located by
+// line when it comes from the parser.
+func Each(body []byte, contentType string, fn func(Sample) error) error {
+	if contentType == "" {
+		contentType = TextContentType
+	}
+	p, err := textparse.New(body, contentType, labels.NewSymbolTable(), parserOptions)
+	if p == nil {
+		return fmt.Errorf("content type %q: %w", contentType, err)
+	}
+	var lset labels.Labels
+	for {
+		entry, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &Error{Line: locate(body, contentType), Err: err}
+		}
+		if entry != textparse.EntrySeries {
+			continue
+		}
+		_, ts, v := p.Series()
+		p.Labels(&lset)
+		s := Sample{Labels: lset, V: v}
+		if ts != nil {
+			s.T, s.HasTS = *ts, true
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+}
+
+// Ingest appends every sample of body to app, adding the target labels the
+// way a scrape with honor_labels false does: an exposed label that clashes
+// with a target label is kept as exported_<name>. Samples without a
+// timestamp get defaultTS (milliseconds). It returns the number of samples
+// appended; the caller commits or rolls back.
+func Ingest(app store.Appender, body []byte, contentType string, target labels.Labels, defaultTS int64) (int, error) {
+	n := 0
+	b := labels.NewBuilder(labels.EmptyLabels())
+	err := Each(body, contentType, func(s Sample) error {
+		b.Reset(s.Labels)
+		target.Range(func(l labels.Label) {
+			if v := s.Labels.Get(l.Name); v != "" {
+				name := l.Name
+				for {
+					name = model.ExportedLabelPrefix + name
+					if s.Labels.Get(name) == "" {
+						break
+					}
+				}
+				b.Set(name, v)
+			}
+			b.Set(l.Name, l.Value)
+		})
+		t := defaultTS
+		if s.HasTS {
+			t = s.T
+		}
+		if err := app.Append(b.Labels(), t, s.V); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// IsStaleNaN reports whether v is Prometheus's staleness marker.
+func IsStaleNaN(v float64) bool { return math.IsNaN(v) && value.IsStaleNaN(v) }
+
+// locate finds the first line at which body stops parsing. Exposition is
+// line-based, so a prefix of whole lines parses without error exactly when
+// it ends before the bad line; a binary search over prefixes finds it.
+func locate(body []byte, contentType string) int {
+	starts := []int{0}
+	for i, c := range body {
+		if c == '\n' && i+1 < len(body) {
+			starts = append(starts, i+1)
+		}
+	}
+	fails := func(k int) bool { // do the first k lines fail to parse?
+		end := len(body)
+		if k < len(starts) {
+			end = starts[k]
+		}
+		return parseErr(body[:end], contentType) != nil
+	}
+	lo, hi := 1, len(starts)
+	if !fails(hi) {
+		return len(starts) + 1 // the error is past the last line, e.g. a missing # EOF
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// parseErr parses a prefix of whole lines; for OpenMetrics it supplies the
+// terminating # EOF a prefix lacks.
+func parseErr(prefix []byte, contentType string) error {
+	p, err := textparse.New(prefix, contentType, labels.NewSymbolTable(), parserOptions)
+	if p == nil {
+		return err
+	}
+	if _, ok := p.(*textparse.OpenMetricsParser); ok && !bytes.Contains(prefix, []byte("# EOF")) {
+		prefix = append(bytes.Clone(prefix), "# EOF\n"...)
+		p, _ = textparse.New(prefix, contentType, labels.NewSymbolTable(), parserOptions)
+	}
+	for {
+		_, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

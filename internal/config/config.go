@@ -1,0 +1,261 @@
+// Package config loads servescope.yml. The file is a Prometheus
+// configuration (global, scrape_configs with static, file and Kubernetes
+// discovery, relabelling and per-job limits, rule_files) read by
+// Prometheus's own config package, plus an optional top-level `servescope:`
+// section for what Prometheus has no place for. Every error names the file
+// and, where it can be found, the line.
+//
+// It imports Prometheus's config package and the discovery mechanisms the
+// file may use; nothing above the config layer.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	promconfig "github.com/prometheus/prometheus/config"
+	// The discovery mechanisms servescope accepts register their YAML
+	// blocks with Prometheus's config package when linked.
+	_ "github.com/prometheus/prometheus/discovery/file"
+	_ "github.com/prometheus/prometheus/discovery/kubernetes"
+	"gopkg.in/yaml.v3"
+)
+
+// ExtensionKey is the top-level key of servescope's own section.
+const ExtensionKey = "servescope"
+
+// Config is a loaded servescope.yml.
+type Config struct {
+	// File is the path the config was read from.
+	File string
+	// Prometheus is the Prometheus part, as prometheus/config loaded it.
+	Prometheus *promconfig.Config
+	// Servescope is the `servescope:` section.
+	Servescope Extension
+}
+
+// Extension is the `servescope:` section. Later features add their
+// settings here; unknown keys are refused.
+type Extension struct{}
+
+// Error is a config error located in its file.
+type Error struct {
+	File string
+	// Line is 1-based; 0 when the error has no single place in the file.
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errors is every error found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// LoadFile reads and validates the config at path.
+func LoadFile(path string, logger *slog.Logger) (*Config, error) {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(path, content, logger)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Prometheus.SetDirectory(filepath.Dir(path))
+	return cfg, nil
+}
+
+// Parse validates content as the config named name (used in errors).
+func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(content, &root); err != nil {
+		return nil, yamlErrors(name, err)
+	}
+	cfg := &Config{File: name}
+	rest, ext, err := split(content, &root)
+	if err != nil {
+		return nil, &Error{File: name, Line: ext.Line, Msg: err.Error()}
+	}
+	if ext != nil {
+		// Decode the whole file so errors keep their lines; the inline map
+		// takes Prometheus's keys, and the section itself is strict.
+		var doc struct {
+			Servescope Extension            `yaml:"servescope"`
+			Rest       map[string]yaml.Node `yaml:",inline"`
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(content))
+		dec.KnownFields(true)
+		if err := dec.Decode(&doc); err != nil {
+			return nil, yamlErrors(name, err)
+		}
+		cfg.Servescope = doc.Servescope
+	}
+	pc, err := promconfig.Load(string(rest), logger)
+	if err != nil {
+		return nil, locate(name, &root, err)
+	}
+	// Many exporters answer with a generic Content-Type; Prometheus 3
+	// refuses those unless a fallback is set. servescope reads them as the
+	// text format unless the job says otherwise.
+	for _, sc := range pc.ScrapeConfigs {
+		if sc.ScrapeFallbackProtocol == "" {
+			sc.ScrapeFallbackProtocol = promconfig.PrometheusText0_0_4
+		}
+	}
+	cfg.Prometheus = pc
+	return cfg, nil
+}
+
+// split blanks out the servescope section, keeping line numbers, so that
+// Prometheus's strict loader sees only its own keys.
+func split(content []byte, root *yaml.Node) ([]byte, *yaml.Node, error) {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return content, nil, nil
+	}
+	top := root.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if k.Value != ExtensionKey {
+			continue
+		}
+		first := k.Line
+		last := -1 // through the end of the file
+		if i+2 < len(top.Content) {
+			last = top.Content[i+2].Line - 1
+		}
+		if top.Style&yaml.FlowStyle != 0 {
+			return nil, k, errors.New("the servescope section needs block style, not a flow mapping")
+		}
+		lines := bytes.SplitAfter(content, []byte("\n"))
+		for l := first - 1; l < len(lines) && (last < 0 || l < last); l++ {
+			if strings.HasPrefix(strings.TrimSpace(string(lines[l])), "#") {
+				continue
+			}
+			lines[l] = []byte("\n")
+		}
+		var out bytes.Buffer
+		for _, l := range lines {
+			out.Write(l)
+		}
+		return out.Bytes(), v, nil
+	}
+	return content, nil, nil
+}
+
+var (
+	yamlLine = regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
+	jobName  = regexp.MustCompile(`job name "([^"]*)"`)
+)
+
+// yamlErrors turns YAML errors ("line N: ...") into located errors.
+func yamlErrors(name string, err error) error {
+	var out Errors
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if m := yamlLine.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1]) // the regexp matched digits
+			out = append(out, &Error{File: name, Line: n, Msg: m[2]})
+		}
+	}
+	if len(out) == 0 {
+		return &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
+}
+
+// locate places a Prometheus config error: YAML errors carry their line;
+// validation errors that name a job are placed at that job's job_name.
+func locate(name string, root *yaml.Node, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "line ") {
+		if located := yamlErrors(name, err); located != nil {
+			var e *Error
+			if !errors.As(located, &e) || e.Line > 0 {
+				return located
+			}
+		}
+	}
+	if m := jobName.FindStringSubmatch(msg); m != nil {
+		if line := findJob(root, m[1]); line > 0 {
+			return &Error{File: name, Line: line, Msg: msg}
+		}
+	}
+	if line := findValue(root, msg); line > 0 {
+		return &Error{File: name, Line: line, Msg: msg}
+	}
+	return &Error{File: name, Msg: msg}
+}
+
+// findValue places errors from Prometheus's custom unmarshallers, which
+// carry no line, at the one scalar the message quotes ("unknown unit QB in
+// 10QB"), when exactly one scalar in the file has that value.
+func findValue(root *yaml.Node, msg string) int {
+	words := strings.FieldsFunc(msg, func(r rune) bool { return r == ' ' || r == '"' || r == '`' || r == ':' })
+	for i := len(words) - 1; i >= 0; i-- {
+		w := words[i]
+		if len(w) < 2 {
+			continue
+		}
+		var lines []int
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if n.Kind == yaml.ScalarNode && n.Value == w {
+				lines = append(lines, n.Line)
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(root)
+		if len(lines) == 1 {
+			return lines[0]
+		}
+	}
+	return 0
+}
+
+// findJob returns the line of `job_name: job` under scrape_configs, the
+// last one when the name repeats (the duplicate is the error).
+func findJob(root *yaml.Node, job string) int {
+	line := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "job_name" && n.Content[i+1].Value == job {
+					line = n.Content[i+1].Line
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(root)
+	return line
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"fmt"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	promconfig "github.com/prometheus/prometheus/config"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestBadConfigs loads each testdata/*.bad.yml and compares the error with
+// testdata/bad.golden, one "file: error" block per config.
+func TestBadConfigs(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad configs: %v", err)
+	}
+	var got strings.Builder
+	for _, f := range files {
+		_, err := LoadFile(f, nil)
+		if err == nil {
+			t.Errorf("%s: loaded without error", f)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), f+":") {
+			t.Errorf("%s: error %q does not name the file", f, err)
+		}
+		got.WriteString(err.Error() + "\n")
+	}
+	golden := "testdata/bad.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read %s (run with -update to create it): %v", golden, err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("errors differ from %s (run with -update after checking):\ngot:\n%s\nwant:\n%s", golden, got.String(), want)
+	}
+}
+
+func TestLineNumbers(t *testing.T) {
+	tests := []struct {
+		file string
+		line int
+	}{
+		{"testdata/unknown_field.bad.yml", 7},
+		{"testdata/timeout.bad.yml", 7},
+		{"testdata/duplicate_job.bad.yml", 5},
+		{"testdata/servescope_unknown.bad.yml", 4},
+		{"testdata/bad_yaml.bad.yml", 3}, // where the YAML parser notices
+		{"testdata/bad_limit.bad.yml", 3},
+	}
+	for _, tt := range tests {
+		_, err := LoadFile(tt.file, nil)
+		want := fmt.Sprintf("%s:%d:", tt.file, tt.line)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v, want prefix %q", tt.file, err, want)
+		}
+	}
+}
+
+func TestGoodConfig(t *testing.T) {
+	cfg, err := LoadFile("testdata/good.yml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scs, err := cfg.Prometheus.GetScrapeConfigs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scs) != 3 {
+		t.Fatalf("%d scrape configs, want 3", len(scs))
+	}
+	vllm := scs[0]
+	if vllm.SampleLimit != 20000 || vllm.LabelLimit != 64 || vllm.LabelValueLengthLimit != 1024 || vllm.BodySizeLimit != 50<<20 {
+		t.Errorf("limits not read: %+v", vllm)
+	}
+	if vllm.ScrapeFallbackProtocol != promconfig.PrometheusText0_0_4 {
+		t.Errorf("fallback protocol %q, want the text format by default", vllm.ScrapeFallbackProtocol)
+	}
+	if !scs[1].HonorLabels || scs[0].HonorLabels {
+		t.Error("honor_labels not read")
+	}
+	if len(scs[1].ServiceDiscoveryConfigs) != 1 || len(scs[2].ServiceDiscoveryConfigs) != 1 {
+		t.Error("file and kubernetes discovery not read")
+	}
+	// Relative file_sd paths resolve against the config's directory.
+	if got := scs[1].ServiceDiscoveryConfigs[0]; !strings.Contains(strings.Join(fileSDFiles(got), ","), filepath.Join("testdata", "targets")) {
+		t.Errorf("file_sd paths not resolved against testdata: %v", fileSDFiles(got))
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, content []byte) {
+		cfg, err := Parse("fuzz.yml", content, nil)
+		if err == nil && cfg.Prometheus == nil {
+			t.Fatal("no error and no config")
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yml") {
+			t.Fatalf("error %q does not name the file", err)
+		}
+	})
+}
