@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, e env) (code int) {
 	var cmds []command
 	cmds = append(cmds, serveCommands(a, e)...)
 	cmds = append(cmds, checkCommands(a, e)...)
+	cmds = append(cmds, summaryCommands(a, e)...)
 	cmds = append(cmds, simCommands(a, e)...)
 	cmds = append(cmds, signalsCommands(a, e)...)
 

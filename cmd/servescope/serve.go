@@ -12,9 +12,11 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/present/api"
+	"github.com/servescope/servescope/internal/present/cli"
 )
 
 // Set at link time: -ldflags "-X main.version=... -X main.revision=...".
@@ -124,4 +126,16 @@ func (v durationValue) String() string {
 		return ""
 	}
 	return v.d.String()
+}
+
+func summaryCommands(a *kingpin.Application, e env) []command {
+	c := a.Command("summary", "Print a one-screen summary from a servescope or any Prometheus-compatible server.")
+	server := c.Flag("server", "Base URL of the server.").Default("http://127.0.0.1:9464").String()
+	return []command{{clause: c, run: func(ctx context.Context) error {
+		q, err := query.NewRemote(*server)
+		if err != nil {
+			return err
+		}
+		return cli.Summary(ctx, e.stdout, q, time.Now())
+	}}}
 }

@@ -198,8 +198,11 @@ func parseTime(s string, def time.Time) (time.Time, error) {
 		return def, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		// Round the fraction to milliseconds, as Prometheus does: 0.3 is
+		// 0.29999995 in binary and must not become 299 ms.
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+		frac = math.Round(frac*1000) / 1000
+		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/collect/parse"
+	"github.com/servescope/servescope/internal/store/tsdb"
+)
+
+// vllmTarget renders a vLLM-like exposition of about 400 series: gauges,
+// counters and the latency histograms with vLLM's bucket edges, for two
+// data-parallel engines.
+func vllmTarget(pod int, round int) []byte {
+	var b strings.Builder
+	ttft := []string{"0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25", "0.5", "0.75", "1.0", "2.5", "5.0", "7.5", "10.0", "20.0", "40.0", "80.0", "160.0", "640.0", "2560.0", "+Inf"}
+	itl := []string{"0.01", "0.025", "0.05", "0.075", "0.1", "0.15", "0.2", "0.3", "0.4", "0.5", "0.75", "1.0", "2.5", "5.0", "7.5", "10.0", "20.0", "40.0", "80.0", "+Inf"}
+	for engine := 0; engine < 2; engine++ {
+		l := fmt.Sprintf(`engine="%d",model_name="meta-llama/Llama-3.1-8B-Instruct"`, engine)
+		for _, g := range []string{"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"} {
+			fmt.Fprintf(&b, "%s{%s} %d\n", g, l, (pod+round)%17)
+		}
+		for _, c := range []string{"vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:num_preemptions_total", "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"} {
+			fmt.Fprintf(&b, "%s{%s} %d\n", c, l, round*(pod+1)*13)
+		}
+		for _, r := range []string{"stop", "length", "abort", "error"} {
+			fmt.Fprintf(&b, "vllm:request_success_total{%s,finished_reason=\"%s\"} %d\n", l, r, round*3)
+		}
+		for _, h := range []struct {
+			name  string
+			edges []string
+		}{
+			{"vllm:time_to_first_token_seconds", ttft}, {"vllm:inter_token_latency_seconds", itl},
+			{"vllm:e2e_request_latency_seconds", itl}, {"vllm:request_queue_time_seconds", itl},
+			{"vllm:request_prefill_time_seconds", itl}, {"vllm:request_decode_time_seconds", itl},
+			{"vllm:request_prompt_tokens", ttft}, {"vllm:request_generation_tokens", ttft},
+		} {
+			for i, e := range h.edges {
+				fmt.Fprintf(&b, "%s_bucket{%s,le=\"%s\"} %d\n", h.name, l, e, round*(i+1))
+			}
+			fmt.Fprintf(&b, "%s_sum{%s} %d\n%s_count{%s} %d\n", h.name, l, round*7, h.name, l, round*len(h.edges))
+		}
+	}
+	return []byte(b.String())
+}
+
+func seriesIn(body []byte) int { return strings.Count(string(body), "\n") }
+
+// BenchmarkIngest measures parse and append of one scrape round of 1,000
+// vLLM-like targets (about 400 series each) at a 15 s interval, reporting
+// samples/s and heap bytes per series.
+func BenchmarkIngest(b *testing.B) {
+	const targets = 1000
+	db, err := tsdb.Open(tsdb.Options{Path: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	bodies := make([][]byte, targets)
+	tls := make([]labels.Labels, targets)
+	perRound := 0
+	for i := range bodies {
+		bodies[i] = vllmTarget(i, 1)
+		tls[i] = labels.FromStrings("job", "vllm", "instance", fmt.Sprintf("10.0.%d.%d:8000", i/250, i%250), "namespace", fmt.Sprintf("team-%d", i%20), "pod", fmt.Sprintf("vllm-%d", i))
+		perRound += seriesIn(bodies[i])
+	}
+	ctx := context.Background()
+	ts := time.Now().Add(-24 * time.Hour).UnixMilli()
+	samples := 0
+	start := time.Now()
+	for b.Loop() {
+		for i, body := range bodies {
+			app := db.Appender(ctx)
+			n, err := parse.Ingest(app, body, parse.TextContentType, tls[i], ts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := app.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			samples += n
+		}
+		ts += 15_000
+	}
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(samples)/elapsed.Seconds(), "samples/s")
+	b.ReportMetric(float64(perRound)/targets, "series/target")
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/float64(db.HeadSeries()), "heap-bytes/series")
+}
+
+// BenchmarkPanelQueries measures the four panel queries over one hour of
+// 100 vLLM-like targets at a 15 s interval.
+func BenchmarkPanelQueries(b *testing.B) {
+	const targets = 100
+	db, err := tsdb.Open(tsdb.Options{Path: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	end := time.Now().Truncate(time.Minute)
+	begin := end.Add(-time.Hour)
+	for round, ts := 0, begin; !ts.After(end); round, ts = round+1, ts.Add(15*time.Second) {
+		app := db.Appender(ctx)
+		for i := 0; i < targets; i++ {
+			tl := labels.FromStrings("job", "vllm", "namespace", fmt.Sprintf("team-%d", i%5), "pod", fmt.Sprintf("vllm-%d", i))
+			if _, err := parse.Ingest(app, vllmTarget(i, round), parse.TextContentType, tl, ts.UnixMilli()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := 0; i < 5; i++ {
+			if err := app.Append(labels.FromStrings("__name__", "kube_namespace_labels", "namespace", fmt.Sprintf("team-%d", i), "label_team", fmt.Sprintf("t%d", i%2)), ts.UnixMilli(), 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	eng := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: time.Minute, MaxSamples: 5e7, Registerer: prometheus.NewRegistry()})
+	for _, q := range []struct{ name, q string }{
+		{"ttft_p95", `histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket[1m])))`},
+		{"kv_max", `max by (pod) (vllm:kv_cache_usage_perc)`},
+		{"tokens_per_running", `rate(vllm:generation_tokens_total[1m]) / avg_over_time(vllm:num_requests_running[1m])`},
+		{"team_join", `sum by (label_team) (vllm:num_requests_waiting * on (namespace) group_left (label_team) kube_namespace_labels)`},
+	} {
+		b.Run(q.name+"/instant", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := eng.Query(ctx, q.q, end); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(q.name+"/range_1h_step_15s", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := eng.QueryRange(ctx, q.q, query.Range{Start: begin, End: end, Step: 15 * time.Second}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

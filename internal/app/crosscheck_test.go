@@ -1,0 +1,299 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gridStep is how often the cross-check target's samples change. Both
+// scrapers poll every second, so each sees every grid point several times
+// and stores it once (same timestamp, same value), and both stores end up
+// with identical samples.
+const gridStep = 5 * time.Second
+
+// crossTarget serves vLLM-, dcgm-, Kueue- and kube-state-metrics-like
+// series whose values are a function of the grid point, each stamped with
+// that grid point's time.
+func crossTarget(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	g := now.Truncate(gridStep)
+	k := float64(g.Unix() / int64(gridStep/time.Second)) // grid index
+	ts := g.UnixMilli()
+	var b strings.Builder
+	p := func(name, labels string, v float64) {
+		fmt.Fprintf(&b, "%s{%s} %s %d\n", name, labels, strconv.FormatFloat(v, 'g', -1, 64), ts)
+	}
+	b.WriteString("# TYPE vllm:time_to_first_token_seconds histogram\n")
+	edges := []string{"0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25", "0.5", "0.75", "1", "2.5", "5", "7.5", "10", "+Inf"}
+	for pi, pod := range []string{"vllm-0", "vllm-1", "vllm-2"} {
+		model := []string{"llama-8b", "llama-8b", "qwen-7b"}[pi]
+		lbl := fmt.Sprintf(`model_name="%s",engine="0",namespace="team-%c",pod="%s"`, model, 'a'+pi, pod)
+		cum := 0.0
+		for i, le := range edges {
+			// Later buckets fill faster as load (k) grows, so quantiles move.
+			cum += math.Floor(k*float64(pi+1)*float64(i+1)/3) + float64(i)
+			p("vllm:time_to_first_token_seconds_bucket", lbl+`,le="`+le+`"`, cum)
+		}
+		p("vllm:time_to_first_token_seconds_count", lbl, cum)
+		p("vllm:time_to_first_token_seconds_sum", lbl, cum*0.3)
+		p("vllm:kv_cache_usage_perc", lbl, math.Mod(k*0.037*float64(pi+1), 1))
+		p("vllm:num_requests_running", lbl, math.Mod(k*float64(pi+3), 17)+1)
+		p("vllm:num_requests_waiting", lbl, math.Mod(k, 4))
+		p("vllm:generation_tokens_total", lbl, k*k*float64(37+pi)+k*11)
+	}
+	for gpu := 0; gpu < 4; gpu++ {
+		lbl := fmt.Sprintf(`gpu="%d",UUID="GPU-%04d",modelName="NVIDIA H100 80GB HBM3",Hostname="node-1",namespace="team-%c",pod="vllm-%d"`, gpu, gpu, 'a'+gpu%3, gpu%3)
+		p("DCGM_FI_PROF_GR_ENGINE_ACTIVE", lbl, math.Mod(k*0.013*float64(gpu+1), 1))
+		p("DCGM_FI_DEV_GPU_UTIL", lbl, math.Mod(k*float64(gpu+7), 100))
+	}
+	for _, cq := range []string{"team-a-cq", "team-b-cq"} {
+		p("kueue_pending_workloads", `cluster_queue="`+cq+`",status="active"`, math.Mod(k, 3))
+		p("kueue_cluster_queue_nominal_quota", `cluster_queue="`+cq+`",cohort="gpu",flavor="h100",resource="nvidia.com/gpu"`, 8)
+	}
+	for i, ns := range []string{"team-a", "team-b", "team-c"} {
+		p("kube_namespace_labels", fmt.Sprintf(`namespace="%s",label_team="%s"`, ns, []string{"search", "ads", "search"}[i]), 1)
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	io.WriteString(w, b.String())
+}
+
+// promProcess runs Debian's prometheus on a free loopback port.
+func promProcess(t *testing.T, cfg string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("Debian's prometheus is not installed; make test installs it (apt-get install prometheus)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait() // killed by the cancel
+		logf.Close()
+	})
+	eventually(t, "prometheus ready", 60*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	return "http://" + addr
+}
+
+// TestCrossCheckPrometheus scrapes one target with servescope and with a
+// real Prometheus (Debian's 2.42) for over two minutes at a 1 s interval,
+// then compares query results at instants between samples, and the series
+// and label APIs.
+func TestCrossCheckPrometheus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the cross-check scrapes for over two minutes; skipped with -short")
+	}
+	target := httptest.NewServer(http.HandlerFunc(crossTarget))
+	defer target.Close()
+	host := strings.TrimPrefix(target.URL, "http://")
+	cfg := `global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: cross
+    static_configs: [{targets: ['` + host + `']}]
+`
+	prom := promProcess(t, cfg)
+	ours := start(t, cfg, t.TempDir())
+
+	begin := time.Now()
+	run := 150 * time.Second
+	if s := os.Getenv("SERVESCOPE_CROSSCHECK_SECONDS"); s != "" { // shorter runs while debugging
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run = time.Duration(n) * time.Second
+	}
+	eventually(t, "two minutes of samples in both stores", run+60*time.Second, func() (bool, string) {
+		if time.Since(begin) < run {
+			return false, "scraping"
+		}
+		return true, ""
+	})
+
+	// Instants between grid points (and between scrapes) whose 1m windows
+	// lie inside what both stores scraped: the first 30 s are warm-up
+	// (each side discovers and starts its loops at its own pace).
+	end := time.Now().Truncate(gridStep).Add(-2 * gridStep)
+	var instants []time.Time
+	for i := 0; i < 6; i++ {
+		instants = append(instants, end.Add(-time.Duration(i)*9*time.Second-1700*time.Millisecond))
+	}
+	if oldest := instants[len(instants)-1].Add(-time.Minute); oldest.Before(begin.Add(30 * time.Second)) {
+		t.Fatalf("run too short: the oldest window starts at %s, before warm-up ends", oldest)
+	}
+	queries := []string{
+		`count_over_time(vllm:generation_tokens_total[1m])`,
+		`timestamp(vllm:generation_tokens_total)`,
+		`vllm:generation_tokens_total`,
+		`rate(vllm:generation_tokens_total[1m])`,
+		`avg_over_time(vllm:num_requests_running[1m])`,
+		`histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket[1m])))`,
+		`max by (pod) (vllm:kv_cache_usage_perc)`,
+		`rate(vllm:generation_tokens_total[1m]) / avg_over_time(vllm:num_requests_running[1m])`,
+		`sum by (namespace, label_team) (vllm:num_requests_waiting * on (namespace) group_left (label_team) kube_namespace_labels)`,
+		`avg by (namespace) (DCGM_FI_PROF_GR_ENGINE_ACTIVE)`,
+		`sum(kueue_pending_workloads) / sum(kueue_cluster_queue_nominal_quota)`,
+	}
+	for _, q := range queries {
+		for _, at := range instants {
+			a := instantQuery(t, ours.base, q, at)
+			b := instantQuery(t, prom, q, at)
+			if len(a) == 0 {
+				t.Errorf("%s at %s: empty result from servescope", q, at.Format(time.RFC3339Nano))
+			}
+			compareVectors(t, q+" @ "+at.Format(time.RFC3339Nano), a, b)
+		}
+	}
+
+	// Series and label names. Known difference, by name: Prometheus 3
+	// normalises le and quantile label values to floats ("1" becomes
+	// "1.0"); 2.42 stores them as exposed.
+	start, stop := strconv.FormatInt(begin.Unix(), 10), strconv.FormatInt(end.Unix(), 10)
+	sel := url.Values{"match[]": {`{job="cross",__name__=~"vllm:.*|DCGM_.*|kueue_.*|kube_.*"}`}, "start": {start}, "end": {stop}}
+	sa, sb := seriesSet(t, ours.base, sel), seriesSet(t, prom, sel)
+	if len(sa) == 0 || !slices.Equal(sa, sb) {
+		t.Errorf("series differ:\nservescope: %d %v\nprometheus: %d %v", len(sa), head(sa), len(sb), head(sb))
+	}
+	la, lb := stringsAPI(t, ours.base, "/api/v1/labels", sel), stringsAPI(t, prom, "/api/v1/labels", sel)
+	if len(la) == 0 || !slices.Equal(la, lb) {
+		t.Errorf("label names differ: %v vs %v", la, lb)
+	}
+	va := stringsAPI(t, ours.base, "/api/v1/label/model_name/values", sel)
+	vb := stringsAPI(t, prom, "/api/v1/label/model_name/values", sel)
+	if len(va) == 0 || !slices.Equal(va, vb) {
+		t.Errorf("label values differ: %v vs %v", va, vb)
+	}
+}
+
+func head(s []string) []string { return s[:min(len(s), 5)] }
+
+func instantQuery(t *testing.T, base, q string, at time.Time) map[string]float64 {
+	t.Helper()
+	v := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	var data vectorData
+	getJSON(t, base+"/api/v1/query?"+v.Encode(), &data)
+	out := map[string]float64{}
+	for _, s := range data.Result {
+		f, err := strconv.ParseFloat(s.Value[1].(string), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[fmt.Sprint(s.Metric)] = f
+	}
+	return out
+}
+
+func getJSON(t *testing.T, u string, data any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r apiResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "success" {
+		t.Fatalf("GET %s: %s %s", u, r.ErrorType, r.Error)
+	}
+	if err := json.Unmarshal(r.Data, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func compareVectors(t *testing.T, what string, a, b map[string]float64) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Errorf("%s: %d series from servescope, %d from prometheus:\n%v\n%v", what, len(a), len(b), a, b)
+		return
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok {
+			t.Errorf("%s: series %s missing from prometheus", what, k)
+			continue
+		}
+		if math.IsNaN(va) && math.IsNaN(vb) {
+			continue
+		}
+		if d := math.Abs(va - vb); d > 1e-9*math.Max(math.Abs(va), math.Abs(vb)) && d > 1e-12 {
+			t.Errorf("%s %s: servescope %v, prometheus %v", what, k, va, vb)
+		}
+	}
+}
+
+// seriesSet returns the series as sorted strings, with le and quantile
+// values normalised the way Prometheus 3 stores them.
+func seriesSet(t *testing.T, base string, v url.Values) []string {
+	t.Helper()
+	var data []map[string]string
+	getJSON(t, base+"/api/v1/series?"+v.Encode(), &data)
+	out := make([]string, 0, len(data))
+	for _, m := range data {
+		for _, l := range []string{"le", "quantile"} {
+			if s, ok := m[l]; ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) {
+					m[l] = strconv.FormatFloat(f, 'f', -1, 64)
+					if !strings.ContainsAny(m[l], ".e") {
+						m[l] += ".0"
+					}
+				}
+			}
+		}
+		out = append(out, fmt.Sprint(m))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func stringsAPI(t *testing.T, base, path string, v url.Values) []string {
+	t.Helper()
+	var data []string
+	getJSON(t, base+path+"?"+v.Encode(), &data)
+	return data
+}
