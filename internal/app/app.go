@@ -24,10 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/analyze/rules"
 	"github.com/servescope/servescope/internal/collect/discovery"
 	"github.com/servescope/servescope/internal/collect/scrape"
 	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/present/api"
+	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/store/tsdb"
 )
 
@@ -56,6 +58,8 @@ type Server struct {
 	db       *tsdb.DB
 	engine   *query.Engine
 	scraper  *scrape.Manager
+	catalog  *schema.Catalog
+	rules    *rules.Manager
 	api      *api.API
 	listener net.Listener
 	ready    atomic.Bool
@@ -96,11 +100,26 @@ func New(opts Options) (_ *Server, err error) {
 	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
 		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
 	})
-	s.scraper, err = scrape.New(scrape.Options{Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient})
+	// The catalog parses every query now: a bad one fails the start.
+	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel})
+	if err != nil {
+		return nil, fmt.Errorf("signal catalog: %w", err)
+	}
+	s.scraper, err = scrape.New(scrape.Options{
+		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient,
+		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.scraper.ApplyConfig(cfg); err != nil {
+	s.rules, err = rules.New(rules.Options{
+		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
+		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applyLoaded(cfg); err != nil {
 		return nil, err
 	}
 	s.api = api.New(api.Options{
@@ -142,6 +161,16 @@ func (s *Server) applyConfig() error {
 	if err != nil {
 		return err
 	}
+	return s.applyLoaded(cfg)
+}
+
+// applyLoaded applies a loaded config to every reloadable component: the
+// rules first (they only read), then collection.
+func (s *Server) applyLoaded(cfg *config.Config) error {
+	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
+	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}); err != nil {
+		return fmt.Errorf("rules of %s: %w", cfg.File, err)
+	}
 	return s.scraper.ApplyConfig(cfg)
 }
 
@@ -152,6 +181,10 @@ func (s *Server) Run(ctx context.Context) error {
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.scraper.Run(ctx) }, func(error) { cancel() })
+	}
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return s.rules.Run(ctx) }, func(error) { cancel() })
 	}
 	{
 		srv := &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}

@@ -160,7 +160,7 @@ scrape_configs:
 	end := time.Now().Truncate(gridStep).Add(-2 * gridStep)
 	var instants []time.Time
 	for i := 0; i < 6; i++ {
-		instants = append(instants, end.Add(-time.Duration(i)*9*time.Second-1700*time.Millisecond))
+		instants = append(instants, end.Add(-time.Duration(i)*7*time.Second-1700*time.Millisecond))
 	}
 	if oldest := instants[len(instants)-1].Add(-time.Minute); oldest.Before(begin.Add(30 * time.Second)) {
 		t.Fatalf("run too short: the oldest window starts at %s, before warm-up ends", oldest)

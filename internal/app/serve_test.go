@@ -102,10 +102,12 @@ func (s *started) query(t *testing.T, q string) map[string]string {
 
 type targetsData struct {
 	ActiveTargets []struct {
-		Labels     map[string]string `json:"labels"`
-		ScrapePool string            `json:"scrapePool"`
-		LastError  string            `json:"lastError"`
-		Health     string            `json:"health"`
+		Exporter     string            `json:"exporter"`
+		Unrecognised bool              `json:"unrecognised"`
+		Labels       map[string]string `json:"labels"`
+		ScrapePool   string            `json:"scrapePool"`
+		LastError    string            `json:"lastError"`
+		Health       string            `json:"health"`
 	} `json:"activeTargets"`
 }
 
@@ -168,6 +170,9 @@ func TestServeBadTargets(t *testing.T) {
 			}
 		}
 	})
+	mux.HandleFunc("/unknown", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "# TYPE nv_inference_request_success counter\nnv_inference_request_success{model=\"m\"} 3\n")
+	})
 	mux.HandleFunc("/many", func(w http.ResponseWriter, _ *http.Request) {
 		for i := 0; i < 500; i++ {
 			fmt.Fprintf(w, "series{i=\"%d\"} 1\n", i)
@@ -180,7 +185,11 @@ func TestServeBadTargets(t *testing.T) {
 	yml := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
 scrape_configs:
+  - job_name: unknown
+    metrics_path: /unknown
+    static_configs: [{targets: ['%[1]s']}]
   - job_name: good
     metrics_path: /good
     static_configs: [{targets: ['%[1]s'], labels: {namespace: serving, pod: vllm-0}}]
@@ -200,6 +209,7 @@ scrape_configs:
 
 	want := map[string]string{
 		"good":      "",
+		"unknown":   "",
 		"malformed": "parse error at line 3",
 		"huge":      "body size limit exceeded",
 		"many":      "sample limit exceeded",
@@ -215,6 +225,10 @@ scrape_configs:
 			w := want[at.ScrapePool]
 			switch {
 			case w == "" && at.Health != "up":
+				ok = false
+			case at.ScrapePool == "good" && at.Exporter != "vllm":
+				ok = false
+			case at.ScrapePool == "unknown" && !at.Unrecognised:
 				ok = false
 			case w != "" && (at.Health != "down" || !strings.Contains(at.LastError, w)):
 				ok = false
@@ -235,6 +249,18 @@ scrape_configs:
 	if got := s.query(t, `vllm:kv_cache_usage_perc{pod="vllm-0"}`); len(got) != 1 {
 		t.Errorf("good target's samples missing: %v", got)
 	}
+	// The unrecognised target is kept, not dropped.
+	if got := s.query(t, `nv_inference_request_success`); len(got) != 1 {
+		t.Errorf("unrecognised target's samples missing: %v", got)
+	}
+	// The catalog's recording rules run in the embedded rule manager.
+	eventually(t, "recording rules evaluated", 30*time.Second, func() (bool, string) {
+		got := s.query(t, `servescope:kv_cache_usage_ratio:avg`)
+		for _, v := range got {
+			return v == "0.42", fmt.Sprint(got)
+		}
+		return false, "no recorded series"
+	})
 	if got := s.query(t, `up{job=~"malformed|huge|many"}`); len(got) != 3 {
 		t.Errorf("failed targets should have up=0 series: %v", got)
 	} else {

@@ -41,9 +41,12 @@ type Config struct {
 	Servescope Extension
 }
 
-// Extension is the `servescope:` section. Later features add their
-// settings here; unknown keys are refused.
-type Extension struct{}
+// Extension is the `servescope:` section. Unknown keys are refused.
+type Extension struct {
+	// TeamLabel is the label naming a namespace's or pod's owning team, as
+	// kube-state-metrics exposes it with label_ prepended (default team).
+	TeamLabel string `yaml:"team_label"`
+}
 
 // Error is a config error located in its file.
 type Error struct {
@@ -193,11 +196,10 @@ func yamlErrors(name string, err error) error {
 func locate(name string, root *yaml.Node, err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "line ") {
-		if located := yamlErrors(name, err); located != nil {
-			var e *Error
-			if !errors.As(located, &e) || e.Line > 0 {
-				return located
-			}
+		located := yamlErrors(name, err)
+		var e *Error
+		if !errors.As(located, &e) || e.Line > 0 {
+			return located
 		}
 	}
 	if m := jobName.FindStringSubmatch(msg); m != nil {

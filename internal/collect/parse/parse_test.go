@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -42,7 +43,7 @@ func TestSharedSamples(t *testing.T) {
 			names := map[string]bool{}
 			err = Each(body, "", func(s Sample) error {
 				got++
-				names[s.Labels.Get(labels.MetricName)] = true
+				names[s.Labels.Get(model.MetricNameLabel)] = true
 				return nil
 			})
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -58,7 +59,7 @@ func (a *countingAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t
 			// Every sample of a scrape carries the target's job label.
 			a.job = ls.Get("job")
 		}
-		if ls.Get(labels.MetricName) == "scrape_duration_seconds" {
+		if ls.Get(model.MetricNameLabel) == "scrape_duration_seconds" {
 			a.duration = v
 		}
 	}

@@ -16,9 +16,9 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/prometheus/config"
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/discovery/kubernetes"
-	promconfig "github.com/prometheus/prometheus/config"
 	pscrape "github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 
@@ -37,12 +37,16 @@ type Options struct {
 	// KubeClient builds Kubernetes clients for pod discovery; nil builds
 	// them from each block's kubeconfig or the in-cluster account.
 	KubeClient discovery.ClientFunc
+	// Recognize names the exporter behind a target from its metric family
+	// names, "" when servescope does not know it; nil recognises nothing.
+	Recognize func(families []string) string
 }
 
 // Manager runs discovery and scraping.
 type Manager struct {
 	logger    *slog.Logger
 	kube      discovery.ClientFunc
+	recognize func(families []string) string
 	discovery *pdiscovery.Manager
 	scrape    *pscrape.Manager
 	// cancel stops the discovery manager, which is bound to a context from
@@ -82,6 +86,7 @@ func New(opts Options) (*Manager, error) {
 	return &Manager{
 		logger:    logger,
 		kube:      opts.KubeClient,
+		recognize: opts.Recognize,
 		discovery: dm,
 		scrape:    sm,
 		cancel:    cancel,

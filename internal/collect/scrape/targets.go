@@ -32,6 +32,12 @@ type Target struct {
 	Health             string            `json:"health"`
 	ScrapeInterval     string            `json:"scrapeInterval"`
 	ScrapeTimeout      string            `json:"scrapeTimeout"`
+	// Exporter is the exporter servescope recognised from the target's
+	// metric families (vllm, sglang, dcgm, kueue, ...), and Unrecognised is
+	// set when it knows none of them: the target is still scraped and
+	// stored, just not read by the catalog.
+	Exporter     string `json:"exporter,omitempty"`
+	Unrecognised bool   `json:"unrecognised,omitempty"`
 }
 
 // DroppedTarget is a discovered target that relabelling dropped.
@@ -71,6 +77,15 @@ func (m *Manager) Active() []Target {
 			if sc != nil {
 				st.ScrapeInterval = sc.ScrapeInterval.String()
 				st.ScrapeTimeout = sc.ScrapeTimeout.String()
+			}
+			if m.recognize != nil && !st.LastScrape.IsZero() && st.Health == "up" {
+				md := t.ListMetadata()
+				families := make([]string, 0, len(md))
+				for _, f := range md {
+					families = append(families, f.MetricFamily)
+				}
+				st.Exporter = m.recognize(families)
+				st.Unrecognised = st.Exporter == ""
 			}
 			if err := t.LastError(); err != nil {
 				st.LastError = m.errs.describe(sc, st.ScrapeURL, st.LastScrape, err)

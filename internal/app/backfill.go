@@ -1,0 +1,208 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/servescope/servescope/internal/collect/parse"
+	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/store"
+	"github.com/servescope/servescope/internal/store/tsdb"
+)
+
+// BackfillOptions configure Backfill.
+type BackfillOptions struct {
+	// Scenario is the loaded scenario (sim.LoadScenario).
+	Scenario *sim.Scenario
+	// GPUs sizes the fleet; 0 uses the scenario's size.
+	GPUs int
+	// Seed fixes the simulation.
+	Seed uint64
+	// Duration is how much history to write, ending at End.
+	Duration time.Duration
+	// End is the simulated time of the last scrape; zero means now,
+	// truncated to Interval.
+	End time.Time
+	// Interval is the simulated scrape interval (default 15s).
+	Interval time.Duration
+	// StoragePath is the store's directory.
+	StoragePath string
+	// Retention is the store's retention; zero keeps the store's default
+	// or Duration plus a day, whichever is longer.
+	Retention time.Duration
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// BackfillResult says what Backfill wrote.
+type BackfillResult struct {
+	Start, End time.Time
+	Scrapes    int // target scrapes ingested
+	Failed     int // scrapes of targets that were down (up = 0)
+	Samples    int // samples appended, up series included
+	Cluster    *sim.Cluster
+}
+
+// Backfill runs the simulator from End-Duration to End and writes each
+// target's exposition at every simulated scrape into the store at
+// opts.StoragePath, as a scrape would: the target's job and labels attached
+// (honor_labels as the target says), an up series, and the scrape time as
+// the sample timestamp.
+func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error) {
+	if opts.Duration <= 0 {
+		return BackfillResult{}, errors.New("backfill: duration must be positive")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 15 * time.Second
+	}
+	if opts.End.IsZero() {
+		opts.End = time.Now().UTC()
+	}
+	opts.End = opts.End.Truncate(opts.Interval)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	logger := opts.Logger.With("component", "backfill")
+	start := opts.End.Add(-opts.Duration)
+	c, err := sim.NewCluster(sim.Options{Scenario: opts.Scenario, GPUs: opts.GPUs, Seed: opts.Seed, Start: start, Logger: opts.Logger})
+	if err != nil {
+		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
+	}
+	retention := opts.Retention
+	if retention == 0 {
+		retention = max(tsdb.DefaultRetention, opts.Duration+24*time.Hour)
+	}
+	db, err := tsdb.Open(tsdb.Options{Path: opts.StoragePath, Retention: retention, Logger: opts.Logger})
+	if err != nil {
+		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
+	}
+	res := BackfillResult{Start: start, End: opts.End, Cluster: c}
+	for t := start; !t.After(opts.End); t = t.Add(opts.Interval) {
+		if err := ctx.Err(); err != nil {
+			db.Close()
+			return res, fmt.Errorf("backfill interrupted at %s: %w", t.Format(time.RFC3339), err)
+		}
+		c.Step(t)
+		if err := scrapeAll(ctx, c, db, t, &res); err != nil {
+			db.Close()
+			return res, fmt.Errorf("backfill at %s: %w", t.Format(time.RFC3339), err)
+		}
+		if t.Sub(start)%time.Hour == 0 {
+			logger.Info("backfill progress", "at", t, "samples", res.Samples)
+		}
+	}
+	if err := db.Close(); err != nil {
+		return res, fmt.Errorf("backfill: %w", err)
+	}
+	logger.Info("backfill done", "scenario", opts.Scenario.Name, "from", start, "to", opts.End, "samples", res.Samples, "scrapes", res.Scrapes)
+	return res, nil
+}
+
+// scrapeAll renders and ingests every target at t, spreading the targets
+// over one worker per core, each with its own append batch.
+func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.Time, res *BackfillResult) error {
+	targets := c.Targets()
+	workers := min(runtime.GOMAXPROCS(0), len(targets))
+	parts := make([]BackfillResult, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			var mine []sim.Target
+			for i := w; i < len(targets); i += workers {
+				mine = append(mine, targets[i])
+			}
+			errs[w] = scrapeSome(ctx, c, db, mine, t.UnixMilli(), &parts[w])
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		res.Samples += parts[w].Samples
+		res.Scrapes += parts[w].Scrapes
+		res.Failed += parts[w].Failed
+	}
+	return errors.Join(errs...)
+}
+
+// scrapeSome ingests targets in one append batch.
+func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, targets []sim.Target, ts int64, res *BackfillResult) error {
+	app := db.Appender(ctx)
+	for _, tg := range targets {
+		target := targetLabels(tg)
+		up := 1.0
+		body, err := c.RenderBytes(tg.Path)
+		switch {
+		case errors.Is(err, sim.ErrTargetDown):
+			up = 0
+			res.Failed++
+		case err != nil:
+			_ = app.Rollback() // the render error is the one to report
+			return fmt.Errorf("render %s: %w", tg.Path, err)
+		default:
+			n, err := ingest(app, body, target, ts, tg.HonorLabels)
+			if err != nil {
+				_ = app.Rollback() // the ingest error is the one to report
+				return fmt.Errorf("ingest %s: %w", tg.Path, err)
+			}
+			res.Samples += n
+			res.Scrapes++
+		}
+		upLabels := labels.NewBuilder(target).Set(model.MetricNameLabel, "up").Labels()
+		if err := app.Append(upLabels, ts, up); err != nil {
+			_ = app.Rollback() // the append error is the one to report
+			return fmt.Errorf("append up for %s: %w", tg.Path, err)
+		}
+		res.Samples++
+	}
+	if err := app.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// targetLabels are the labels a scrape attaches: job plus the target's.
+func targetLabels(tg sim.Target) labels.Labels {
+	b := labels.NewBuilder(labels.EmptyLabels())
+	b.Set("job", tg.Job)
+	for k, v := range tg.Labels {
+		b.Set(k, v)
+	}
+	return b.Labels()
+}
+
+// ingest appends one scrape. With honor_labels false it is parse.Ingest
+// (clashing exposed labels become exported_*); with honor_labels true the
+// exposed labels win and target labels fill only what is missing.
+func ingest(app store.Appender, body []byte, target labels.Labels, ts int64, honor bool) (int, error) {
+	if !honor {
+		return parse.Ingest(app, body, sim.TextContentType, target, ts)
+	}
+	n := 0
+	b := labels.NewBuilder(labels.EmptyLabels())
+	err := parse.Each(body, sim.TextContentType, func(s parse.Sample) error {
+		b.Reset(s.Labels)
+		target.Range(func(l labels.Label) {
+			if s.Labels.Get(l.Name) == "" {
+				b.Set(l.Name, l.Value)
+			}
+		})
+		t := ts
+		if s.HasTS {
+			t = s.T
+		}
+		if err := app.Append(b.Labels(), t, s.V); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}

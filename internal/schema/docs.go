@@ -1,0 +1,122 @@
+package schema
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Markdown renders the catalog reference page (docs/signals.md).
+func (cat *Catalog) Markdown() []byte {
+	var b bytes.Buffer
+	w := func(s ...string) {
+		for _, x := range s {
+			b.WriteString(x)
+		}
+	}
+	w("<!-- Generated from internal/schema by `go test ./internal/schema -update`; do not edit. -->\n\n")
+	w("# Signals\n\n")
+	w("servescope reads every engine, GPU exporter and scheduler into one vocabulary: the signals below. ")
+	w("Each is recorded by the rule `servescope:<signal>:<aggregation>`; `servescope explain SIGNAL` prints ")
+	w("the query of each source, and `servescope rules` writes the rules file for an external Prometheus.\n\n")
+	w("Sources are tried in order: for each subject (pod, GPU, queue, namespace, team) the first source with data wins, ")
+	w("so a vLLM 0.10 pod exposing both `kv_cache_usage_perc` and `gpu_cache_usage_perc` is counted once. ")
+	w("Series with `replica_role=\"follower\"` are dropped, `_created` series are never read, and values outside a ")
+	w("signal's range are flagged by `servescope:<signal>:out_of_range`, never clamped.\n\n")
+
+	w("From Go, `schema.New` builds the catalog (every query parsed, or an error); `Select(name, recorded)` returns the recorded ")
+	w("series' name when servescope's rules are evaluated by the backend and the full query otherwise; `Quantile`, `AvgOverTime` ")
+	w("and `RangeCheck` derive the rest. A target whose exporter the catalog does not know is kept and listed by ")
+	w("`servescope signals --unmatched`.\n\n")
+	w("| signal | level | kind | unit | recorded as | range |\n|---|---|---|---|---|---|\n")
+	for _, s := range cat.signals {
+		w("| [`", s.Name, "`](#", s.Name, ") | ", string(s.Level), " | ", string(s.Kind), " | ", string(s.Unit),
+			" | `", s.RecordName(), "` | ", rangeText(s.Range), " |\n")
+	}
+
+	w("\n## Label aliases\n\nResolved in one place before any aggregation, for the labels a query keeps or joins on; the first spelling present wins, then the canonical one.\n\n")
+	w("| canonical | aliases, in order of preference | levels |\n|---|---|---|\n")
+	for _, a := range cat.aliases {
+		lv := []string{"all"}
+		if len(a.Levels) > 0 {
+			lv = lv[:0]
+			for _, l := range a.Levels {
+				lv = append(lv, string(l))
+			}
+		}
+		w("| `", a.Canonical, "` | `", strings.Join(a.From, "`, `"), "` | ", strings.Join(lv, ", "), " |\n")
+	}
+	w("\nGPU series whose pod is the exporter's own (matching `", cat.c.unallocated, "`) are unallocated: their ")
+	w("`pod`, `namespace` and `container` are cleared, so idle GPUs are never charged to the exporter's namespace.\n")
+
+	w("\n## Levels\n\n| level | key labels |\n|---|---|\n")
+	for _, l := range []Level{LevelPod, LevelGPU, LevelQueue, LevelNamespace, LevelTeam} {
+		w("| ", string(l), " | `", strings.Join(l.Key(), "`, `"), "` |\n")
+	}
+
+	for _, s := range cat.signals {
+		c := cat.compiled[s.Name]
+		w("\n## ", s.Name, "\n\n", s.Help, "\n\n")
+		w("- level: ", string(s.Level), ", by `", strings.Join(s.By(), "`, `"), "`\n")
+		w("- kind: ", string(s.Kind), ", unit: ", string(s.Unit), ", aggregation: ", string(s.Agg), "\n")
+		w("- range: ", rangeText(s.Range), "\n")
+		w("- recorded as: `", s.RecordName(), "`")
+		if s.Kind == KindHistogram {
+			for _, q := range Quantiles() {
+				w(", `", QuantileName(s.Name, q), "`")
+			}
+		}
+		w("\n")
+		if len(s.From) > 0 {
+			links := make([]string, 0, len(s.From))
+			for _, f := range s.From {
+				links = append(links, "[`"+f+"`](#"+f+")")
+			}
+			w("- rolled up through the topology join from ", strings.Join(links, ", else "), "\n\n")
+			w("```promql\n", pretty(c.rule), "\n```\n")
+			continue
+		}
+		w("\n| # | exporter | versions | expression | note |\n|---|---|---|---|---|\n")
+		for i, src := range s.Sources {
+			expr := "`" + src.Expr + "`"
+			if src.Denominator != "" {
+				expr += " / `" + src.Denominator + "`"
+			}
+			w("| ", strconv.Itoa(i+1), " | ", src.Exporter, " | ", src.Versions, " | ", strings.ReplaceAll(expr, "|", "\\|"), " | ", src.Note, " |\n")
+		}
+	}
+	return b.Bytes()
+}
+
+func rangeText(r *Range) string {
+	if r == nil {
+		return "–"
+	}
+	f := func(v float64) string {
+		if math.IsInf(v, 0) {
+			if v > 0 {
+				return "+Inf"
+			}
+			return "-Inf"
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return "[" + f(r.Min) + ", " + f(r.Max) + "]"
+}
+
+// pretty formats a checked query over several lines; queries handed out
+// were parsed at construction, so a parse failure here cannot happen and
+// falls back to the one-line form.
+func pretty(q string) string {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+	if err != nil {
+		return q
+	}
+	return parser.Prettify(e)
+}
+
+// Pretty formats a query returned by the catalog over several lines.
+func Pretty(q string) string { return pretty(q) }

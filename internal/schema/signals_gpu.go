@@ -1,0 +1,85 @@
+package schema
+
+// gpuExtra are the labels GPU signals keep besides the GPU key.
+func gpuExtra() []string { return []string{"gpu", "modelName"} }
+
+// gpuSignals are the per-GPU signals from dcgm-exporter. Current releases
+// name metrics after DCGM fields; 1.x used dcgm_* names with uuid and
+// pod_name labels (the aliases cover the labels).
+func gpuSignals() []Signal {
+	return []Signal{
+		{
+			Name: "gpu_busy_ratio", Help: "Share of time the GPU's graphics/compute engine was active (0–1).",
+			Unit: UnitRatio, Kind: KindRatio, Level: LevelGPU, Agg: AggAvg, Extra: gpuExtra(), Range: UnitInterval(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0 (profiling, on by default)", Expr: `DCGM_FI_PROF_GR_ENGINE_ACTIVE`, Note: "works on MIG; preferred"},
+				{Exporter: "dcgm-exporter", Versions: "all", Expr: `DCGM_FI_DEV_GPU_UTIL / 100`, Note: "percent of time at least one kernel ran; liveness more than efficiency; absent on MIG"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_gpu_utilization / 100`, Note: "1.x names are from memory of the 1.x exporter, not from a capture (verify)"},
+			},
+		},
+		{
+			Name: "gpu_memory_bandwidth_ratio", Help: "Share of cycles the memory interface was busy (0–1).",
+			Unit: UnitRatio, Kind: KindRatio, Level: LevelGPU, Agg: AggAvg, Extra: gpuExtra(), Range: UnitInterval(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0 (profiling, on by default)", Expr: `DCGM_FI_PROF_DRAM_ACTIVE`},
+				{Exporter: "dcgm-exporter", Versions: "all", Expr: `DCGM_FI_DEV_MEM_COPY_UTIL / 100`},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_mem_copy_utilization / 100`},
+			},
+		},
+		{
+			Name: "gpu_tensor_active_ratio", Help: "Share of cycles the tensor pipe was active (0–1).",
+			Unit: UnitRatio, Kind: KindRatio, Level: LevelGPU, Agg: AggAvg, Extra: gpuExtra(), Range: UnitInterval(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0 (profiling, on by default)", Expr: `DCGM_FI_PROF_PIPE_TENSOR_ACTIVE`},
+			},
+		},
+		{
+			Name: "gpu_framebuffer_used_bytes", Help: "GPU framebuffer memory in use.",
+			Unit: UnitBytes, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: NonNegative(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `DCGM_FI_DEV_FB_USED * 1048576`, Note: "exported in MiB"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_fb_used * 1048576`, Note: "exported in MiB"},
+			},
+		},
+		{
+			Name: "gpu_framebuffer_free_bytes", Help: "GPU framebuffer memory free.",
+			Unit: UnitBytes, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: NonNegative(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `DCGM_FI_DEV_FB_FREE * 1048576`, Note: "exported in MiB"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_fb_free * 1048576`, Note: "exported in MiB"},
+			},
+		},
+		{
+			Name: "gpu_power_watts", Help: "GPU power draw.",
+			Unit: UnitWatts, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: NonNegative(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `DCGM_FI_DEV_POWER_USAGE`},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_power_usage`},
+			},
+		},
+		{
+			Name: "gpu_temperature_celsius", Help: "GPU die temperature.",
+			Unit: UnitCelsius, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: &Range{Min: -40, Max: 150},
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `DCGM_FI_DEV_GPU_TEMP`},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_gpu_temp`},
+			},
+		},
+		{
+			Name: "gpu_last_xid", Help: "Code of the last XID error the GPU reported (0 when none).",
+			Unit: UnitCode, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: NonNegative(),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `DCGM_FI_DEV_XID_ERRORS`, Note: "err_code and err_msg labels are dropped by the aggregation"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_xid_errors`},
+			},
+		},
+		{
+			Name: "gpu_pod", Help: "Topology: which pod holds each GPU (value 1; pod and namespace empty for unallocated GPUs).",
+			Unit: UnitInfo, Kind: KindInfo, Level: LevelGPU, Agg: AggInfo, Extra: []string{"gpu", "namespace", "pod", "container"},
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `{__name__=~"DCGM_FI_(DEV|PROF)_.+"}`, Note: "needs --kubernetes (default in Helm); the exporter's own pod means unallocated"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `{__name__=~"dcgm_.+"}`},
+			},
+		},
+	}
+}

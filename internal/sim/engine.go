@@ -1,0 +1,210 @@
+package sim
+
+import "math/rand/v2"
+
+const (
+	blockTokens     = 16    // vLLM KV block size
+	activationBytes = 1.5e9 // per GPU, activations and CUDA graphs outside the KV pool
+	abortAfter      = 300.0 // seconds a request waits before its client gives up
+	mib             = 1 << 20
+)
+
+// kvCapacityTokens is the KV cache size of one engine: the card's memory ×
+// gpu_memory_utilization over tp GPUs, minus weights and activations.
+func kvCapacityTokens(g gpuSpec, m modelSpec, tp int, util float64) float64 {
+	free := g.memoryMiB*mib*util*float64(tp) - m.weightBytes - activationBytes*float64(tp)
+	return max(0, free/m.kvPerToken)
+}
+
+// engineConfig is shared by every engine of a deployment.
+type engineConfig struct {
+	kind        string
+	model       modelSpec
+	gpu         gpuSpec // one allocatable unit (a MIG slice on MIG pools)
+	tp          int
+	maxNumSeqs  int
+	maxBatched  int
+	cpuOverhead float64 // seconds per step
+	spec        *SpecDecode
+	blocks      int // KV blocks of one engine
+	load        Load
+	memUtil     float64
+}
+
+// request is one in-flight request. Times are simulated seconds since start.
+type request struct {
+	arrival, scheduled, firstToken float64
+	prompt, output, generated      int
+	prefillLeft                    int
+	blocks                         int
+	preemptions                    int
+	maxTokens                      int // 0 when the client did not set max_tokens
+	byLength                       bool
+}
+
+// engineCounters are the engine's cumulative counters.
+type engineCounters struct {
+	promptTokens, generationTokens    float64
+	preemptions                       float64
+	success                           [3]float64 // stop, length, abort
+	prefixQueries, prefixHits         float64
+	drafts, draftTokens, acceptedSpec float64
+	iterations                        float64
+	promptSeconds, decodeSeconds      float64
+}
+
+// engineHists are the engine's histograms.
+type engineHists struct {
+	ttft, itl, tpot, e2e, queue, inference, prefill, decode hist
+	promptTok, genTok, maxGenTok, maxTokens, paramsN        hist
+	preempt, iterTok                                        hist
+}
+
+// activity is what the GPU did during the last tick, as shares of it.
+type activity struct {
+	busy, dram, tensor float64
+}
+
+// minuteAgg accumulates one minute of an engine for the ground truth.
+type minuteAgg struct {
+	seconds, busy, tensor, dram, running, waiting float64
+	kvMax, kvSum                                  float64
+	preemptions                                   float64
+	ttftSum                                       float64
+	ttftN                                         float64
+	drafts, accepted                              float64
+	offered                                       float64
+}
+
+// engine is one engine core (one vLLM engine, one data-parallel rank).
+type engine struct {
+	cfg        *engineConfig
+	index      int
+	rng        *rand.Rand
+	created    float64 // unix seconds
+	waiting    []*request
+	running    []*request
+	usedBlocks int
+	stepCarry  float64
+	c          engineCounters
+	h          engineHists
+	act        activity
+	lastGen    float64 // generation tokens/s over the last tick
+	decBuf     []*request
+	tokBuf     []int
+	minute     minuteAgg
+	// preemptNoPressure counts preemptions made while enough blocks were
+	// free; the physics test checks that it stays 0.
+	preemptNoPressure int
+	// finishedOutput and abortedGenerated let the physics test check that
+	// generated tokens equal the sum of the requests' outputs.
+	finishedOutput, abortedGenerated float64
+}
+
+func newEngine(cfg *engineConfig, b *bucketSet, index int, seed uint64, created float64) *engine {
+	e := &engine{cfg: cfg, index: index, rng: rand.New(rand.NewPCG(seed, uint64(index)+0x9e3779b97f4a7c15)), created: created}
+	h := &e.h
+	for _, x := range []*hist{&h.e2e, &h.queue, &h.inference, &h.prefill, &h.decode} {
+		*x = newHist(b.requestLatency)
+	}
+	h.ttft, h.itl, h.tpot = newHist(b.ttft), newHist(b.itl), newHist(b.itl)
+	for _, x := range []*hist{&h.promptTok, &h.genTok, &h.maxGenTok, &h.maxTokens} {
+		*x = newHist(b.requestTokens)
+	}
+	h.paramsN, h.preempt, h.iterTok = newHist(b.paramsN), newHist(b.numPreemptions), newHist(b.iterationTokens)
+	if cfg.kind == EngineSGLang {
+		h.ttft, h.itl, h.e2e, h.queue = newHist(b.sglangTTFT), newHist(b.sglangITL), newHist(b.sglangE2E), newHist(b.sglangQueue)
+	}
+	return e
+}
+
+// kvUsage is the share of KV blocks in use.
+func (e *engine) kvUsage() float64 {
+	if e.cfg.blocks == 0 {
+		return 0
+	}
+	return float64(e.usedBlocks) / float64(e.cfg.blocks)
+}
+
+func blocksFor(tokens int) int { return (tokens + blockTokens - 1) / blockTokens }
+
+// acceptedPerDraft is the expected accepted tokens per draft of k tokens
+// with per-token acceptance a: a + a² + … + a^k.
+func acceptedPerDraft(sd *SpecDecode) float64 {
+	if sd == nil {
+		return 0
+	}
+	s, p := 0.0, 1.0
+	for i := 0; i < sd.NumTokens; i++ {
+		p *= sd.Acceptance
+		s += p
+	}
+	return s
+}
+
+// tick advances the engine by dt seconds starting at t with rate requests/s
+// offered: arrivals, admission, a prefill phase and a decode phase whose
+// step times come from the roofline, preemption, and completions. A stalled
+// engine (its GPU hit an XID) only queues arrivals.
+func (e *engine) tick(t, dt, rate float64, stalled bool) {
+	cfg := e.cfg
+	n := poisson(e.rng, rate*dt)
+	for range n {
+		p, o := lognormal(e.rng, cfg.load.PromptTokens), lognormal(e.rng, cfg.load.OutputTokens)
+		r := &request{arrival: t + e.rng.Float64()*dt, scheduled: -1, firstToken: -1, prompt: p, output: o}
+		if lim := cfg.model.maxModelLen; p+o > lim {
+			r.prompt = min(p, lim-1)
+			r.output = lim - r.prompt
+			r.byLength = true
+		}
+		if e.rng.Float64() < 0.7 { // most clients set max_tokens
+			r.maxTokens = r.output
+			if e.rng.Float64() < 0.85 && !r.byLength {
+				r.maxTokens = r.output * 2
+			} else {
+				r.byLength = true
+			}
+		}
+		r.prefillLeft = r.prompt
+		e.waiting = append(e.waiting, r)
+	}
+	e.minute.offered += float64(n)
+	e.abortStale(t)
+	genBefore := e.c.generationTokens
+	var busy, bytes, flops float64
+	start, left := t, dt
+	if stalled {
+		left = 0
+	} else {
+		e.admit(t)
+	}
+	if left > 0 && e.prefillPending() {
+		used, b, by, fl := e.prefillPhase(start, left)
+		busy, bytes, flops = b, by, fl
+		start += used
+		left -= used
+	}
+	if left > 1e-9 {
+		b, by, fl := e.decodePhase(start, left)
+		busy += b
+		bytes += by
+		flops += fl
+	}
+	e.lastGen = (e.c.generationTokens - genBefore) / dt
+	busy = min(busy, dt)
+	e.act = activity{
+		busy:   busy / dt,
+		dram:   min(1, bytes/(cfg.gpu.bandwidth*dt)),
+		tensor: min(1, flops/(cfg.gpu.flops*dt)),
+	}
+	kv := e.kvUsage()
+	m := &e.minute
+	m.seconds += dt
+	m.busy += e.act.busy * dt
+	m.tensor += e.act.tensor * dt
+	m.dram += e.act.dram * dt
+	m.running += float64(len(e.running)) * dt
+	m.waiting += float64(len(e.waiting)) * dt
+	m.kvSum += kv * dt
+	m.kvMax = max(m.kvMax, kv)
+}

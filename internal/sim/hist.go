@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// hist is a classic histogram kept as per-bucket counts, observed in bulk
+// (one value n times) so that a tick costs one bucket search per kind of
+// observation rather than one per token.
+type hist struct {
+	bounds []float64 // upper bounds, ascending, without +Inf
+	counts []uint64  // per bucket (not cumulative); the last is +Inf
+	sum    float64
+	count  uint64
+}
+
+func newHist(bounds []float64) hist {
+	return hist{bounds: bounds, counts: make([]uint64, len(bounds)+1)}
+}
+
+// observeN records v n times.
+func (h *hist) observeN(v float64, n uint64) {
+	if n == 0 || math.IsNaN(v) {
+		return
+	}
+	i := sort.SearchFloat64s(h.bounds, v) // first bound >= v: the bucket with le >= v
+	h.counts[i] += n
+	h.sum += v * float64(n)
+	h.count += n
+}
+
+// cumulative returns the le → cumulative count map client_golang wants.
+func (h *hist) cumulative() map[float64]uint64 {
+	m := make(map[float64]uint64, len(h.bounds))
+	var c uint64
+	for i, b := range h.bounds {
+		c += h.counts[i]
+		m[b] = c
+	}
+	return m
+}
+
+// bucketSet holds the bucket edges of every family, built once per cluster.
+type bucketSet struct {
+	requestLatency  []float64
+	ttft            []float64
+	itl             []float64
+	iterationTokens []float64
+	paramsN         []float64
+	numPreemptions  []float64
+	requestTokens   []float64
+	sglangTTFT      []float64
+	sglangITL       []float64
+	sglangE2E       []float64
+	sglangQueue     []float64
+	kueueWait       []float64
+}
+
+// newBucketSet returns vLLM's bucket edges (vllm/v1/metrics/buckets.py, see
+// serving-metrics.md §1.3), SGLang's defaults and Kueue's 1, 2.5·2^n.
+func newBucketSet(maxModelLen int) *bucketSet {
+	b := &bucketSet{
+		requestLatency:  []float64{0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680},
+		ttft:            []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560},
+		itl:             []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80},
+		iterationTokens: []float64{1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384},
+		paramsN:         []float64{1, 2, 5, 10, 20},
+		numPreemptions:  []float64{1, 2, 3, 4, 5, 10, 20},
+		sglangTTFT:      []float64{0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400},
+		sglangITL:       []float64{0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025, 0.030, 0.035, 0.040, 0.060, 0.080, 0.100, 0.200, 0.400, 0.600, 0.800, 1, 2, 4, 6, 8},
+		sglangE2E:       []float64{0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400, 600, 1200, 1800, 2400},
+		sglangQueue:     []float64{0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000},
+	}
+	// request_tokens: the 1-2-5 series capped at max_model_len.
+	for m := 1; ; m *= 10 {
+		done := false
+		for _, f := range []int{1, 2, 5} {
+			if v := f * m; v <= maxModelLen {
+				b.requestTokens = append(b.requestTokens, float64(v))
+			} else {
+				done = true
+				break
+			}
+		}
+		if done {
+			break
+		}
+	}
+	b.kueueWait = []float64{1}
+	for v := 2.5; len(b.kueueWait) < 15; v *= 2 {
+		b.kueueWait = append(b.kueueWait, v)
+	}
+	return b
+}
+
+// poisson draws a Poisson variate; above 30 it uses the normal approximation.
+func poisson(r *rand.Rand, lambda float64) int {
+	if lambda <= 0 {
+		return 0
+	}
+	if lambda > 30 {
+		v := math.Round(lambda + math.Sqrt(lambda)*r.NormFloat64())
+		return max(0, int(v))
+	}
+	l, k, p := math.Exp(-lambda), 0, 1.0
+	for {
+		p *= r.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
+
+// lognormal draws a length with the given mean and sigma, at least 1.
+func lognormal(r *rand.Rand, t Tokens) int {
+	mu := math.Log(t.Mean) - t.Spread*t.Spread/2
+	return max(1, int(math.Round(math.Exp(mu+t.Spread*r.NormFloat64()))))
+}

@@ -1,0 +1,353 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Scenario is one simulated cluster as described by a YAML file in
+// examples/scenarios. Sizes are shares of the fleet so that --gpus scales
+// any scenario; load is per replica so that behaviour does not change with
+// size.
+type Scenario struct {
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description"`
+	GPUs        int          `yaml:"gpus"` // default fleet size; --gpus overrides
+	Nodes       []NodePool   `yaml:"nodes"`
+	Exporter    Exporter     `yaml:"exporter"`
+	Kueue       KueueConfig  `yaml:"kueue"`
+	Teams       []Team       `yaml:"teams"`
+	Deployments []Deployment `yaml:"deployments"`
+	Jobs        []JobSpec    `yaml:"jobs"`
+	Events      []Event      `yaml:"events"`
+}
+
+// NodePool is a set of identical GPU nodes that form one Kueue ResourceFlavor.
+type NodePool struct {
+	Flavor      string  `yaml:"flavor"`        // ResourceFlavor name, e.g. h100
+	GPU         string  `yaml:"gpu"`           // H100, H200, A100, L4
+	Share       float64 `yaml:"share"`         // share of the fleet's GPUs
+	GPUsPerNode int     `yaml:"gpus_per_node"` // default 8
+	MIG         string  `yaml:"mig"`           // MIG profile on every GPU, e.g. 3g.40gb
+}
+
+// Exporter selects dcgm-exporter quirks.
+type Exporter struct {
+	// HostnameLabel is "Hostname" (releases up to 4.5.x) or "hostname" (after #655).
+	HostnameLabel string `yaml:"hostname_label"`
+	// HonorLabels records how the dcgm-exporter job is scraped. false (the
+	// Helm default) means the exposed pod/namespace/container labels clash
+	// with the target labels published in file_sd and are stored as
+	// exported_*; true keeps them and idle GPUs inherit the exporter's
+	// namespace/pod.
+	HonorLabels bool `yaml:"honor_labels"`
+	// Namespace is where the exporter DaemonSet runs (default gpu-operator).
+	Namespace string `yaml:"namespace"`
+	// DriverVersionLabel adds DCGM_FI_DRIVER_VERSION as a label (container CSV, not Helm).
+	DriverVersionLabel bool `yaml:"driver_version_label"`
+}
+
+// KueueConfig selects which Kueue metrics exist.
+type KueueConfig struct {
+	LocalQueueMetrics     bool `yaml:"local_queue_metrics"`     // LocalQueueMetrics gate
+	ClusterQueueResources bool `yaml:"cluster_queue_resources"` // metrics.enableClusterQueueResources
+	Follower              bool `yaml:"follower"`                // a second (HA) replica exporting replica_role="follower"
+	Preemption            bool `yaml:"preemption"`              // reclaimWithinCohort: Any
+}
+
+// Team is a tenant: one namespace, one LocalQueue and one ClusterQueue.
+type Team struct {
+	Name           string             `yaml:"name"`
+	Namespace      string             `yaml:"namespace"` // default: the team name
+	Cohort         string             `yaml:"cohort"`
+	Quota          map[string]float64 `yaml:"quota"`           // flavor → share of that flavor's GPUs (nominal)
+	BorrowingLimit map[string]float64 `yaml:"borrowing_limit"` // flavor → share; absent = unlimited within the cohort
+}
+
+// Deployment is a serving deployment; each replica is one Kueue workload and one pod.
+type Deployment struct {
+	Name                 string      `yaml:"name"`
+	Team                 string      `yaml:"team"`
+	Engine               string      `yaml:"engine"` // vllm (V1, default), vllm-v0, sglang, llamacpp
+	Model                string      `yaml:"model"`
+	Flavor               string      `yaml:"flavor"`
+	TP                   int         `yaml:"tp"`
+	DP                   int         `yaml:"dp"`
+	Share                float64     `yaml:"share"` // share of the flavor's GPUs
+	Priority             int         `yaml:"priority"`
+	MaxNumSeqs           int         `yaml:"max_num_seqs"`
+	MaxNumBatchedTokens  int         `yaml:"max_num_batched_tokens"`
+	GPUMemoryUtilization float64     `yaml:"gpu_memory_utilization"`
+	CPUOverhead          Duration    `yaml:"cpu_overhead"` // per engine step
+	SpecDecode           *SpecDecode `yaml:"spec_decode"`
+	Load                 Load        `yaml:"load"`
+}
+
+// SpecDecode configures speculative decoding.
+type SpecDecode struct {
+	NumTokens  int     `yaml:"num_tokens"`
+	Acceptance float64 `yaml:"acceptance"` // per-token acceptance probability
+}
+
+// Load is the request stream offered to each replica.
+type Load struct {
+	Rate         float64 `yaml:"rate"`    // mean requests/s per replica
+	Diurnal      float64 `yaml:"diurnal"` // relative amplitude of a 24 h sine, 0..1
+	Bursts       []Burst `yaml:"bursts"`
+	PromptTokens Tokens  `yaml:"prompt_tokens"`
+	OutputTokens Tokens  `yaml:"output_tokens"`
+}
+
+// Burst multiplies the rate for a while.
+type Burst struct {
+	At     Duration `yaml:"at"`  // offset from the start
+	For    Duration `yaml:"for"` // length
+	Factor float64  `yaml:"factor"`
+	Every  Duration `yaml:"every"` // repeat period; 0 = once
+}
+
+// Tokens is a log-normal length distribution.
+type Tokens struct {
+	Mean   float64 `yaml:"mean"`
+	Spread float64 `yaml:"spread"` // sigma of the underlying normal
+}
+
+// JobSpec is a stream of batch jobs (for example training) queued in Kueue.
+type JobSpec struct {
+	Name     string   `yaml:"name"`
+	Team     string   `yaml:"team"`
+	Flavor   string   `yaml:"flavor"`
+	GPUs     int      `yaml:"gpus"`     // per job
+	Every    Duration `yaml:"every"`    // mean inter-arrival time
+	Runtime  Duration `yaml:"runtime"`  // once admitted
+	Priority int      `yaml:"priority"` // WorkloadPriorityClass value
+	Burst    int      `yaml:"burst"`    // jobs submitted at once (default 1)
+	Busy     float64  `yaml:"busy"`     // engine-active share while running (default 0.95)
+}
+
+// Event is something that happens at a point in simulated time.
+type Event struct {
+	At   Duration `yaml:"at"`
+	Kind string   `yaml:"kind"` // xid, exporter_down, exporter_up
+	Node int      `yaml:"node"` // node index in fleet order
+	GPU  int      `yaml:"gpu"`  // GPU index on the node (xid)
+	XID  int      `yaml:"xid"`  // XID code (xid), default 79
+	// Nodes applies the event to this many consecutive nodes starting at Node (default 1).
+	Nodes int `yaml:"nodes"`
+}
+
+// Duration is a time.Duration spelt like "15m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: duration %q: %w", n.Line, n.Value, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ScenarioError is an invalid scenario: the file, the line and the reason.
+type ScenarioError struct {
+	File   string
+	Line   int
+	Reason string
+}
+
+// Error formats the error as file:line: reason.
+func (e *ScenarioError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Reason)
+}
+
+// LoadScenario reads and validates a scenario file.
+func LoadScenario(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario %q: %w", path, err)
+	}
+	return ParseScenario(path, b)
+}
+
+// FindScenario resolves a scenario name ("healthy") or path against dir.
+func FindScenario(dir, nameOrPath string) (string, error) {
+	if strings.ContainsAny(nameOrPath, "/\\") || strings.HasSuffix(nameOrPath, ".yml") || strings.HasSuffix(nameOrPath, ".yaml") {
+		return nameOrPath, nil
+	}
+	for _, ext := range []string{".yml", ".yaml"} {
+		p := filepath.Join(dir, nameOrPath+ext)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("scenario %q: no %s.yml in %s", nameOrPath, nameOrPath, dir)
+}
+
+// ParseScenario decodes data strictly (unknown keys are errors), applies
+// defaults and validates; file names the source in errors.
+func ParseScenario(file string, data []byte) (*Scenario, error) {
+	var s Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ScenarioError{File: file, Reason: "empty scenario"}
+		}
+		return nil, yamlError(file, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(file, err)
+	}
+	s.defaults()
+	if p, reason := s.validate(); reason != "" {
+		return nil, &ScenarioError{File: file, Line: lineOf(&root, p), Reason: reason}
+	}
+	return &s, nil
+}
+
+// yamlError turns a yaml.v3 error ("yaml: line 3: ..." or a TypeError with
+// "line N: ..." entries) into a ScenarioError.
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 0
+	if strings.HasPrefix(msg, "line ") {
+		rest := msg[len("line "):]
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
+				line, msg = n, strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	return &ScenarioError{File: file, Line: line, Reason: msg}
+}
+
+// lineOf walks a path of mapping keys (string) and sequence indexes (int)
+// and returns the line of the deepest node found.
+func lineOf(root *yaml.Node, path []any) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line = n.Content[i].Line
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+func (s *Scenario) defaults() {
+	if s.GPUs == 0 {
+		s.GPUs = 64
+	}
+	for i := range s.Nodes {
+		if s.Nodes[i].GPUsPerNode == 0 {
+			s.Nodes[i].GPUsPerNode = 8
+		}
+	}
+	if s.Exporter.HostnameLabel == "" {
+		s.Exporter.HostnameLabel = "Hostname"
+	}
+	if s.Exporter.Namespace == "" {
+		s.Exporter.Namespace = "gpu-operator"
+	}
+	for i := range s.Teams {
+		if s.Teams[i].Namespace == "" {
+			s.Teams[i].Namespace = s.Teams[i].Name
+		}
+	}
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		if d.Engine == "" {
+			d.Engine = EngineVLLM
+		}
+		if d.TP == 0 {
+			d.TP = 1
+		}
+		if d.DP == 0 {
+			d.DP = 1
+		}
+		if d.MaxNumSeqs == 0 {
+			d.MaxNumSeqs = 256
+		}
+		if d.MaxNumBatchedTokens == 0 {
+			d.MaxNumBatchedTokens = 8192
+		}
+		if d.GPUMemoryUtilization == 0 {
+			d.GPUMemoryUtilization = 0.9
+		}
+		if d.CPUOverhead == 0 {
+			d.CPUOverhead = Duration(3 * time.Millisecond)
+		}
+		if d.Priority == 0 {
+			d.Priority = 100
+		}
+	}
+	for i := range s.Jobs {
+		if s.Jobs[i].Burst == 0 {
+			s.Jobs[i].Burst = 1
+		}
+		if s.Jobs[i].Busy == 0 {
+			s.Jobs[i].Busy = 0.95
+		}
+	}
+	for i := range s.Events {
+		if s.Events[i].Nodes == 0 {
+			s.Events[i].Nodes = 1
+		}
+		if s.Events[i].XID == 0 {
+			s.Events[i].XID = 79
+		}
+	}
+}
+
+// Engine kinds.
+const (
+	EngineVLLM     = "vllm"      // vLLM V1 (current names)
+	EngineVLLM010  = "vllm-0.10" // V1 that still emits the deprecated gpu_cache_usage_perc and time_per_output_token_seconds
+	EngineVLLMV0   = "vllm-v0"   // V0-era names: gpu_cache_usage_perc, time_per_output_token_seconds, no engine label
+	EngineSGLang   = "sglang"    // sglang:* families
+	EngineLlamaCpp = "llamacpp"  // llamacpp:* families
+)
