@@ -27,10 +27,21 @@ global:
   scrape_interval: 15s
   scrape_timeout: 10s
 scrape_configs:
-  - job_name: sim
+  # The simulator says per target how a real cluster scrapes it: exporters
+  # that relay other pods' labels (kube-state-metrics, Kueue) with
+  # honor_labels true; engines and dcgm-exporter as the scenario says.
+  - job_name: sim-honor
     honor_labels: true
     file_sd_configs:
       - files: ['$(cd "$dir" && pwd)/targets.json']
+    relabel_configs:
+      - {source_labels: [__meta_sim_honor_labels], regex: 'true', action: keep}
+  - job_name: sim
+    honor_labels: false
+    file_sd_configs:
+      - files: ['$(cd "$dir" && pwd)/targets.json']
+    relabel_configs:
+      - {source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}
 YML
 "$bin" serve --config "$dir/servescope.yml" --storage.path "$dir/data" --web.listen-address "$addr" >"$dir/serve.log" 2>&1 &
 pids+=($!)

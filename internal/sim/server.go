@@ -38,6 +38,11 @@ type TargetGroup struct {
 	Labels  map[string]string `json:"labels"`
 }
 
+// HonorLabelsMeta is the file_sd meta label that says how a target should be
+// scraped: a config keeps the "true" ones in a job with honor_labels true
+// and the rest in one with honor_labels false (scripts/demo.sh does).
+const HonorLabelsMeta = "__meta_sim_honor_labels"
+
 // FileSD turns targets into file_sd groups served at address: one group per
 // target, with job, __metrics_path__ and the target labels a
 // PodMonitor/ServiceMonitor would attach (instance, namespace, pod,
@@ -47,7 +52,7 @@ type TargetGroup struct {
 func FileSD(address string, targets []Target) []TargetGroup {
 	groups := make([]TargetGroup, 0, len(targets))
 	for _, t := range targets {
-		l := map[string]string{"job": t.Job, "__metrics_path__": t.Path}
+		l := map[string]string{"job": t.Job, "__metrics_path__": t.Path, HonorLabelsMeta: strconv.FormatBool(t.HonorLabels)}
 		for k, v := range t.Labels {
 			l[k] = v
 		}

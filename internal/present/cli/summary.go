@@ -31,7 +31,7 @@ var summaryQueries = []struct {
 	{"series in store", `count({__name__=~".+"})`, ""},
 	{"GPUs reporting", `count(DCGM_FI_DEV_GPU_UTIL)`, ""},
 	{"GPU engine active (avg)", `avg(DCGM_FI_PROF_GR_ENGINE_ACTIVE) or avg(DCGM_FI_DEV_GPU_UTIL) / 100`, "ratio"},
-	{"GPUs under 70% busy", `count((DCGM_FI_PROF_GR_ENGINE_ACTIVE or DCGM_FI_DEV_GPU_UTIL / 100) < 0.7)`, ""},
+	{"GPUs under 70% busy", `count((DCGM_FI_PROF_GR_ENGINE_ACTIVE or DCGM_FI_DEV_GPU_UTIL / 100) < 0.7) or vector(0)`, ""},
 	{"requests running", `sum(vllm:num_requests_running) + (sum(sglang:num_running_reqs) or vector(0))`, ""},
 	{"requests waiting", `sum(vllm:num_requests_waiting) + (sum(sglang:num_queue_reqs) or vector(0))`, ""},
 	{"generation tokens/s (5m)", `sum(rate(vllm:generation_tokens_total[5m]))`, ""},
