@@ -25,7 +25,7 @@ import (
 	// blocks with Prometheus's config package when linked.
 	_ "github.com/prometheus/prometheus/discovery/file"
 	_ "github.com/prometheus/prometheus/discovery/kubernetes"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // ExtensionKey is the top-level key of servescope's own section.
