@@ -46,6 +46,11 @@ YML
 "$bin" serve --config "$dir/servescope.yml" --storage.path "$dir/data" --web.listen-address "$addr" >"$dir/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do curl -fs "http://$addr/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+# Wait for the first live scrape (discovery settles within a few seconds).
+for _ in $(seq 1 300); do
+  curl -fs "http://$addr/api/v1/query?query=count(up)" 2>/dev/null | grep -q '"value"' && break
+  sleep 0.1
+done
 
 "$bin" summary --server "http://$addr" || true
 echo

@@ -29,7 +29,8 @@ type BackfillOptions struct {
 	// Duration is how much history to write, ending at End.
 	Duration time.Duration
 	// End is the simulated time of the last scrape; zero means now,
-	// truncated to Interval.
+	// truncated to Interval, and a slow backfill catches up with the wall
+	// clock before it returns, so live scraping continues without a gap.
 	End time.Time
 	// Interval is the simulated scrape interval (default 15s).
 	Interval time.Duration
@@ -63,7 +64,8 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 	if opts.Interval <= 0 {
 		opts.Interval = 15 * time.Second
 	}
-	if opts.End.IsZero() {
+	followNow := opts.End.IsZero()
+	if followNow {
 		opts.End = time.Now().UTC()
 	}
 	opts.End = opts.End.Truncate(opts.Interval)
@@ -85,7 +87,14 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
 	}
 	res := BackfillResult{Start: start, End: opts.End, Cluster: c}
-	for t := start; !t.After(opts.End); t = t.Add(opts.Interval) {
+	for t := start; ; t = t.Add(opts.Interval) {
+		if t.After(opts.End) {
+			now := time.Now().UTC().Truncate(opts.Interval)
+			if !followNow || t.After(now) {
+				break
+			}
+			opts.End = now // catch up with the time spent backfilling
+		}
 		if err := ctx.Err(); err != nil {
 			db.Close()
 			return res, fmt.Errorf("backfill interrupted at %s: %w", t.Format(time.RFC3339), err)
@@ -99,6 +108,7 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 			logger.Info("backfill progress", "at", t, "samples", res.Samples)
 		}
 	}
+	res.End = opts.End
 	if err := db.Close(); err != nil {
 		return res, fmt.Errorf("backfill: %w", err)
 	}
