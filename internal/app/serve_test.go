@@ -295,6 +295,16 @@ scrape_configs:
 		t.Errorf("bad range: %d %+v", code, r)
 	}
 
+	// Metadata from the targets' TYPE and HELP lines, and build info.
+	code, r = s.get(t, "/api/v1/metadata", url.Values{"metric": {"vllm:num_requests_running"}})
+	if code != 200 || !strings.Contains(string(r.Data), `"vllm:num_requests_running":[{"type":"gauge","help":"Number of requests in model execution batches.","unit":""}]`) {
+		t.Errorf("metadata: %d %s", code, r.Data)
+	}
+	code, r = s.get(t, "/api/v1/status/buildinfo", nil)
+	if code != 200 || !strings.Contains(string(r.Data), `"goVersion":"go1.`) {
+		t.Errorf("buildinfo: %d %s", code, r.Data)
+	}
+
 	// Health, readiness and our own metrics.
 	for _, path := range []string{"/-/healthy", "/-/ready"} {
 		resp, err := http.Get(s.base + path)
