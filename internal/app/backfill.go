@@ -9,10 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/analyze/rules"
 	"github.com/servescope/servescope/internal/collect/parse"
+	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/sim"
 	"github.com/servescope/servescope/internal/store"
 	"github.com/servescope/servescope/internal/store/tsdb"
@@ -39,6 +43,10 @@ type BackfillOptions struct {
 	// Retention is the store's retention; zero keeps the store's default
 	// or Duration plus a day, whichever is longer.
 	Retention time.Duration
+	// EvalInterval is how often the catalog's recording rules are
+	// evaluated over the history, as the live rule manager would have
+	// (default 1m, Prometheus's evaluation_interval); negative skips them.
+	EvalInterval time.Duration
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -64,6 +72,9 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 	if opts.Interval <= 0 {
 		opts.Interval = 15 * time.Second
 	}
+	if opts.EvalInterval == 0 {
+		opts.EvalInterval = time.Minute
+	}
 	followNow := opts.End.IsZero()
 	if followNow {
 		opts.End = time.Now().UTC()
@@ -87,6 +98,11 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
 	}
 	res := BackfillResult{Start: start, End: opts.End, Cluster: c}
+	evalAt, err := recorder(db, opts)
+	if err != nil {
+		db.Close()
+		return res, fmt.Errorf("backfill: %w", err)
+	}
 	for t := start; ; t = t.Add(opts.Interval) {
 		if t.After(opts.End) {
 			now := time.Now().UTC().Truncate(opts.Interval)
@@ -104,6 +120,9 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 			db.Close()
 			return res, fmt.Errorf("backfill at %s: %w", t.Format(time.RFC3339), err)
 		}
+		if evalAt != nil && t.Sub(start)%opts.EvalInterval == 0 {
+			evalAt(ctx, t)
+		}
 		if t.Sub(start)%time.Hour == 0 {
 			logger.Info("backfill progress", "at", t, "samples", res.Samples)
 		}
@@ -114,6 +133,32 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 	}
 	logger.Info("backfill done", "scenario", opts.Scenario.Name, "from", start, "to", opts.End, "samples", res.Samples, "scrapes", res.Scrapes)
 	return res, nil
+}
+
+// recorder returns what evaluates the catalog's recording rules over the
+// store at one time, or nil when opts skip them. Rules run right after the
+// scrape at the same time, so they read complete data and append in time
+// order, as the live rule manager does.
+func recorder(db *tsdb.DB, opts BackfillOptions) (func(context.Context, time.Time), error) {
+	if opts.EvalInterval < 0 {
+		return nil, nil
+	}
+	if opts.EvalInterval == 0 {
+		opts.EvalInterval = time.Minute
+	}
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("signal catalog: %w", err)
+	}
+	eng := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: 2 * time.Minute, MaxSamples: 50_000_000, Logger: opts.Logger, Registerer: prometheus.NewRegistry()})
+	rm, err := rules.New(rules.Options{Logger: opts.Logger, Appendable: db.AppendableV2(), Queryable: db.Queryable(), Engine: eng.Promql(), Interval: opts.EvalInterval})
+	if err != nil {
+		return nil, err
+	}
+	if err := rm.ApplyConfig(nil, rules.Builtin{Name: "catalog", Groups: cat.RuleGroups(opts.EvalInterval)}); err != nil {
+		return nil, fmt.Errorf("catalog rules: %w", err)
+	}
+	return rm.EvalAt, nil
 }
 
 // scrapeAll renders and ingests every target at t, spreading the targets

@@ -79,6 +79,12 @@ func TestBackfill(t *testing.T) {
 	if len(ups) != len(res.Cluster.Targets()) || n != len(ups)*81 {
 		t.Errorf("%d up series with %d samples, want %d series × 81 scrapes", len(ups), n, len(res.Cluster.Targets()))
 	}
+	// The catalog's recording rules were evaluated over the history, once
+	// a minute, as the live rule manager would have.
+	rec, n := seriesOf(t, dir, "servescope:gpu_busy_ratio:avg", mint, maxt)
+	if len(rec) == 0 || n < len(rec)*15 {
+		t.Errorf("%d recorded gpu_busy series with %d samples, want one sample a minute over 20 minutes", len(rec), n)
+	}
 }
 
 func TestBackfillExportedLabels(t *testing.T) {
