@@ -233,31 +233,7 @@ func targetLabels(tg sim.Target) labels.Labels {
 	return b.Labels()
 }
 
-// ingest appends one scrape. With honor_labels false it is parse.Ingest
-// (clashing exposed labels become exported_*); with honor_labels true the
-// exposed labels win and target labels fill only what is missing.
+// ingest appends one scrape, with the target's honor_labels.
 func ingest(app store.Appender, body []byte, target labels.Labels, ts int64, honor bool) (int, error) {
-	if !honor {
-		return parse.Ingest(app, body, sim.TextContentType, target, ts)
-	}
-	n := 0
-	b := labels.NewBuilder(labels.EmptyLabels())
-	err := parse.Each(body, sim.TextContentType, func(s parse.Sample) error {
-		b.Reset(s.Labels)
-		target.Range(func(l labels.Label) {
-			if s.Labels.Get(l.Name) == "" {
-				b.Set(l.Name, l.Value)
-			}
-		})
-		t := ts
-		if s.HasTS {
-			t = s.T
-		}
-		if err := app.Append(b.Labels(), t, s.V); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	return n, err
+	return parse.Ingest(app, body, sim.TextContentType, target, ts, honor)
 }

@@ -79,7 +79,7 @@ func BenchmarkIngest(b *testing.B) {
 	for b.Loop() {
 		for i, body := range bodies {
 			app := db.Appender(ctx)
-			n, err := parse.Ingest(app, body, parse.TextContentType, tls[i], ts)
+			n, err := parse.Ingest(app, body, parse.TextContentType, tls[i], ts, false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func BenchmarkPanelQueries(b *testing.B) {
 		app := db.Appender(ctx)
 		for i := 0; i < targets; i++ {
 			tl := labels.FromStrings("job", "vllm", "namespace", fmt.Sprintf("team-%d", i%5), "pod", fmt.Sprintf("vllm-%d", i))
-			if _, err := parse.Ingest(app, vllmTarget(i, round), parse.TextContentType, tl, ts.UnixMilli()); err != nil {
+			if _, err := parse.Ingest(app, vllmTarget(i, round), parse.TextContentType, tl, ts.UnixMilli(), false); err != nil {
 				b.Fatal(err)
 			}
 		}

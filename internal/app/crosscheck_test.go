@@ -125,6 +125,7 @@ func TestCrossCheckPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the cross-check scrapes for over two minutes; skipped with -short")
 	}
+	t.Parallel() // mostly waiting: let the package's other tests run meanwhile
 	target := httptest.NewServer(http.HandlerFunc(crossTarget))
 	defer target.Close()
 	host := strings.TrimPrefix(target.URL, "http://")

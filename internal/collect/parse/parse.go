@@ -89,18 +89,26 @@ func Each(body []byte, contentType string, fn func(Sample) error) error {
 	}
 }
 
-// Ingest appends every sample of body to app, adding the target labels the
-// way a scrape with honor_labels false does: an exposed label that clashes
-// with a target label is kept as exported_<name>. Samples without a
-// timestamp get defaultTS (milliseconds). It returns the number of samples
-// appended; the caller commits or rolls back.
-func Ingest(app store.Appender, body []byte, contentType string, target labels.Labels, defaultTS int64) (int, error) {
+// Ingest appends every sample of body to app with the target labels added
+// the way a scrape does: with honorLabels false an exposed label that
+// clashes with a target label is kept as exported_<name>; with honorLabels
+// true the exposed label wins and target labels fill only what is missing.
+// Samples without a timestamp get defaultTS (milliseconds). It returns the
+// number of samples appended; the caller commits or rolls back.
+func Ingest(app store.Appender, body []byte, contentType string, target labels.Labels, defaultTS int64, honorLabels bool) (int, error) {
 	n := 0
 	b := labels.NewBuilder(labels.EmptyLabels())
 	err := Each(body, contentType, func(s Sample) error {
 		b.Reset(s.Labels)
 		target.Range(func(l labels.Label) {
-			if v := s.Labels.Get(l.Name); v != "" {
+			v := s.Labels.Get(l.Name)
+			if honorLabels {
+				if v == "" {
+					b.Set(l.Name, l.Value)
+				}
+				return
+			}
+			if v != "" {
 				name := l.Name
 				for {
 					name = model.ExportedLabelPrefix + name

@@ -78,7 +78,7 @@ vllm:request_success_created{model_name="llama",finished_reason="stop"} 1.7e+09
 `)
 	var c collect
 	target := labels.FromStrings("job", "vllm", "namespace", "serving", "pod", "p-0")
-	n, err := Ingest(&c, body, TextContentType, target, 42)
+	n, err := Ingest(&c, body, TextContentType, target, 42, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +103,16 @@ vllm:request_success_created{model_name="llama",finished_reason="stop"} 1.7e+09
 	}
 	if !math.IsNaN(c.samples[1].V) {
 		t.Errorf("NaN sample became %v", c.samples[1].V)
+	}
+
+	// honor_labels true: the exposed namespace wins, target labels fill the rest.
+	var h collect
+	if _, err := Ingest(&h, []byte(`vllm:num_requests_running{engine="0",model_name="llama",namespace="exported"} 3`+"\n"), TextContentType, target, 42, true); err != nil {
+		t.Fatal(err)
+	}
+	want := `{__name__="vllm:num_requests_running", engine="0", job="vllm", model_name="llama", namespace="exported", pod="p-0"}`
+	if len(h.samples) == 0 || h.samples[0].Labels.String() != want {
+		t.Errorf("honor_labels true: %v, want %s", h.samples, want)
 	}
 }
 
@@ -138,23 +148,23 @@ func TestErrorLine(t *testing.T) {
 }
 
 func FuzzEach(f *testing.F) {
-	f.Add([]byte("a{b=\"c\"} 1 1000\n"), false)
-	f.Add([]byte("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n# EOF\n"), true)
-	f.Add([]byte("vllm:x{engine=\"0\"} NaN\n"), false)
+	f.Add([]byte("a{b=\"c\"} 1 1000\n"), false, false)
+	f.Add([]byte("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n# EOF\n"), true, true)
+	f.Add([]byte("vllm:x{engine=\"0\"} NaN\n"), false, false)
 	if files, _ := filepath.Glob(filepath.Join(samplesDir, "*.prom")); len(files) > 0 {
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil {
-				f.Add(b, false)
+				f.Add(b, false, true)
 			}
 		}
 	}
-	f.Fuzz(func(t *testing.T, body []byte, om bool) {
+	f.Fuzz(func(t *testing.T, body []byte, om, honor bool) {
 		ct := TextContentType
 		if om {
 			ct = OpenMetricsContentType
 		}
 		var c collect
-		n, err := Ingest(&c, body, ct, labels.FromStrings("job", "fuzz"), 1)
+		n, err := Ingest(&c, body, ct, labels.FromStrings("job", "fuzz"), 1, honor)
 		if n != len(c.samples) {
 			t.Fatalf("reported %d samples, appended %d", n, len(c.samples))
 		}
@@ -166,7 +176,7 @@ func FuzzEach(f *testing.F) {
 			}
 		}
 		for _, s := range c.samples {
-			if s.Labels.Get("job") != "fuzz" {
+			if s.Labels.Get("job") == "" || !honor && s.Labels.Get("job") != "fuzz" {
 				t.Fatalf("sample %s lost its target label", s.Labels)
 			}
 		}
