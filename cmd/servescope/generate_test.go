@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+// runGenerate runs `generate` with args through its kingpin clause.
+func runGenerate(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	a := kingpin.New("servescope", "")
+	var out bytes.Buffer
+	cmds := generateCommands(a, env{stdout: &out, stderr: &out})
+	if _, err := a.Parse(append([]string{"generate"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	err := cmds[0].run(t.Context())
+	return out.String(), err
+}
+
+// readTree returns every file under dir by slash path.
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(dir, path) // path is under dir by construction
+		files[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestGenerateDeterministic runs `generate` twice with the example teams
+// file and the real diagnosis alerts and compares the trees byte for byte.
+func TestGenerateDeterministic(t *testing.T) {
+	t.Parallel()
+	a, b := t.TempDir(), t.TempDir()
+	for _, dir := range []string{a, b} {
+		out, err := runGenerate(t, "--out", dir, "--teams", "../../examples/teams.yml")
+		if err != nil {
+			t.Fatalf("generate: %v\n%s", err, out)
+		}
+	}
+	ta, tb := readTree(t, a), readTree(t, b)
+	if len(ta) < 20 || len(ta) != len(tb) {
+		t.Fatalf("%d and %d files", len(ta), len(tb))
+	}
+	for p, content := range ta {
+		if !bytes.Equal(content, tb[p]) {
+			t.Errorf("%s differs between runs", p)
+		}
+	}
+	rules := ta["prometheus/servescope-rules.yml"]
+	if !bytes.Contains(rules, []byte("alert:")) || !bytes.Contains(rules, []byte("record:")) {
+		t.Error("rules file lacks the diagnosis alerts or the catalog's recording rules")
+	}
+	if !bytes.Contains(ta["kubernetes/prometheusrule.yaml"], []byte("alert:")) {
+		t.Error("PrometheusRule lacks the diagnosis alerts")
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed; skipping promtool check rules")
+	}
+	if out, err := exec.CommandContext(t.Context(), promtool, "check", "rules", filepath.Join(a, "prometheus", "servescope-rules.yml")).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// TestGenerateBadTeamsWritesNothing refuses a bad teams file with file,
+// line and reason, and leaves the output directory untouched.
+func TestGenerateBadTeamsWritesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	teams := filepath.Join(dir, "teams.yml")
+	content := "flavors:\n  - name: h100\nteams:\n  - name: a\n    namespaces: [a]\n    quota: [{flavor: h100, gpus: 1}]\n  - name: a\n    namespaces: [b]\n    quota: [{flavor: l4, gpus: 1}]\n"
+	if err := os.WriteFile(teams, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	_, err := runGenerate(t, "--out", out, "--teams", teams)
+	if err == nil {
+		t.Fatal("bad teams file accepted")
+	}
+	for _, w := range []string{teams + `:7: duplicate team "a" (first at line 4)`, teams + `:9: team "a": unknown GPU flavor "l4"`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output directory written despite the error (stat: %v)", err)
+	}
+}
