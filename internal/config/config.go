@@ -46,6 +46,41 @@ type Extension struct {
 	// TeamLabel is the label naming a namespace's or pod's owning team, as
 	// kube-state-metrics exposes it with label_ prepended (default team).
 	TeamLabel string `yaml:"team_label"`
+	// PriceBook is the path of the GPU price book (relative to the config
+	// file); empty leaves GPU-hours unpriced.
+	PriceBook string `yaml:"price_book"`
+	// QueueTeams maps Kueue ClusterQueues to teams, the last resort of team
+	// resolution.
+	QueueTeams map[string]string `yaml:"queue_teams"`
+	// Diagnosis overrides the diagnosis thresholds; the diagnosis package
+	// owns their schema and decodes this node with DecodeSection.
+	Diagnosis yaml.Node `yaml:"diagnosis"`
+}
+
+// DecodeSection decodes one node of the servescope section strictly into
+// out (unknown keys refused), reporting errors at their line in the file.
+func (c *Config) DecodeSection(name string, node *yaml.Node, out any) error {
+	if node == nil || node.Kind == 0 {
+		return nil
+	}
+	b, err := yaml.Marshal(node)
+	if err != nil {
+		return &Error{File: c.File, Line: node.Line, Msg: fmt.Sprintf("%s: %v", name, err)}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil {
+		// The node re-encodes one key per line from its first line on.
+		located := yamlErrors(c.File, err)
+		var e *Error
+		if errors.As(located, &e) && e.Line > 0 {
+			e.Line += node.Line - 1
+			e.Msg = name + ": " + e.Msg
+			return e
+		}
+		return &Error{File: c.File, Line: node.Line, Msg: fmt.Sprintf("%s: %v", name, err)}
+	}
+	return nil
 }
 
 // Error is a config error located in its file.
@@ -85,6 +120,9 @@ func LoadFile(path string, logger *slog.Logger) (*Config, error) {
 		return nil, err
 	}
 	cfg.Prometheus.SetDirectory(filepath.Dir(path))
+	if p := cfg.Servescope.PriceBook; p != "" && !filepath.IsAbs(p) {
+		cfg.Servescope.PriceBook = filepath.Join(filepath.Dir(path), p)
+	}
 	return cfg, nil
 }
 

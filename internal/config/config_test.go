@@ -116,3 +116,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExtension(t *testing.T) {
+	cfg, err := LoadFile("testdata/extension.yml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := cfg.Servescope
+	if ext.TeamLabel != "owner" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") {
+		t.Errorf("servescope section: %+v", ext)
+	}
+	if len(cfg.Prometheus.ScrapeConfigs) != 1 {
+		t.Errorf("the Prometheus part lost its scrape config")
+	}
+	var th struct {
+		KVHigh   float64 `yaml:"kv_high"`
+		IdleBusy float64 `yaml:"idle_busy"`
+	}
+	err = cfg.DecodeSection("diagnosis", &ext.Diagnosis, &th)
+	want := "testdata/extension.yml:10: diagnosis: field idle_busyy not found"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("unknown threshold: %v, want %s", err, want)
+	}
+	if th.KVHigh != 0.8 {
+		t.Errorf("kv_high %v", th.KVHigh)
+	}
+}
