@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, e env) (code int) {
 	cmds = append(cmds, simCommands(a, e)...)
 	cmds = append(cmds, signalsCommands(a, e)...)
 	cmds = append(cmds, generateCommands(a, e)...)
+	cmds = append(cmds, costCommands(a, e)...)
 
 	selected, err := a.Parse(args)
 	if err != nil {

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/app"
+)
+
+// costCommands is `cost`: GPU-hours and cost per team, namespace, queue or
+// GPU model over a window, computed against a running servescope or any
+// Prometheus-compatible API.
+func costCommands(a *kingpin.Application, e env) []command {
+	c := a.Command("cost", "GPU-hours (reserved, allocated, used, idle) and cost per team over a window.")
+	var (
+		window, by, output, server string
+		split, resolution          time.Duration
+		shareIdle                  bool
+		opts                       app.CostOptions
+		queueTeams                 []string
+	)
+	c.Flag("window", "1h, 24h, 7d, 30d, today, yesterday, or START,END in RFC 3339.").Default("24h").StringVar(&window)
+	c.Flag("by", "Group by team, namespace, queue or model.").Default("team").EnumVar(&by, "team", "namespace", "queue", "model")
+	c.Flag("output", "table, json or csv.").Default("table").EnumVar(&output, "table", "json", "csv")
+	c.Flag("server", "URL of servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)
+	c.Flag("share-idle", "Spread idle GPU-hours over the allocations in proportion to their allocated hours.").BoolVar(&shareIdle)
+	c.Flag("split", "Cut the window into sets of this length (24h: one per day).").SetValue(durationValue{&split})
+	c.Flag("resolution", "Evaluation step (default: window/1440 within [1m, 1h]).").SetValue(durationValue{&resolution})
+	c.Flag("prices", "Price book (YAML); without it hours are reported unpriced.").StringVar(&opts.PriceBook)
+	c.Flag("team-label", "Pod and namespace label key naming the team (allowlisted in kube-state-metrics).").Default("team").StringVar(&opts.TeamLabel)
+	c.Flag("queue-team", "CLUSTERQUEUE=TEAM: a ClusterQueue's team when no pod or namespace label says (repeatable).").StringsVar(&queueTeams)
+	return []command{{clause: c, run: func(ctx context.Context) error {
+		now := time.Now().UTC()
+		start, end, err := cost.ParseWindow(window, now)
+		if err != nil {
+			return err
+		}
+		opts.QueueTeams = map[string]string{}
+		for _, qt := range queueTeams {
+			q, t, ok := strings.Cut(qt, "=")
+			if !ok || q == "" || t == "" {
+				return fmt.Errorf("--queue-team %q: want CLUSTERQUEUE=TEAM", qt)
+			}
+			opts.QueueTeams[q] = t
+		}
+		rep, err := app.CostReport(ctx, server, opts, cost.Request{Start: start, End: end, By: cost.Aggregate(by), ShareIdle: shareIdle, Split: split, Step: resolution})
+		if err != nil {
+			return err
+		}
+		return writeCost(e.stdout, rep, output)
+	}}}
+}
+
+// writeCost renders a report as a table, JSON or CSV.
+func writeCost(w io.Writer, rep *cost.Report, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	header := []string{"window", string(rep.By), "reserved_gpu_h", "allocated_gpu_h", "pod_gpu_h", "kueue_gpu_h", "used_gpu_h", "idle_gpu_h", "efficiency", "cost", "idle_cost", "total_cost", "unpriced"}
+	var rows [][]string
+	for _, set := range rep.Sets {
+		win := set.CoveredStart.Format(time.RFC3339) + "/" + set.CoveredEnd.Format(time.RFC3339)
+		all := set.Allocations
+		if set.Idle != nil {
+			all = append(all, *set.Idle)
+		}
+		all = append(all, set.Totals)
+		for _, a := range all {
+			rows = append(rows, []string{win, a.Name, costHours(a.ReservedGPUHours), costHours(a.AllocatedGPUHours), costHours(a.PodGPUHours),
+				costHours(a.KueueGPUHours), costHours(a.UsedGPUHours), costHours(a.IdleGPUHours), strconv.FormatFloat(a.Efficiency, 'f', 3, 64),
+				costMoney(rep, a.Cost, format), costMoney(rep, a.IdleCost, format), costMoney(rep, a.TotalCost, format), strings.Join(a.Unpriced, " ")})
+		}
+	}
+	if format == "csv" {
+		cw := csv.NewWriter(w)
+		if err := cw.Write(header); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+		if err := cw.WriteAll(rows); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(header, "\t")))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	for _, set := range rep.Sets {
+		for _, warn := range set.Warnings {
+			fmt.Fprintf(tw, "warning: %s\n", warn)
+		}
+	}
+	return tw.Flush()
+}
+
+func costHours(h float64) string { return strconv.FormatFloat(h, 'f', 3, 64) }
+
+// costMoney prints cents in tables and full micro-units in CSV.
+func costMoney(rep *cost.Report, m cost.Micros, format string) string {
+	if format == "csv" {
+		return m.String()
+	}
+	return strings.TrimSpace(m.Cents() + " " + rep.Currency)
+}

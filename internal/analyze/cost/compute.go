@@ -1,0 +1,400 @@
+package cost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+)
+
+// grid is the evaluation times of one set: points start … end−step, point
+// k standing for the interval [t_k, t_k + step). The value at t_k is the
+// state at t_k (the latest sample at or before it, within the lookback, and
+// nothing after a staleness marker), which holds until the next point.
+type grid struct {
+	start time.Time
+	step  time.Duration
+	n     int
+}
+
+func (g grid) index(t model.Time) int {
+	d := t.Time().Sub(g.start)
+	k := int(math.Round(float64(d) / float64(g.step)))
+	if k < 0 || k >= g.n {
+		return -1
+	}
+	return k
+}
+
+// series is one result series sampled on the grid (NaN where absent).
+type series struct {
+	m model.Metric
+	v []float64
+}
+
+func (g grid) load(ctx context.Context, q Querier, expr string) ([]series, error) {
+	res, err := q.QueryRange(ctx, expr, query.Range{Start: g.start, End: g.start.Add(time.Duration(g.n-1) * g.step), Step: g.step})
+	if err != nil {
+		return nil, fmt.Errorf("cost query %q: %w", expr, err)
+	}
+	m, ok := res.Value.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("cost query %q: got %s, want a matrix", expr, res.Value.Type())
+	}
+	out := make([]series, 0, len(m))
+	for _, ss := range m {
+		s := series{m: ss.Metric, v: make([]float64, g.n)}
+		for i := range s.v {
+			s.v[i] = math.NaN()
+		}
+		for _, p := range ss.Values {
+			if k := g.index(p.Timestamp); k >= 0 {
+				s.v[k] = float64(p.Value)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// bucket is what a GPU-hour is priced by.
+type bucket struct{ flavor, model string }
+
+func (b bucket) name() string {
+	switch {
+	case b.flavor != "" && b.model != "":
+		return "flavor=" + b.flavor + ",model=" + b.model
+	case b.flavor != "":
+		return "flavor=" + b.flavor
+	case b.model != "":
+		return "model=" + b.model
+	}
+	return "unknown GPU"
+}
+
+// acc accumulates one allocation's hours per bucket.
+type acc struct {
+	reserved, pod, kueue, used map[bucket]float64
+	hasKueue                   bool
+}
+
+func newAcc() *acc {
+	return &acc{reserved: map[bucket]float64{}, pod: map[bucket]float64{}, kueue: map[bucket]float64{}, used: map[bucket]float64{}}
+}
+
+func sum(m map[bucket]float64) float64 {
+	t := 0.0
+	for _, k := range sortedBuckets(m) {
+		t += m[k]
+	}
+	return t
+}
+
+func sortedBuckets(m map[bucket]float64) []bucket {
+	ks := make([]bucket, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].name() < ks[j].name() })
+	return ks
+}
+
+// data is everything one set reads.
+type data struct {
+	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota []series
+}
+
+func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
+	d := &data{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	jobs := []struct {
+		dst  *[]series
+		expr string
+	}{
+		{&d.requests, c.q.requests}, {&d.running, c.q.running}, {&d.podLabels, c.q.podLabels}, {&d.nsTeam, c.q.nsTeam}, {&d.nodes, c.q.nodes},
+		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
+	}
+	errs := make([]error, len(jobs))
+	for i, f := range jobs {
+		wg.Go(func() {
+			s, err := g.load(ctx, q, f.expr)
+			*f.dst, errs[i] = s, err
+			if err != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(d.busy) == 0 {
+		// The profiling field wins; GPU_UTIL (percent, absent on MIG) is
+		// read only for exporters without profiling metrics.
+		var err error
+		if d.busy, err = g.load(ctx, q, c.q.busyUtil); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// podKey names a pod.
+type podKey struct{ ns, pod string }
+
+// first returns the first non-empty label of names.
+func first(m model.Metric, names []string) string {
+	for _, n := range names {
+		if v := m[model.LabelName(n)]; v != "" {
+			return string(v)
+		}
+	}
+	return ""
+}
+
+// podOf reads a series' pod, preferring exported_* and 1.x spellings over
+// the target's labels.
+func podOf(m model.Metric) podKey { return podKey{first(m, nsLabels()), first(m, podLabels())} }
+
+// labelAt is, per grid point, a label value keyed by K; where two values
+// overlap at one point (a relabelled pod within the lookback), the one that
+// appeared later wins.
+type labelAt[K comparable] struct {
+	vals  map[K][]string
+	first map[K][]int
+}
+
+func newLabelAt[K comparable]() *labelAt[K] {
+	return &labelAt[K]{vals: map[K][]string{}, first: map[K][]int{}}
+}
+
+func (l *labelAt[K]) add(n int, k K, val string, s series) {
+	if val == "" {
+		return
+	}
+	vs, fs := l.vals[k], l.first[k]
+	if vs == nil {
+		vs, fs = make([]string, n), make([]int, n)
+		l.vals[k], l.first[k] = vs, fs
+	}
+	first := slices.IndexFunc(s.v, func(v float64) bool { return !math.IsNaN(v) })
+	for i, v := range s.v {
+		if math.IsNaN(v) {
+			continue
+		}
+		if vs[i] == "" || first > fs[i] || (first == fs[i] && val > vs[i]) {
+			vs[i], fs[i] = val, first
+		}
+	}
+}
+
+func (l *labelAt[K]) at(k K, i int) string {
+	if vs := l.vals[k]; vs != nil {
+		return vs[i]
+	}
+	return ""
+}
+
+// anyAt returns the value at i, else the nearest value in the window.
+func (l *labelAt[K]) anyAt(k K, i int) string {
+	vs := l.vals[k]
+	if vs == nil {
+		return ""
+	}
+	if vs[i] != "" {
+		return vs[i]
+	}
+	for d := 1; d < len(vs); d++ {
+		if i-d >= 0 && vs[i-d] != "" {
+			return vs[i-d]
+		}
+		if i+d < len(vs) && vs[i+d] != "" {
+			return vs[i+d]
+		}
+	}
+	return ""
+}
+
+// node is a node's GPU model and Kueue flavor.
+type nodeInfo struct{ model, flavor string }
+
+// attrs are what an allocation key is built from.
+type attrs struct{ team, ns, queue, model string }
+
+func (a attrs) key(by Aggregate) string {
+	var v string
+	switch by {
+	case ByNamespace:
+		v = a.ns
+	case ByQueue:
+		v = a.queue
+	case ByModel:
+		v = a.model
+	default:
+		v = a.team
+	}
+	if v == "" {
+		return Unattributed
+	}
+	return v
+}
+
+func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.Time, step time.Duration, by Aggregate, shareIdle bool) (*Set, error) {
+	g := grid{start: start, step: step, n: int(end.Sub(start) / step)}
+	set := &Set{Start: start, End: end}
+	if g.n < 1 {
+		return nil, fmt.Errorf("cost window [%s, %s]: shorter than one step (%s)", start.Format(time.RFC3339), end.Format(time.RFC3339), step)
+	}
+	d, err := c.fetch(ctx, q, g)
+	if err != nil {
+		return nil, err
+	}
+	st := newState(c, g, d, by)
+	st.pods()
+	st.capacityPoints()
+	set.AllocationSource = st.kueue()
+	st.reserved()
+	if err := st.coverage(set); err != nil {
+		return nil, err
+	}
+	idle := st.toHours()
+	c.finish(set, st.rows, idle, st.podAlloc, shareIdle)
+	return set, nil
+}
+
+// mostCommon returns the most frequent value (ties: the smallest).
+func mostCommon(n map[string]int) string {
+	best := ""
+	for v, c := range n {
+		if c > n[best] || (c == n[best] && v < best) {
+			best = v
+		}
+	}
+	return best
+}
+
+// finish turns accumulators into priced allocations.
+func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[bucket]float64, shareIdle bool) {
+	names := make([]string, 0, len(rows))
+	for k := range rows {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	unpricedAll := map[string]bool{}
+	price := func(hours map[bucket]float64, a *Allocation) Micros {
+		var m Micros
+		for _, b := range sortedBuckets(hours) {
+			p, ok := c.opts.Prices.Lookup(b.flavor, b.model)
+			if !ok {
+				if hours[b] > 0 {
+					a.UnpricedGPUHours += hours[b]
+					if !slices.Contains(a.Unpriced, b.name()) {
+						a.Unpriced = append(a.Unpriced, b.name())
+					}
+					unpricedAll[b.name()] = true
+				}
+				continue
+			}
+			m += p.times(hours[b])
+		}
+		return m
+	}
+	tot := &set.Totals
+	tot.Name = "__total__"
+	for _, name := range names {
+		r := rows[name]
+		a := Allocation{Name: name, ReservedGPUHours: sum(r.reserved), PodGPUHours: sum(r.pod), UsedGPUHours: sum(r.used)}
+		charged := r.pod
+		if r.hasKueue {
+			a.KueueGPUHours = sum(r.kueue)
+			a.DifferenceGPUHours = a.KueueGPUHours - a.PodGPUHours
+			charged = r.kueue
+		}
+		a.AllocatedGPUHours = sum(charged)
+		if a.AllocatedGPUHours > 0 {
+			a.Efficiency = a.UsedGPUHours / a.AllocatedGPUHours
+		}
+		a.Cost = price(charged, &a)
+		if shareIdle {
+			share := map[bucket]float64{}
+			for b, ih := range idle {
+				if podAlloc[b] > 0 {
+					share[b] = ih * r.pod[b] / podAlloc[b]
+				}
+			}
+			a.IdleGPUHours = sum(share)
+			a.IdleCost = price(share, &Allocation{})
+		}
+		a.TotalCost = a.Cost + a.IdleCost
+		if a.ReservedGPUHours == 0 && a.AllocatedGPUHours == 0 && a.PodGPUHours == 0 && a.UsedGPUHours == 0 {
+			continue
+		}
+		set.Allocations = append(set.Allocations, a)
+		addTo(tot, a)
+	}
+	idleA := Allocation{Name: IdleName, IdleGPUHours: sum(idle)}
+	idleA.IdleCost = price(idle, &idleA)
+	idleA.TotalCost = idleA.IdleCost
+	tot.IdleGPUHours = idleA.IdleGPUHours
+	if !shareIdle {
+		set.Idle = &idleA
+		tot.IdleCost += idleA.IdleCost
+		tot.TotalCost += idleA.IdleCost
+	} else {
+		// Idle hours of models no pod allocated cannot be shared.
+		unshared := map[bucket]float64{}
+		for b, ih := range idle {
+			if podAlloc[b] == 0 && ih > 0 {
+				unshared[b] = ih
+			}
+		}
+		if len(unshared) > 0 {
+			u := Allocation{Name: IdleName, IdleGPUHours: sum(unshared)}
+			u.IdleCost = price(unshared, &u)
+			u.TotalCost = u.IdleCost
+			set.Idle = &u
+			tot.IdleCost += u.IdleCost
+			tot.TotalCost += u.IdleCost
+		}
+	}
+	if tot.AllocatedGPUHours > 0 {
+		tot.Efficiency = tot.UsedGPUHours / tot.AllocatedGPUHours
+	}
+	keys := make([]string, 0, len(unpricedAll))
+	for k := range unpricedAll {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		set.Warnings = append(set.Warnings, "no price for "+strings.Join(keys, "; ")+": hours reported, cost unpriced")
+	}
+}
+
+func addTo(t *Allocation, a Allocation) {
+	t.ReservedGPUHours += a.ReservedGPUHours
+	t.AllocatedGPUHours += a.AllocatedGPUHours
+	t.PodGPUHours += a.PodGPUHours
+	t.KueueGPUHours += a.KueueGPUHours
+	t.DifferenceGPUHours += a.DifferenceGPUHours
+	t.UsedGPUHours += a.UsedGPUHours
+	t.Cost += a.Cost
+	t.IdleCost += a.IdleCost
+	t.TotalCost += a.TotalCost
+	t.UnpricedGPUHours += a.UnpricedGPUHours
+	for _, u := range a.Unpriced {
+		if !slices.Contains(t.Unpriced, u) {
+			t.Unpriced = append(t.Unpriced, u)
+		}
+	}
+}

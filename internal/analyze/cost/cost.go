@@ -1,0 +1,243 @@
+// Package cost attributes GPU-hours and their cost to teams (or namespaces,
+// queues, GPU models) over a window: reserved (Kueue nominal quota),
+// allocated (Kueue LocalQueue or ClusterQueue usage, and the GPU requests of
+// Running pods from kube-state-metrics, reconciled), used (allocated ×
+// dcgm-exporter busy) and idle (allocatable minus allocated), priced from a
+// price book keyed by Kueue flavor or GPU model, MIG slices weighted by
+// their profile.
+//
+// It reads only through a Querier (range queries at explicit evaluation
+// times; the caller passes the window, nothing reads the wall clock) and
+// never imports the simulator, the store or the PromQL engine. GPU-hours are
+// integrated over the evaluation times of range queries (each point stands
+// for one step of time), so missed scrapes and changed scrape intervals do
+// not skew the bill; money is held as integer Micros.
+package cost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// Querier is what cost reads through; query.Querier satisfies it.
+type Querier interface {
+	QueryRange(ctx context.Context, q string, r query.Range) (query.Result, error)
+}
+
+// Aggregate is what allocations are grouped by.
+type Aggregate string
+
+// Aggregations.
+const (
+	ByTeam      Aggregate = "team"
+	ByNamespace Aggregate = "namespace"
+	ByQueue     Aggregate = "queue"
+	ByModel     Aggregate = "model"
+)
+
+// ParseAggregate checks an aggregate name; empty means team.
+func ParseAggregate(s string) (Aggregate, error) {
+	switch a := Aggregate(s); a {
+	case "":
+		return ByTeam, nil
+	case ByTeam, ByNamespace, ByQueue, ByModel:
+		return a, nil
+	}
+	return "", fmt.Errorf("aggregate %q: want team, namespace, queue or model", s)
+}
+
+// Names of synthetic allocations.
+const (
+	// Unattributed holds GPUs whose team is unknown: never dropped.
+	Unattributed = "unattributed"
+	// IdleName is the allocation of idle GPU-hours when they are not shared.
+	IdleName = "__idle__"
+)
+
+// ErrNoData is returned when the window holds no GPU data at all.
+var ErrNoData = errors.New("no GPU data in the window")
+
+// Options configure a Calculator.
+type Options struct {
+	// Catalog supplies the namespace → team query; it must be built with
+	// the same TeamLabel.
+	Catalog *schema.Catalog
+	// Prices is the price book; nil reports every hour as unpriced.
+	Prices *PriceBook
+	// TeamLabel is the pod and namespace label key naming the team, as
+	// allowlisted in kube-state-metrics. Default "team".
+	TeamLabel string
+	// QueueTeams maps ClusterQueue names to teams, for pods and Kueue
+	// series that no pod or namespace label attributes.
+	QueueTeams map[string]string
+	// UnallocatedPod matches the pod label of the GPU exporter's own pod;
+	// default ".*dcgm-exporter.*".
+	UnallocatedPod string
+	// Logger receives debug output; nil discards it.
+	Logger *slog.Logger
+}
+
+// Calculator computes cost reports. It is safe for concurrent use.
+type Calculator struct {
+	q      *queries
+	opts   Options
+	unpod  *regexp.Regexp
+	logger *slog.Logger
+}
+
+// New compiles the queries.
+func New(opts Options) (*Calculator, error) {
+	if opts.Catalog == nil {
+		return nil, errors.New("cost: a catalog is required")
+	}
+	if opts.TeamLabel == "" {
+		opts.TeamLabel = "team"
+	}
+	if opts.UnallocatedPod == "" {
+		opts.UnallocatedPod = ".*dcgm-exporter.*"
+	}
+	re, err := regexp.Compile("^(?:" + opts.UnallocatedPod + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("cost: unallocated pod pattern %q: %w", opts.UnallocatedPod, err)
+	}
+	q, err := buildQueries(opts.Catalog, opts.TeamLabel)
+	if err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Calculator{q: q, opts: opts, unpod: re, logger: logger.With("component", "cost")}, nil
+}
+
+// Request is one report's window and shape.
+type Request struct {
+	Start, End time.Time
+	// Step is the evaluation step; zero picks window/1440 clamped to
+	// [1m, 1h].
+	Step time.Duration
+	// By groups the allocations; empty means team.
+	By Aggregate
+	// ShareIdle spreads idle GPU-hours and cost over the allocations in
+	// proportion to their allocated hours per GPU model, as OpenCost's
+	// shareIdle does; otherwise they are reported as __idle__.
+	ShareIdle bool
+	// Split, if positive, cuts the window into consecutive sub-windows of
+	// this length (24h: one set per day, aligned to UTC midnight).
+	Split time.Duration
+}
+
+// DefaultStep is the evaluation step used when a request sets none.
+func DefaultStep(window time.Duration) time.Duration {
+	s := (window / 1440).Truncate(time.Minute)
+	return min(max(s, time.Minute), time.Hour)
+}
+
+// Report is the answer to one Request.
+type Report struct {
+	Currency  string        `json:"currency"`
+	By        Aggregate     `json:"aggregate"`
+	ShareIdle bool          `json:"shareIdle"`
+	Step      time.Duration `json:"-"`
+	StepText  string        `json:"step"`
+	Sets      []Set         `json:"sets"`
+}
+
+// Set is the allocations of one (sub-)window.
+type Set struct {
+	// Start and End are the requested window.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// CoveredStart and CoveredEnd are the span that had data: a window
+	// reaching before the oldest data is reported over what is covered.
+	CoveredStart time.Time `json:"coveredStart"`
+	CoveredEnd   time.Time `json:"coveredEnd"`
+	// AllocationSource says where allocated hours come from: kueue-local-queue,
+	// kueue-cluster-queue or pod-requests.
+	AllocationSource string       `json:"allocationSource"`
+	Allocations      []Allocation `json:"allocations"`
+	// Idle is the unshared idle allocation (nil with shareIdle).
+	Idle   *Allocation `json:"idle,omitempty"`
+	Totals Allocation  `json:"totals"`
+	// Warnings say what could not be attributed or priced.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Allocation is one group's GPU-hours and cost over a Set's window.
+type Allocation struct {
+	Name              string  `json:"name"`
+	ReservedGPUHours  float64 `json:"reservedGpuHours"`
+	AllocatedGPUHours float64 `json:"allocatedGpuHours"`
+	// PodGPUHours are the GPU requests of Running pods (kube-state-metrics).
+	PodGPUHours float64 `json:"podGpuHours"`
+	// KueueGPUHours are the Kueue usage hours (LocalQueue, else ClusterQueue).
+	KueueGPUHours float64 `json:"kueueGpuHours"`
+	// DifferenceGPUHours is KueueGPUHours − PodGPUHours when both exist.
+	DifferenceGPUHours float64 `json:"differenceGpuHours"`
+	UsedGPUHours       float64 `json:"usedGpuHours"`
+	// IdleGPUHours is the share of idle hours given to this allocation
+	// (shareIdle), or the fleet's idle hours for __idle__ and totals.
+	IdleGPUHours float64 `json:"idleGpuHours"`
+	// Efficiency is used / allocated (0 with nothing allocated).
+	Efficiency float64 `json:"efficiency"`
+	// Cost is the allocated hours priced; IdleCost the shared idle hours.
+	Cost      Micros `json:"cost"`
+	IdleCost  Micros `json:"idleCost"`
+	TotalCost Micros `json:"totalCost"`
+	// Unpriced lists the flavors or models without a price; their hours
+	// are reported but cost nothing.
+	Unpriced         []string `json:"unpriced,omitempty"`
+	UnpricedGPUHours float64  `json:"unpricedGpuHours"`
+}
+
+// Compute runs a request over q.
+func (c *Calculator) Compute(ctx context.Context, q Querier, req Request) (*Report, error) {
+	if !req.End.After(req.Start) {
+		return nil, fmt.Errorf("cost window [%s, %s]: end must be after start", req.Start.Format(time.RFC3339), req.End.Format(time.RFC3339))
+	}
+	by, err := ParseAggregate(string(req.By))
+	if err != nil {
+		return nil, err
+	}
+	step := req.Step
+	if step <= 0 {
+		step = DefaultStep(req.End.Sub(req.Start))
+	}
+	rep := &Report{By: by, ShareIdle: req.ShareIdle, Step: step, StepText: step.String(), Currency: ""}
+	if c.opts.Prices != nil {
+		rep.Currency = c.opts.Prices.Currency
+	}
+	for _, w := range splitWindow(req.Start, req.End, req.Split) {
+		set, err := c.computeSet(ctx, q, w[0], w[1], step, by, req.ShareIdle)
+		if err != nil {
+			return nil, err
+		}
+		rep.Sets = append(rep.Sets, *set)
+	}
+	return rep, nil
+}
+
+// splitWindow cuts [start, end] at multiples of split (UTC-aligned).
+func splitWindow(start, end time.Time, split time.Duration) [][2]time.Time {
+	if split <= 0 {
+		return [][2]time.Time{{start, end}}
+	}
+	var out [][2]time.Time
+	for s := start; s.Before(end); {
+		e := s.Truncate(split).Add(split)
+		if e.After(end) {
+			e = end
+		}
+		out = append(out, [2]time.Time{s, e})
+		s = e
+	}
+	return out
+}

@@ -1,0 +1,56 @@
+package cost_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/util/teststorage"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/query"
+)
+
+// failingQuerier fails every query with an execution error.
+type failingQuerier struct{}
+
+func (failingQuerier) QueryRange(context.Context, string, query.Range) (query.Result, error) {
+	return query.Result{}, &query.Error{Type: query.ErrExec, Err: errors.New("boom")}
+}
+
+func TestComputeErrors(t *testing.T) {
+	t.Parallel()
+	calc := newCalc(t, nil)
+	empty := query.NewEngine(teststorage.New(t), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e6, Timeout: time.Minute})
+	start := time.Unix(0, 0)
+	tests := []struct {
+		name string
+		q    cost.Querier
+		req  cost.Request
+		is   error
+		typ  query.ErrorType
+	}{
+		{"query error keeps its type", failingQuerier{}, cost.Request{Start: start, End: start.Add(time.Hour)}, nil, query.ErrExec},
+		{"no data", empty, cost.Request{Start: start, End: start.Add(time.Hour)}, cost.ErrNoData, ""},
+		{"end before start", empty, cost.Request{Start: start, End: start}, nil, query.ErrInternal},
+		{"shorter than a step", empty, cost.Request{Start: start, End: start.Add(time.Second), Step: time.Minute}, nil, query.ErrInternal},
+		{"bad aggregate", empty, cost.Request{Start: start, End: start.Add(time.Hour), By: "pod"}, nil, query.ErrInternal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := calc.Compute(t.Context(), tc.q, tc.req)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %v is not %v", err, tc.is)
+			}
+			if tc.typ != "" && query.TypeOf(err) != tc.typ {
+				t.Errorf("error type %s, want %s (%v)", query.TypeOf(err), tc.typ, err)
+			}
+		})
+	}
+}

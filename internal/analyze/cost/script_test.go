@@ -1,0 +1,214 @@
+package cost_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql/promqltest"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// testPrices prices H100 by model name and the MIG A100 flavor; L4 has no
+// price on purpose.
+const testPrices = `currency: USD
+gpus:
+  - gpu: H100
+    model_name: NVIDIA H100 80GB HBM3
+    hourly: "3.00"
+  - flavor: a100-mig
+    hourly: "1.75"
+`
+
+// TestScripts runs testdata/*.test: promqltest `load` blocks, then one
+// `cost <start> <end> [by=…] [shareIdle] [step=…] [split=…]` line per
+// report (times are offsets from the epoch, as in promqltest). The reports
+// are compared with testdata/<name>.golden.json; -update rewrites them.
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.test"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			load, cmds := splitScript(string(b))
+			st := promqltest.LoadedStorage(t, load)
+			eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+			calc := newCalc(t, map[string]string{"ml-cq": "ml"})
+			var out []any
+			for _, c := range cmds {
+				req := parseCmd(t, c)
+				rep, err := calc.Compute(t.Context(), eng, req)
+				if err != nil {
+					t.Fatalf("%s: %v", c, err)
+				}
+				out = append(out, map[string]any{"cmd": c, "report": rep})
+			}
+			got, err := json.MarshalIndent(out, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, strings.TrimSuffix(f, ".test")+".golden.json", got)
+		})
+	}
+}
+
+func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
+	t.Helper()
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := cost.ParsePriceBook("prices.yml", []byte(testPrices))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, QueueTeams: queueTeams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calc
+}
+
+// splitScript separates the load blocks from the cost lines.
+func splitScript(s string) (load string, cmds []string) {
+	var lb strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "cost ") {
+			cmds = append(cmds, strings.TrimSpace(line))
+			continue
+		}
+		lb.WriteString(line + "\n")
+	}
+	return lb.String(), cmds
+}
+
+func parseCmd(t *testing.T, c string) cost.Request {
+	t.Helper()
+	f := strings.Fields(c)
+	if len(f) < 3 {
+		t.Fatalf("%q: want cost <start> <end> [options]", c)
+	}
+	at := func(s string) time.Time {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("%q: %v", c, err)
+		}
+		return time.Unix(0, 0).UTC().Add(d)
+	}
+	req := cost.Request{Start: at(f[1]), End: at(f[2]), Step: time.Minute}
+	for _, o := range f[3:] {
+		k, v, _ := strings.Cut(o, "=")
+		var err error
+		switch k {
+		case "by":
+			req.By, err = cost.ParseAggregate(v)
+		case "shareIdle":
+			req.ShareIdle = true
+		case "step":
+			req.Step, err = time.ParseDuration(v)
+		case "split":
+			req.Split, err = time.ParseDuration(v)
+		default:
+			t.Fatalf("%q: unknown option %q", c, o)
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", c, err)
+		}
+	}
+	return req
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	got = append(got, '\n')
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the report (run with -update and review the diff):\n%s", path, got)
+	}
+}
+
+// TestAttribution checks the script's key numbers explicitly, so the golden
+// file is not the only record of what is right.
+func TestAttribution(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("testdata", "attribution.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, _ := splitScript(string(b))
+	st := promqltest.LoadedStorage(t, load)
+	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
+	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: time.Unix(0, 0), End: time.Unix(3600, 0), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := rep.Sets[0]
+	got := map[string]cost.Allocation{}
+	for _, a := range set.Allocations {
+		got[a.Name] = a
+	}
+	tests := []struct {
+		name            string
+		team            string
+		allocated, used float64
+		cost            cost.Micros
+		unpriced        string
+	}{
+		// 2 GPUs for 30 minutes as red (the stale marker ends it at 30m) …
+		{"relabelled pod, before", "red", 1, 0.375, 3_000_000, ""},
+		// … and for 30 minutes as blue: no minute counted twice or lost.
+		{"relabelled pod, after", "blue", 1, 0.375, 3_000_000, ""},
+		// Job j is Running for 20 minutes, then Succeeded: not billed while
+		// it lingers. MIG pod m holds 2/7 of an A100 all hour.
+		{"namespace label; Succeeded not billed; MIG", "search", 20.0/60 + 2.0/7, 20.0/60*1 + 2.0/7*0.7, 1_000_000 + 500_000, ""},
+		{"ClusterQueue mapping from config; unpriced", "ml", 1, 0, 0, "flavor=l4,model=NVIDIA-L4"},
+		{"unknown team", cost.Unattributed, 1, 0, 3_000_000, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, ok := got[tc.team]
+			if !ok {
+				t.Fatalf("no allocation for %q in %v", tc.team, set.Allocations)
+			}
+			if !near(a.AllocatedGPUHours, tc.allocated) || !near(a.UsedGPUHours, tc.used) {
+				t.Errorf("allocated %.6f used %.6f, want %.6f and %.6f", a.AllocatedGPUHours, a.UsedGPUHours, tc.allocated, tc.used)
+			}
+			if a.Cost != tc.cost {
+				t.Errorf("cost %s, want %s", a.Cost, tc.cost)
+			}
+			if tc.unpriced != "" && (len(a.Unpriced) != 1 || a.Unpriced[0] != tc.unpriced || !near(a.UnpricedGPUHours, tc.allocated)) {
+				t.Errorf("unpriced %v (%.3f h), want [%s]", a.Unpriced, a.UnpricedGPUHours, tc.unpriced)
+			}
+		})
+	}
+}
+
+func near(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 }

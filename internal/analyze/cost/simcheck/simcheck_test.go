@@ -1,0 +1,285 @@
+// Package simcheck holds tests only: cost attribution against the
+// simulator's ground truth, per Kueue and exporter variant. It is, with
+// schema/simcheck, app and cmd, one of the few importers of sim.
+package simcheck
+
+import (
+	"errors"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/teststorage"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/schema/schematest"
+	"github.com/servescope/servescope/internal/sim"
+)
+
+// scrapeEvery is the simulated scrape interval: coarser than production to
+// keep the 24-hour runs short.
+const scrapeEvery = time.Minute
+
+// simulated is how much history each case simulates.
+const simulated = 24 * time.Hour
+
+// prices are per whole GPU; MIG slices pay their profile's share.
+const prices = `currency: USD
+gpus:
+  - {gpu: H100, model_name: NVIDIA H100 80GB HBM3, hourly: "3.00"}
+  - {flavor: a100-mig, hourly: "1.80"}
+`
+
+// teamPrice is the true hourly price of each team's only flavor.
+func teamPrice(team string) float64 {
+	return map[string]float64{"chat": 3.00, "batch": 3.00, "train": 1.80}[team]
+}
+
+// needed reports whether cost reads a metric; the rest is not stored, to
+// keep the 24-hour runs short.
+func needed(name string) bool {
+	switch name {
+	case "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "kueue_local_queue_resource_usage", "kueue_cluster_queue_resource_usage", "kueue_cluster_queue_nominal_quota":
+		return true
+	}
+	return strings.HasPrefix(name, "kube_")
+}
+
+// store is one variant's storage and what each of its targets exposed at
+// the last scrape.
+type store struct {
+	v    variant
+	st   *teststorage.TestStorage
+	last map[string]map[uint64]labels.Labels // target path → series
+}
+
+// ingest appends one target's samples as Prometheus would: target labels
+// attached per honor_labels, and a staleness marker for each series the
+// target stopped exposing (a deleted pod, a finished workload).
+func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples []schematest.Sample, target labels.Labels, honor bool, ms int64) {
+	t.Helper()
+	now := map[uint64]labels.Labels{}
+	for _, smp := range samples {
+		ls := schematest.WithTarget(smp.Labels, target, honor)
+		now[ls.Hash()] = ls
+		if _, err := app.Append(0, ls, ms, smp.Value); err != nil {
+			t.Fatalf("append: %v", err)
+		}
+	}
+	for k, ls := range s.last[path] {
+		if _, ok := now[k]; !ok {
+			if _, err := app.Append(0, ls, ms, math.Float64frombits(value.StaleNaN)); err != nil {
+				t.Fatalf("append stale marker: %v", err)
+			}
+		}
+	}
+	s.last[path] = now
+}
+
+// parse renders a target and keeps the samples cost reads.
+func parse(t *testing.T, c *sim.Cluster, path string) ([]schematest.Sample, bool) {
+	t.Helper()
+	b, err := c.RenderBytes(path)
+	if errors.Is(err, sim.ErrTargetDown) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatalf("render %s: %v", path, err)
+	}
+	all := schematest.ParseExposition(t, b)
+	out := all[:0]
+	for _, smp := range all {
+		if needed(smp.Labels.Get(model.MetricNameLabel)) {
+			out = append(out, smp)
+		}
+	}
+	return out, true
+}
+
+// simulate runs one simulation and scrapes it into every variant's store.
+// The Kueue and exporter knobs only change what is exposed, not what
+// happens, so one run serves every variant: the Kueue target is rendered
+// once per variant with that variant's knobs, the dcgm-exporter targets are
+// ingested with each variant's honor_labels.
+func simulate(t *testing.T, sc *sim.Scenario, stores []*store, start, end time.Time) *sim.Cluster {
+	t.Helper()
+	c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 11, Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ts := start; !ts.After(end); ts = ts.Add(scrapeEvery) {
+		c.Step(ts)
+		ms := ts.UnixMilli()
+		apps := make([]storage.Appender, len(stores))
+		for i, s := range stores {
+			apps[i] = s.st.Appender(t.Context())
+		}
+		for _, tg := range c.Targets() {
+			if tg.Kind == sim.KindEngine {
+				continue // cost reads no engine metrics
+			}
+			target := labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels()
+			if tg.Kind == sim.KindKueue {
+				for i, s := range stores {
+					sc.Kueue.LocalQueueMetrics, sc.Kueue.ClusterQueueResources = s.v.lq, s.v.cq
+					if samples, ok := parse(t, c, tg.Path); ok {
+						s.ingest(t, apps[i], tg.Path, samples, target, tg.HonorLabels, ms)
+					}
+				}
+				continue
+			}
+			samples, ok := parse(t, c, tg.Path)
+			if !ok {
+				continue
+			}
+			for i, s := range stores {
+				honor := tg.HonorLabels
+				if tg.Kind == sim.KindDCGM {
+					honor = s.v.honor
+				}
+				s.ingest(t, apps[i], tg.Path, samples, target, honor, ms)
+			}
+		}
+		for _, app := range apps {
+			if err := app.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return c
+}
+
+type variant struct {
+	name       string
+	lq, cq     bool // Kueue LocalQueue metrics, ClusterQueue resource metrics
+	honor      bool // dcgm-exporter scraped with honor_labels
+	teamLabel  string
+	queueTeams map[string]string
+	source     string // expected allocation source
+}
+
+// TestCostMatchesSimulator simulates 24 hours (3 with -short or -race),
+// scraping every minute, and checks, per variant, per-team allocated, used
+// and reserved GPU-hours and cost against the simulator's ground truth
+// within 0.5%. Used hours on the short span get 2%: the simulator exposes
+// each GPU's busy ratio of the last one-second tick, so a one-minute scrape
+// samples it, and the sampling noise only averages out over the day.
+func TestCostMatchesSimulator(t *testing.T) {
+	variants := []variant{
+		{name: "kueue-localqueue-honor-on", lq: true, cq: true, honor: true, source: "kueue-local-queue"},
+		// Teams come from neither pod nor namespace labels (the label key
+		// "owner" is not allowlisted): only the config maps queues.
+		{name: "kueue-clusterqueue-config-honor-off", cq: true, teamLabel: "owner",
+			queueTeams: map[string]string{"chat": "chat", "batch": "batch", "train": "train"}, source: "kueue-cluster-queue"},
+		{name: "no-kueue-honor-off", source: "pod-requests"},
+		{name: "no-kueue-honor-on", honor: true, source: "pod-requests"},
+	}
+	sc, err := sim.LoadScenario(filepath.Join("testdata", "base.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := make([]*store, len(variants))
+	for i, v := range variants {
+		stores[i] = &store{v: v, st: teststorage.New(t), last: map[string]map[uint64]labels.Labels{}}
+	}
+	span := simulated
+	if testing.Short() || raceEnabled {
+		span = 3 * time.Hour
+	}
+	usedTolerance := 0.005
+	if span < 24*time.Hour {
+		usedTolerance = 0.02
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := start.Add(span)
+	c := simulate(t, sc, stores, start, end)
+	truth := c.Truth()
+	for _, s := range stores {
+		t.Run(s.v.name, func(t *testing.T) {
+			t.Parallel()
+			check(t, s, truth, start, end, usedTolerance)
+		})
+	}
+}
+
+func check(t *testing.T, s *store, truth sim.Truth, start, end time.Time, usedTolerance float64) {
+	v := s.v
+	cat, err := schema.New(schema.Options{TeamLabel: v.teamLabel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := cost.ParsePriceBook("prices.yml", []byte(prices))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: v.teamLabel, QueueTeams: v.queueTeams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := query.NewEngine(s.st, query.EngineOptions{Registerer: prometheus.NewRegistry(), Timeout: time.Minute, MaxSamples: 50_000_000})
+	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: end, Step: scrapeEvery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := rep.Sets[0]
+	if set.AllocationSource != v.source {
+		t.Errorf("allocation source %q, want %q", set.AllocationSource, v.source)
+	}
+	got := map[string]cost.Allocation{}
+	for _, a := range set.Allocations {
+		got[a.Name] = a
+	}
+	if a, ok := got[cost.Unattributed]; ok {
+		t.Errorf("unattributed allocation: %+v", a)
+	}
+	var fleetAlloc float64
+	for _, tt := range truth.Teams {
+		a := got[tt.Team]
+		fleetAlloc += a.PodGPUHours
+		within(t, tt.Team+" allocated (charged)", a.AllocatedGPUHours, tt.AllocatedGPUHours)
+		within(t, tt.Team+" allocated (pod requests)", a.PodGPUHours, tt.AllocatedGPUHours)
+		withinTol(t, tt.Team+" used", a.UsedGPUHours, tt.UsedGPUHours, usedTolerance)
+		if v.cq {
+			within(t, tt.Team+" reserved", a.ReservedGPUHours, tt.ReservedGPUHours)
+		}
+		wantCost := tt.AllocatedGPUHours * teamPrice(tt.Team)
+		within(t, tt.Team+" cost", float64(a.Cost)/1e6, wantCost)
+		t.Logf("%s: allocated %.3f (truth %.3f, pods %.3f, kueue %.3f), used %.3f (truth %.3f), reserved %.3f (truth %.3f), cost %s (truth %.2f)",
+			tt.Team, a.AllocatedGPUHours, tt.AllocatedGPUHours, a.PodGPUHours, a.KueueGPUHours, a.UsedGPUHours, tt.UsedGPUHours,
+			a.ReservedGPUHours, tt.ReservedGPUHours, a.Cost, wantCost)
+	}
+	within(t, "fleet allocated", fleetAlloc, truth.Fleet.AllocatedGPUHours)
+	if set.Idle == nil {
+		t.Fatal("no idle allocation")
+	}
+	within(t, "fleet idle", set.Idle.IdleGPUHours, truth.Fleet.IdleGPUHours)
+}
+
+// within checks got against want within 0.5%.
+func within(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	withinTol(t, what, got, want, 0.005)
+}
+
+// withinTol checks got against want within a relative tolerance.
+func withinTol(t *testing.T, what string, got, want, tol float64) {
+	t.Helper()
+	if want == 0 {
+		if got != 0 {
+			t.Errorf("%s: got %.4f, want 0", what, got)
+		}
+		return
+	}
+	if d := math.Abs(got-want) / want; d > tol {
+		t.Errorf("%s: got %.4f, want %.4f (off by %.2f%%)", what, got, want, 100*d)
+	}
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// CostOptions configure cost attribution, for `serve` and `servescope cost`.
+type CostOptions struct {
+	// TeamLabel is the pod and namespace label key naming the team.
+	TeamLabel string
+	// PriceBook is the path of the price book; "" leaves every hour unpriced.
+	PriceBook string
+	// QueueTeams maps ClusterQueues to teams.
+	QueueTeams map[string]string
+	Logger     *slog.Logger
+}
+
+// NewCostCalculator loads the price book and builds the calculator.
+func NewCostCalculator(opts CostOptions) (*cost.Calculator, error) {
+	cat, err := schema.New(schema.Options{TeamLabel: opts.TeamLabel})
+	if err != nil {
+		return nil, fmt.Errorf("signal catalog: %w", err)
+	}
+	var pb *cost.PriceBook
+	if opts.PriceBook != "" {
+		if pb, err = cost.LoadPriceBook(opts.PriceBook); err != nil {
+			return nil, err
+		}
+	}
+	return cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
+}
+
+// RegisterCosts adds /api/v1/costs to the server's API.
+func (s *Server) RegisterCosts(opts CostOptions) error {
+	if opts.Logger == nil {
+		opts.Logger = s.logger
+	}
+	calc, err := NewCostCalculator(opts)
+	if err != nil {
+		return fmt.Errorf("cost attribution: %w", err)
+	}
+	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
+	return nil
+}
+
+// CostReport computes a report against any Prometheus-compatible API at
+// url (servescope, Prometheus, Thanos, Mimir).
+func CostReport(ctx context.Context, url string, opts CostOptions, req cost.Request) (*cost.Report, error) {
+	calc, err := NewCostCalculator(opts)
+	if err != nil {
+		return nil, err
+	}
+	q, err := query.NewRemote(url)
+	if err != nil {
+		return nil, err
+	}
+	return calc.Compute(ctx, q, req)
+}
