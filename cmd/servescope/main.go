@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, e env) (code int) {
 	cmds = append(cmds, signalsCommands(a, e)...)
 	cmds = append(cmds, generateCommands(a, e)...)
 	cmds = append(cmds, costCommands(a, e)...)
+	cmds = append(cmds, diagnoseCommands(a, e)...)
 
 	selected, err := a.Parse(args)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
-	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/present/cli"
 )
@@ -93,7 +92,7 @@ func checkCommands(a *kingpin.Application, e env) []command {
 	return []command{{clause: c, run: func(context.Context) error {
 		failed := 0
 		for _, f := range *files {
-			cfg, err := config.LoadFile(f, nil)
+			cfg, err := app.CheckConfig(f)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "FAILED: %v\n", err)
 				failed++

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/analyze/rules"
 	"github.com/servescope/servescope/internal/collect/discovery"
@@ -60,6 +61,9 @@ type Server struct {
 	scraper  *scrape.Manager
 	catalog  *schema.Catalog
 	rules    *rules.Manager
+	// alerts are the diagnosis's alerting rules, applied with the
+	// catalog's recording rules on every (re)load.
+	alerts   rules.Builtin
 	api      *api.API
 	listener net.Listener
 	ready    atomic.Bool
@@ -119,13 +123,16 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.applyLoaded(cfg); err != nil {
-		return nil, err
-	}
 	s.api = api.New(api.Options{
 		Logger: logger, Querier: s.engine, Targets: s.scraper, Gatherer: reg,
 		Ready: s.ready.Load, Build: opts.Build,
 	})
+	if err := s.analysis(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.applyLoaded(cfg); err != nil {
+		return nil, err
+	}
 	s.listener, err = net.Listen("tcp", opts.ListenAddress)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", opts.ListenAddress, err)
@@ -164,11 +171,64 @@ func (s *Server) applyConfig() error {
 	return s.applyLoaded(cfg)
 }
 
+// analysis builds what reads the store: the diagnosis with its alerting
+// rules (/api/v1/diagnoses), cost attribution (/api/v1/costs) and the
+// dashboard at /. Thresholds, prices and queue mapping need a restart.
+func (s *Server) analysis(cfg *config.Config) error {
+	th, err := Thresholds(cfg)
+	if err != nil {
+		return err
+	}
+	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
+	if s.alerts, err = s.EnableDiagnosis(th, interval); err != nil {
+		return err
+	}
+	calc, err := NewCostCalculator(CostOptions{
+		TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook,
+		QueueTeams: cfg.Servescope.QueueTeams, Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("cost attribution: %w", err)
+	}
+	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
+	return mountWeb(s.api, s.engine, s.catalog, th, calc, s.logger)
+}
+
+// Thresholds reads the diagnosis thresholds of the config's servescope
+// section over the defaults, and validates them.
+func Thresholds(cfg *config.Config) (diagnose.Thresholds, error) {
+	th := diagnose.DefaultThresholds()
+	if err := cfg.DecodeSection("diagnosis", &cfg.Servescope.Diagnosis, &th); err != nil {
+		return th, err
+	}
+	if err := th.Validate(time.Duration(cfg.Prometheus.GlobalConfig.ScrapeInterval)); err != nil {
+		return th, fmt.Errorf("%s: diagnosis: %w", cfg.File, err)
+	}
+	return th, nil
+}
+
+// CheckConfig loads a config file and checks everything serve would
+// refuse at start: the Prometheus part, the servescope section, the
+// diagnosis thresholds and the price book.
+func CheckConfig(path string) (*config.Config, error) {
+	cfg, err := config.LoadFile(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Thresholds(cfg); err != nil {
+		return nil, err
+	}
+	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
 // applyLoaded applies a loaded config to every reloadable component: the
 // rules first (they only read), then collection.
 func (s *Server) applyLoaded(cfg *config.Config) error {
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
-	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}); err != nil {
+	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
 		return fmt.Errorf("rules of %s: %w", cfg.File, err)
 	}
 	return s.scraper.ApplyConfig(cfg)

@@ -50,7 +50,7 @@ func (f *fixedQuerier) LabelValues(context.Context, string, []string, time.Time,
 
 type noTargets struct{}
 
-func (noTargets) Active() []scrape.Target                            { return nil }
+func (noTargets) Active() []scrape.Target                           { return nil }
 func (noTargets) Dropped() ([]scrape.DroppedTarget, map[string]int) { return nil, map[string]int{} }
 func (noTargets) Metadata(string) []scrape.Metadata                 { return nil }
 

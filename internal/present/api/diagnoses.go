@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // Diagnoser is what /api/v1/diagnoses reads: a diagnosis report at a time
@@ -25,7 +26,7 @@ func (a *API) Diagnoses(d Diagnoser) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, POST")
-			a.fail(w, badData("method not allowed"))
+			a.write(w, http.StatusMethodNotAllowed, response{Status: "error", ErrorType: string(query.ErrBadData), Error: "method not allowed"})
 			return
 		}
 		if err := r.ParseForm(); err != nil {

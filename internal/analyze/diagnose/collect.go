@@ -1,0 +1,315 @@
+package diagnose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// Querier is the part of query.Querier the diagnosis reads through.
+type Querier interface {
+	QueryRange(ctx context.Context, q string, r query.Range) (query.Result, error)
+}
+
+// Options configure a Diagnoser.
+type Options struct {
+	// Querier is the backend: the embedded engine or a remote Prometheus.
+	Querier Querier
+	// Catalog supplies every signal's query.
+	Catalog *schema.Catalog
+	// Recorded selects servescope's recorded series (the backend evaluates
+	// the catalog's rules) instead of the full queries over raw series.
+	Recorded bool
+	// Thresholds; the zero value means DefaultThresholds.
+	Thresholds Thresholds
+	// Prices, if set, put money on the utilisation report (per GPU-hour by
+	// dcgm modelName, in minor currency units).
+	Prices Prices
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Diagnoser collects snapshots through a Querier and runs the detectors.
+// It is safe for concurrent use.
+type Diagnoser struct {
+	q       Querier
+	cat     *schema.Catalog
+	rec     bool
+	th      Thresholds
+	prices  Prices
+	logger  *slog.Logger
+	queries map[string]string
+}
+
+// Signal names of the snapshot's tracks, as evidence names them.
+const (
+	sigRunning   = "requests_running"
+	sigWaiting   = "requests_waiting"
+	sigKV        = "kv_cache_usage_ratio"
+	sigPreempt   = "preemptions_per_second"
+	sigSpec      = "spec_decode_acceptance_ratio"
+	sigPrompt    = "prompt_tokens_per_second"
+	sigGen       = "generation_tokens_per_second"
+	sigTTFTp95   = "ttft_seconds:p95"
+	sigBusy      = "gpu_busy_ratio"
+	sigDRAM      = "gpu_memory_bandwidth_ratio"
+	sigTensor    = "gpu_tensor_active_ratio"
+	sigXID       = "gpu_last_xid"
+	sigGPUPod    = "gpu_pod"
+	sigProfiling = "gpu_busy_ratio:profiling"
+	sigDown      = "up:down"
+)
+
+// downQuery selects scrape targets that failed: up is 0 (a missing layer).
+const downQuery = `up == 0`
+
+// New checks the options and prepares every query.
+func New(o Options) (*Diagnoser, error) {
+	if o.Querier == nil || o.Catalog == nil {
+		return nil, errors.New("diagnose: Querier and Catalog are required")
+	}
+	if o.Thresholds == (Thresholds{}) {
+		o.Thresholds = DefaultThresholds()
+	}
+	if err := o.Thresholds.Validate(0); err != nil {
+		return nil, fmt.Errorf("diagnose: %w", err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, prices: o.Prices,
+		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
+	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen,
+		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
+		q, err := o.Catalog.Select(name, o.Recorded)
+		if err != nil {
+			return nil, fmt.Errorf("diagnose: signal %s: %w", name, err)
+		}
+		d.queries[name] = q
+	}
+	var err error
+	if o.Recorded {
+		d.queries[sigTTFTp95] = schema.QuantileName("ttft_seconds", 0.95)
+	} else if d.queries[sigTTFTp95], err = o.Catalog.Quantile("ttft_seconds", 0.95); err != nil {
+		return nil, fmt.Errorf("diagnose: ttft p95: %w", err)
+	}
+	// The profiling source alone says which GPUs report DCGM_FI_PROF_*;
+	// the others fall back to DEV_GPU_UTIL.
+	src, err := o.Catalog.Explain(sigBusy)
+	if err != nil {
+		return nil, fmt.Errorf("diagnose: sources of %s: %w", sigBusy, err)
+	}
+	if len(src) == 0 {
+		return nil, fmt.Errorf("diagnose: signal %s has no sources", sigBusy)
+	}
+	d.queries[sigProfiling] = src[0].Query
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(downQuery)
+	if err != nil {
+		return nil, fmt.Errorf("diagnose: parse %q: %w", downQuery, err)
+	}
+	d.queries[sigDown] = e.String()
+	return d, nil
+}
+
+// Thresholds returns the thresholds in use.
+func (d *Diagnoser) Thresholds() Thresholds { return d.th }
+
+// Snapshot reads every signal over (end-window, end] at the thresholds' step.
+func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Duration) (*Snapshot, error) {
+	step := d.th.Step
+	end = end.Truncate(step)
+	w := Window{Start: end.Add(-window), End: end, Step: step}
+	n := w.Steps()
+	if n == 0 {
+		return nil, fmt.Errorf("snapshot: window %s is shorter than a step", window)
+	}
+	rng := query.Range{Start: w.Start, End: w.End, Step: step}
+	s := &Snapshot{Window: w, Queries: map[string]string{}}
+	get := func(name string) (model.Matrix, error) {
+		q := d.queries[name]
+		s.Queries[name] = q
+		res, err := d.q.QueryRange(ctx, q, rng)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: query %s: %w", name, err)
+		}
+		m, ok := res.Value.(model.Matrix)
+		if !ok {
+			return nil, fmt.Errorf("snapshot: query %s: got %s, want a matrix", name, res.Value.Type())
+		}
+		return m, nil
+	}
+	pods := map[string]*Pod{}
+	var podOrder []string
+	pod := func(m model.Metric) *Pod {
+		k := string(m["namespace"]) + "\xff" + string(m["pod"]) + "\xff" + string(m["instance"])
+		p := pods[k]
+		if p == nil {
+			p = &Pod{Namespace: string(m["namespace"]), Pod: string(m["pod"]), Instance: string(m["instance"]), Model: string(m["model_name"])}
+			pods[k] = p
+			podOrder = append(podOrder, k)
+		}
+		return p
+	}
+	podSignals := []struct {
+		name string
+		sum  bool // series of one pod (e.g. per model or LoRA adapter) add up; else the max wins
+		dst  func(*Pod) *Track
+	}{
+		{sigRunning, true, func(p *Pod) *Track { return &p.Running }},
+		{sigWaiting, true, func(p *Pod) *Track { return &p.Waiting }},
+		{sigKV, false, func(p *Pod) *Track { return &p.KVUsage }},
+		{sigPreempt, true, func(p *Pod) *Track { return &p.Preemptions }},
+		{sigSpec, false, func(p *Pod) *Track { return &p.SpecAcceptance }},
+		{sigPrompt, true, func(p *Pod) *Track { return &p.PromptTPS }},
+		{sigGen, true, func(p *Pod) *Track { return &p.GenerationTPS }},
+		{sigTTFTp95, false, func(p *Pod) *Track { return &p.TTFTp95 }},
+	}
+	for _, ps := range podSignals {
+		m, err := get(ps.name)
+		if err != nil {
+			return nil, err
+		}
+		for _, ss := range m {
+			if ss.Metric["pod"] == "" {
+				continue
+			}
+			t := ps.dst(pod(ss.Metric))
+			if *t == nil {
+				*t = newTrack(n)
+			}
+			fill(*t, w, ss.Values, ps.sum)
+		}
+	}
+	gpus := map[string]*GPU{}
+	var gpuOrder []string
+	gpu := func(m model.Metric) *GPU {
+		g := &GPU{Hostname: string(m["hostname"]), UUID: string(m["uuid"]), MIG: string(m["GPU_I_ID"])}
+		if old := gpus[g.key()]; old != nil {
+			return old
+		}
+		g.ModelName = string(m["modelName"])
+		gpus[g.key()] = g
+		gpuOrder = append(gpuOrder, g.key())
+		return g
+	}
+	gpuSignals := []struct {
+		name string
+		dst  func(*GPU) *Track
+	}{
+		{sigBusy, func(g *GPU) *Track { return &g.Busy }},
+		{sigDRAM, func(g *GPU) *Track { return &g.DRAM }},
+		{sigTensor, func(g *GPU) *Track { return &g.Tensor }},
+		{sigXID, func(g *GPU) *Track { return &g.XID }},
+	}
+	for _, gs := range gpuSignals {
+		m, err := get(gs.name)
+		if err != nil {
+			return nil, err
+		}
+		for _, ss := range m {
+			g := gpu(ss.Metric)
+			if g.ModelName == "" {
+				g.ModelName = string(ss.Metric["modelName"])
+			}
+			t := gs.dst(g)
+			if *t == nil {
+				*t = newTrack(n)
+			}
+			fill(*t, w, ss.Values, false)
+		}
+	}
+	prof, err := get(sigProfiling)
+	if err != nil {
+		return nil, err
+	}
+	for _, ss := range prof {
+		gpu(ss.Metric).Profiling = true
+	}
+	// The latest holder of each GPU wins.
+	holders, err := get(sigGPUPod)
+	if err != nil {
+		return nil, err
+	}
+	last := map[string]model.Time{}
+	for _, ss := range holders {
+		if len(ss.Values) == 0 {
+			continue
+		}
+		g := gpu(ss.Metric)
+		if t := ss.Values[len(ss.Values)-1].Timestamp; t >= last[g.key()] {
+			last[g.key()] = t
+			g.Namespace, g.Pod = string(ss.Metric["namespace"]), string(ss.Metric["pod"])
+		}
+	}
+	down, err := get(sigDown)
+	if err != nil {
+		return nil, err
+	}
+	for _, ss := range down {
+		t := Target{Job: string(ss.Metric["job"]), Instance: string(ss.Metric["instance"]), Down: newTrack(n)}
+		fill(t.Down, w, ss.Values, false)
+		s.Targets = append(s.Targets, t)
+	}
+
+	slices.Sort(gpuOrder)
+	byPod := map[string][]int{}
+	for _, k := range gpuOrder {
+		g := gpus[k]
+		s.GPUs = append(s.GPUs, *g)
+		if g.Pod != "" {
+			pk := g.Namespace + "\xff" + g.Pod
+			byPod[pk] = append(byPod[pk], len(s.GPUs)-1)
+		}
+	}
+	slices.Sort(podOrder)
+	for _, k := range podOrder {
+		p := pods[k]
+		p.GPUs = byPod[p.Namespace+"\xff"+p.Pod]
+		s.Pods = append(s.Pods, *p)
+	}
+	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
+	return s, nil
+}
+
+// fill writes a range query's points into the track's steps; sum adds to
+// a value already there, otherwise the larger value wins.
+func fill(t Track, w Window, ps []model.SamplePair, sum bool) {
+	for _, p := range ps {
+		i := int(p.Timestamp.Time().Sub(w.Start) / w.Step)
+		if i < 0 || i >= len(t) || math.IsNaN(float64(p.Value)) {
+			continue
+		}
+		v := float64(p.Value)
+		switch {
+		case math.IsNaN(t[i]):
+			t[i] = v
+		case sum:
+			t[i] += v
+		default:
+			t[i] = max(t[i], v)
+		}
+	}
+}
+
+// Diagnose reads a snapshot over (at-window, at] and runs the detectors.
+func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Duration) (*Report, error) {
+	s, err := d.Snapshot(ctx, at, window)
+	if err != nil {
+		return nil, err
+	}
+	r := Analyze(s, d.th)
+	if d.prices != nil {
+		r.Utilisation = Price(s, r.Utilisation, d.prices)
+	}
+	return r, nil
+}

@@ -1,0 +1,143 @@
+package diagnose
+
+import (
+	"slices"
+	"time"
+)
+
+// State is what a detector concluded about a subject.
+type State string
+
+// The states, in order of precedence: a pod's primary finding is the first
+// of these that holds (the most specific cause first).
+const (
+	StateMissingLayer   State = "missing_layer"
+	StateXID            State = "xid"
+	StateIdle           State = "idle"
+	StateKVSaturated    State = "kv_saturated"
+	StatePoorSpecDecode State = "poor_spec_decode"
+	StateHostBound      State = "host_bound"
+	StateBacklog        State = "backlog"
+	StateTTFTRegression State = "ttft_regression"
+	StateMemoryBound    State = "memory_bound"
+	// StateConsolidate is a model-level state: GPUs could be freed.
+	StateConsolidate State = "consolidate"
+	StateHealthy     State = "healthy"
+)
+
+// States lists the states in order of precedence.
+func States() []State {
+	return []State{StateMissingLayer, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
+		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateConsolidate, StateHealthy}
+}
+
+func (s State) rank() int {
+	if i := slices.Index(States(), s); i >= 0 {
+		return i
+	}
+	return len(States())
+}
+
+// Severity says how urgent a finding is.
+type Severity string
+
+// Severities, from least to most urgent.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Level is the kind of subject a finding is about.
+type Level string
+
+// Subject levels.
+const (
+	LevelPod   Level = "pod"
+	LevelGPU   Level = "gpu"
+	LevelModel Level = "model"
+	LevelFleet Level = "fleet"
+)
+
+// Subject identifies what a finding is about; only the fields of its level
+// are set.
+type Subject struct {
+	Level     Level  `json:"level"`
+	Namespace string `json:"namespace,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	Model     string `json:"model,omitempty"`
+	// Hostname and UUID identify a GPU; MIG is its GPU_I_ID, if any.
+	Hostname string `json:"hostname,omitempty"`
+	UUID     string `json:"uuid,omitempty"`
+	MIG      string `json:"mig,omitempty"`
+}
+
+// String renders the subject for tables and logs.
+func (s Subject) String() string {
+	switch s.Level {
+	case LevelPod:
+		return s.Namespace + "/" + s.Pod
+	case LevelGPU:
+		id := s.Hostname + "/" + s.UUID
+		if s.MIG != "" {
+			id += "/" + s.MIG
+		}
+		return id
+	case LevelModel:
+		return s.Model
+	}
+	return string(s.Level)
+}
+
+// Evidence is one signal value behind a finding and the query it came from.
+type Evidence struct {
+	Signal string  `json:"signal"`
+	Value  float64 `json:"value"`
+	// Stat says how Value summarises the window: mean, max, min, last,
+	// share (of steps meeting the condition) or baseline.
+	Stat  string `json:"stat"`
+	Query string `json:"query,omitempty"`
+}
+
+// Finding is one diagnosis: a subject, what is wrong, how sure, since when,
+// the evidence and what to do.
+type Finding struct {
+	Subject  Subject  `json:"subject"`
+	State    State    `json:"state"`
+	Severity Severity `json:"severity"`
+	// Confidence is in [0, 1]: lower when data is partial, when the GPU
+	// profiling counters are absent or when a pod's GPUs disagree.
+	Confidence float64 `json:"confidence"`
+	// Since is the start of the trailing run of steps in which the
+	// condition held (at most the window's start).
+	Since    time.Time  `json:"since"`
+	Summary  string     `json:"summary"`
+	Evidence []Evidence `json:"evidence"`
+	Action   string     `json:"action"`
+	// Caveats say what lowered the confidence.
+	Caveats []string `json:"caveats,omitempty"`
+	// GPUs is how many GPUs an action would add (positive) or free
+	// (negative), where the finding says.
+	GPUs int `json:"gpus,omitempty"`
+}
+
+// sortFindings orders findings by subject then precedence.
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		if a.Subject.Level != b.Subject.Level {
+			return levelRank(a.Subject.Level) - levelRank(b.Subject.Level)
+		}
+		if sa, sb := a.Subject.String(), b.Subject.String(); sa != sb {
+			if sa < sb {
+				return -1
+			}
+			return 1
+		}
+		return a.State.rank() - b.State.rank()
+	})
+}
+
+func levelRank(l Level) int {
+	return slices.Index([]Level{LevelFleet, LevelModel, LevelPod, LevelGPU}, l)
+}

@@ -1,0 +1,253 @@
+package diagnose_test
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/app"
+	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/store/tsdb"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// truthState maps the simulator's truth onto the diagnosis's states.
+func truthState(s sim.State) diagnose.State {
+	if s == sim.StateExporterDown {
+		return diagnose.StateMissingLayer
+	}
+	return diagnose.State(s)
+}
+
+// scenarioRun is one scenario simulated, stored and diagnosed.
+type scenarioRun struct {
+	name   string
+	expect diagnose.State
+	// minPrecision and minRecall are the floors for the expected state,
+	// over pod-minutes.
+	minPrecision, minRecall float64
+	// gpus sizes the fleet (0: 4 GPUs); healthy needs 8 for its TP=4 pod.
+	gpus int
+	// quick scenarios also run under -race and -short.
+	quick bool
+}
+
+const (
+	simGPUs     = 4
+	simDuration = 25 * time.Minute
+	evalWindow  = 10 * time.Minute
+)
+
+// confusion counts, per state, pod-minutes predicted and true.
+type confusion map[diagnose.State]*struct{ TP, FP, FN int }
+
+func (c confusion) add(pred, truth diagnose.State) {
+	for _, s := range []diagnose.State{pred, truth} {
+		if c[s] == nil {
+			c[s] = &struct{ TP, FP, FN int }{}
+		}
+	}
+	if pred == truth {
+		c[pred].TP++
+		return
+	}
+	c[pred].FP++
+	c[truth].FN++
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+// TestScenarios simulates each scenario for 25 minutes at 4 GPUs (8 for
+// healthy), writes
+// its exposition into a TSDB at a 15 s scrape (app.Backfill), reads one
+// snapshot through the embedded Querier, and diagnoses every minute from
+// the 10th on over a 10-minute window. Each pod's primary state is compared
+// with the simulator's truth for the minute just closed: precision and
+// recall per state over pod-minutes go to testdata/scenarios.golden.
+func TestScenarios(t *testing.T) {
+	runs := []scenarioRun{
+		{name: "idle", expect: diagnose.StateIdle, minPrecision: 0.85, minRecall: 0.9},
+		{name: "cpu-bound", expect: diagnose.StateHostBound, minPrecision: 0.9, minRecall: 0.9},
+		{name: "memory-bound", expect: diagnose.StateMemoryBound, minPrecision: 0.9, minRecall: 0.9},
+		{name: "kv-saturation", expect: diagnose.StateKVSaturated, minPrecision: 0.9, minRecall: 0.8, quick: true},
+		{name: "backlog", expect: diagnose.StateBacklog, minPrecision: 0.9, minRecall: 0.8},
+		{name: "ttft-regression", expect: diagnose.StateTTFTRegression, minPrecision: 0.3, minRecall: 0.5},
+		{name: "poor-spec-decode", expect: diagnose.StatePoorSpecDecode, minPrecision: 0.9, minRecall: 0.9},
+		{name: "exporter-down", expect: diagnose.StateMissingLayer, minPrecision: 0.9, minRecall: 0.9, quick: true},
+		{name: "healthy", expect: diagnose.StateHealthy, minPrecision: 1, minRecall: 0.9, gpus: 8},
+	}
+	var golden strings.Builder
+	golden.WriteString("# scenario state precision recall tp fp fn (pod-minutes; primary state vs truth)\n")
+	quick := raceEnabled || testing.Short()
+	for _, run := range runs {
+		if quick && !run.quick {
+			continue
+		}
+		t.Run(run.name, func(t *testing.T) {
+			conf, latency, final := diagnoseScenario(t, run, run.expect)
+			var states []diagnose.State
+			for s := range conf {
+				states = append(states, s)
+			}
+			slices.Sort(states)
+			for _, s := range states {
+				c := conf[s]
+				fmt.Fprintf(&golden, "%s %s %.2f %.2f %d %d %d\n", run.name, s, ratio(c.TP, c.TP+c.FP), ratio(c.TP, c.TP+c.FN), c.TP, c.FP, c.FN)
+			}
+			fmt.Fprintf(&golden, "%s latency %s\n", run.name, latency)
+			u := final.Utilisation
+			fmt.Fprintf(&golden, "%s utilisation gpus=%d mean_busy=%.2f below70=%.2f/%.2f above85=%.2f/%.2f gpu_hours=%.2f idle=%.2f unallocated=%.2f cost=%d idle_cost=%d save10=%d\n",
+				run.name, u.GPUs, u.MeanBusy, u.BelowLowMean, u.BelowLowPeak, u.AboveHighMean, u.AboveHighPeak, u.GPUHours, u.IdleGPUHours, u.UnallocatedGPUHours, u.Cost, u.IdleCost, u.SavingsPer10Points)
+			for _, c := range final.Capacity {
+				fmt.Fprintf(&golden, "%s capacity %s: %s\n", run.name, c.Model, c.Advice)
+			}
+			for _, f := range final.Findings {
+				if f.Subject.Level == diagnose.LevelModel {
+					fmt.Fprintf(&golden, "%s model %s %s gpus=%d\n", run.name, f.Subject, f.State, f.GPUs)
+				}
+			}
+			c := conf[run.expect]
+			if c == nil {
+				t.Fatalf("no %s at all", run.expect)
+			}
+			if p := ratio(c.TP, c.TP+c.FP); !(p >= run.minPrecision) {
+				t.Errorf("%s precision %.2f < %.2f (tp %d fp %d)", run.expect, p, run.minPrecision, c.TP, c.FP)
+			}
+			if r := ratio(c.TP, c.TP+c.FN); !(r >= run.minRecall) {
+				t.Errorf("%s recall %.2f < %.2f (tp %d fn %d)", run.expect, r, run.minRecall, c.TP, c.FN)
+			}
+		})
+	}
+	if quick {
+		t.Log("-race or -short: a subset of the scenarios ran; golden file not compared")
+		return
+	}
+	compareGolden(t, filepath.Join("testdata", "scenarios.golden"), []byte(golden.String()))
+}
+
+// diagnoseScenario returns the confusion over pod-minutes, the final
+// report (last 10 minutes, priced) and the worst detection latency of the expected state (simulated time from its
+// first true minute to its first diagnosis, per pod).
+func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (confusion, time.Duration, *diagnose.Report) {
+	t.Helper()
+	// The end of every run: 03:50 UTC, low on the simulator's diurnal
+	// curve (peak 15:00), so healthy stays healthy.
+	simEnd := time.Date(2026, 3, 2, 3, 50, 0, 0, time.UTC)
+	name := run.name
+	gpus := run.gpus
+	if gpus == 0 {
+		gpus = simGPUs
+	}
+	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "examples", "scenarios", name+".yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: gpus, Seed: 1,
+		Duration: simDuration, End: simEnd, StoragePath: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Cluster.Step(simEnd.Add(time.Minute)) // close the last minute
+	truth := res.Cluster.Truth()
+	db, err := tsdb.Open(tsdb.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	eng := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: time.Minute, MaxSamples: 50e6, Registerer: prometheus.NewRegistry()})
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := diagnose.New(diagnose.Options{Querier: eng, Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := d.Snapshot(t.Context(), simEnd, simDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := d.Thresholds()
+	conf := confusion{}
+	first := map[string][2]time.Time{} // pod → first true, first diagnosed
+	for at := res.Start.Add(evalWindow); !at.After(simEnd); at = at.Add(time.Minute) {
+		rep := diagnose.Analyze(snap.Until(at, evalWindow), th)
+		primary := map[string]diagnose.State{}
+		for _, p := range rep.Pods {
+			primary[p.Subject.Namespace+"/"+p.Subject.Pod] = p.Primary
+		}
+		for _, p := range truth.Pods {
+			key := p.Namespace + "/" + p.Pod
+			i := slices.IndexFunc(p.Minutes, func(m sim.PodMinute) bool { return m.Time.Equal(at.Add(-time.Minute)) })
+			if i < 0 {
+				continue
+			}
+			want := truthState(p.Minutes[i].State)
+			got, ok := primary[key]
+			if !ok {
+				got = "absent"
+			}
+			conf.add(got, want)
+			f := first[key]
+			if f[0].IsZero() && want == expect {
+				f[0] = at
+			}
+			if f[1].IsZero() && got == want && want == expect {
+				f[1] = at
+			}
+			first[key] = f
+		}
+	}
+	var latency time.Duration
+	for _, f := range first {
+		if !f[0].IsZero() && !f[1].IsZero() {
+			latency = max(latency, f[1].Sub(f[0]))
+		}
+	}
+	final := diagnose.Analyze(snap.Until(simEnd, evalWindow), th)
+	final.Utilisation = diagnose.Price(snap.Until(simEnd, evalWindow), final.Utilisation, testPrices())
+	return conf, latency, final
+}
+
+// testPrices are examples/scenarios/prices.yml, in cents per GPU-hour.
+func testPrices() diagnose.Prices {
+	return diagnose.Prices{"NVIDIA H100 80GB HBM3": 300, "NVIDIA H200": 380, "NVIDIA A100-SXM4-80GB": 180, "NVIDIA L4": 80}
+}
+
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs (run with -update and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

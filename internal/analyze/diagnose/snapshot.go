@@ -1,0 +1,183 @@
+package diagnose
+
+import (
+	"math"
+	"time"
+)
+
+// Window is the span a snapshot covers: steps at Start, Start+Step, … End.
+type Window struct {
+	Start time.Time     `json:"start"`
+	End   time.Time     `json:"end"`
+	Step  time.Duration `json:"step"`
+}
+
+// Steps is the number of steps in the window.
+func (w Window) Steps() int {
+	if w.Step <= 0 || w.End.Before(w.Start) {
+		return 0
+	}
+	return int(w.End.Sub(w.Start)/w.Step) + 1
+}
+
+// At is the time of step i.
+func (w Window) At(i int) time.Time { return w.Start.Add(time.Duration(i) * w.Step) }
+
+// Track is one signal of one subject, a value per window step; NaN where
+// the signal had no value.
+type Track []float64
+
+func newTrack(n int) Track {
+	t := make(Track, n)
+	for i := range t {
+		t[i] = math.NaN()
+	}
+	return t
+}
+
+// stats summarises a track over [from, to).
+type stats struct {
+	n              int // steps with a value
+	mean, min, max float64
+	last           float64
+}
+
+func (t Track) stats(from, to int) stats {
+	s := stats{min: math.Inf(1), max: math.Inf(-1), last: math.NaN()}
+	var sum float64
+	for i := max(from, 0); i < min(to, len(t)); i++ {
+		v := t[i]
+		if math.IsNaN(v) {
+			continue
+		}
+		s.n++
+		sum += v
+		s.min, s.max, s.last = min(s.min, v), max(s.max, v), v
+	}
+	if s.n == 0 {
+		return stats{mean: math.NaN(), min: math.NaN(), max: math.NaN(), last: math.NaN()}
+	}
+	s.mean = sum / float64(s.n)
+	return s
+}
+
+// at returns t[i], NaN when out of range or t is nil.
+func (t Track) at(i int) float64 {
+	if i < 0 || i >= len(t) {
+		return math.NaN()
+	}
+	return t[i]
+}
+
+// head returns the first n steps (fewer if the track is shorter).
+func (t Track) head(n int) Track { return t[:min(n, len(t))] }
+
+// slice returns the steps [from, to) as a new track.
+func (t Track) slice(from, to int) Track {
+	if t == nil {
+		return nil
+	}
+	return append(Track(nil), t[min(from, len(t)):min(to, len(t))]...)
+}
+
+// Pod is one engine pod's signals over the window. Engine tracks are per
+// pod (data-parallel ranks already aggregated by the catalog).
+type Pod struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Instance  string `json:"instance"`
+	Model     string `json:"model"`
+
+	Running        Track `json:"-"`
+	Waiting        Track `json:"-"`
+	KVUsage        Track `json:"-"`
+	Preemptions    Track `json:"-"`
+	TTFTp95        Track `json:"-"`
+	SpecAcceptance Track `json:"-"`
+	PromptTPS      Track `json:"-"`
+	GenerationTPS  Track `json:"-"`
+	// GPUs are indexes into Snapshot.GPUs of the GPUs the pod holds.
+	GPUs []int `json:"-"`
+}
+
+// Subject is the pod as a finding's subject.
+func (p *Pod) Subject() Subject {
+	return Subject{Level: LevelPod, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model}
+}
+
+// GPU is one GPU (or MIG slice) over the window.
+type GPU struct {
+	Hostname  string `json:"hostname"`
+	UUID      string `json:"uuid"`
+	MIG       string `json:"mig,omitempty"`
+	ModelName string `json:"model_name"`
+	// Namespace and Pod hold the GPU; empty when unallocated.
+	Namespace string `json:"namespace,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	// Profiling is set when busy came from the DCGM profiling counters
+	// (DCGM_FI_PROF_*); otherwise it is DEV_GPU_UTIL and tensor activity is
+	// unknown.
+	Profiling bool `json:"profiling"`
+
+	Busy   Track `json:"-"`
+	DRAM   Track `json:"-"`
+	Tensor Track `json:"-"`
+	XID    Track `json:"-"`
+}
+
+// Subject is the GPU as a finding's subject.
+func (g *GPU) Subject() Subject {
+	return Subject{Level: LevelGPU, Hostname: g.Hostname, UUID: g.UUID, MIG: g.MIG, Namespace: g.Namespace, Pod: g.Pod}
+}
+
+func (g *GPU) key() string { return g.Hostname + "\xff" + g.UUID + "\xff" + g.MIG }
+
+// Target is a scrape target that was down at some step of the window.
+type Target struct {
+	Job      string `json:"job"`
+	Instance string `json:"instance"`
+	// Down is 0 at the steps where the target's up was 0, NaN elsewhere.
+	Down Track `json:"-"`
+}
+
+// Snapshot is everything the detectors read: the pods, GPUs and down
+// targets over a window, and the query behind each signal (for evidence).
+type Snapshot struct {
+	Window  Window            `json:"window"`
+	Pods    []Pod             `json:"pods"`
+	GPUs    []GPU             `json:"gpus"`
+	Targets []Target          `json:"targets,omitempty"`
+	Queries map[string]string `json:"queries,omitempty"`
+}
+
+// Until returns the part of the snapshot from end-window to end (both
+// rounded to the snapshot's steps): detectors evaluated at an earlier time
+// over a shorter window, without querying again.
+func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
+	w := s.Window
+	to := min(int(end.Sub(w.Start)/w.Step)+1, w.Steps())
+	from := max(0, to-int(window/w.Step)-1)
+	if to <= from {
+		to, from = 0, 0
+	}
+	out := &Snapshot{Window: Window{Start: w.At(from), End: w.At(max(to-1, from)), Step: w.Step}, Queries: s.Queries}
+	for _, p := range s.Pods {
+		q := p
+		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS} {
+			*t = t.slice(from, to)
+		}
+		out.Pods = append(out.Pods, q)
+	}
+	for _, g := range s.GPUs {
+		h := g
+		for _, t := range []*Track{&h.Busy, &h.DRAM, &h.Tensor, &h.XID} {
+			*t = t.slice(from, to)
+		}
+		out.GPUs = append(out.GPUs, h)
+	}
+	for _, d := range s.Targets {
+		d.Down = d.Down.slice(from, to)
+		out.Targets = append(out.Targets, d)
+	}
+	return out
+}

@@ -1,0 +1,212 @@
+package diagnose
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Thresholds are the detectors' and alerts' limits. Start from
+// DefaultThresholds and override fields; Validate refuses out-of-range or
+// contradictory values, naming the key (the yaml name) and the reason.
+type Thresholds struct {
+	// Step is the resolution of the snapshot (range query step).
+	Step time.Duration `yaml:"step"`
+	// Sustain is the trailing period a condition must hold over, and
+	// SustainShare the share of its steps that must meet it.
+	Sustain      time.Duration `yaml:"sustain"`
+	SustainShare float64       `yaml:"sustain_share"`
+
+	// IdleBusy: engine active below it, with no request running or waiting,
+	// is idle.
+	IdleBusy float64 `yaml:"idle_busy"`
+	// HostBoundBusy: engine active below it while at least
+	// HostBoundRunning requests run is host-bound.
+	HostBoundBusy    float64 `yaml:"host_bound_busy"`
+	HostBoundRunning float64 `yaml:"host_bound_running"`
+	// Memory-bandwidth-bound: engine active at least MemoryBoundBusy, DRAM
+	// active at least MemoryBoundDRAM, tensor active below
+	// MemoryBoundTensor, KV-cache usage below MemoryBoundKV (the batch is far
+	// below what the cache holds) and nothing waiting.
+	MemoryBoundBusy   float64 `yaml:"memory_bound_busy"`
+	MemoryBoundDRAM   float64 `yaml:"memory_bound_dram"`
+	MemoryBoundTensor float64 `yaml:"memory_bound_tensor"`
+	MemoryBoundKV     float64 `yaml:"memory_bound_kv"`
+	// KVHigh (warning) and KVSaturated (critical, with preemptions) bound
+	// the KV-cache usage ratio.
+	KVHigh      float64 `yaml:"kv_high"`
+	KVSaturated float64 `yaml:"kv_saturated"`
+	// BacklogWaiting: at least this many waiting requests, sustained, on an
+	// engine at least BacklogBusy active, is a backlog; above ScaleOutBusy
+	// the action is to scale out.
+	BacklogWaiting float64 `yaml:"backlog_waiting"`
+	BacklogBusy    float64 `yaml:"backlog_busy"`
+	ScaleOutBusy   float64 `yaml:"scale_out_busy"`
+	// ConsolidateBusy: a model whose GPUs are below it on average with
+	// nothing waiting holds GPUs it could free.
+	ConsolidateBusy float64 `yaml:"consolidate_busy"`
+	// TargetBusy is the busy level capacity advice sizes for.
+	TargetBusy float64 `yaml:"target_busy"`
+	// Utilisation report bands: GPUs below LowBusy and above HighBusy.
+	LowBusy  float64 `yaml:"low_busy"`
+	HighBusy float64 `yaml:"high_busy"`
+	// TTFTFactor: TTFT p95 at least this many times its baseline, and at
+	// least TTFTMinIncrease above it, is a regression.
+	TTFTFactor      float64       `yaml:"ttft_factor"`
+	TTFTMinIncrease time.Duration `yaml:"ttft_min_increase"`
+	// SpecAcceptance: a draft acceptance ratio below it is poor.
+	SpecAcceptance float64 `yaml:"spec_acceptance"`
+	// GPUDisagree: GPUs of one pod whose mean busy differs by more than
+	// this lower the confidence (a TP group should move together).
+	GPUDisagree float64 `yaml:"gpu_disagree"`
+
+	// Alert durations (the rules' `for:`).
+	KVHighFor       time.Duration `yaml:"kv_high_for"`
+	KVSaturatedFor  time.Duration `yaml:"kv_saturated_for"`
+	QueuedFor       time.Duration `yaml:"queued_for"`
+	TTFTFor         time.Duration `yaml:"ttft_for"`
+	GPUIdleFor      time.Duration `yaml:"gpu_idle_for"`
+	XIDFor          time.Duration `yaml:"xid_for"`
+	ExporterDownFor time.Duration `yaml:"exporter_down_for"`
+	// TTFTBaseline is the offset of the TTFT baseline the regression alert
+	// compares with.
+	TTFTBaseline time.Duration `yaml:"ttft_baseline"`
+}
+
+// DefaultThresholds returns the documented defaults (docs/diagnosis.md).
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		Step:              15 * time.Second,
+		Sustain:           5 * time.Minute,
+		SustainShare:      0.8,
+		IdleBusy:          0.10,
+		HostBoundBusy:     0.5,
+		HostBoundRunning:  1,
+		MemoryBoundBusy:   0.5,
+		MemoryBoundDRAM:   0.4,
+		MemoryBoundTensor: 0.3,
+		MemoryBoundKV:     0.25,
+		KVHigh:            0.85,
+		KVSaturated:       0.9,
+		BacklogWaiting:    1,
+		BacklogBusy:       0.5,
+		ScaleOutBusy:      0.85,
+		ConsolidateBusy:   0.3,
+		TargetBusy:        0.7,
+		LowBusy:           0.7,
+		HighBusy:          0.85,
+		TTFTFactor:        2,
+		TTFTMinIncrease:   250 * time.Millisecond,
+		SpecAcceptance:    0.5,
+		GPUDisagree:       0.3,
+		KVHighFor:         5 * time.Minute,
+		KVSaturatedFor:    2 * time.Minute,
+		QueuedFor:         5 * time.Minute,
+		TTFTFor:           5 * time.Minute,
+		GPUIdleFor:        30 * time.Minute,
+		XIDFor:            1 * time.Minute,
+		ExporterDownFor:   5 * time.Minute,
+		TTFTBaseline:      1 * 24 * time.Hour,
+	}
+}
+
+// Validate checks the thresholds against the scrape interval (the shortest
+// `for` must exceed it; 0 skips that check). Each error names the key and
+// the reason; all are joined.
+func (th Thresholds) Validate(scrapeInterval time.Duration) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("diagnosis threshold %s: "+format, append([]any{key}, args...)...))
+	}
+	ratios := []struct {
+		key string
+		v   float64
+	}{
+		{"sustain_share", th.SustainShare}, {"idle_busy", th.IdleBusy}, {"host_bound_busy", th.HostBoundBusy},
+		{"memory_bound_busy", th.MemoryBoundBusy}, {"memory_bound_dram", th.MemoryBoundDRAM},
+		{"memory_bound_tensor", th.MemoryBoundTensor}, {"memory_bound_kv", th.MemoryBoundKV},
+		{"kv_high", th.KVHigh}, {"kv_saturated", th.KVSaturated}, {"backlog_busy", th.BacklogBusy},
+		{"scale_out_busy", th.ScaleOutBusy}, {"consolidate_busy", th.ConsolidateBusy},
+		{"target_busy", th.TargetBusy}, {"low_busy", th.LowBusy}, {"high_busy", th.HighBusy},
+		{"spec_acceptance", th.SpecAcceptance}, {"gpu_disagree", th.GPUDisagree},
+	}
+	for _, r := range ratios {
+		if !(r.v > 0 && r.v <= 1) {
+			bad(r.key, "%g is outside (0, 1]", r.v)
+		}
+	}
+	if th.KVHigh >= th.KVSaturated {
+		bad("kv_high", "warning level %g is not below the critical kv_saturated %g", th.KVHigh, th.KVSaturated)
+	}
+	if th.IdleBusy >= th.HostBoundBusy {
+		bad("idle_busy", "%g is not below host_bound_busy %g", th.IdleBusy, th.HostBoundBusy)
+	}
+	if th.BacklogBusy > th.ScaleOutBusy {
+		bad("backlog_busy", "%g is above scale_out_busy %g", th.BacklogBusy, th.ScaleOutBusy)
+	}
+	if th.LowBusy > th.HighBusy {
+		bad("low_busy", "%g is above high_busy %g", th.LowBusy, th.HighBusy)
+	}
+	if th.ConsolidateBusy >= th.TargetBusy {
+		bad("consolidate_busy", "%g is not below target_busy %g", th.ConsolidateBusy, th.TargetBusy)
+	}
+	if th.TTFTFactor <= 1 {
+		bad("ttft_factor", "%g must be above 1", th.TTFTFactor)
+	}
+	if th.TTFTMinIncrease < 0 {
+		bad("ttft_min_increase", "%s is negative", th.TTFTMinIncrease)
+	}
+	if th.BacklogWaiting <= 0 {
+		bad("backlog_waiting", "%g must be positive", th.BacklogWaiting)
+	}
+	if th.HostBoundRunning <= 0 {
+		bad("host_bound_running", "%g must be positive", th.HostBoundRunning)
+	}
+	if th.Step <= 0 {
+		bad("step", "%s must be positive", th.Step)
+	}
+	if th.Sustain < th.Step {
+		bad("sustain", "%s is shorter than step %s", th.Sustain, th.Step)
+	}
+	if th.TTFTBaseline <= 0 {
+		bad("ttft_baseline", "%s must be positive", th.TTFTBaseline)
+	}
+	fors := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"kv_high_for", th.KVHighFor}, {"kv_saturated_for", th.KVSaturatedFor}, {"queued_for", th.QueuedFor},
+		{"ttft_for", th.TTFTFor}, {"gpu_idle_for", th.GPUIdleFor}, {"xid_for", th.XIDFor},
+		{"exporter_down_for", th.ExporterDownFor},
+	}
+	for _, f := range fors {
+		switch {
+		case f.d <= 0:
+			bad(f.key, "%s must be positive", f.d)
+		case scrapeInterval > 0 && f.d < scrapeInterval:
+			bad(f.key, "%s is shorter than the scrape interval %s: the alert could fire on one sample", f.d, scrapeInterval)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DecodeThresholds reads thresholds from YAML (the keys above, durations
+// as "5m") over the defaults, refusing unknown keys, then validates them
+// against the scrape interval. Errors name the key.
+func DecodeThresholds(b []byte, scrapeInterval time.Duration) (Thresholds, error) {
+	th := DefaultThresholds()
+	if len(bytes.TrimSpace(b)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&th); err != nil {
+			return Thresholds{}, fmt.Errorf("diagnosis thresholds: %w", err)
+		}
+	}
+	if err := th.Validate(scrapeInterval); err != nil {
+		return Thresholds{}, err
+	}
+	return th, nil
+}

@@ -1,0 +1,34 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/rules"
+)
+
+// AlertsBuiltin names the generated alerting rules among the rule sets.
+const AlertsBuiltin = "alerts"
+
+// EnableDiagnosis builds the diagnosis over the embedded engine and the
+// catalog, serves it at /api/v1/diagnoses, and returns the generated
+// alerting rules (evaluated every interval) for the rule manager, to be
+// applied with the catalog's rules:
+//
+//	s.rules.ApplyConfig(files, catalogRules, alerts)
+//
+// The diagnosis reads the full catalog queries, not the recorded series, so
+// it also works on backfilled history the rules never evaluated.
+func (s *Server) EnableDiagnosis(th diagnose.Thresholds, interval time.Duration) (rules.Builtin, error) {
+	d, err := diagnose.New(diagnose.Options{Querier: s.engine, Catalog: s.catalog, Thresholds: th, Logger: s.logger})
+	if err != nil {
+		return rules.Builtin{}, err
+	}
+	groups, err := diagnose.AlertRules(s.catalog, d.Thresholds(), interval)
+	if err != nil {
+		return rules.Builtin{}, fmt.Errorf("diagnosis: %w", err)
+	}
+	s.api.Handle("/api/v1/diagnoses", s.api.Diagnoses(d))
+	return rules.Builtin{Name: AlertsBuiltin, Groups: groups}, nil
+}

@@ -1,0 +1,61 @@
+package web
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNiceTicksCoverRange(t *testing.T) {
+	for _, c := range []struct{ lo, hi float64 }{{0, 0.9}, {0, 1}, {0, 0.0003}, {-5, 17}, {0, 61234}, {0, 1e12}} {
+		ts := niceTicks(c.lo, c.hi, 5)
+		if len(ts) < 2 || ts[0] > c.lo || ts[len(ts)-1] < c.hi || len(ts) > 12 {
+			t.Errorf("niceTicks(%g, %g) = %v: want 2–12 ticks covering the range", c.lo, c.hi, ts)
+		}
+	}
+}
+
+func TestLayoutLinesBreaksAtGaps(t *testing.T) {
+	start := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	var ps []point
+	for i := range 6 {
+		v := float64(i)
+		if i == 3 {
+			v = math.NaN()
+		}
+		ps = append(ps, point{T: start.Add(time.Duration(i) * time.Minute), V: v})
+	}
+	ss := []series{{Name: "a", Points: ps}}
+	for i := range maxSeries + 2 {
+		ss = append(ss, series{Name: strings.Repeat("b", 100+i), Points: ps[:1]})
+	}
+	c := layoutLines(ss, start, start.Add(5*time.Minute), "ratio", "", 0.85)
+	if got := strings.Count(c.Paths[0].D, "M"); got != 2 {
+		t.Errorf("path %q: %d segments, want 2 around the gap", c.Paths[0].D, got)
+	}
+	if c.More != 3 || len(c.Paths) != maxSeries {
+		t.Errorf("%d paths and %d more, want %d and 3", len(c.Paths), c.More, maxSeries)
+	}
+	if n := len([]rune(c.Paths[1].Name)); n > maxLabel || len(c.Paths[1].Full) < 100 {
+		t.Errorf("legend %d runes, full %d: want the legend cut and the title whole", n, len(c.Paths[1].Full))
+	}
+	if len(c.Lines) != 1 || c.Lines[0].Y < c.Y1 || c.Lines[0].Y > c.Y0 {
+		t.Errorf("threshold line %+v outside the plot", c.Lines)
+	}
+}
+
+func TestFormatValue(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{0.853, "ratio", "85.3%"}, {1, "ratio", "100%"}, {0.25, "seconds", "250ms"}, {12.5, "seconds", "12.5s"},
+		{80e9, "bytes", "80GB"}, {350, "watts", "350W"}, {61234, "tokens/s", "61.23 ktokens/s"}, {3, "requests", "3"},
+	} {
+		if got := formatValue(c.v, c.unit); got != c.want {
+			t.Errorf("formatValue(%g, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+}
