@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	pdiscovery "github.com/prometheus/prometheus/discovery"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
@@ -29,6 +31,7 @@ import (
 	"github.com/servescope/servescope/internal/collect/discovery"
 	"github.com/servescope/servescope/internal/collect/scrape"
 	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/present/alert"
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/store/tsdb"
@@ -61,6 +64,7 @@ type Server struct {
 	scraper  *scrape.Manager
 	catalog  *schema.Catalog
 	rules    *rules.Manager
+	alerter  *alert.Manager
 	// alerts are the diagnosis's alerting rules, applied with the
 	// catalog's recording rules on every (re)load.
 	alerts   rules.Builtin
@@ -83,6 +87,10 @@ func New(opts Options) (_ *Server, err error) {
 	cfg, err := config.LoadFile(opts.ConfigFile, logger)
 	if err != nil {
 		return nil, err
+	}
+	externalURL, err := url.Parse("http://" + opts.ListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("external URL from %s: %w", opts.ListenAddress, err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -109,8 +117,18 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("signal catalog: %w", err)
 	}
+	// Discovery metrics register once; scraping and Alertmanager discovery
+	// share them.
+	sdMetrics, err := pdiscovery.CreateAndRegisterSDMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery metrics: %w", err)
+	}
+	s.alerter, err = alert.New(alert.Options{Logger: logger, Registerer: reg, SDMetrics: sdMetrics})
+	if err != nil {
+		return nil, err
+	}
 	s.scraper, err = scrape.New(scrape.Options{
-		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient,
+		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
 	})
 	if err != nil {
@@ -119,6 +137,7 @@ func New(opts Options) (_ *Server, err error) {
 	s.rules, err = rules.New(rules.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
 		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
+		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
 	})
 	if err != nil {
 		return nil, err
@@ -127,6 +146,7 @@ func New(opts Options) (_ *Server, err error) {
 		Logger: logger, Querier: s.engine, Targets: s.scraper, Gatherer: reg,
 		Ready: s.ready.Load, Build: opts.Build,
 	})
+	s.api.HandleRules(s.rules)
 	if err := s.analysis(cfg); err != nil {
 		return nil, err
 	}
@@ -231,6 +251,9 @@ func (s *Server) applyLoaded(cfg *config.Config) error {
 	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
 		return fmt.Errorf("rules of %s: %w", cfg.File, err)
 	}
+	if err := s.alerter.ApplyConfig(cfg); err != nil {
+		return err
+	}
 	return s.scraper.ApplyConfig(cfg)
 }
 
@@ -245,6 +268,10 @@ func (s *Server) Run(ctx context.Context) error {
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.rules.Run(ctx) }, func(error) { cancel() })
+	}
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return s.alerter.Run(ctx) }, func(error) { cancel() })
 	}
 	{
 		srv := &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}

@@ -37,6 +37,10 @@ type Options struct {
 	// KubeClient builds Kubernetes clients for pod discovery; nil builds
 	// them from each block's kubeconfig or the in-cluster account.
 	KubeClient discovery.ClientFunc
+	// SDMetrics are the discovery mechanisms' metrics; they can be
+	// registered once per registry, so the caller shares them with other
+	// discovery managers (Alertmanager discovery). Nil creates them.
+	SDMetrics *pdiscovery.SDMetrics
 	// Recognize names the exporter behind a target from its metric family
 	// names, "" when servescope does not know it; nil recognises nothing.
 	Recognize func(families []string) string
@@ -67,12 +71,15 @@ func New(opts Options) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	sdMetrics, err := pdiscovery.CreateAndRegisterSDMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("discovery metrics: %w", err)
+	sdMetrics := opts.SDMetrics
+	if sdMetrics == nil {
+		var err error
+		if sdMetrics, err = pdiscovery.CreateAndRegisterSDMetrics(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("discovery metrics: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	dm := pdiscovery.NewManager(ctx, logger.With("component", "discovery"), opts.Registerer, sdMetrics)
+	dm := pdiscovery.NewManager(ctx, logger.With("component", "discovery"), opts.Registerer, sdMetrics, pdiscovery.Name("scrape"))
 	if dm == nil {
 		cancel()
 		return nil, errors.New("create discovery manager")
