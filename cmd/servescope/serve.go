@@ -57,6 +57,8 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	c.Flag("web.listen-address", "Address of the HTTP API and dashboard.").Default("127.0.0.1:9464").StringVar(&o.ListenAddress)
 	c.Flag("query.timeout", "Maximum time one query may take.").Default("2m").SetValue(durationValue{&o.QueryTimeout})
 	c.Flag("query.max-samples", "Maximum samples one query may load into memory.").Default("50000000").IntVar(&o.QueryMaxSamples)
+	c.Flag("query.remote-url", "Read a Prometheus-compatible API (Prometheus, Thanos, Mimir) instead of the embedded store: the external-Prometheus mode.").
+		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		o.Logger = newLogger(e, logLevel)

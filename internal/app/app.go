@@ -49,6 +49,12 @@ type Options struct {
 	QueryMaxSamples int
 	Logger          *slog.Logger
 	Build           api.BuildInfo
+	// RemoteURL, when set, is a Prometheus-compatible API (Prometheus,
+	// Thanos, Mimir) that the HTTP API, diagnosis, cost and dashboard read
+	// instead of the embedded store: the external-Prometheus mode, where
+	// that Prometheus scrapes and evaluates the generated rules. The
+	// embedded store still holds whatever servescope.yml scrapes itself.
+	RemoteURL string
 	// KubeClient overrides how Kubernetes clients are built (tests pass a
 	// fake clientset).
 	KubeClient discovery.ClientFunc
@@ -61,10 +67,13 @@ type Server struct {
 	registry *prometheus.Registry
 	db       *tsdb.DB
 	engine   *query.Engine
-	scraper  *scrape.Manager
-	catalog  *schema.Catalog
-	rules    *rules.Manager
-	alerter  *alert.Manager
+	// querier is what the API and analysis read: the engine, or the
+	// external Prometheus in external mode.
+	querier query.Querier
+	scraper *scrape.Manager
+	catalog *schema.Catalog
+	rules   *rules.Manager
+	alerter *alert.Manager
 	// alerts are the diagnosis's alerting rules, applied with the
 	// catalog's recording rules on every (re)load.
 	alerts   rules.Builtin
@@ -142,8 +151,15 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.querier = s.engine
+	if opts.RemoteURL != "" {
+		if s.querier, err = query.NewRemote(opts.RemoteURL); err != nil {
+			return nil, err
+		}
+		logger.Info("reading an external Prometheus", "url", opts.RemoteURL)
+	}
 	s.api = api.New(api.Options{
-		Logger: logger, Querier: s.engine, Targets: s.scraper, Gatherer: reg,
+		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
 		Ready: s.ready.Load, Build: opts.Build,
 	})
 	s.api.HandleRules(s.rules)
@@ -164,7 +180,7 @@ func New(opts Options) (_ *Server, err error) {
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
 // Querier is the embedded query engine, for in-process callers.
-func (s *Server) Querier() query.Querier { return s.engine }
+func (s *Server) Querier() query.Querier { return s.querier }
 
 // Reload re-reads the config file and applies it; a bad file leaves the
 // running config in place.
@@ -211,7 +227,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 		return fmt.Errorf("cost attribution: %w", err)
 	}
 	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
-	return mountWeb(s.api, s.engine, s.catalog, th, calc, s.logger)
+	return mountWeb(s.api, s.querier, s.catalog, th, calc, s.logger)
 }
 
 // Thresholds reads the diagnosis thresholds of the config's servescope

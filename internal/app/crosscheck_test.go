@@ -193,8 +193,8 @@ scrape_configs:
 	// Series and label names. Known difference, by name: Prometheus 3
 	// normalises le and quantile label values to floats ("1" becomes
 	// "1.0"); 2.42 stores them as exposed.
-	start, stop := strconv.FormatInt(begin.Unix(), 10), strconv.FormatInt(end.Unix(), 10)
-	sel := url.Values{"match[]": {`{job="cross",__name__=~"vllm:.*|DCGM_.*|kueue_.*|kube_.*"}`}, "start": {start}, "end": {stop}}
+	from, until := strconv.FormatInt(begin.Unix(), 10), strconv.FormatInt(end.Unix(), 10)
+	sel := url.Values{"match[]": {`{job="cross",__name__=~"vllm:.*|DCGM_.*|kueue_.*|kube_.*"}`}, "start": {from}, "end": {until}}
 	sa, sb := seriesSet(t, ours.base, sel), seriesSet(t, prom, sel)
 	if len(sa) == 0 || !slices.Equal(sa, sb) {
 		t.Errorf("series differ:\nservescope: %d %v\nprometheus: %d %v", len(sa), head(sa), len(sb), head(sb))
@@ -203,6 +203,16 @@ scrape_configs:
 	if len(la) == 0 || !slices.Equal(la, lb) {
 		t.Errorf("label names differ: %v vs %v", la, lb)
 	}
+	// External-Prometheus mode: a servescope that scrapes nothing and reads
+	// the real Prometheus answers as that Prometheus does.
+	ext := start(t, "global: {scrape_interval: 15s}\nscrape_configs: []\n", t.TempDir(), func(o *Options) { o.RemoteURL = prom })
+	for _, q := range queries[len(queries)-3:] {
+		compareVectors(t, "external mode: "+q, instantQuery(t, ext.base, q, instants[0]), instantQuery(t, prom, q, instants[0]))
+	}
+	if code, r := ext.get(t, "/api/v1/diagnoses", nil); code != 200 || !strings.Contains(string(r.Data), "findings") {
+		t.Errorf("diagnosis in external mode: %d %.300s", code, r.Data)
+	}
+
 	va := stringsAPI(t, ours.base, "/api/v1/label/model_name/values", sel)
 	vb := stringsAPI(t, prom, "/api/v1/label/model_name/values", sel)
 	if len(va) == 0 || !slices.Equal(va, vb) {

@@ -21,7 +21,7 @@ const AlertsBuiltin = "alerts"
 // The diagnosis reads the full catalog queries, not the recorded series, so
 // it also works on backfilled history the rules never evaluated.
 func (s *Server) EnableDiagnosis(th diagnose.Thresholds, interval time.Duration) (rules.Builtin, error) {
-	d, err := diagnose.New(diagnose.Options{Querier: s.engine, Catalog: s.catalog, Thresholds: th, Logger: s.logger})
+	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Logger: s.logger})
 	if err != nil {
 		return rules.Builtin{}, err
 	}

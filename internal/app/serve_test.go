@@ -24,14 +24,19 @@ type started struct {
 	stop func()
 }
 
-// start runs a server on a free loopback port with config yml and store dir.
-func start(t *testing.T, yml, dir string) *started {
+// start runs a server on a free loopback port with config yml and store
+// dir; mods adjust the options.
+func start(t *testing.T, yml, dir string, mods ...func(*Options)) *started {
 	t.Helper()
 	cfgFile := filepath.Join(dir, "servescope.yml")
 	if err := os.WriteFile(cfgFile, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{ConfigFile: cfgFile, StoragePath: filepath.Join(dir, "data"), ListenAddress: "127.0.0.1:0", QueryTimeout: time.Minute, QueryMaxSamples: 1e7})
+	o := Options{ConfigFile: cfgFile, StoragePath: filepath.Join(dir, "data"), ListenAddress: "127.0.0.1:0", QueryTimeout: time.Minute, QueryMaxSamples: 1e7}
+	for _, m := range mods {
+		m(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
