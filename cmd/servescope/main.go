@@ -1,6 +1,7 @@
-// Command servescope observes LLM serving on GPU clusters: it scrapes engines,
-// GPU exporters and schedulers, stores the samples in an embedded TSDB, and
-// answers whether the GPUs are used, why not, what to do and who pays.
+// Package main is the servescope command. servescope observes LLM serving
+// on GPU clusters: it scrapes engines, GPU exporters and schedulers, stores
+// the samples in an embedded TSDB, and answers whether the GPUs are used,
+// why not, what to do and who pays.
 //
 // main only parses flags and turns signals into context cancellation; each
 // subcommand lives in its own file and calls into internal/app.

@@ -1,15 +1,12 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -22,46 +19,10 @@ import (
 // loopback port, clustering off.
 func alertmanagerProcess(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		t.Skip("Debian's prometheus-alertmanager is not installed; make test installs it (apt-get install prometheus-alertmanager)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte("route:\n  receiver: sink\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: sink\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	logf, err := os.Create(filepath.Join(dir, "alertmanager.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait() // killed by the cancel
-		logf.Close()
+	cfg := "route:\n  receiver: sink\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: sink\n"
+	return daemon(t, "prometheus-alertmanager", "prometheus-alertmanager", cfg, func(addr, dir, cfg string) []string {
+		return []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr, "--cluster.listen-address="}
 	})
-	eventually(t, "alertmanager ready", 60*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
-	return addr
 }
 
 type amAlert struct {
