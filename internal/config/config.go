@@ -65,7 +65,7 @@ func (c *Config) DecodeSection(name string, node *yaml.Node, out any) error {
 	}
 	b, err := yaml.Marshal(node)
 	if err != nil {
-		return &Error{File: c.File, Line: node.Line, Msg: fmt.Sprintf("%s: %v", name, err)}
+		return &Error{File: c.File, Line: node.Line, Reason: fmt.Sprintf("%s: %v", name, err)}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -75,10 +75,10 @@ func (c *Config) DecodeSection(name string, node *yaml.Node, out any) error {
 		var e *Error
 		if errors.As(located, &e) && e.Line > 0 {
 			e.Line += node.Line - 1
-			e.Msg = name + ": " + e.Msg
+			e.Reason = name + ": " + e.Reason
 			return e
 		}
-		return &Error{File: c.File, Line: node.Line, Msg: fmt.Sprintf("%s: %v", name, err)}
+		return &Error{File: c.File, Line: node.Line, Reason: fmt.Sprintf("%s: %v", name, err)}
 	}
 	return nil
 }
@@ -87,15 +87,15 @@ func (c *Config) DecodeSection(name string, node *yaml.Node, out any) error {
 type Error struct {
 	File string
 	// Line is 1-based; 0 when the error has no single place in the file.
-	Line int
-	Msg  string
+	Line   int
+	Reason string
 }
 
 func (e *Error) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
 	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	return fmt.Sprintf("%s: %s", e.File, e.Reason)
 }
 
 // Errors is every error found in one file.
@@ -138,7 +138,7 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 	cfg := &Config{File: name}
 	rest, ext, err := split(content, &root)
 	if err != nil {
-		return nil, &Error{File: name, Line: ext.Line, Msg: err.Error()}
+		return nil, &Error{File: name, Line: ext.Line, Reason: err.Error()}
 	}
 	if ext != nil {
 		// Decode the whole file so errors keep their lines; the inline map
@@ -217,11 +217,11 @@ func yamlErrors(name string, err error) error {
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if m := yamlLine.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1]) // the regexp matched digits
-			out = append(out, &Error{File: name, Line: n, Msg: m[2]})
+			out = append(out, &Error{File: name, Line: n, Reason: m[2]})
 		}
 	}
 	if len(out) == 0 {
-		return &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return &Error{File: name, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if len(out) == 1 {
 		return out[0]
@@ -242,13 +242,13 @@ func locate(name string, root *yaml.Node, err error) error {
 	}
 	if m := jobName.FindStringSubmatch(msg); m != nil {
 		if line := findJob(root, m[1]); line > 0 {
-			return &Error{File: name, Line: line, Msg: msg}
+			return &Error{File: name, Line: line, Reason: msg}
 		}
 	}
 	if line := findValue(root, msg); line > 0 {
-		return &Error{File: name, Line: line, Msg: msg}
+		return &Error{File: name, Line: line, Reason: msg}
 	}
-	return &Error{File: name, Msg: msg}
+	return &Error{File: name, Reason: msg}
 }
 
 // findValue places errors from Prometheus's custom unmarshallers, which

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/servescope/servescope/internal/config"
 )
 
 // Scenario is one simulated cluster as described by a YAML file in
@@ -161,20 +163,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// ScenarioError is an invalid scenario: the file, the line and the reason.
-type ScenarioError struct {
-	File   string
-	Line   int
-	Reason string
-}
-
-// Error formats the error as file:line: reason.
-func (e *ScenarioError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Reason)
-}
+// ScenarioError is an invalid scenario: the file, the line and the reason (the
+// project's one located-error type).
+type ScenarioError = config.Error
 
 // LoadScenario reads and validates a scenario file.
 func LoadScenario(path string) (*Scenario, error) {

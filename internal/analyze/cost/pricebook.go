@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/servescope/servescope/internal/config"
 )
 
 // Micros is an amount of money in millionths of the currency unit. Money is
@@ -111,20 +113,9 @@ type PriceBook struct {
 	GPUs     []Price `yaml:"gpus"`
 }
 
-// PriceBookError is an invalid price book: file, line and reason.
-type PriceBookError struct {
-	File   string
-	Line   int
-	Reason string
-}
-
-// Error formats file:line: reason.
-func (e *PriceBookError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Reason)
-}
+// PriceBookError is an invalid price book: the file, the line and the reason (the
+// project's one located-error type).
+type PriceBookError = config.Error
 
 // LoadPriceBook reads and validates a price book file.
 func LoadPriceBook(path string) (*PriceBook, error) {
