@@ -36,19 +36,6 @@ func NewCostCalculator(opts CostOptions) (*cost.Calculator, error) {
 	return cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
 }
 
-// RegisterCosts adds /api/v1/costs to the server's API.
-func (s *Server) RegisterCosts(opts CostOptions) error {
-	if opts.Logger == nil {
-		opts.Logger = s.logger
-	}
-	calc, err := NewCostCalculator(opts)
-	if err != nil {
-		return fmt.Errorf("cost attribution: %w", err)
-	}
-	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
-	return nil
-}
-
 // CostReport computes a report against any Prometheus-compatible API at
 // url (servescope, Prometheus, Thanos, Mimir).
 func CostReport(ctx context.Context, url string, opts CostOptions, req cost.Request) (*cost.Report, error) {

@@ -12,12 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
-	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/servescope/servescope/internal/store"
 )
@@ -132,9 +130,6 @@ func Ingest(app store.Appender, body []byte, contentType string, target labels.L
 	})
 	return n, err
 }
-
-// IsStaleNaN reports whether v is Prometheus's staleness marker.
-func IsStaleNaN(v float64) bool { return math.IsNaN(v) && value.IsStaleNaN(v) }
 
 // locate finds the first line at which body stops parsing. Exposition is
 // line-based, so a prefix of whole lines parses without error exactly when

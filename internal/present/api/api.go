@@ -126,8 +126,12 @@ type response struct {
 	Infos     []string `json:"infos,omitempty"`
 }
 
-func (a *API) handle(pattern string, f apiFunc) {
-	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+func (a *API) handle(pattern string, f apiFunc) { a.mux.Handle(pattern, a.wrap(f)) }
+
+// wrap turns an apiFunc into a handler: GET or POST only, form values
+// parsed, the result or error in Prometheus's envelope.
+func (a *API) wrap(f apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, POST")
 			a.write(w, http.StatusMethodNotAllowed, response{Status: "error", ErrorType: string(query.ErrBadData), Error: "method not allowed"})

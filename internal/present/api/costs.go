@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
-	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // Costs returns the /api/v1/costs handler, shaped after OpenCost's
@@ -22,33 +21,21 @@ import (
 //
 // Register it with a.Handle("/api/v1/costs", a.Costs(calc)).
 func (a *API) Costs(calc *cost.Calculator) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			w.Header().Set("Allow", "GET, POST")
-			a.write(w, http.StatusMethodNotAllowed, response{Status: "error", ErrorType: string(query.ErrBadData), Error: "method not allowed"})
-			return
-		}
-		if err := r.ParseForm(); err != nil {
-			a.fail(w, badData("error parsing form values: %v", err))
-			return
-		}
+	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
 		req, err := costRequest(r, a.opts.Now())
 		if err != nil {
-			a.fail(w, err)
-			return
+			return nil, nil, nil, err
 		}
 		ctx, cancel, err := withTimeout(r)
 		if err != nil {
-			a.fail(w, err)
-			return
+			return nil, nil, nil, err
 		}
 		defer cancel()
 		rep, err := calc.Compute(ctx, a.opts.Querier, req)
 		if err != nil {
-			a.fail(w, err)
-			return
+			return nil, nil, nil, err
 		}
-		a.write(w, http.StatusOK, response{Status: "success", Data: rep})
+		return rep, nil, nil, nil
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
-	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // Diagnoser is what /api/v1/diagnoses reads: a diagnosis report at a time
@@ -23,39 +22,26 @@ const DefaultDiagnosisWindow = time.Hour
 // the API's envelope with a diagnose.Report as data. Register it with
 // Handle("/api/v1/diagnoses", a.Diagnoses(d)).
 func (a *API) Diagnoses(d Diagnoser) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			w.Header().Set("Allow", "GET, POST")
-			a.write(w, http.StatusMethodNotAllowed, response{Status: "error", ErrorType: string(query.ErrBadData), Error: "method not allowed"})
-			return
-		}
-		if err := r.ParseForm(); err != nil {
-			a.fail(w, badData("error parsing form values: %v", err))
-			return
-		}
+	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
 		at, err := parseTime(r.FormValue("time"), a.opts.Now())
 		if err != nil {
-			a.fail(w, badData("invalid parameter \"time\": %v", err))
-			return
+			return nil, nil, nil, badData("invalid parameter \"time\": %v", err)
 		}
 		window := DefaultDiagnosisWindow
 		if s := r.FormValue("since"); s != "" {
 			if window, err = parseDuration(s); err != nil || window <= 0 {
-				a.fail(w, badData("invalid parameter \"since\": want a positive duration, got %q", s))
-				return
+				return nil, nil, nil, badData("invalid parameter \"since\": want a positive duration, got %q", s)
 			}
 		}
 		ctx, cancel, err := withTimeout(r)
 		if err != nil {
-			a.fail(w, err)
-			return
+			return nil, nil, nil, err
 		}
 		defer cancel()
 		rep, err := d.Diagnose(ctx, at, window)
 		if err != nil {
-			a.fail(w, err)
-			return
+			return nil, nil, nil, err
 		}
-		a.write(w, http.StatusOK, response{Status: "success", Data: rep})
+		return rep, nil, nil, nil
 	})
 }

@@ -81,15 +81,6 @@ func (d *DB) AppendableV2() storage.AppendableV2 { return d.db }
 // HeadSeries is the number of series in the in-memory head block.
 func (d *DB) HeadSeries() uint64 { return d.db.Head().NumSeries() }
 
-// Compact persists the head into blocks where it spans enough time. Backfill
-// calls it between batches; the live store compacts on its own.
-func (d *DB) Compact(ctx context.Context) error {
-	if err := d.db.Compact(ctx); err != nil {
-		return fmt.Errorf("compact store %s: %w", d.path, err)
-	}
-	return nil
-}
-
 // Appender returns a store.Appender that writes float samples.
 func (d *DB) Appender(ctx context.Context) store.Appender {
 	return &appender{app: d.db.AppenderV2(ctx)}
