@@ -7,7 +7,7 @@
 GO        ?= go
 BIN       := bin/servescope
 PKGS      := ./...
-DEBS      := prometheus prometheus-alertmanager chromium
+DEBS      := prometheus prometheus-alertmanager chromium tmux
 DEMO_ADDR ?= 127.0.0.1:9464
 SIM_ADDR  ?= 127.0.0.1:9500
 DEMO_DIR  ?= .demo

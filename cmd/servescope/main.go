@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, e env) (code int) {
 	cmds = append(cmds, generateCommands(a, e)...)
 	cmds = append(cmds, costCommands(a, e)...)
 	cmds = append(cmds, diagnoseCommands(a, e)...)
+	cmds = append(cmds, topCommands(a, e)...)
 
 	selected, err := a.Parse(args)
 	if err != nil {

@@ -39,34 +39,7 @@ func TestWebBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	dir := t.TempDir()
-	end := time.Now().UTC().Truncate(15 * time.Second)
-	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "mixed"), GPUs: 16, Seed: 1,
-		Duration: 20 * time.Minute, End: end, StoragePath: dir}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := tsdb.Open(tsdb.Options{Path: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() }) // the test is over; a close error changes nothing
-	appendHostile(t, db, end)
-
-	engine := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: prometheus.NewRegistry()})
-	cat, err := schema.New(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := api.New(api.Options{Querier: engine})
-	calc, err := NewCostCalculator(CostOptions{PriceBook: filepath.Join("..", "..", "examples", "scenarios", "prices.yml")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mountWeb(a, engine, cat, diagnose.DefaultThresholds(), calc, nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
+	srv := dashboardServer(t)
 
 	artifacts := os.Getenv("SERVESCOPE_ARTIFACTS")
 	if artifacts == "" {
@@ -120,6 +93,42 @@ func TestWebBrowser(t *testing.T) {
 	b.screenshot(t, srv.URL+"/queues", filepath.Join(artifacts, "queues.png"))
 	b.screenshot(t, srv.URL+"/findings", filepath.Join(artifacts, "findings.png"))
 	t.Logf("screenshots in %s", artifacts)
+}
+
+// dashboardServer serves the dashboard over 20 minutes of the mixed
+// scenario's simulated history (16 GPUs) plus a hostile pod, ending now.
+func dashboardServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	dir := t.TempDir()
+	end := time.Now().UTC().Truncate(15 * time.Second)
+	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "mixed"), GPUs: 16, Seed: 1,
+		Duration: 20 * time.Minute, End: end, StoragePath: dir}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := tsdb.Open(tsdb.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() }) // the test is over; a close error changes nothing
+	appendHostile(t, db, end)
+
+	engine := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: prometheus.NewRegistry()})
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := api.New(api.Options{Querier: engine})
+	calc, err := NewCostCalculator(CostOptions{PriceBook: filepath.Join("..", "..", "examples", "scenarios", "prices.yml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountWeb(a, engine, cat, diagnose.DefaultThresholds(), calc, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	return srv
+
 }
 
 // checkPanels fails on a page without panels, a panel showing an error, or

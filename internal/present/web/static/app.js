@@ -22,7 +22,8 @@
     var form = document.getElementById("picker");
     if (form) {
       form.querySelectorAll("[data-autosubmit]").forEach(function (el) {
-        el.addEventListener("change", function () { form.submit(); });
+        // requestSubmit, unlike submit, fires the submit handler below.
+        el.addEventListener("change", function () { form.requestSubmit(); });
       });
       form.addEventListener("submit", function () {
         // Keep the URL short: drop empty fields.

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"golang.org/x/term"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/present/cli"
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// defaultTopInterval is the refresh interval when the server tells no
+// scrape interval.
+const defaultTopInterval = 15 * time.Second
+
+// topCommands is `top`: a live table of the engine pods read from a
+// running servescope or any Prometheus-compatible API.
+func topCommands(a *kingpin.Application, e env) []command {
+	c := a.Command("top", "Live table of the engine pods: GPUs, busy, memory bandwidth, KV cache, requests, TTFT, tokens/s and diagnosis.")
+	var (
+		server, sortBy          string
+		interval, window        time.Duration
+		reverse, once, recorded bool
+	)
+	c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)
+	c.Flag("interval", "Refresh interval (default: the server's scrape interval, else 15s).").SetValue(durationValue{&interval})
+	c.Flag("window", "Diagnosis window ending at each read.").Default("15m").SetValue(durationValue{&window})
+	c.Flag("sort", "Column to sort by; < and > change it while running.").Default("diagnosis").EnumVar(&sortBy, cli.TopColumnNames()...)
+	c.Flag("reverse", "Reverse the column's natural order (numbers largest first, problems first).").BoolVar(&reverse)
+	c.Flag("once", "Print one table and exit (the default when stdin or stdout is not a terminal).").BoolVar(&once)
+	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&recorded)
+	return []command{{clause: c, run: func(ctx context.Context) error {
+		col, err := cli.ParseTopColumn(sortBy)
+		if err != nil {
+			return err
+		}
+		sort := cli.TopSort{Column: col, Reverse: reverse}
+		if interval < 0 {
+			return fmt.Errorf("--interval %s is negative", interval)
+		}
+		if interval == 0 {
+			interval = defaultTopInterval
+			d, err := cli.ScrapeInterval(ctx, &http.Client{Timeout: 10 * time.Second}, server)
+			switch {
+			case err == nil:
+				interval = d
+			case !errors.Is(err, cli.ErrNoScrapeInterval):
+				return err
+			}
+		}
+		cat, err := schema.New(schema.Options{})
+		if err != nil {
+			return err
+		}
+		q, err := query.NewRemote(server)
+		if err != nil {
+			return err
+		}
+		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window})
+		if err != nil {
+			return err
+		}
+		stdin, stdout := int(os.Stdin.Fd()), -1
+		if f, ok := e.stdout.(*os.File); ok {
+			stdout = int(f.Fd())
+		}
+		if once || !term.IsTerminal(stdin) || stdout < 0 || !term.IsTerminal(stdout) {
+			at := time.Now()
+			rows, err := top.Rows(ctx, at)
+			if err != nil {
+				return fmt.Errorf("%s: %w", server, err)
+			}
+			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort})
+		}
+		state, err := term.MakeRaw(stdin)
+		if err != nil {
+			return fmt.Errorf("terminal raw mode: %w", err)
+		}
+		defer func() { _ = term.Restore(stdin, state) }() // nothing to do if the terminal is gone
+		return cli.RunTop(ctx, cli.TopLoopOptions{Source: top, Server: server, Interval: interval, Window: window, Sort: sort,
+			In: os.Stdin, Out: e.stdout, Now: time.Now,
+			Size: func() (int, int) {
+				w, h, err := term.GetSize(stdout)
+				if err != nil {
+					return 0, 0
+				}
+				return w, h
+			}})
+	}}}
+}

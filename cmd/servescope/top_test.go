@@ -1,0 +1,198 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestTopInTmux runs `servescope top` in a real terminal: tmux, against a
+// servescope scraping the simulated healthy fleet. It waits for the pods,
+// changes the sort with keys, checks the order follows, and quits with q.
+func TestTopInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a simulated fleet")
+	}
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build servescope with")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "servescope")
+	if out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	simAddr, addr := freeAddr(t), freeAddr(t)
+	targets := filepath.Join(dir, "targets.json")
+	background(t, dir, "sim", bin, "sim", "--scenario", "healthy", "--scenario.dir", "../../examples/scenarios", "--gpus", "8",
+		"--listen", simAddr, "--file-sd", targets)
+	poll(t, "file_sd written", 30*time.Second, func() (bool, string) {
+		fi, err := os.Stat(targets)
+		return err == nil && fi.Size() > 0, fmt.Sprint(err)
+	})
+	cfg := filepath.Join(dir, "servescope.yml")
+	yml := `global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: sim-honor
+    honor_labels: true
+    file_sd_configs: [{files: ['` + targets + `']}]
+    relabel_configs: [{source_labels: [__meta_sim_honor_labels], regex: 'true', action: keep}]
+  - job_name: sim
+    file_sd_configs: [{files: ['` + targets + `']}]
+    relabel_configs: [{source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}]
+`
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	background(t, dir, "serve", bin, "serve", "--config", cfg, "--storage.path", filepath.Join(dir, "data"), "--web.listen-address", addr)
+	poll(t, "servescope ready", 60*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+
+	// A tmux server of the test's own, on a socket in its directory.
+	sock := filepath.Join(dir, "tmux.sock")
+	tm := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), tmux, append([]string{"-S", sock}, args...)...)
+		cmd.Env = os.Environ()
+		if os.Getenv("TERM") == "" {
+			cmd.Env = append(cmd.Env, "TERM=xterm")
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	tm("new-session", "-d", "-s", "top", "-x", "200", "-y", "50",
+		bin+" top --server http://"+addr+" --interval 1s; echo top exited $?; exec cat")
+	t.Cleanup(func() { _ = exec.Command(tmux, "-S", sock, "kill-server").Run() }) // the session may be gone already
+	screen := func() []string { return strings.Split(tm("capture-pane", "-p", "-t", "top"), "\n") }
+
+	// expect polls the screen until the title names the order and the rows
+	// (at least two) are in it.
+	expect := func(title string, ordered func(a, b []string) bool) {
+		t.Helper()
+		poll(t, title, 60*time.Second, func() (bool, string) {
+			s := screen()
+			rows := topRows(s)
+			if len(rows) < 2 || !strings.Contains(s[0], "sorted by "+title) {
+				return false, strings.Join(s, "\n")
+			}
+			for i := 1; i < len(rows); i++ {
+				if !ordered(rows[i-1], rows[i]) {
+					return false, strings.Join(s, "\n")
+				}
+			}
+			return true, ""
+		})
+	}
+	anyOrder := func(_, _ []string) bool { return true }
+	expect("DIAGNOSIS ascending", anyOrder)
+	tm("send-keys", "-t", "top", "-l", ">")
+	expect("POD ascending", func(a, b []string) bool { return a[0] < b[0] })
+	tm("send-keys", "-t", "top", "-l", "r")
+	expect("POD descending", func(a, b []string) bool { return a[0] > b[0] })
+	tm("send-keys", "-t", "top", "Right", "Right", "Right")
+	expect("BUSY descending", func(a, b []string) bool { return percent(a[3]) >= percent(b[3]) })
+	tm("send-keys", "-t", "top", "-l", "q")
+	poll(t, "top exits", 30*time.Second, func() (bool, string) {
+		s := screen()
+		return slices.Contains(s, "top exited 0"), strings.Join(s, "\n")
+	})
+}
+
+// topRows are the table's rows on the screen, split into fields (the pod
+// first).
+func topRows(screen []string) [][]string {
+	var rows [][]string
+	for _, l := range screen {
+		f := strings.Fields(l)
+		if len(f) >= 11 && strings.Contains(f[0], "/") && !strings.HasPrefix(l, "servescope") {
+			rows = append(rows, f)
+		}
+	}
+	return rows
+}
+
+// percent reads a cell such as 87%; "-" (no value) is below any.
+func percent(s string) int {
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// background runs the binary until the test ends (interrupted, then
+// waited for), logging to name.log in dir, shown if the test fails.
+func background(t *testing.T, dir, name, bin string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Wait() // ended by the context's cancel; its status says nothing here
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath) // best effort: the log only explains a failure
+			t.Logf("%s log:\n%s", name, b)
+		}
+	})
+}
+
+// poll calls cond until it holds or the timeout passes; it polls real
+// processes, not waiting for time to pass.
+func poll(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached in %s; last state:\n%s", what, timeout, last)
+}
