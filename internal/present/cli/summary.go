@@ -1,8 +1,9 @@
 // Package cli holds servescope's human-readable terminal output: the
-// one-screen summary that `make demo` prints, and later the query,
-// diagnose and cost commands. It reads only through the query.Querier, so
-// every command works against the embedded server or an external
-// Prometheus alike.
+// one-screen summary that `make demo` prints, and `servescope top`, a live
+// per-pod table (rows read through the diagnoser, the refresh interval
+// learned from the server's targets or config API). It reads only through
+// the query.Querier, so every command works against the embedded server or
+// an external Prometheus alike.
 package cli
 
 import (
