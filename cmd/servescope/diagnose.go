@@ -21,9 +21,11 @@ import (
 )
 
 // diagnoseCommands are `diagnose` (why the GPUs are not used, and what to
-// do), `report utilisation` (the fleet report) and `alert-rules` (the
-// alerting rules for an external Prometheus). The first two read a running
-// servescope, or any Prometheus-compatible API, through the Querier.
+// do), `report fleet` (the default of `report`: the self-contained report,
+// report.go), `report utilisation` (the utilisation table) and
+// `alert-rules` (the alerting rules for an external Prometheus). The
+// reports and the diagnosis read a running servescope, or any
+// Prometheus-compatible API, through the Querier.
 func diagnoseCommands(a *kingpin.Application, e env) []command {
 	type common struct {
 		server   string
@@ -43,7 +45,8 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	flags(diag, &dOpts, "1h")
 	diag.Flag("output", "Output format.").Default("table").EnumVar(&output, "table", "json")
 
-	rep := a.Command("report", "Reports over the fleet.")
+	rep := a.Command("report", "Reports over the fleet: the self-contained fleet report (the default) and utilisation.")
+	fleet := reportFleetCommand(rep, e)
 	util := rep.Command("utilisation", "Fleet utilisation: busy distribution, idle GPU-hours and their cost, capacity per model.")
 	var uOpts common
 	var prices string
@@ -81,6 +84,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 		return r, d, nil
 	}
 	return []command{
+		fleet,
 		{clause: diag, run: func(ctx context.Context) error {
 			r, _, err := run(ctx, dOpts, nil)
 			if err != nil {

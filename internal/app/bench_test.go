@@ -3,6 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,8 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/collect/parse"
+	"github.com/servescope/servescope/internal/present/api"
+	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/store/tsdb"
 )
 
@@ -150,4 +158,95 @@ func BenchmarkPanelQueries(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDashboard1000GPUs measures the data load of each dashboard page
+// (every panel's queries, the diagnosis and the cost attribution, rendered
+// to HTML) over the default 1 h range of a simulated 1,000-GPU fleet
+// (the healthy scenario, 15 s scrapes, the catalog's recording rules once
+// a minute). Writing the hour of history takes minutes, so the store is
+// kept between runs in $SERVESCOPE_BENCH_CACHE (default: the user cache
+// directory), keyed by its parameters; pages are asked for with end= the
+// history's fixed end.
+func BenchmarkDashboard1000GPUs(b *testing.B) {
+	const gpus = 1000
+	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	dir := benchStore(b, fmt.Sprintf("dashboard-healthy-%dgpus-1h-v1", gpus), func(dir string) {
+		if _, err := Backfill(b.Context(), BackfillOptions{Scenario: loadSimScenario(b, "healthy"), GPUs: gpus, Seed: 1,
+			Duration: time.Hour, End: end, StoragePath: dir}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	db, err := tsdb.Open(tsdb.Options{Path: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	engine := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: time.Minute, MaxSamples: 5e7, Registerer: prometheus.NewRegistry()})
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := api.New(api.Options{Querier: engine})
+	calc, err := NewCostCalculator(CostOptions{PriceBook: filepath.Join("..", "..", "examples", "scenarios", "prices.yml")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := mountWeb(a, engine, cat, diagnose.DefaultThresholds(), calc, nil); err != nil {
+		b.Fatal(err)
+	}
+	at := url.Values{"end": {end.Format(time.RFC3339)}}.Encode()
+	for _, page := range []string{"/", "/serving", "/gpus", "/queues", "/findings"} {
+		b.Run(strings.TrimPrefix(page, "/"), func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				a.ServeHTTP(rec, httptest.NewRequestWithContext(b.Context(), http.MethodGet, page+"?"+at, nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d %s", page, rec.Code, rec.Body.String())
+				}
+				if strings.Contains(rec.Body.String(), `data-state="error"`) {
+					b.Fatalf("GET %s: a panel shows an error", page)
+				}
+			}
+		})
+	}
+}
+
+// benchStore returns a directory holding a store written once by fill and
+// kept for later runs under $SERVESCOPE_BENCH_CACHE or the user cache
+// directory, named key. A fill that fails leaves no directory behind.
+func benchStore(b *testing.B, key string, fill func(dir string)) string {
+	b.Helper()
+	root := os.Getenv("SERVESCOPE_BENCH_CACHE")
+	if root == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			b.Fatalf("benchmark store cache: %v (set SERVESCOPE_BENCH_CACHE)", err)
+		}
+		root = filepath.Join(c, "servescope-bench")
+	}
+	dir := filepath.Join(root, key)
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	tmp := dir + ".partial"
+	if err := os.RemoveAll(tmp); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	fill(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "complete"), nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("benchmark store %s written in %s", dir, time.Since(start).Round(time.Second))
+	return dir
 }

@@ -51,6 +51,11 @@ func (f diagnosisFindings) Findings(ctx context.Context, now time.Time, window t
 	if err != nil {
 		return nil, err
 	}
+	return webFindings(r), nil
+}
+
+// webFindings converts a diagnosis' findings for the dashboard.
+func webFindings(r *diagnose.Report) []web.Finding {
 	out := make([]web.Finding, 0, len(r.Findings))
 	for _, x := range r.Findings {
 		subject := x.Subject.String()
@@ -65,7 +70,7 @@ func (f diagnosisFindings) Findings(ctx context.Context, now time.Time, window t
 		}
 		out = append(out, w)
 	}
-	return out, nil
+	return out
 }
 
 // teamCosts adapts cost attribution to the dashboard's Costs: one row per

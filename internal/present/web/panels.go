@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -248,6 +249,7 @@ func quadrant(ctx context.Context, e *env, v *panelView) error {
 		}
 	}
 	if len(pts) > 0 {
+		slices.SortFunc(pts, func(a, b xy) int { return cmp.Compare(a.Name, b.Name) }) // the engine's order varies
 		v.Scatter = layoutScatter(pts, e.h.opts.Regions)
 	}
 	return nil

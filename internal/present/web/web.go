@@ -4,6 +4,9 @@
 // script for auto-refresh and the theme. Every asset is embedded; the pages
 // need no network beyond the server itself.
 //
+// The same panels make the report (report.go): one self-contained HTML or
+// Markdown document over a window, answering the four questions.
+//
 // Pages read through a query.Querier and take every PromQL from the signal
 // catalog; series are filtered and joined in Go, so no query text is ever
 // assembled from strings. Findings and costs come through interfaces this
@@ -83,6 +86,9 @@ type Options struct {
 	// Findings and Costs may be nil: their panels then say "not available".
 	Findings Findings
 	Costs    Costs
+	// Fleet supplies the report's utilisation summary and capacity advice;
+	// nil makes those panels say "not available".
+	Fleet Fleet
 	// Regions are the GPU quadrant's thresholds; zero means DefaultRegions.
 	Regions Regions
 	// Now is the clock; nil means time.Now.

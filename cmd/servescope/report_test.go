@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql/promqltest"
+
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/present/api"
+)
+
+// TestReportCommand runs `servescope report` (the default `report fleet`)
+// against a Prometheus-compatible API over costSeries, and checks that
+// `report utilisation` still parses beside it.
+func TestReportCommand(t *testing.T) {
+	t.Parallel()
+	st := promqltest.LoadedStorage(t, costSeries)
+	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	srv := httptest.NewServer(api.New(api.Options{Querier: eng}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	prices := filepath.Join(dir, "prices.yml")
+	if err := os.WriteFile(prices, []byte("currency: USD\ngpus:\n  - {gpu: H100, hourly: \"2.50\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--server", srv.URL, "--at", "1970-01-01T02:00:00Z", "--window", "2h"}
+	tests := []struct {
+		name     string
+		args     []string
+		selected string
+		file     string   // written instead of stdout
+		want     []string // in the output
+		err      string
+	}{
+		{"default html", append([]string{"report"}, common...), "report fleet", "",
+			[]string{"<!doctype html>", `data-panel="team-costs" data-state="ok"`, "<td>chat</td>", "<td>unpriced</td>"}, ""},
+		{"md to a file", append([]string{"report", "--prices", prices, "-o", filepath.Join(dir, "r.md")}, common...), "report fleet", "r.md",
+			[]string{"# GPU fleet report", "| chat | 0 | 2 | 1 | 0 | 5.00 USD | 0.00 USD |", "| \\_\\_idle\\_\\_ | 0 | 0 | 0 | 2 | 0.00 USD | 5.00 USD |", "(2h)"}, ""},
+		{"explicit format", append([]string{"report", "fleet", "--format", "md", "--prices", prices}, common...), "report fleet", "",
+			[]string{"## Who pays?"}, ""},
+		{"bad at", []string{"report", "--server", srv.URL, "--at", "noon"}, "report fleet", "", nil, `--at "noon"`},
+		{"utilisation", []string{"report", "utilisation", "--server", srv.URL, "--at", "1970-01-01T02:00:00Z", "--since", "2h"}, "report utilisation", "",
+			[]string{"fleet utilisation at 1970-01-01T02:00:00Z"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			a := kingpin.New("servescope", "")
+			cmds := diagnoseCommands(a, env{stdout: &out, stderr: &errOut})
+			selected, err := a.Parse(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if selected != tc.selected {
+				t.Fatalf("selected %q, want %q", selected, tc.selected)
+			}
+			var run *command
+			for i := range cmds {
+				if cmds[i].clause.FullCommand() == selected {
+					run = &cmds[i]
+				}
+			}
+			err = run.run(t.Context())
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			if tc.file != "" {
+				b, err := os.ReadFile(filepath.Join(dir, tc.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.Len() != 0 || !strings.Contains(errOut.String(), "wrote ") {
+					t.Errorf("with --output: stdout %q, stderr %q", out.String(), errOut.String())
+				}
+				got = string(b)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("output lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}

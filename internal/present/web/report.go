@@ -1,0 +1,402 @@
+package web
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// The report is one self-contained document over a window, fit to send:
+// the dashboard's panels grouped under the four questions (are the GPUs
+// used, why not, what to do, who pays), then the serving and GPU plots.
+// HTML inlines the stylesheet and the SVG charts and references nothing
+// outside itself; Markdown has tables and the charts as data: images.
+
+// Report formats.
+const (
+	FormatHTML     = "html"
+	FormatMarkdown = "md"
+)
+
+// ReportOptions choose a report's window and format.
+type ReportOptions struct {
+	// Window is the span reported on, ending at End.
+	Window time.Duration
+	// End is the end of the window; zero means the handler's clock.
+	End time.Time
+	// Format is FormatHTML or FormatMarkdown.
+	Format string
+	// Source names the backend read (a URL), shown in the header; optional.
+	Source string
+}
+
+// FleetSummary is the fleet's utilisation over a window and the capacity
+// advice per model.
+type FleetSummary struct {
+	// GPUs counts those with busy data in the window; MeanBusy is their
+	// time-weighted mean busy.
+	GPUs     int
+	MeanBusy float64
+	// BelowLow and AboveHigh are the shares of GPUs whose mean busy is
+	// below LowBusy and above HighBusy.
+	LowBusy, HighBusy   float64
+	BelowLow, AboveHigh float64
+	// GPUHours observed; UnusedGPUHours is Σ (1 − busy)·Δt; UnallocatedGPUHours
+	// the part held by no pod.
+	GPUHours, UnusedGPUHours, UnallocatedGPUHours float64
+	// Cost, UnusedCost and SavingsPer10Points (what 10 more points of busy
+	// would save) are formatted with the currency; "" when unpriced.
+	Cost, UnusedCost, SavingsPer10Points string
+	UnpricedGPUHours                     float64
+	Capacity                             []Capacity
+}
+
+// Capacity is the advice for one model: GPUs needed for the observed peak
+// against GPUs held.
+type Capacity struct {
+	Model      string
+	Held       int
+	PeakDemand float64 // GPU-equivalents in use at the peak
+	MeanBusy   float64
+	Needed     int
+	// Saturated: requests waited most of the window, so Needed is a floor.
+	Saturated bool
+	Advice    string
+}
+
+// Fleet supplies the utilisation summary and capacity advice over the
+// window ending at now.
+type Fleet interface {
+	Fleet(ctx context.Context, now time.Time, window time.Duration) (*FleetSummary, error)
+}
+
+// reportFindings is how many findings the report lists.
+const reportFindings = 10
+
+// reportSection is one question and the panels answering it.
+type reportSection struct {
+	ID, Title, Lead string
+	Panels          []panel
+	// Wide lists the panels spanning the page.
+	Wide []string
+}
+
+type reportSectionView struct {
+	ID, Title, Lead string
+	Panels          []reportPanelView
+}
+
+type reportPanelView struct {
+	panelView
+	Wide bool
+}
+
+type kpi struct{ Label, Value string }
+
+// reportData is what the report templates and the Markdown writer render.
+type reportData struct {
+	Title      string
+	Start, End time.Time
+	Window     string
+	Source     string
+	CSS        template.CSS
+	Headline   []kpi
+	Sections   []reportSectionView
+}
+
+// reportSources memoises the diagnosis and the fleet summary, which
+// several panels share, for one report.
+type reportSources struct {
+	h         *Handler
+	findOnce  sync.Once
+	found     []Finding
+	findErr   error
+	fleetOnce sync.Once
+	fleet     *FleetSummary
+	fleetErr  error
+}
+
+func (s *reportSources) findings(ctx context.Context, e *env) ([]Finding, error) {
+	if s.h.opts.Findings == nil {
+		return nil, fmt.Errorf("diagnosis: %w", errUnavailable)
+	}
+	s.findOnce.Do(func() {
+		s.found, s.findErr = s.h.opts.Findings.Findings(ctx, e.end, e.end.Sub(e.start))
+		if s.findErr != nil {
+			s.findErr = fmt.Errorf("diagnosis: %w", s.findErr)
+		}
+	})
+	return s.found, s.findErr
+}
+
+func (s *reportSources) summary(ctx context.Context, e *env) (*FleetSummary, error) {
+	if s.h.opts.Fleet == nil {
+		return nil, fmt.Errorf("utilisation: %w", errUnavailable)
+	}
+	s.fleetOnce.Do(func() {
+		s.fleet, s.fleetErr = s.h.opts.Fleet.Fleet(ctx, e.end, e.end.Sub(e.start))
+		if s.fleetErr != nil {
+			s.fleetErr = fmt.Errorf("utilisation: %w", s.fleetErr)
+		}
+	})
+	return s.fleet, s.fleetErr
+}
+
+func reportSections(s *reportSources) []reportSection {
+	return []reportSection{
+		{ID: "used", Title: "Are the GPUs used?", Lead: "How busy the GPUs were over the window, and what the unused hours cost.", Panels: []panel{
+			{ID: "fleet-summary", Title: "Fleet utilisation", build: s.fleetSummary},
+			{ID: "busy-distribution", Title: "GPU busy distribution", Help: "GPUs by mean engine activity over the window", build: busyDistribution},
+			{ID: "fleet-busy", Title: "Fleet GPU busy", Help: "mean engine activity of every GPU", build: meanLine("gpu_busy_ratio", "mean busy", "ratio")},
+		}},
+		{ID: "why", Title: "Why not?", Lead: "The diagnosis: what holds each pod, GPU and model back, with the signals behind it.", Wide: []string{"findings"}, Panels: []panel{
+			{ID: "findings", Title: "Top findings", Help: "most severe first", build: s.topFindings},
+		}},
+		{ID: "todo", Title: "What to do?", Lead: "The findings' actions, and how many GPUs each model needs for its observed peak.", Wide: []string{"actions", "capacity"}, Panels: []panel{
+			{ID: "actions", Title: "Actions", build: s.actions},
+			{ID: "capacity", Title: "Capacity per model", Help: "GPUs needed for the peak demand at the target busy level, against GPUs held", build: s.capacity},
+		}},
+		{ID: "pays", Title: "Who pays?", Lead: "GPU-hours reserved, allocated, used and idle per team, and their cost.", Wide: []string{"team-costs"}, Panels: []panel{
+			{ID: "team-costs", Title: "GPU-hours and cost per team", Help: "__idle__ is capacity no team was allocated", build: teamCosts},
+		}},
+		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing and latency.", Panels: []panel{
+			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", build: tokensPerRequest},
+			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},
+			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", build: busyVsWaiting},
+			{ID: "ttft", Title: "TTFT p95", Help: "time to first token, per pod", build: lines("ttft_seconds", 0.95, "seconds")},
+		}},
+		{ID: "gpus", Title: "GPUs", Lead: "Each GPU's mean busy against its memory bandwidth, with the diagnosis regions.", Wide: []string{"quadrant"}, Panels: []panel{
+			{ID: "quadrant", Title: "Busy vs memory bandwidth", build: quadrant},
+		}},
+	}
+}
+
+// Report writes a self-contained report over the window ending at
+// o.End (default now) to w, as HTML or Markdown.
+func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) error {
+	if o.Window <= 0 {
+		return fmt.Errorf("report: window %s: must be positive", o.Window)
+	}
+	if o.Format != FormatHTML && o.Format != FormatMarkdown {
+		return fmt.Errorf("report: format %q: want %s or %s", o.Format, FormatHTML, FormatMarkdown)
+	}
+	end := o.End
+	if end.IsZero() {
+		end = h.opts.Now()
+	}
+	st := state{Range: o.Window, raw: url.Values{}}
+	e := &env{h: h, st: st, end: end, start: end.Add(-o.Window), step: stepFor(o.Window)}
+	src := &reportSources{h: h}
+	sections := reportSections(src)
+	var all []panel
+	for _, s := range sections {
+		all = append(all, s.Panels...)
+	}
+	views := e.render(ctx, all)
+	// A backend failing every query makes an error, not a report of errors.
+	if !slices.ContainsFunc(views, func(v panelView) bool { return v.State == stateOK || v.State == stateNoData }) {
+		if i := slices.IndexFunc(views, func(v panelView) bool { return v.State == stateError }); i >= 0 {
+			return fmt.Errorf("report: no panel could be read, the first failed with: %s", views[i].Message)
+		}
+	}
+	d := reportData{Title: "GPU fleet report", Start: e.start, End: end, Window: model.Duration(o.Window).String(), Source: o.Source}
+	for _, s := range sections {
+		sv := reportSectionView{ID: s.ID, Title: s.Title, Lead: s.Lead}
+		for range s.Panels {
+			v := views[0]
+			views = views[1:]
+			sv.Panels = append(sv.Panels, reportPanelView{panelView: v, Wide: slices.Contains(s.Wide, v.ID)})
+		}
+		d.Sections = append(d.Sections, sv)
+	}
+	d.Headline = src.headline()
+
+	var buf bytes.Buffer
+	if o.Format == FormatMarkdown {
+		if err := h.writeMarkdown(&buf, d); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	} else {
+		css, err := fs.ReadFile(assets, "static/style.css")
+		if err != nil {
+			return fmt.Errorf("report stylesheet: %w", err)
+		}
+		d.CSS = template.CSS(css) // our own embedded stylesheet
+		if err := h.tmpl.ExecuteTemplate(&buf, "report.html", d); err != nil {
+			return fmt.Errorf("report: render html: %w", err)
+		}
+	}
+	if _, err := buf.WriteTo(w); err != nil {
+		return fmt.Errorf("report: write: %w", err)
+	}
+	return nil
+}
+
+// headline is the key numbers at the top, from what the panels fetched.
+func (s *reportSources) headline() []kpi {
+	var out []kpi
+	if f := s.fleet; f != nil && s.fleetErr == nil && f.GPUs > 0 {
+		out = append(out, kpi{"GPUs", strconv.Itoa(f.GPUs)}, kpi{"mean busy", formatValue(f.MeanBusy, "ratio")},
+			kpi{"unused GPU-hours", hours(f.UnusedGPUHours)})
+		if f.UnusedCost != "" {
+			out = append(out, kpi{"unused cost", f.UnusedCost})
+		}
+	}
+	if s.findErr == nil && len(s.found) > 0 {
+		n := map[string]int{}
+		for _, f := range s.found {
+			n[f.Severity]++
+		}
+		out = append(out, kpi{"critical findings", strconv.Itoa(n["critical"])}, kpi{"warnings", strconv.Itoa(n["warning"])})
+	}
+	return out
+}
+
+func hours(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
+
+func (s *reportSources) fleetSummary(ctx context.Context, e *env, v *panelView) error {
+	f, err := s.summary(ctx, e)
+	if err != nil || f == nil || f.GPUs == 0 {
+		return err
+	}
+	pct := func(x float64) string { return formatValue(x, "ratio") }
+	money := func(h float64, cost string) string {
+		if cost == "" {
+			return hours(h)
+		}
+		return hours(h) + " (" + cost + ")"
+	}
+	t := &table{Head: []string{"measure", "value"}, Rows: [][]string{
+		{"GPUs with data", strconv.Itoa(f.GPUs)},
+		{"mean busy", pct(f.MeanBusy)},
+		{"GPUs below " + pct(f.LowBusy) + " busy", pct(f.BelowLow) + " of GPUs"},
+		{"GPUs above " + pct(f.HighBusy) + " busy", pct(f.AboveHigh) + " of GPUs"},
+		{"GPU-hours observed", money(f.GPUHours, f.Cost)},
+		{"unused GPU-hours (1 − busy)", money(f.UnusedGPUHours, f.UnusedCost)},
+		{"GPU-hours held by no pod", hours(f.UnallocatedGPUHours)},
+	}}
+	if f.SavingsPer10Points != "" {
+		t.Rows = append(t.Rows, []string{"10 more points of busy would save", f.SavingsPer10Points})
+	}
+	if f.UnpricedGPUHours > 0 {
+		t.Rows = append(t.Rows, []string{"unpriced GPU-hours", hours(f.UnpricedGPUHours)})
+	}
+	v.Table = t
+	return nil
+}
+
+var severityRank = map[string]int{"critical": 0, "warning": 1, "info": 2}
+
+func rank(severity string) int {
+	if r, ok := severityRank[severity]; ok {
+		return r
+	}
+	return len(severityRank)
+}
+
+// problems are the findings that are not healthy, most severe and most
+// confident first.
+func problems(fs []Finding) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.State != "healthy" {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Finding) int {
+		return cmp.Or(rank(a.Severity)-rank(b.Severity), cmp.Compare(b.Confidence, a.Confidence), strings.Compare(a.Subject, b.Subject))
+	})
+	return out
+}
+
+func (s *reportSources) topFindings(ctx context.Context, e *env, v *panelView) error {
+	fs, err := s.findings(ctx, e)
+	if err != nil || len(fs) == 0 {
+		return err // no finding at all, not even healthy: no data
+	}
+	ps := problems(fs)
+	v.Findings = ps[:min(reportFindings, len(ps))]
+	if len(ps) > reportFindings {
+		v.Help = fmt.Sprintf("the %d most severe of %d findings; servescope diagnose lists them all", reportFindings, len(ps))
+	}
+	if len(ps) == 0 {
+		v.Findings = []Finding{}
+		v.Help = "no findings: every pod and GPU looked healthy"
+	}
+	return nil
+}
+
+// actions groups the findings' actions: each action once, with the
+// subjects it applies to.
+func (s *reportSources) actions(ctx context.Context, e *env, v *panelView) error {
+	fs, err := s.findings(ctx, e)
+	if err != nil || len(fs) == 0 {
+		return err
+	}
+	type group struct {
+		severity string
+		subjects []string
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, f := range problems(fs) {
+		if f.Action == "" {
+			continue
+		}
+		g, ok := groups[f.Action]
+		if !ok {
+			g = &group{severity: f.Severity}
+			groups[f.Action] = g
+			order = append(order, f.Action)
+		}
+		g.subjects = append(g.subjects, f.Subject)
+	}
+	t := &table{Head: []string{"severity", "what to do", "where"}}
+	for _, a := range order {
+		g := groups[a]
+		where := strings.Join(g.subjects[:min(3, len(g.subjects))], ", ")
+		if n := len(g.subjects); n > 3 {
+			where += fmt.Sprintf(" and %d more", n-3)
+		}
+		t.Rows = append(t.Rows, []string{g.severity, a, where})
+	}
+	if len(t.Rows) == 0 {
+		t.Rows = [][]string{{"", "nothing to do: no finding calls for an action", ""}}
+	}
+	v.Table = t
+	return nil
+}
+
+func (s *reportSources) capacity(ctx context.Context, e *env, v *panelView) error {
+	f, err := s.summary(ctx, e)
+	if err != nil || f == nil || len(f.Capacity) == 0 {
+		return err
+	}
+	t := &table{Head: []string{"model", "GPUs held", "peak demand (GPUs)", "mean busy", "GPUs needed", "advice"}}
+	for _, c := range f.Capacity {
+		needed := strconv.Itoa(c.Needed)
+		if c.Saturated {
+			needed = "≥ " + needed
+		}
+		m := c.Model
+		if m == "" {
+			m = "(model not reported)"
+		}
+		t.Rows = append(t.Rows, []string{m, strconv.Itoa(c.Held), strconv.FormatFloat(c.PeakDemand, 'f', 1, 64),
+			formatValue(c.MeanBusy, "ratio"), needed, c.Advice})
+	}
+	v.Table = t
+	return nil
+}
