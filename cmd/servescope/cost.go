@@ -71,7 +71,13 @@ func writeCost(w io.Writer, rep *cost.Report, format string) error {
 	header := []string{"window", string(rep.By), "reserved_gpu_h", "allocated_gpu_h", "pod_gpu_h", "kueue_gpu_h", "used_gpu_h", "idle_gpu_h", "efficiency", "cost", "idle_cost", "total_cost", "unpriced"}
 	var rows [][]string
 	for _, set := range rep.Sets {
-		win := set.CoveredStart.Format(time.RFC3339) + "/" + set.CoveredEnd.Format(time.RFC3339)
+		// The span with data; a set without data shows the requested
+		// window (its warning says there was nothing to attribute).
+		from, to := set.CoveredStart, set.CoveredEnd
+		if from.IsZero() {
+			from, to = set.Start, set.End
+		}
+		win := from.Format(time.RFC3339) + "/" + to.Format(time.RFC3339)
 		all := set.Allocations
 		if set.Idle != nil {
 			all = append(all, *set.Idle)

@@ -10,8 +10,9 @@ import (
 )
 
 // state is one set's attribution in progress. Everything is accumulated
-// in GPU-points (GPUs × evaluation points) and turned into hours once, by
-// toHours: one point is one step of time.
+// in GPU-points (GPUs × evaluation points, a short last point weighted by
+// its share of a step) and turned into hours once, by toHours: one point
+// is one step of time.
 type state struct {
 	c     *Calculator
 	g     grid
@@ -56,13 +57,13 @@ func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 	}
 	// Queue → team fallback: the teams of the pods each queue ran.
 	for _, s := range d.podLabels {
-		k := podOf(s.m)
+		pv := st.view(podOf(s.m))
 		for i, v := range s.v {
 			if math.IsNaN(v) {
 				continue
 			}
-			if cq := st.podCQ.at(k, i); cq != "" {
-				if t := st.resolve(k, i); t != "" {
+			if cq := valueAt(pv.cq, i); cq != "" {
+				if t := st.resolve(pv, i); t != "" {
 					if st.cqTeamSeen[cq] == nil {
 						st.cqTeamSeen[cq] = map[string]int{}
 					}
@@ -74,16 +75,23 @@ func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 	return st
 }
 
+// podView is one pod's label values per point, looked up once per pod.
+type podView struct{ team, nsTeam, cq []string }
+
+func (st *state) view(k podKey) podView {
+	return podView{team: st.podTeam.vals[k], nsTeam: st.nsTeam.vals[k.ns], cq: st.podCQ.vals[k]}
+}
+
 // resolve is a pod's team at point i: its pod label, else its namespace's
 // label, else its ClusterQueue's team from config; "" when none says.
-func (st *state) resolve(k podKey, i int) string {
-	if t := st.podTeam.at(k, i); t != "" {
+func (st *state) resolve(v podView, i int) string {
+	if t := valueAt(v.team, i); t != "" {
 		return t
 	}
-	if t := st.nsTeam.at(k.ns, i); t != "" {
+	if t := valueAt(v.nsTeam, i); t != "" {
 		return t
 	}
-	return st.c.opts.QueueTeams[st.podCQ.anyAt(k, i)]
+	return st.c.opts.QueueTeams[nearest(v.cq, i)]
 }
 
 // queueTeam is a ClusterQueue's team: config first, then the team most of
@@ -107,14 +115,21 @@ func (st *state) row(a attrs) *acc {
 }
 
 // pods adds the GPU requests of Running pods and their GPUs' busy ratios.
+// A pod's points are summed per run of equal attributes and added to the
+// allocation once per run: map lookups per point would cost more than the
+// rest of the attribution over a 30-day window.
 func (st *state) pods() {
-	busy := map[podKey][]series{}
+	type gpu struct {
+		v []float64
+		w float64
+	}
+	busy := map[podKey][]gpu{}
 	for _, s := range st.d.busy {
 		k := podOf(s.m)
 		if st.c.unpod.MatchString(k.pod) {
 			continue
 		}
-		busy[k] = append(busy[k], s)
+		busy[k] = append(busy[k], gpu{s.v, migWeight(string(s.m["GPU_I_PROFILE"]))})
 	}
 	type uidKey struct {
 		podKey
@@ -134,27 +149,48 @@ func (st *state) pods() {
 		ni := st.nodes[string(s.m["node"])]
 		b := bucket{flavor: ni.flavor, model: ni.model}
 		w := migWeight(string(s.m["resource"]))
+		gpus, pv := busy[k], st.view(k)
+		cnt := counted[k]
+		if cnt == nil {
+			cnt = make([]bool, st.g.n)
+			counted[k] = cnt
+		}
+		var (
+			cur       *acc
+			curA      attrs
+			pod, used float64
+		)
+		flush := func() {
+			if cur != nil {
+				cur.pod[b] += pod
+				cur.used[b] += used
+				st.podAlloc[b] += pod
+			}
+			pod, used = 0, 0
+		}
 		for i, v := range s.v {
 			if math.IsNaN(v) || v == 0 || math.IsNaN(run[i]) {
 				continue
 			}
 			st.covered[i] = true
-			r := st.row(attrs{team: st.resolve(k, i), ns: k.ns, queue: st.podCQ.anyAt(k, i), model: ni.model})
-			r.pod[b] += v * w
-			st.podAlloc[b] += v * w
-			if counted[k] == nil {
-				counted[k] = make([]bool, st.g.n)
+			a := attrs{team: st.resolve(pv, i), ns: k.ns, queue: nearest(pv.cq, i), model: ni.model}
+			if cur == nil || a != curA {
+				flush()
+				cur, curA = st.row(a), a
 			}
-			if counted[k][i] {
+			wt := st.g.weight(i)
+			pod += v * w * wt
+			if cnt[i] {
 				continue // the pod's GPUs are already counted at this point
 			}
-			counted[k][i] = true
-			for _, bs := range busy[k] {
-				if bv := bs.v[i]; !math.IsNaN(bv) {
-					r.used[b] += bv * migWeight(string(bs.m["GPU_I_PROFILE"]))
+			cnt[i] = true
+			for _, g := range gpus {
+				if bv := g.v[i]; !math.IsNaN(bv) {
+					used += bv * g.w * wt
 				}
 			}
 		}
+		flush()
 	}
 }
 
@@ -167,7 +203,7 @@ func (st *state) capacityPoints() {
 		for i, v := range s.v {
 			if !math.IsNaN(v) {
 				st.covered[i] = true
-				st.capacities[b] += v * w
+				st.capacities[b] += v * w * st.g.weight(i)
 			}
 		}
 	}
@@ -193,7 +229,7 @@ func (st *state) kueue() string {
 				}
 				r := st.row(attrs{team: team, ns: ns, queue: cq, model: b.model})
 				r.hasKueue = true
-				r.kueue[b] += v * w
+				r.kueue[b] += v * w * st.g.weight(i)
 			}
 		}
 		return "kueue-local-queue"
@@ -227,16 +263,16 @@ func (st *state) addQueue(cq string, b bucket, w float64, vals []float64, usage 
 		r.hasKueue = true
 		m = r.kueue
 	}
-	for _, v := range vals {
+	for i, v := range vals {
 		if !math.IsNaN(v) {
-			m[b] += v * w
+			m[b] += v * w * st.g.weight(i)
 		}
 	}
 }
 
 // coverage sets the span that had data, with a warning when it is shorter
-// than the window; no data at all is ErrNoData.
-func (st *state) coverage(set *Set) error {
+// than the window, and reports whether there was any.
+func (st *state) coverage(set *Set) bool {
 	firstI, last := slices.Index(st.covered, true), -1
 	for i := len(st.covered) - 1; i >= 0; i-- {
 		if st.covered[i] {
@@ -245,14 +281,17 @@ func (st *state) coverage(set *Set) error {
 		}
 	}
 	if firstI < 0 {
-		return fmt.Errorf("cost window [%s, %s]: %w", set.Start.Format(time.RFC3339), set.End.Format(time.RFC3339), ErrNoData)
+		return false
 	}
-	set.CoveredStart = st.g.start.Add(time.Duration(firstI) * st.g.step)
-	set.CoveredEnd = st.g.start.Add(time.Duration(last+1) * st.g.step)
+	set.CoveredStart = st.g.at(firstI)
+	set.CoveredEnd = st.g.at(last + 1)
+	if set.CoveredEnd.After(st.g.end) {
+		set.CoveredEnd = st.g.end
+	}
 	if firstI > 0 || last < st.g.n-1 {
 		set.Warnings = append(set.Warnings, fmt.Sprintf("data covers only %s to %s of the window", set.CoveredStart.Format(time.RFC3339), set.CoveredEnd.Format(time.RFC3339)))
 	}
-	return nil
+	return true
 }
 
 // toHours turns GPU-points into GPU-hours and returns the idle hours per

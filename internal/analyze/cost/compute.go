@@ -16,18 +16,37 @@ import (
 	"github.com/servescope/servescope/internal/analyze/query"
 )
 
-// grid is the evaluation times of one set: points start … end−step, point
-// k standing for the interval [t_k, t_k + step). The value at t_k is the
-// state at t_k (the latest sample at or before it, within the lookback, and
-// nothing after a staleness marker), which holds until the next point.
+// grid is the evaluation times of one set: points t_k = start + k·step
+// before end, point k standing for the interval [t_k, t_k + step), the
+// last one only up to end (a window that is not a whole number of steps,
+// as the first and last day of a split window often are). The value at t_k
+// is the state at t_k (the latest sample at or before it, within the
+// lookback, and nothing after a staleness marker), which holds until the
+// next point.
 type grid struct {
-	start time.Time
-	step  time.Duration
-	n     int
+	start, end time.Time
+	step       time.Duration
+	n          int
+	// tail is the last point's share of a step, in (0, 1].
+	tail float64
+}
+
+func newGrid(start, end time.Time, step time.Duration) grid {
+	d := end.Sub(start)
+	n := int((d + step - 1) / step)
+	return grid{start: start, end: end, step: step, n: n, tail: float64(d-time.Duration(n-1)*step) / float64(step)}
+}
+
+// weight is point k's share of a step: 1 but for a short last point.
+func (g grid) weight(k int) float64 {
+	if k == g.n-1 {
+		return g.tail
+	}
+	return 1
 }
 
 func (g grid) index(t model.Time) int {
-	d := t.Time().Sub(g.start)
+	d := int64(t)*int64(time.Millisecond) - g.start.UnixNano()
 	k := int(math.Round(float64(d) / float64(g.step)))
 	if k < 0 || k >= g.n {
 		return -1
@@ -41,27 +60,72 @@ type series struct {
 	v []float64
 }
 
-func (g grid) load(ctx context.Context, q Querier, expr string) ([]series, error) {
-	res, err := q.QueryRange(ctx, expr, query.Range{Start: g.start, End: g.start.Add(time.Duration(g.n-1) * g.step), Step: g.step})
-	if err != nil {
-		return nil, fmt.Errorf("cost query %q: %w", expr, err)
+// at is the time of point k.
+func (g grid) at(k int) time.Time { return g.start.Add(time.Duration(k) * g.step) }
+
+// defaultChunk is the longest span of evaluation times one range query
+// covers. A range query whose step exceeds the lookback seeks every series
+// once per point, and Prometheus seeks a series by seeking it in every
+// block the query's range overlaps (a heap over them, rebuilt per seek): one
+// 30-day query over 24h blocks does that in 30 blocks at every point, one
+// query per day in two. Points are evaluated independently, so the answers
+// are the same; a day at a one-minute step also stays within Prometheus's
+// 11,000 points per query.
+const defaultChunk = 24 * time.Hour
+
+// chunks cuts the grid's points into runs [k0, k1) whose times fall in the
+// same chunk-long span, aligned as time.Truncate aligns (to UTC days for
+// 24h). chunk ≤ 0 is one run.
+func (g grid) chunks(chunk time.Duration) [][2]int {
+	if chunk <= 0 {
+		return [][2]int{{0, g.n}}
 	}
-	m, ok := res.Value.(model.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("cost query %q: got %s, want a matrix", expr, res.Value.Type())
+	var out [][2]int
+	for k0 := 0; k0 < g.n; {
+		next := g.at(k0).Truncate(chunk).Add(chunk)
+		k1 := int((next.Sub(g.start) + g.step - 1) / g.step) // first point at or after next
+		k1 = min(max(k1, k0+1), g.n)
+		out = append(out, [2]int{k0, k1})
+		k0 = k1
 	}
-	out := make([]series, 0, len(m))
-	for _, ss := range m {
-		s := series{m: ss.Metric, v: make([]float64, g.n)}
-		for i := range s.v {
-			s.v[i] = math.NaN()
+	return out
+}
+
+// load evaluates expr at the grid's points, one range query per chunk, and
+// joins each series' points across chunks.
+func (g grid) load(ctx context.Context, q Querier, expr string, chunk time.Duration) ([]series, error) {
+	var out []series
+	byFP := map[model.Fingerprint][]int{}
+	for _, c := range g.chunks(chunk) {
+		res, err := q.QueryRange(ctx, expr, query.Range{Start: g.at(c[0]), End: g.at(c[1] - 1), Step: g.step})
+		if err != nil {
+			return nil, fmt.Errorf("cost query %q: %w", expr, err)
 		}
-		for _, p := range ss.Values {
-			if k := g.index(p.Timestamp); k >= 0 {
-				s.v[k] = float64(p.Value)
+		m, ok := res.Value.(model.Matrix)
+		if !ok {
+			return nil, fmt.Errorf("cost query %q: got %s, want a matrix", expr, res.Value.Type())
+		}
+		for _, ss := range m {
+			fp := ss.Metric.Fingerprint()
+			i := slices.IndexFunc(byFP[fp], func(i int) bool { return out[i].m.Equal(ss.Metric) })
+			if i < 0 {
+				s := series{m: ss.Metric, v: make([]float64, g.n)}
+				for j := range s.v {
+					s.v[j] = math.NaN()
+				}
+				byFP[fp] = append(byFP[fp], len(out))
+				out = append(out, s)
+				i = len(out) - 1
+			} else {
+				i = byFP[fp][i]
+			}
+			v := out[i].v
+			for _, p := range ss.Values {
+				if k := g.index(p.Timestamp); k >= 0 {
+					v[k] = float64(p.Value)
+				}
 			}
 		}
-		out = append(out, s)
 	}
 	return out, nil
 }
@@ -128,7 +192,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	errs := make([]error, len(jobs))
 	for i, f := range jobs {
 		wg.Go(func() {
-			s, err := g.load(ctx, q, f.expr)
+			s, err := g.load(ctx, q, f.expr, c.chunk)
 			*f.dst, errs[i] = s, err
 			if err != nil {
 				cancel()
@@ -143,7 +207,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 		// The profiling field wins; GPU_UTIL (percent, absent on MIG) is
 		// read only for exporters without profiling metrics.
 		var err error
-		if d.busy, err = g.load(ctx, q, c.q.busyUtil); err != nil {
+		if d.busy, err = g.load(ctx, q, c.q.busyUtil, c.chunk); err != nil {
 			return nil, err
 		}
 	}
@@ -199,16 +263,18 @@ func (l *labelAt[K]) add(n int, k K, val string, s series) {
 	}
 }
 
-func (l *labelAt[K]) at(k K, i int) string {
-	if vs := l.vals[k]; vs != nil {
-		return vs[i]
+func (l *labelAt[K]) at(k K, i int) string { return valueAt(l.vals[k], i) }
+
+// valueAt is vs[i], "" for a nil vs.
+func valueAt(vs []string, i int) string {
+	if vs == nil {
+		return ""
 	}
-	return ""
+	return vs[i]
 }
 
-// anyAt returns the value at i, else the nearest value in the window.
-func (l *labelAt[K]) anyAt(k K, i int) string {
-	vs := l.vals[k]
+// nearest is vs[i], else the nearest non-empty value.
+func nearest(vs []string, i int) string {
 	if vs == nil {
 		return ""
 	}
@@ -251,11 +317,8 @@ func (a attrs) key(by Aggregate) string {
 }
 
 func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.Time, step time.Duration, by Aggregate, shareIdle bool) (*Set, error) {
-	g := grid{start: start, step: step, n: int(end.Sub(start) / step)}
+	g := newGrid(start, end, step)
 	set := &Set{Start: start, End: end}
-	if g.n < 1 {
-		return nil, fmt.Errorf("cost window [%s, %s]: shorter than one step (%s)", start.Format(time.RFC3339), end.Format(time.RFC3339), step)
-	}
 	d, err := c.fetch(ctx, q, g)
 	if err != nil {
 		return nil, err
@@ -263,11 +326,17 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	st := newState(c, g, d, by)
 	st.pods()
 	st.capacityPoints()
-	set.AllocationSource = st.kueue()
+	source := st.kueue()
 	st.reserved()
-	if err := st.coverage(set); err != nil {
-		return nil, err
+	if !st.coverage(set) {
+		// Not an error: a window before the first scrape or after the
+		// last is an empty set that says so.
+		set.Allocations = []Allocation{}
+		set.Totals.Name = "__total__"
+		set.Warnings = []string{fmt.Sprintf("no GPU data from %s to %s: nothing to attribute", start.Format(time.RFC3339), end.Format(time.RFC3339))}
+		return set, nil
 	}
+	set.AllocationSource = source
 	idle := st.toHours()
 	c.finish(set, st.rows, idle, st.podAlloc, shareIdle)
 	return set, nil

@@ -61,9 +61,6 @@ const (
 	IdleName = "__idle__"
 )
 
-// ErrNoData is returned when the window holds no GPU data at all.
-var ErrNoData = errors.New("no GPU data in the window")
-
 // Options configure a Calculator.
 type Options struct {
 	// Catalog supplies the namespace → team query; it must be built with
@@ -90,6 +87,8 @@ type Calculator struct {
 	opts   Options
 	unpod  *regexp.Regexp
 	logger *slog.Logger
+	// chunk is the longest span one range query covers (defaultChunk).
+	chunk time.Duration
 }
 
 // New compiles the queries.
@@ -115,7 +114,7 @@ func New(opts Options) (*Calculator, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Calculator{q: q, opts: opts, unpod: re, logger: logger.With("component", "cost")}, nil
+	return &Calculator{q: q, opts: opts, unpod: re, logger: logger.With("component", "cost"), chunk: defaultChunk}, nil
 }
 
 // Request is one report's window and shape.
@@ -157,12 +156,15 @@ type Set struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	// CoveredStart and CoveredEnd are the span that had data: a window
-	// reaching before the oldest data is reported over what is covered.
-	CoveredStart time.Time `json:"coveredStart"`
-	CoveredEnd   time.Time `json:"coveredEnd"`
+	// reaching before the oldest data is reported over what is covered,
+	// with a warning naming the span. A window without any GPU data has
+	// no covered span (both zero, left out of JSON), no allocations and a
+	// warning saying so; it is not an error.
+	CoveredStart time.Time `json:"coveredStart,omitzero"`
+	CoveredEnd   time.Time `json:"coveredEnd,omitzero"`
 	// AllocationSource says where allocated hours come from: kueue-local-queue,
-	// kueue-cluster-queue or pod-requests.
-	AllocationSource string       `json:"allocationSource"`
+	// kueue-cluster-queue or pod-requests ("" without data).
+	AllocationSource string       `json:"allocationSource,omitempty"`
 	Allocations      []Allocation `json:"allocations"`
 	// Idle is the unshared idle allocation (nil with shareIdle).
 	Idle   *Allocation `json:"idle,omitempty"`
@@ -201,15 +203,18 @@ type Allocation struct {
 // Compute runs a request over q.
 func (c *Calculator) Compute(ctx context.Context, q Querier, req Request) (*Report, error) {
 	if !req.End.After(req.Start) {
-		return nil, fmt.Errorf("cost window [%s, %s]: end must be after start", req.Start.Format(time.RFC3339), req.End.Format(time.RFC3339))
+		return nil, badRequest(fmt.Errorf("cost window [%s, %s]: end must be after start", req.Start.Format(time.RFC3339), req.End.Format(time.RFC3339)))
 	}
 	by, err := ParseAggregate(string(req.By))
 	if err != nil {
-		return nil, err
+		return nil, badRequest(err)
 	}
 	step := req.Step
 	if step <= 0 {
 		step = DefaultStep(req.End.Sub(req.Start))
+	}
+	if req.End.Sub(req.Start) < step {
+		return nil, badRequest(fmt.Errorf("cost window [%s, %s]: shorter than one step (%s)", req.Start.Format(time.RFC3339), req.End.Format(time.RFC3339), step))
 	}
 	rep := &Report{By: by, ShareIdle: req.ShareIdle, Step: step, StepText: step.String(), Currency: ""}
 	if c.opts.Prices != nil {
@@ -224,6 +229,9 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, req Request) (*Repo
 	}
 	return rep, nil
 }
+
+// badRequest marks an error of the request itself, so an API answers 400.
+func badRequest(err error) error { return &query.Error{Type: query.ErrBadData, Err: err} }
 
 // splitWindow cuts [start, end] at multiples of split (UTC-aligned).
 func splitWindow(start, end time.Time, split time.Duration) [][2]time.Time {

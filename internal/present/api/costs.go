@@ -19,6 +19,10 @@ import (
 //   - step: cut the window into sets of this length (24h or 1d: one set per day);
 //   - resolution: the evaluation step (default window/1440 within [1m, 1h]).
 //
+// A window without any GPU data answers 200 with an empty set whose warning
+// says so; a request the calculator refuses (a window shorter than one
+// evaluation step) is 400 bad_data.
+//
 // Register it with a.Handle("/api/v1/costs", a.Costs(calc)).
 func (a *API) Costs(calc *cost.Calculator) http.Handler {
 	return a.wrap(func(r *http.Request) (any, []string, []string, error) {

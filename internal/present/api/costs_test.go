@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,9 +55,12 @@ func TestCosts(t *testing.T) {
 		params    url.Values
 		code      int
 		sets      int
-		allocated float64 // chat's
+		allocated float64 // chat's; 0: no allocations expected
 		idleCost  string  // chat's
 	}{
+		// No data at all in the window: an empty set saying so, not a 500.
+		{url.Values{"window": {"1970-01-01T05:00:00Z,1970-01-01T06:00:00Z"}}, 200, 1, 0, ""},
+		{url.Values{"window": {"1h"}, "resolution": {"2h"}}, 400, 0, 0, ""},
 		{url.Values{"window": {"2h"}}, 200, 1, 2, "0.000000"},
 		{url.Values{"window": {"2h"}, "shareIdle": {"true"}, "aggregate": {"team"}}, 200, 1, 2, "5.000000"},
 		{url.Values{"window": {"1970-01-01T00:00:00Z,1970-01-01T02:00:00Z"}, "step": {"1h"}}, 200, 2, 1, "0.000000"},
@@ -84,7 +88,9 @@ func TestCosts(t *testing.T) {
 				Data      struct {
 					Currency string `json:"currency"`
 					Sets     []struct {
-						Allocations []struct {
+						CoveredStart *time.Time `json:"coveredStart"`
+						Warnings     []string   `json:"warnings"`
+						Allocations  []struct {
 							Name              string  `json:"name"`
 							AllocatedGPUHours float64 `json:"allocatedGpuHours"`
 							IdleCost          string  `json:"idleCost"`
@@ -108,7 +114,14 @@ func TestCosts(t *testing.T) {
 			if len(body.Data.Sets) != tc.sets || body.Data.Currency != "USD" {
 				t.Fatalf("%d sets in %s, want %d in USD", len(body.Data.Sets), body.Data.Currency, tc.sets)
 			}
-			a := body.Data.Sets[0].Allocations[0]
+			set := body.Data.Sets[0]
+			if tc.allocated == 0 {
+				if set.Allocations == nil || len(set.Allocations) != 0 || set.CoveredStart != nil || len(set.Warnings) != 1 || !strings.Contains(set.Warnings[0], "no GPU data") {
+					t.Errorf("got %+v, want no allocations, no covered span and a no-data warning", set)
+				}
+				return
+			}
+			a := set.Allocations[0]
 			if a.Name != "chat" || a.AllocatedGPUHours != tc.allocated || a.IdleCost != tc.idleCost {
 				t.Errorf("got %+v, want chat with %.1f GPU-hours and idle cost %s", a, tc.allocated, tc.idleCost)
 			}

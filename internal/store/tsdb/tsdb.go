@@ -57,6 +57,10 @@ func Open(opts Options) (*DB, error) {
 	}
 	o := ptsdb.DefaultOptions()
 	o.RetentionDuration = retention.Milliseconds()
+	// Compact old blocks up to a tenth of the retention (at most 31 days),
+	// as Prometheus does: with 2 h blocks only, a 30-day query walks 360
+	// blocks per series.
+	o.MaxBlockDuration = max(o.MinBlockDuration, min(31*24*time.Hour, retention/10).Milliseconds())
 	db, err := ptsdb.Open(opts.Path, logger.With("component", "tsdb"), opts.Registerer, o, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
