@@ -65,7 +65,7 @@ type Cluster struct {
 	serial    uint64
 	podIdx    map[string]*pod  // ns/name → running serving pod
 	nodeIdx   map[string]*node // name → node
-	render    renderer
+	rend      *renderer
 }
 
 // NewCluster builds the cluster at its start time: nodes, GPUs, queues and
@@ -89,6 +89,8 @@ func NewCluster(o Options) (*Cluster, error) {
 	if reason != "" {
 		return nil, fmt.Errorf("scenario %q at %d GPUs: %v: %s", sc.Name, gpus, path, reason)
 	}
+	requested := gpus
+	gpus = pl.gpus // whole nodes, at least one per pool
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -105,12 +107,16 @@ func NewCluster(o Options) (*Cluster, error) {
 		sc: sc, plan: pl, logger: o.Logger.With("component", "sim"), seed: o.Seed, start: o.Start,
 		tick: o.Tick.Seconds(), rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), gpus: gpus,
 		buckets: newBucketSet(32768), podIdx: map[string]*pod{}, nodeIdx: map[string]*node{},
+		rend: newRenderer(sc.Exporter),
 	}
 	c.truth = newTruthLog(int(o.TruthRetention / time.Minute))
 	if err := c.build(); err != nil {
 		return nil, fmt.Errorf("scenario %q: %w", sc.Name, err)
 	}
 	c.admitAll()
+	if gpus != requested {
+		c.logger.Info("fleet rounded to whole nodes, at least one per node pool", "requested_gpus", requested, "gpus", gpus)
+	}
 	c.logger.Info("simulated cluster built", "scenario", sc.Name, "gpus", gpus, "nodes", len(c.nodes), "pods", len(c.pods), "seed", o.Seed)
 	return c, nil
 }
@@ -125,7 +131,8 @@ func (c *Cluster) Now() time.Time {
 // Start returns the simulated start time.
 func (c *Cluster) Start() time.Time { return c.start }
 
-// GPUs returns the fleet size in physical GPUs.
+// GPUs returns the fleet size in physical GPUs: the requested size rounded
+// to whole nodes, with at least one node per pool.
 func (c *Cluster) GPUs() int { return c.gpus }
 
 // Scenario returns the scenario the cluster runs.
@@ -175,9 +182,10 @@ func (c *Cluster) step(t, dt float64) {
 		}
 	}
 	c.reapPods(t)
+	approach := 1 - math.Exp(-dt/60)
 	for _, n := range c.nodes {
 		for _, g := range n.units {
-			g.physics(dt)
+			g.physics(dt, approach)
 		}
 	}
 	c.accountTeams(dt)

@@ -5,16 +5,18 @@
 //
 // It owns scenario loading (strict YAML, errors with file:line), the engine
 // and GPU physics (a roofline per engine step, aggregated per tick), the Kueue
-// admission model, the rendering of every target's exposition through
-// client_golang registries and a real encoder, the file_sd target list, the
-// HTTP server, and the ground truth (diagnosis state per pod per minute,
-// GPU-hours per team, demand per deployment).
+// admission model, the rendering of every target's exposition (client_model
+// families reused from scrape to scrape, written byte for byte as a
+// client_golang registry and expfmt's encoder would: render_test.go holds
+// them together), the file_sd target list, the HTTP server, and the ground
+// truth (diagnosis state per pod per minute, GPU-hours per team, demand per
+// deployment).
 //
 // Only internal/app, cmd and test-only packages (schema/simcheck) import
 // it; analysis packages never do, so the truth cannot leak into what it
-// grades. It imports client_golang, prometheus/common, a YAML decoder
+// grades. It imports client_model, prometheus/common, a YAML decoder
 // (go.yaml.in/yaml/v3) and the standard library only; its tests also use
-// Prometheus's model/textparse.
+// client_golang and Prometheus's model/textparse.
 //
 // The main calls: ParseScenario or LoadScenario, NewCluster, Cluster.Step
 // to advance simulated time, Cluster.Targets and Cluster.RenderBytes to

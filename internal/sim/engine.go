@@ -99,23 +99,53 @@ type engine struct {
 	// finishedOutput and abortedGenerated let the physics test check that
 	// generated tokens equal the sum of the requests' outputs.
 	finishedOutput, abortedGenerated float64
+	// promptLen and outputLen draw request lengths; free holds finished
+	// requests for reuse.
+	promptLen, outputLen lengthDist
+	free                 []*request
 }
 
 func newEngine(cfg *engineConfig, b *bucketSet, index int, seed uint64, created float64) *engine {
-	e := &engine{cfg: cfg, index: index, rng: rand.New(rand.NewPCG(seed, uint64(index)+0x9e3779b97f4a7c15)), created: created}
+	e := &engine{cfg: cfg, index: index, rng: rand.New(rand.NewPCG(seed, uint64(index)+0x9e3779b97f4a7c15)), created: created,
+		promptLen: newLengthDist(cfg.load.PromptTokens), outputLen: newLengthDist(cfg.load.OutputTokens)}
 	h := &e.h
-	for _, x := range []*hist{&h.e2e, &h.queue, &h.inference, &h.prefill, &h.decode} {
-		*x = newHist(b.requestLatency)
-	}
-	h.ttft, h.itl, h.tpot = newHist(b.ttft), newHist(b.itl), newHist(b.itl)
-	for _, x := range []*hist{&h.promptTok, &h.genTok, &h.maxGenTok, &h.maxTokens} {
-		*x = newHist(b.requestTokens)
-	}
-	h.paramsN, h.preempt, h.iterTok = newHist(b.paramsN), newHist(b.numPreemptions), newHist(b.iterationTokens)
+	lat, ttft, itl, e2e, queue := b.requestLatency, b.ttft, b.itl, b.requestLatency, b.requestLatency
 	if cfg.kind == EngineSGLang {
-		h.ttft, h.itl, h.e2e, h.queue = newHist(b.sglangTTFT), newHist(b.sglangITL), newHist(b.sglangE2E), newHist(b.sglangQueue)
+		ttft, itl, e2e, queue = b.sglangTTFT, b.sglangITL, b.sglangE2E, b.sglangQueue
+	}
+	// One allocation holds every bucket count, so that a request's dozen
+	// observations touch adjacent memory.
+	hs := []struct {
+		h      *hist
+		bounds []float64
+	}{
+		{&h.e2e, e2e}, {&h.queue, queue}, {&h.inference, lat}, {&h.prefill, lat}, {&h.decode, lat},
+		{&h.ttft, ttft}, {&h.itl, itl}, {&h.tpot, b.itl},
+		{&h.promptTok, b.requestTokens}, {&h.genTok, b.requestTokens}, {&h.maxGenTok, b.requestTokens}, {&h.maxTokens, b.requestTokens},
+		{&h.paramsN, b.paramsN}, {&h.preempt, b.numPreemptions}, {&h.iterTok, b.iterationTokens},
+	}
+	n := 0
+	for _, x := range hs {
+		n += len(x.bounds) + 1
+	}
+	slab := make([]uint64, n)
+	for _, x := range hs {
+		k := len(x.bounds) + 1
+		*x.h = hist{bounds: x.bounds, counts: slab[:k:k]}
+		slab = slab[k:]
 	}
 	return e
+}
+
+// newRequest takes a request from the free list, or allocates one.
+func (e *engine) newRequest() *request {
+	if n := len(e.free); n > 0 {
+		r := e.free[n-1]
+		e.free[n-1] = nil
+		e.free = e.free[:n-1]
+		return r
+	}
+	return &request{}
 }
 
 // kvUsage is the share of KV blocks in use.
@@ -150,8 +180,9 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 	cfg := e.cfg
 	n := poisson(e.rng, rate*dt)
 	for range n {
-		p, o := lognormal(e.rng, cfg.load.PromptTokens), lognormal(e.rng, cfg.load.OutputTokens)
-		r := &request{arrival: t + e.rng.Float64()*dt, scheduled: -1, firstToken: -1, prompt: p, output: o}
+		p, o := e.promptLen.draw(e.rng), e.outputLen.draw(e.rng)
+		r := e.newRequest()
+		*r = request{arrival: t + e.rng.Float64()*dt, scheduled: -1, firstToken: -1, prompt: p, output: o}
 		if lim := cfg.model.maxModelLen; p+o > lim {
 			r.prompt = min(p, lim-1)
 			r.output = lim - r.prompt

@@ -4,8 +4,9 @@ import "math"
 
 // prefillPending reports whether a running request still has prompt tokens to compute.
 func (e *engine) prefillPending() bool {
-	for _, r := range e.running {
-		if r.prefillLeft > 0 {
+	// Newly admitted requests are at the end: look there first.
+	for i := len(e.running) - 1; i >= 0; i-- {
+		if e.running[i].prefillLeft > 0 {
 			return true
 		}
 	}
@@ -20,9 +21,20 @@ func (e *engine) abortStale(t float64) {
 	for ; i < len(e.waiting) && t-e.waiting[i].arrival > abortAfter; i++ {
 		e.c.success[2]++
 		e.abortedGenerated += float64(e.waiting[i].generated)
+		e.free = append(e.free, e.waiting[i])
 	}
-	clear(e.waiting[:i])
-	e.waiting = e.waiting[i:]
+	e.dropWaiting(i)
+}
+
+// dropWaiting removes the first n waiting requests, moving the rest to the
+// front so that the queue's array is reused rather than regrown.
+func (e *engine) dropWaiting(n int) {
+	if n == 0 {
+		return
+	}
+	k := copy(e.waiting, e.waiting[n:])
+	clear(e.waiting[k:])
+	e.waiting = e.waiting[:k]
 }
 
 // admit moves waiting requests into the batch while max_num_seqs and free
@@ -44,8 +56,7 @@ func (e *engine) admit(t float64) {
 		}
 		e.running = append(e.running, r)
 	}
-	clear(e.waiting[:i])
-	e.waiting = e.waiting[i:]
+	e.dropWaiting(i)
 }
 
 // roofline returns, for one step with b decoding requests over ctx tokens
@@ -64,19 +75,20 @@ func (e *engine) roofline(b, ctx, chunk int) (bytes, flops, kernel float64) {
 	return bytes, flops, kernel
 }
 
-// decoding returns the requests that finished prefill and their context;
-// the slice is reused by the next call.
-func (e *engine) decoding() ([]*request, int) {
-	out := e.decBuf[:0]
-	ctx := 0
+// decoding returns the requests that finished prefill, their context and
+// the prompt tokens still to prefill; the slice is reused by the next call.
+func (e *engine) decoding() (dec []*request, ctx, pending int) {
+	dec = e.decBuf[:0]
 	for _, r := range e.running {
 		if r.prefillLeft == 0 {
-			out = append(out, r)
+			dec = append(dec, r)
 			ctx += r.prompt + r.generated
+		} else {
+			pending += r.prefillLeft
 		}
 	}
-	e.decBuf = out
-	return out, ctx
+	e.decBuf = dec
+	return dec, ctx, pending
 }
 
 // prefillPhase runs chunked-prefill steps (decoding requests ride along)
@@ -84,7 +96,7 @@ func (e *engine) decoding() ([]*request, int) {
 // time used, the kernel time, the bytes and the FLOPs.
 func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops float64) {
 	cfg := e.cfg
-	dec, ctx := e.decoding()
+	dec, ctx, pending := e.decoding()
 	k := 0
 	if cfg.spec != nil {
 		k = cfg.spec.NumTokens
@@ -92,10 +104,6 @@ func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops f
 	chunk := cfg.maxBatched - len(dec)*(1+k)
 	if chunk <= 0 {
 		return 0, 0, 0, 0
-	}
-	pending := 0
-	for _, r := range e.running {
-		pending += r.prefillLeft
 	}
 	by, fl, kern := e.roofline(len(dec), ctx, chunk)
 	stepDur := kern + cfg.cpuOverhead
@@ -108,7 +116,10 @@ func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops f
 	// FCFS over the prefilling requests.
 	rem, cum := done, 0
 	for _, r := range e.running {
-		if r.prefillLeft == 0 || rem == 0 {
+		if rem == 0 {
+			break
+		}
+		if r.prefillLeft == 0 {
 			continue
 		}
 		d := min(r.prefillLeft, rem)
@@ -145,7 +156,7 @@ func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops f
 // decodePhase runs decode steps for the rest of the tick, or until every
 // request in the batch is done.
 func (e *engine) decodePhase(start, left float64) (kernel, bytes, flops float64) {
-	dec, ctx := e.decoding()
+	dec, ctx, _ := e.decoding()
 	if len(dec) == 0 {
 		return 0, 0, 0
 	}
@@ -198,7 +209,7 @@ func (e *engine) advance(dec []*request, steps, stepDur, start float64) float64 
 	for need > e.cfg.blocks-e.usedBlocks && len(e.running) > 0 {
 		need -= e.preemptNewest(dec, tok, need)
 	}
-	ran := 0
+	ran, finished := 0, false
 	itl := uint64(0)
 	for i, r := range dec {
 		if r.blocks == 0 || tok[i] == 0 { // preempted or nothing to do
@@ -220,10 +231,13 @@ func (e *engine) advance(dec []*request, steps, stepDur, start float64) float64 
 		}
 		if r.generated >= r.output {
 			e.finish(r, start+float64(drafts[i])*stepDur)
+			finished = true
 		}
 	}
 	e.h.itl.observeN(stepDur, itl)
-	e.compactRunning()
+	if finished {
+		e.compactRunning()
+	}
 	return float64(ran)
 }
 
@@ -268,8 +282,10 @@ func (e *engine) finish(r *request, tf float64) {
 		h.tpot.observeN((tf-r.firstToken)/float64(r.generated-1), 1)
 	}
 	h.promptTok.observeN(float64(r.prompt), 1)
-	h.genTok.observeN(float64(r.generated), 1)
-	h.maxGenTok.observeN(float64(r.generated), 1)
+	gen := float64(r.generated)
+	i := h.genTok.bucket(gen) // maxGenTok has the same buckets
+	h.genTok.add(i, gen, 1)
+	h.maxGenTok.add(i, gen, 1)
 	if r.maxTokens > 0 {
 		h.maxTokens.observeN(float64(r.maxTokens), 1)
 	}
@@ -283,12 +299,15 @@ func (e *engine) finish(r *request, tf float64) {
 	e.finishedOutput += float64(r.output)
 }
 
-// compactRunning drops finished and preempted requests from the batch.
+// compactRunning drops finished requests from the batch (preempted ones
+// already went back to the queue) and keeps them for reuse.
 func (e *engine) compactRunning() {
 	kept := e.running[:0]
 	for _, r := range e.running {
 		if r.blocks > 0 {
 			kept = append(kept, r)
+		} else {
+			e.free = append(e.free, r)
 		}
 	}
 	clear(e.running[len(kept):])

@@ -42,24 +42,25 @@ func lookupGPU(name string) (gpuSpec, error) {
 }
 
 // migSlice returns the spec of one MIG instance of profile (for example
-// "3g.40gb"): compute, bandwidth and power scale with the g share of the
-// card, memory is the profile's.
-func (g gpuSpec) migSlice(profile string) (gpuSpec, int, error) {
+// "3g.40gb"), how many fit on a card and its share of the card: compute,
+// bandwidth and power scale with the g share of the card (3g on A100s:
+// 3/7), memory is the profile's.
+func (g gpuSpec) migSlice(profile string) (s gpuSpec, perGPU int, share float64, err error) {
 	if g.migSlices == 0 {
-		return gpuSpec{}, 0, fmt.Errorf("GPU %s does not support MIG", g.key)
+		return gpuSpec{}, 0, 0, fmt.Errorf("GPU %s does not support MIG", g.key)
 	}
 	var slices, mem int
 	if _, err := fmt.Sscanf(profile, "%dg.%dgb", &slices, &mem); err != nil || slices < 1 || slices > g.migSlices || mem < 1 {
-		return gpuSpec{}, 0, fmt.Errorf("MIG profile %q: want <n>g.<mem>gb with 1 <= n <= %d", profile, g.migSlices)
+		return gpuSpec{}, 0, 0, fmt.Errorf("MIG profile %q: want <n>g.<mem>gb with 1 <= n <= %d", profile, g.migSlices)
 	}
-	share := float64(slices) / float64(g.migSlices)
-	s := g
+	share = float64(slices) / float64(g.migSlices)
+	s = g
 	s.memoryMiB = float64(mem) * 1024
 	s.bandwidth *= share
 	s.flops *= share
 	s.powerW *= share
 	s.idlePowerW *= share
-	return s, g.migSlices / slices, nil
+	return s, g.migSlices / slices, share, nil
 }
 
 // modelSpec is one served model (bf16 weights), from gpu-physics.md.

@@ -3,7 +3,6 @@ package sim
 import (
 	"math"
 	"math/rand/v2"
-	"sort"
 )
 
 // hist is a classic histogram kept as per-bucket counts, observed in bulk
@@ -25,21 +24,33 @@ func (h *hist) observeN(v float64, n uint64) {
 	if n == 0 || math.IsNaN(v) {
 		return
 	}
-	i := sort.SearchFloat64s(h.bounds, v) // first bound >= v: the bucket with le >= v
+	h.add(h.bucket(v), v, n)
+}
+
+// bucket returns the index of the bucket v falls in: the first bound >= v
+// (sort.SearchFloat64s, written out so that it inlines), checking the first
+// bucket first, where zero queue times and preemption counts land.
+func (h *hist) bucket(v float64) int {
+	if len(h.bounds) == 0 || v <= h.bounds[0] {
+		return 0
+	}
+	lo, hi := 1, len(h.bounds)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if h.bounds[m] < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// add records v n times in bucket i.
+func (h *hist) add(i int, v float64, n uint64) {
 	h.counts[i] += n
 	h.sum += v * float64(n)
 	h.count += n
-}
-
-// cumulative returns the le → cumulative count map client_golang wants.
-func (h *hist) cumulative() map[float64]uint64 {
-	m := make(map[float64]uint64, len(h.bounds))
-	var c uint64
-	for i, b := range h.bounds {
-		c += h.counts[i]
-		m[b] = c
-	}
-	return m
 }
 
 // bucketSet holds the bucket edges of every family, built once per cluster.
@@ -114,8 +125,15 @@ func poisson(r *rand.Rand, lambda float64) int {
 	}
 }
 
-// lognormal draws a length with the given mean and sigma, at least 1.
-func lognormal(r *rand.Rand, t Tokens) int {
-	mu := math.Log(t.Mean) - t.Spread*t.Spread/2
-	return max(1, int(math.Round(math.Exp(mu+t.Spread*r.NormFloat64()))))
+// lengthDist is a log-normal length distribution with its parameters
+// worked out once.
+type lengthDist struct{ mu, sigma float64 }
+
+func newLengthDist(t Tokens) lengthDist {
+	return lengthDist{mu: math.Log(t.Mean) - t.Spread*t.Spread/2, sigma: t.Spread}
+}
+
+// draw returns a length with the distribution's mean and sigma, at least 1.
+func (d lengthDist) draw(r *rand.Rand) int {
+	return max(1, int(math.Round(math.Exp(d.mu+d.sigma*r.NormFloat64()))))
 }

@@ -1,15 +1,10 @@
 package sim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 )
 
 // Target kinds.
@@ -60,24 +55,6 @@ type famSpec struct {
 	key        string // table key when one name has several label sets (default: name)
 }
 
-// descTable is a built table of descriptors by family name.
-type descTable map[string]*prometheus.Desc
-
-func buildDescs(specs []famSpec) descTable {
-	t := descTable{}
-	for _, s := range specs {
-		k := s.key
-		if k == "" {
-			k = s.name
-		}
-		t[k] = prometheus.NewDesc(s.name, s.help, s.labels, nil)
-		if s.created {
-			t[createdName(s)] = prometheus.NewDesc(createdName(s), s.help, s.labels, nil)
-		}
-	}
-	return t
-}
-
 // createdName is prometheus_client's _created family: counters drop their
 // _total suffix first.
 func createdName(s famSpec) string {
@@ -87,74 +64,38 @@ func createdName(s famSpec) string {
 	return s.name + "_created"
 }
 
-// emitter sends const metrics, turning label mistakes into invalid metrics
-// so that Gather reports them instead of panicking.
-type emitter struct {
-	ch chan<- prometheus.Metric
-	d  descTable
-}
-
-func (e emitter) desc(name string) *prometheus.Desc {
-	d := e.d[name]
-	if d == nil {
-		d = prometheus.NewInvalidDesc(fmt.Errorf("family %q is not declared", name))
-	}
-	return d
-}
-
-func (e emitter) send(name string, t prometheus.ValueType, v float64, lv ...string) {
-	m, err := prometheus.NewConstMetric(e.desc(name), t, v, lv...)
-	if err != nil {
-		m = prometheus.NewInvalidMetric(e.desc(name), err)
-	}
-	e.ch <- m
-}
-
-func (e emitter) gauge(name string, v float64, lv ...string) {
-	e.send(name, prometheus.GaugeValue, v, lv...)
-}
-
-func (e emitter) counter(name string, v float64, lv ...string) {
-	e.send(name, prometheus.CounterValue, v, lv...)
-}
-
-func (e emitter) hist(name string, h *hist, lv ...string) {
-	m, err := prometheus.NewConstHistogram(e.desc(name), h.count, h.sum, h.cumulative(), lv...)
-	if err != nil {
-		m = prometheus.NewInvalidMetric(e.desc(name), err)
-	}
-	e.ch <- m
-}
-
-// collectorFunc adapts a function to an unchecked prometheus.Collector.
-type collectorFunc func(ch chan<- prometheus.Metric)
-
-// Describe sends nothing: the collector is unchecked, its families vary.
-func (f collectorFunc) Describe(chan<- *prometheus.Desc) {}
-
-// Collect calls f.
-func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
-
-// renderer holds the descriptor tables, built once per cluster.
+// renderer holds the family tables, built once per cluster (one per kind
+// of target, so that the builders a big kube-state-metrics render grows are
+// not reused for small ones), and the server's renders of the current
+// simulated time.
 type renderer struct {
-	once                                  sync.Once
-	vllm, vllmV0, sglang, llamacpp, infra descTable
-	dcgm                                  []dcgmField
-	dcgmKeys                              [][4]string // per field: idle, idle MIG, allocated, allocated MIG
+	vllm, vllmV0, sglang, llamacpp *famTable
+	dcgm, kueue, ksm               *famTable
+	dcgmFields                     []dcgmField
+	dcgmKeys                       [][4]*famDesc // per field: idle, idle MIG, allocated, allocated MIG
+	cache                          renderCache
 }
 
-func (r *renderer) init(c *Cluster) {
-	r.once.Do(func() {
-		r.vllm = buildDescs(vllmFamilies())
-		r.vllmV0 = buildDescs(vllmV0Families())
-		r.sglang = buildDescs(sglangFamilies())
-		r.llamacpp = buildDescs(llamacppFamilies())
-		r.infra = buildDescs(append(append(dcgmFamilies(c.sc.Exporter), kueueFamilies()...), ksmFamilies()...))
-		r.dcgm = dcgmFields()
-		for _, f := range r.dcgm {
-			r.dcgmKeys = append(r.dcgmKeys, [4]string{dcgmKey(f.name, false, false), dcgmKey(f.name, false, true), dcgmKey(f.name, true, false), dcgmKey(f.name, true, true)})
+// newRenderer builds the family tables of a cluster's targets.
+func newRenderer(x Exporter) *renderer {
+	r := &renderer{
+		vllm:       newFamTable(vllmFamilies()),
+		vllmV0:     newFamTable(vllmV0Families()),
+		sglang:     newFamTable(sglangFamilies()),
+		llamacpp:   newFamTable(llamacppFamilies()),
+		dcgm:       newFamTable(dcgmFamilies(x)),
+		kueue:      newFamTable(kueueFamilies()),
+		ksm:        newFamTable(ksmFamilies()),
+		dcgmFields: dcgmFields(),
+	}
+	for _, f := range r.dcgmFields {
+		var keys [4]*famDesc
+		for i, k := range []string{dcgmKey(f.name, false, false), dcgmKey(f.name, false, true), dcgmKey(f.name, true, false), dcgmKey(f.name, true, true)} {
+			keys[i] = r.dcgm.descs[k]
 		}
-	})
+		r.dcgmKeys = append(r.dcgmKeys, keys)
+	}
+	return r
 }
 
 // Targets lists the current scrape targets in a stable order.
@@ -186,89 +127,96 @@ func (c *Cluster) Targets() []Target {
 	return ts
 }
 
-// Gatherer returns a registry that renders the target at path from the
-// cluster's state at scrape time.
-func (c *Cluster) Gatherer(path string) (prometheus.Gatherer, error) {
-	c.render.init(c)
-	var f collectorFunc
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case path == "/targets/kueue/metrics":
-		f = func(ch chan<- prometheus.Metric) { c.collectKueue(emitter{ch, c.render.infra}, "leader") }
-	case path == "/targets/kueue-follower/metrics" && c.sc.Kueue.Follower:
-		f = func(ch chan<- prometheus.Metric) { c.collectKueue(emitter{ch, c.render.infra}, "follower") }
-	case path == "/targets/ksm/metrics":
-		f = func(ch chan<- prometheus.Metric) { c.collectKSM(emitter{ch, c.render.infra}) }
-	case len(parts) == 4 && parts[0] == "targets" && parts[1] == "dcgm" && parts[3] == "metrics":
-		n := c.nodeByName(parts[2])
-		if n == nil {
-			return nil, fmt.Errorf("target %q: %w", path, ErrNoTarget)
-		}
-		if c.exporterDown(n) {
-			return nil, fmt.Errorf("target %q: dcgm-exporter on %s: %w", path, n.name, ErrTargetDown)
-		}
-		f = func(ch chan<- prometheus.Metric) { c.collectDCGM(emitter{ch, c.render.infra}, n) }
-	case len(parts) == 4 && parts[0] == "targets" && parts[3] == "metrics":
-		p := c.podByName(parts[1], parts[2])
-		if p == nil {
-			return nil, fmt.Errorf("target %q: %w", path, ErrNoTarget)
-		}
-		f = func(ch chan<- prometheus.Metric) { c.collectEngine(ch, p) }
-	default:
-		return nil, fmt.Errorf("target %q: %w", path, ErrNoTarget)
-	}
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(f); err != nil {
-		return nil, fmt.Errorf("register collector for %q: %w", path, err)
-	}
-	return reg, nil
-}
-
 // TextContentType is the exposition content type Render writes.
 const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Render writes the target's exposition in the text format 0.0.4.
 func (c *Cluster) Render(w io.Writer, path string) error {
-	g, err := c.Gatherer(path)
+	b, err := c.RenderBytes(path)
 	if err != nil {
 		return err
 	}
-	c.mu.RLock()
-	mfs, err := g.Gather()
-	c.mu.RUnlock()
-	if err != nil {
-		return fmt.Errorf("gather %q: %w", path, err)
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return fmt.Errorf("encode %q family %s: %w", path, mf.GetName(), err)
-		}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
 	}
 	return nil
 }
 
-// RenderBytes is Render into a byte slice.
+// RenderBytes renders the target's exposition afresh into a byte slice
+// the caller owns.
 func (c *Cluster) RenderBytes(path string) ([]byte, error) {
-	var b bytes.Buffer
-	err := c.Render(&b, path)
-	return b.Bytes(), err
-}
-
-func (c *Cluster) nodeByName(name string) *node {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.nodeIdx[name]
+	return c.renderLocked(path)
 }
 
-func (c *Cluster) exporterDown(n *node) bool {
+// scrape is what the server serves: the target's exposition at the current
+// simulated time, rendered at most once per simulated time (two scrapes
+// within one tick share it). The slice is shared: callers must not modify
+// it.
+func (c *Cluster) scrape(path string) ([]byte, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return n.exporterDown
+	if b, ok := c.rend.cache.get(path, c.now); ok {
+		return b, nil
+	}
+	b, err := c.renderLocked(path)
+	if err != nil {
+		return nil, err
+	}
+	c.rend.cache.put(path, c.now, b)
+	return b, nil
 }
 
-func (c *Cluster) podByName(ns, name string) *pod {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.podIdx[ns+"/"+name]
+// renderLocked renders the target at path; the caller holds c.mu.
+func (c *Cluster) renderLocked(path string) ([]byte, error) {
+	tc, err := c.targetCollector(path)
+	if err != nil {
+		return nil, err
+	}
+	b := tc.tab.builder()
+	defer tc.tab.release(b)
+	tc.collect(emitter{b})
+	out, err := b.encode()
+	if err != nil {
+		return nil, fmt.Errorf("render %q: %w", path, err)
+	}
+	return out, nil
+}
+
+// targetCollector is how one target is rendered: its family table and the
+// function that emits its metrics.
+type targetCollector struct {
+	tab     *famTable
+	collect func(emitter)
+}
+
+// targetCollector resolves a target path; the caller holds c.mu.
+func (c *Cluster) targetCollector(path string) (targetCollector, error) {
+	r := c.rend
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case path == "/targets/kueue/metrics":
+		return targetCollector{r.kueue, func(em emitter) { c.collectKueue(em, "leader") }}, nil
+	case path == "/targets/kueue-follower/metrics" && c.sc.Kueue.Follower:
+		return targetCollector{r.kueue, func(em emitter) { c.collectKueue(em, "follower") }}, nil
+	case path == "/targets/ksm/metrics":
+		return targetCollector{r.ksm, c.collectKSM}, nil
+	case len(parts) == 4 && parts[0] == "targets" && parts[1] == "dcgm" && parts[3] == "metrics":
+		n := c.nodeIdx[parts[2]]
+		if n == nil {
+			return targetCollector{}, fmt.Errorf("target %q: %w", path, ErrNoTarget)
+		}
+		if n.exporterDown {
+			return targetCollector{}, fmt.Errorf("target %q: dcgm-exporter on %s: %w", path, n.name, ErrTargetDown)
+		}
+		return targetCollector{r.dcgm, func(em emitter) { c.collectDCGM(em, n) }}, nil
+	case len(parts) == 4 && parts[0] == "targets" && parts[3] == "metrics":
+		p := c.podIdx[parts[1]+"/"+parts[2]]
+		if p == nil {
+			return targetCollector{}, fmt.Errorf("target %q: %w", path, ErrNoTarget)
+		}
+		return targetCollector{c.engineTable(p), func(em emitter) { c.collectEngine(em, p) }}, nil
+	}
+	return targetCollector{}, fmt.Errorf("target %q: %w", path, ErrNoTarget)
 }

@@ -140,18 +140,18 @@ func (c *Cluster) collectDCGM(em emitter, n *node) {
 			0, 0, 0, 0, 0,
 			round6(a.busy), round6(a.tensor), round6(a.dram), math.Round(2e6 + 4e8*a.busy), math.Round(3e6 + 6e8*a.busy),
 		}
-		for i, f := range c.render.dcgm {
+		for i, f := range c.rend.dcgmFields {
 			if mig && f.notOnMIG {
 				continue
 			}
-			key := c.render.dcgmKeys[i][b2i(alloc)*2+b2i(mig)]
+			d := c.rend.dcgmKeys[i][b2i(alloc)*2+b2i(mig)]
 			switch {
 			case f.name == "DCGM_FI_DEV_XID_ERRORS":
-				em.gauge(key, vals[i], append(lv, strconv.Itoa(g.xid), xidMessage(g.xid))...)
+				em.b.gauge(d, vals[i], append(lv, strconv.Itoa(g.xid), xidMessage(g.xid)))
 			case f.typ == counterT:
-				em.counter(key, vals[i], lv...)
+				em.b.counter(d, vals[i], lv)
 			default:
-				em.gauge(key, vals[i], lv...)
+				em.b.gauge(d, vals[i], lv)
 			}
 		}
 	}

@@ -1,10 +1,6 @@
 package sim
 
-import (
-	"strconv"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "strconv"
 
 // vllmFamilies are vLLM V1's families (serving-metrics.md §1.2) as the
 // 0.0.4 text format shows them: counters with _total, and _created gauges.
@@ -138,18 +134,31 @@ func llamacppFamilies() []famSpec {
 	}
 }
 
+// engineTable is the family table of a serving pod's engine kind.
+func (c *Cluster) engineTable(p *pod) *famTable {
+	switch p.dep.spec.Engine {
+	case EngineVLLMV0:
+		return c.rend.vllmV0
+	case EngineSGLang:
+		return c.rend.sglang
+	case EngineLlamaCpp:
+		return c.rend.llamacpp
+	}
+	return c.rend.vllm
+}
+
 // collectEngine renders one serving pod: every engine (data-parallel rank) of it.
-func (c *Cluster) collectEngine(ch chan<- prometheus.Metric, p *pod) {
+func (c *Cluster) collectEngine(em emitter, p *pod) {
 	for _, e := range p.engines {
 		switch p.dep.spec.Engine {
 		case EngineVLLMV0:
-			c.collectVLLMV0(emitter{ch, c.render.vllmV0}, e)
+			c.collectVLLMV0(em, e)
 		case EngineSGLang:
-			c.collectSGLang(emitter{ch, c.render.sglang}, e)
+			c.collectSGLang(em, e)
 		case EngineLlamaCpp:
-			c.collectLlamaCpp(emitter{ch, c.render.llamacpp}, e)
+			c.collectLlamaCpp(em, e)
 		default:
-			c.collectVLLM(emitter{ch, c.render.vllm}, e)
+			c.collectVLLM(em, e)
 		}
 	}
 }
@@ -173,10 +182,7 @@ func (c *Cluster) collectVLLM(em emitter, e *engine) {
 	em.gauge("vllm:cache_config_info", 1, "16", "auto", "True", en, strconv.FormatFloat(cfg.memUtil, 'g', -1, 64),
 		"0", strconv.Itoa(cfg.blocks), "None")
 	k := &e.c
-	cr := func(name string, v float64, lv ...string) {
-		em.counter(name, v, lv...)
-		em.gauge(createdName(famSpec{name: name, typ: counterT}), e.created, lv...)
-	}
+	cr := func(name string, v float64, lv ...string) { em.counterCreated(name, v, e.created, lv...) }
 	cr("vllm:prompt_tokens_total", k.promptTokens, mn, en)
 	cr("vllm:generation_tokens_total", k.generationTokens, mn, en)
 	cr("vllm:prompt_tokens_by_source_total", k.promptTokens-k.prefixHits, mn, en, "local_compute")
@@ -212,10 +218,7 @@ func (c *Cluster) collectVLLM(em emitter, e *engine) {
 		}
 	}
 	h := &e.h
-	hc := func(name string, x *hist) {
-		em.hist(name, x, mn, en)
-		em.gauge(name+"_created", e.created, mn, en)
-	}
+	hc := func(name string, x *hist) { em.histCreated(name, x, e.created, mn, en) }
 	hc("vllm:time_to_first_token_seconds", &h.ttft)
 	hc("vllm:inter_token_latency_seconds", &h.itl)
 	if old {
@@ -281,20 +284,14 @@ func (c *Cluster) collectSGLang(em emitter, e *engine) {
 	}
 	em.gauge("sglang:spec_accept_rate", accRate, l...)
 	k := &e.c
-	cr := func(name string, v float64) {
-		em.counter(name, v, l...)
-		em.gauge(createdName(famSpec{name: name, typ: counterT}), e.created, l...)
-	}
+	cr := func(name string, v float64) { em.counterCreated(name, v, e.created, l...) }
 	cr("sglang:prompt_tokens_total", k.promptTokens)
 	cr("sglang:generation_tokens_total", k.generationTokens)
 	cr("sglang:cached_tokens_total", k.prefixHits)
 	cr("sglang:num_requests_total", k.success[0]+k.success[1]+k.success[2])
 	cr("sglang:num_aborted_requests_total", k.success[2])
 	cr("sglang:num_retracted_requests_total", k.preemptions)
-	hc := func(name string, x *hist) {
-		em.hist(name, x, l...)
-		em.gauge(name+"_created", e.created, l...)
-	}
+	hc := func(name string, x *hist) { em.histCreated(name, x, e.created, l...) }
 	hc("sglang:time_to_first_token_seconds", &e.h.ttft)
 	hc("sglang:inter_token_latency_seconds", &e.h.itl)
 	hc("sglang:e2e_request_latency_seconds", &e.h.e2e)

@@ -18,8 +18,8 @@ import (
 
 // Scenario is one simulated cluster as described by a YAML file in
 // examples/scenarios. Sizes are shares of the fleet so that --gpus scales
-// any scenario; load is per replica so that behaviour does not change with
-// size.
+// any scenario; serving load is per replica and batch-job bursts scale with
+// their flavor (see JobSpec), so that behaviour does not change with size.
 type Scenario struct {
 	Name        string       `yaml:"name"`
 	Description string       `yaml:"description"`
@@ -124,6 +124,9 @@ type Tokens struct {
 }
 
 // JobSpec is a stream of batch jobs (for example training) queued in Kueue.
+// GPUs and Burst are as written for the scenario's gpus; at another size a
+// burst asks for the same share of its flavor: more jobs on a larger fleet,
+// smaller jobs (down to one GPU, then fewer) on a smaller one.
 type JobSpec struct {
 	Name     string   `yaml:"name"`
 	Team     string   `yaml:"team"`

@@ -14,7 +14,9 @@ const maxRate = 10_000
 // plan is a scenario sized to a number of GPUs.
 type plan struct {
 	flavors  map[string]*flavorPlan
+	gpus     int                       // physical GPUs: every pool holds whole nodes, at least one
 	replicas []int                     // per deployment
+	jobs     []jobPlan                 // per job stream
 	nominal  map[string]map[string]int // team → flavor → units
 	borrow   map[string]map[string]int // team → flavor → units (may borrow)
 }
@@ -24,10 +26,40 @@ type flavorPlan struct {
 	spec     gpuSpec // per allocatable unit (a MIG slice on MIG pools)
 	card     gpuSpec // the physical card
 	nodes    int
-	gpus     int // physical GPUs
-	perGPU   int // units per physical GPU (MIG instances, else 1)
-	units    int // allocatable units
+	gpus     int     // physical GPUs
+	perGPU   int     // units per physical GPU (MIG instances, else 1)
+	weight   float64 // share of a card one unit is: 1, or the MIG profile's compute slices over the card's (3g on A100: 3/7)
+	units    int     // allocatable units
 	resource string
+}
+
+// jobPlan is a job stream sized to the fleet.
+type jobPlan struct{ gpus, burst int }
+
+// sizeJob scales a job stream by scale, its flavor's size over its size in
+// the scenario as written: a burst asks for the same share of the flavor
+// at any size, as more jobs on a larger fleet and as smaller jobs on a
+// smaller one (sized to divide a node's perNode units, so that they pack
+// onto nodes as the written ones do; down to one unit each, then fewer).
+func sizeJob(j JobSpec, scale float64, perNode int) jobPlan {
+	demand := float64(j.Burst*j.GPUs) * scale
+	gpus := j.GPUs
+	if scale < 1 {
+		want := max(1, int(math.Round(float64(j.GPUs)*scale)))
+		gpus = 1
+		for d := want; d > 1; d-- {
+			if perNode%d == 0 {
+				gpus = d
+				break
+			}
+		}
+	}
+	return jobPlan{gpus: gpus, burst: max(1, int(math.Round(demand/float64(gpus))))}
+}
+
+// poolNodes is how many nodes a pool has in a fleet of total GPUs.
+func poolNodes(np NodePool, total int) int {
+	return max(1, int(math.Round(np.Share*float64(total)/float64(np.GPUsPerNode))))
 }
 
 // unitsPerNode is the allocatable count of one node.
@@ -41,18 +73,19 @@ func (s *Scenario) size(total int) (*plan, []any, string) {
 		if err != nil {
 			return nil, []any{"nodes", i, "gpu"}, err.Error()
 		}
-		f := &flavorPlan{pool: np, spec: card, card: card, perGPU: 1, resource: "nvidia.com/gpu"}
+		f := &flavorPlan{pool: np, spec: card, card: card, perGPU: 1, weight: 1, resource: "nvidia.com/gpu"}
 		if np.MIG != "" {
-			slice, per, err := card.migSlice(np.MIG)
+			slice, per, share, err := card.migSlice(np.MIG)
 			if err != nil {
 				return nil, []any{"nodes", i, "mig"}, err.Error()
 			}
-			f.spec, f.perGPU, f.resource = slice, per, "nvidia.com/mig-"+np.MIG
+			f.spec, f.perGPU, f.weight, f.resource = slice, per, share, "nvidia.com/mig-"+np.MIG
 		}
-		f.nodes = max(1, int(math.Round(np.Share*float64(total)/float64(np.GPUsPerNode))))
+		f.nodes = poolNodes(np, total)
 		f.gpus = f.nodes * np.GPUsPerNode
 		f.units = f.gpus * f.perGPU
 		p.flavors[np.Flavor] = f
+		p.gpus += f.gpus
 	}
 	for _, t := range s.Teams {
 		p.nominal[t.Name], p.borrow[t.Name] = map[string]int{}, map[string]int{}
@@ -84,6 +117,16 @@ func (s *Scenario) size(total int) (*plan, []any, string) {
 			units = f.units
 		}
 		p.replicas = append(p.replicas, max(1, int(math.Round(d.Share*float64(units)/float64(d.TP*d.DP)))))
+	}
+	for _, j := range s.Jobs {
+		scale, perNode := 1.0, j.GPUs
+		for _, np := range s.Nodes {
+			if np.Flavor == j.Flavor {
+				scale = float64(poolNodes(np, total)) / float64(poolNodes(np, s.GPUs))
+				perNode = p.flavors[np.Flavor].unitsPerNode()
+			}
+		}
+		p.jobs = append(p.jobs, sizeJob(j, scale, perNode))
 	}
 	return p, nil, ""
 }
@@ -339,11 +382,12 @@ func (s *Scenario) checkQuotas(pl *plan) ([]any, string) {
 	}
 	for i, j := range s.Jobs {
 		capacity := pl.nominal[j.Team][j.Flavor] + pl.borrow[j.Team][j.Flavor]
-		if j.GPUs > capacity {
-			return []any{"jobs", i, "gpus"}, fmt.Sprintf("job %q needs %d GPUs but team %q can hold at most %d on %q", j.Name, j.GPUs, j.Team, capacity, j.Flavor)
+		gpus := pl.jobs[i].gpus
+		if gpus > capacity {
+			return []any{"jobs", i, "gpus"}, fmt.Sprintf("job %q needs %d GPUs but team %q can hold at most %d on %q", j.Name, gpus, j.Team, capacity, j.Flavor)
 		}
-		if f := pl.flavors[j.Flavor]; j.GPUs > f.unitsPerNode() {
-			return []any{"jobs", i, "gpus"}, fmt.Sprintf("job %q needs %d GPUs but a %s node has %d", j.Name, j.GPUs, j.Flavor, f.unitsPerNode())
+		if f := pl.flavors[j.Flavor]; gpus > f.unitsPerNode() {
+			return []any{"jobs", i, "gpus"}, fmt.Sprintf("job %q needs %d GPUs but a %s node has %d", j.Name, gpus, j.Flavor, f.unitsPerNode())
 		}
 	}
 	return nil, ""

@@ -16,9 +16,10 @@ import (
 )
 
 // GPUsPerCore is the design budget of the real-time simulator: one core
-// steps 40,000 simulated GPUs at speed 1 (10,000 GPUs on 0.25 core).
-// BenchmarkStep measures the real figure; CheckCapacity refuses what would
-// exceed this budget instead of silently falling behind.
+// steps 40,000 simulated GPUs at speed 1 and renders them for a 15 s
+// scrape (10,000 GPUs on 0.25 core). BenchmarkFleet10000 measures the real
+// figure; CheckCapacity refuses what would exceed this budget instead of
+// silently falling behind.
 const GPUsPerCore = 40_000
 
 // CheckCapacity reports whether gpus at speed fit the machine's cores.
@@ -145,7 +146,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request) {
-	b, err := s.o.Cluster.RenderBytes(r.URL.Path)
+	b, err := s.o.Cluster.scrape(r.URL.Path)
 	switch {
 	case errors.Is(err, ErrNoTarget):
 		http.Error(w, err.Error(), http.StatusNotFound)

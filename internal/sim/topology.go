@@ -70,10 +70,11 @@ type deployment struct {
 
 // jobStream submits batch jobs.
 type jobStream struct {
-	js   JobSpec
-	team *team
-	next float64
-	seq  int
+	js          JobSpec
+	gpus, burst int // sized to the fleet (plan.jobs)
+	team        *team
+	next        float64
+	seq         int
 }
 
 // workload is a Kueue Workload: one serving replica or one batch job.
@@ -167,8 +168,8 @@ func (c *Cluster) build() error {
 		}
 		c.deps = append(c.deps, dep)
 	}
-	for _, j := range c.sc.Jobs {
-		js := &jobStream{js: j, team: c.team(j.Team)}
+	for i, j := range c.sc.Jobs {
+		js := &jobStream{js: j, gpus: c.plan.jobs[i].gpus, burst: c.plan.jobs[i].burst, team: c.team(j.Team)}
 		js.next = c.rng.ExpFloat64() * j.Every.D().Seconds() / 4 // the first comes early
 		c.jobs = append(c.jobs, js)
 	}
@@ -309,8 +310,8 @@ func (c *Cluster) reapPods(t float64) {
 func (c *Cluster) jobArrivals(t, dt float64) {
 	for _, j := range c.jobs {
 		for j.next <= t+dt {
-			for range j.js.Burst {
-				w := &workload{team: j.team, flavor: j.js.Flavor, units: j.js.GPUs, priority: j.js.Priority, job: j, runLeft: j.js.Runtime.D().Seconds()}
+			for range j.burst {
+				w := &workload{team: j.team, flavor: j.js.Flavor, units: j.gpus, priority: j.js.Priority, job: j, runLeft: j.js.Runtime.D().Seconds()}
 				c.addWorkload(w)
 			}
 			j.next += c.rng.ExpFloat64() * j.js.Every.D().Seconds()
@@ -349,13 +350,15 @@ func (c *Cluster) applyEvents(t float64) {
 	}
 }
 
-// physics updates power, energy and temperature from the tick's activity.
-func (g *gpu) physics(dt float64) {
+// physics updates power, energy and temperature from the tick's activity;
+// approach is 1 - exp(-dt/60), the share of the way to the target
+// temperature covered in dt.
+func (g *gpu) physics(dt, approach float64) {
 	a := g.act
 	g.power = g.spec.idlePowerW + (g.spec.powerW-g.spec.idlePowerW)*(0.25*a.busy+0.45*a.tensor+0.3*a.dram)
 	g.energyMJ += g.power * dt * 1000
 	target := 28 + 52*g.power/g.spec.powerW
-	g.temp += (target - g.temp) * (1 - math.Exp(-dt/60))
+	g.temp += (target - g.temp) * approach
 }
 
 // fbUsedMiB is the framebuffer in use: vLLM preallocates
@@ -372,13 +375,14 @@ func (g *gpu) fbUsedMiB() float64 {
 }
 
 // accountTeams integrates the true reserved, allocated and used GPU-hours
-// per team and for the fleet. A MIG slice counts as 1/(slices per card).
+// per team and for the fleet. A MIG slice counts as its profile's share of
+// the card (a 3g.40gb slice of an A100 is 3/7, as the price book charges).
 func (c *Cluster) accountTeams(dt float64) {
 	h := dt / 3600
 	c.fleet.GPUHours += float64(c.gpus) * h
 	for _, t := range c.teams {
 		for fl, n := range t.nominal {
-			t.minute.reserved += float64(n) / float64(c.plan.flavors[fl].perGPU) * h
+			t.minute.reserved += float64(n) * c.plan.flavors[fl].weight * h
 		}
 	}
 	for _, p := range c.pods {
@@ -386,7 +390,7 @@ func (c *Cluster) accountTeams(dt float64) {
 			continue
 		}
 		for _, g := range p.units {
-			share := 1 / float64(g.node.fp.perGPU)
+			share := g.node.fp.weight
 			p.team.minute.alloc += share * h
 			p.team.minute.used += share * g.act.busy * h
 			c.fleet.AllocatedGPUHours += share * h

@@ -1,53 +1,117 @@
 package sim
 
 import (
+	"cmp"
+	"math"
 	"testing"
 	"time"
 )
 
+// character is what a scenario run shows: the share of pod-minutes in
+// each state, and the mean engine-active share and waiting requests of a
+// serving pod-minute.
+type character struct {
+	share         map[State]float64
+	busy, waiting float64
+	preempted     float64 // Kueue preemptions of workloads
+}
+
+func characterOf(c *Cluster) character {
+	tr := c.Truth()
+	ch := character{share: map[State]float64{}}
+	n := 0.0
+	for _, p := range tr.Pods {
+		for _, m := range p.Minutes {
+			ch.share[m.State]++
+			ch.busy += m.Busy
+			ch.waiting += m.Waiting
+			n++
+		}
+	}
+	for s := range ch.share {
+		ch.share[s] /= n
+	}
+	ch.busy /= n
+	ch.waiting /= n
+	for _, tm := range c.teams {
+		ch.preempted += tm.kq.preempted
+	}
+	return ch
+}
+
+// dominant is the most common state.
+func (ch character) dominant() State {
+	var top State
+	for s, v := range ch.share {
+		if top == "" || v > ch.share[top] || (v == ch.share[top] && s < top) {
+			top = s
+		}
+	}
+	return top
+}
+
 // TestScenarioTruth checks that each scenario produces the ground truth it
-// is named for: the state it exists to show is the most common one among
-// its pod-minutes (or, for short events, is present).
+// is named for, and keeps it when --gpus sizes it: at two sizes, the state
+// it exists to show is the most common one among its pod-minutes (or, for
+// events and bursts, is present), and its share, the mean engine-active
+// share and the mean waiting requests per pod stay within a band.
 func TestScenarioTruth(t *testing.T) {
 	t.Parallel()
+	sizes := [2]int{16, 48}
 	tests := []struct {
 		scenario string
 		dominant State // the most common state
 		present  State // a state that must appear at least once
+		d        time.Duration
 	}{
-		{"healthy", StateHealthy, ""},
-		{"idle", StateIdle, ""},
-		{"cpu-bound", StateHostBound, ""},
-		{"memory-bound", StateMemoryBound, ""},
-		{"kv-saturation", StateKVSaturated, ""},
-		{"backlog", StateBacklog, ""},
-		{"ttft-regression", StateHealthy, StateTTFTRegression},
-		{"poor-spec-decode", StatePoorSpecDecode, ""},
-		{"noisy-tenant", "", StateBacklog},
-		{"exporter-down", "", StateExporterDown},
-		{"mixed", StateHealthy, ""},
+		{"healthy", StateHealthy, "", 0},
+		{"idle", StateIdle, "", 0},
+		{"cpu-bound", StateHostBound, "", 0},
+		{"memory-bound", StateMemoryBound, "", 0},
+		{"kv-saturation", StateKVSaturated, "", 0},
+		{"backlog", StateBacklog, "", 0},
+		{"ttft-regression", StateHealthy, StateTTFTRegression, 0},
+		{"poor-spec-decode", StatePoorSpecDecode, "", 0},
+		// Training bursts that reclaim borrowed quota need time to come.
+		{"noisy-tenant", "", StateBacklog, 70 * time.Minute},
+		// The exporters of two nodes go down: a share of the fleet that
+		// depends on its size.
+		{"exporter-down", "", StateExporterDown, 0},
+		{"mixed", StateHealthy, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
 			t.Parallel()
-			gpus, d := 16, 35*time.Minute
-			if tt.scenario == "noisy-tenant" { // needs room for a burst that reclaims borrowed quota
-				gpus, d = 64, 70*time.Minute
-			}
-			c := newTestCluster(t, tt.scenario, gpus)
-			c.Step(c.Start().Add(d))
-			counts := c.Truth().StateCounts()
-			var top State
-			for s, n := range counts {
-				if top == "" || n > counts[top] || (n == counts[top] && s < top) {
-					top = s
+			d := cmp.Or(tt.d, 35*time.Minute)
+			var chs [2]character
+			for i, gpus := range sizes {
+				c := newTestCluster(t, tt.scenario, gpus)
+				c.Step(c.Start().Add(d))
+				ch := characterOf(c)
+				if tt.dominant != "" && ch.dominant() != tt.dominant {
+					t.Errorf("%d GPUs: most common state %s, want %s (%v)", gpus, ch.dominant(), tt.dominant, ch.share)
 				}
+				if tt.present != "" && ch.share[tt.present] == 0 {
+					t.Errorf("%d GPUs: no %s minute (%v)", gpus, tt.present, ch.share)
+				}
+				if tt.scenario == "noisy-tenant" && ch.preempted == 0 {
+					t.Errorf("%d GPUs: no workload was preempted", gpus)
+				}
+				chs[i] = ch
+				t.Logf("%d GPUs: %v busy %.2f waiting %.1f preempted %v", gpus, ch.share, ch.busy, ch.waiting, ch.preempted)
 			}
-			if tt.dominant != "" && top != tt.dominant {
-				t.Errorf("most common state %s, want %s (%v)", top, tt.dominant, counts)
+			if tt.dominant == "" {
+				return
 			}
-			if tt.present != "" && counts[tt.present] == 0 {
-				t.Errorf("no %s minute (%v)", tt.present, counts)
+			a, b := chs[0], chs[1]
+			if s, u := a.share[tt.dominant], b.share[tt.dominant]; math.Abs(s-u) > 0.15 {
+				t.Errorf("%s share %.2f at %d GPUs, %.2f at %d", tt.dominant, s, sizes[0], u, sizes[1])
+			}
+			if math.Abs(a.busy-b.busy) > 0.05 {
+				t.Errorf("engine active %.2f at %d GPUs, %.2f at %d", a.busy, sizes[0], b.busy, sizes[1])
+			}
+			if math.Abs(a.waiting-b.waiting) > 1+0.25*max(a.waiting, b.waiting) {
+				t.Errorf("waiting %.1f per pod at %d GPUs, %.1f at %d", a.waiting, sizes[0], b.waiting, sizes[1])
 			}
 		})
 	}
@@ -77,5 +141,61 @@ func TestXIDEvent(t *testing.T) {
 	}
 	if !found {
 		t.Error("DCGM_FI_DEV_XID_ERRORS 79 not exposed")
+	}
+}
+
+// TestMIGSliceWeight checks that the truth weighs a MIG slice by its
+// profile's share of the card (n/7 for ng.* on an A100), as the price book
+// charges it, whatever number of slices fits on a card.
+func TestMIGSliceWeight(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		profile string
+		perCard int
+		weight  float64
+	}{
+		{"2g.20gb", 3, 2.0 / 7},
+		{"3g.40gb", 2, 3.0 / 7},
+		{"4g.40gb", 1, 4.0 / 7},
+		{"7g.80gb", 1, 1},
+	} {
+		t.Run(tt.profile, func(t *testing.T) {
+			t.Parallel()
+			sc, err := ParseScenario("mig.yml", []byte(`
+name: mig
+gpus: 8
+nodes:
+  - {flavor: a100-mig, gpu: A100, share: 1, mig: `+tt.profile+`}
+teams:
+  - {name: chat, quota: {a100-mig: 1}}
+deployments:
+  - name: chat-qwen
+    team: chat
+    model: Qwen2.5-7B
+    flavor: a100-mig
+    share: 1
+    load: {rate: 1, prompt_tokens: {mean: 300}, output_tokens: {mean: 100}}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := NewCluster(Options{Scenario: sc, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Step(c.Start().Add(15 * time.Minute))
+			tr := c.Truth()
+			units := float64(8 * tt.perCard)
+			want := units * tt.weight / 4 // every unit held for a quarter of an hour
+			if got := tr.Teams[0].AllocatedGPUHours; math.Abs(got-want) > 1e-9 {
+				t.Errorf("allocated %.4f GPU-hours, want %.0f slices × %.4f × 0.25 h = %.4f", got, units, tt.weight, want)
+			}
+			if got := tr.Teams[0].ReservedGPUHours; math.Abs(got-want) > 1e-9 {
+				t.Errorf("reserved %.4f GPU-hours, want %.4f", got, want)
+			}
+			if got, wantIdle := tr.Fleet.IdleGPUHours, 2-want; math.Abs(got-wantIdle) > 1e-9 {
+				t.Errorf("fleet idle %.4f GPU-hours, want 8 GPUs × 0.25 h − allocated = %.4f", got, wantIdle)
+			}
+		})
 	}
 }
