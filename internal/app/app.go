@@ -227,7 +227,11 @@ func (s *Server) analysis(cfg *config.Config) error {
 		return fmt.Errorf("cost attribution: %w", err)
 	}
 	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
-	return mountWeb(s.api, s.querier, s.catalog, th, calc, s.logger)
+	// The embedded rule manager evaluates the catalog's recording rules
+	// (and backfill writes them with the history), so the dashboard reads
+	// those; an external Prometheus may not have them.
+	return mountWeb(s.api, webOptions{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Calc: calc,
+		Recorded: s.opts.RemoteURL == "", Logger: s.logger})
 }
 
 // Thresholds reads the diagnosis thresholds of the config's servescope

@@ -58,7 +58,7 @@ func TestBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Samples == 0 || res.Failed == 0 {
-		t.Fatalf("result %+v: want samples and failed scrapes (two exporters go down at 10m)", res)
+		t.Fatalf("result %+v: want samples and failed scrapes (a quarter of the exporters, at least one, go down at 10m)", res)
 	}
 	mint, maxt := res.Start.UnixMilli(), end.UnixMilli()
 	// exporter-down scrapes dcgm-exporter with honor_labels true: allocated

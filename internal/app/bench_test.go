@@ -192,12 +192,16 @@ func BenchmarkDashboard1000GPUs(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := mountWeb(a, engine, cat, diagnose.DefaultThresholds(), calc, nil); err != nil {
+	if err := mountWeb(a, webOptions{Querier: engine, Catalog: cat, Thresholds: diagnose.DefaultThresholds(), Calc: calc, Recorded: true}); err != nil {
 		b.Fatal(err)
 	}
 	at := url.Values{"end": {end.Format(time.RFC3339)}}.Encode()
 	for _, page := range []string{"/", "/serving", "/gpus", "/queues", "/findings"} {
-		b.Run(strings.TrimPrefix(page, "/"), func(b *testing.B) {
+		name := strings.TrimPrefix(page, "/")
+		if name == "" {
+			name = "fleet"
+		}
+		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				rec := httptest.NewRecorder()
 				a.ServeHTTP(rec, httptest.NewRequestWithContext(b.Context(), http.MethodGet, page+"?"+at, nil))

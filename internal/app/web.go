@@ -15,25 +15,41 @@ import (
 	"github.com/servescope/servescope/internal/schema"
 )
 
-// mountWeb serves the dashboard at / on the API's mux, reading through q
-// with the catalog's queries. The findings come from the diagnosis (with
-// thresholds th, also marked on the GPU quadrant); the cost panels
-// from calc, and say "not available" when it is nil (NewCostCalculator
-// builds one).
-func mountWeb(a *api.API, q query.Querier, cat *schema.Catalog, th diagnose.Thresholds, calc *cost.Calculator, logger *slog.Logger) error {
+// webOptions are what the dashboard reads and how.
+type webOptions struct {
+	Querier query.Querier
+	Catalog *schema.Catalog
+	// Thresholds drive the findings and mark the GPU quadrant.
+	Thresholds diagnose.Thresholds
+	// Calc attributes cost; nil makes the cost panels say "not available"
+	// (NewCostCalculator builds one).
+	Calc *cost.Calculator
+	// Recorded reads the catalog's recorded series (servescope:*) instead
+	// of the full queries over raw series: true where the backend
+	// evaluates the catalog's rules, as the embedded rule manager and the
+	// backfill do.
+	Recorded bool
+	Logger   *slog.Logger
+}
+
+// mountWeb serves the dashboard at / on the API's mux, with the findings
+// of the diagnosis and the cost panels.
+func mountWeb(a *api.API, o webOptions) error {
+	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Thresholds: th, Logger: logger})
+	th := o.Thresholds
+	d, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Thresholds: th, Recorded: o.Recorded, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("mount dashboard: %w", err)
 	}
 	opts := web.Options{
-		Querier: q, Catalog: cat, Logger: logger, Findings: diagnosisFindings{d},
+		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: diagnosisFindings{d},
 		Regions: web.Regions{IdleBusy: th.IdleBusy, BoundBusy: th.MemoryBoundBusy, BoundDRAM: th.MemoryBoundDRAM},
 	}
-	if calc != nil {
-		opts.Costs = teamCosts{calc: calc, q: q}
+	if o.Calc != nil {
+		opts.Costs = teamCosts{calc: o.Calc, q: o.Querier}
 	}
 	h, err := web.New(opts)
 	if err != nil {

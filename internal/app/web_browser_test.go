@@ -122,7 +122,7 @@ func dashboardServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountWeb(a, engine, cat, diagnose.DefaultThresholds(), calc, nil); err != nil {
+	if err := mountWeb(a, webOptions{Querier: engine, Catalog: cat, Thresholds: diagnose.DefaultThresholds(), Calc: calc, Recorded: true}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a)
@@ -163,7 +163,9 @@ func appendHostile(t *testing.T, db *tsdb.DB, end time.Time) {
 	app := db.Appender(context.Background())
 	pod := hostilePod + strings.Repeat("x", 200)
 	for ts := end.Add(-20 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
-		for _, name := range []string{"vllm:num_requests_running", "vllm:num_requests_waiting"} {
+		// The raw series and what the catalog's rules record from them.
+		for _, name := range []string{"vllm:num_requests_running", "vllm:num_requests_waiting",
+			"servescope:requests_running:sum", "servescope:requests_waiting:sum"} {
 			ls := labels.FromStrings("__name__", name, "job", "vllm", "instance", "evil:8000", "namespace", "chat", "pod", pod, "model_name", "evil-model")
 			if err := app.Append(ls, ts.UnixMilli(), 3); err != nil {
 				t.Fatal(err)

@@ -139,16 +139,41 @@ type JobSpec struct {
 	Busy     float64  `yaml:"busy"`     // engine-active share while running (default 0.95)
 }
 
-// Event is something that happens at a point in simulated time.
+// Event is something that happens at a point in simulated time: a node
+// event (xid, exporter_down, exporter_up) or a pod event (relabel).
 type Event struct {
 	At   Duration `yaml:"at"`
-	Kind string   `yaml:"kind"` // xid, exporter_down, exporter_up
+	Kind string   `yaml:"kind"` // xid, exporter_down, exporter_up, relabel
 	Node int      `yaml:"node"` // node index in fleet order
 	GPU  int      `yaml:"gpu"`  // GPU index on the node (xid)
 	XID  int      `yaml:"xid"`  // XID code (xid), default 79
-	// Nodes applies the event to this many consecutive nodes starting at Node (default 1).
+	// Nodes applies the event to this many consecutive nodes starting at
+	// Node (default 1). Exporter events are written for the scenario's gpus
+	// and scale with the fleet's node count (the same share of the nodes,
+	// at least one); an XID stays on its one GPU.
 	Nodes int `yaml:"nodes"`
+
+	// Deployment or Job selects the pods a relabel changes: those of the
+	// deployment or job stream running at At, oldest first.
+	Deployment string `yaml:"deployment"`
+	Job        string `yaml:"job"`
+	// Pods is how many of the selected pods a relabel changes (default all).
+	Pods int `yaml:"pods"`
+	// Label and Value are the pod label a relabel sets and its new value, as
+	// kubectl label --overwrite would: only the team label (default), to a
+	// team of the scenario. The pod keeps its namespace, uid and Kueue
+	// queue; pods created later carry their template's labels.
+	Label string `yaml:"label"`
+	Value string `yaml:"value"`
 }
+
+// Event kinds.
+const (
+	EventXID          = "xid"
+	EventExporterDown = "exporter_down"
+	EventExporterUp   = "exporter_up"
+	EventRelabel      = "relabel"
+)
 
 // Duration is a time.Duration spelt like "15m" in YAML.
 type Duration time.Duration
@@ -328,11 +353,18 @@ func (s *Scenario) defaults() {
 		}
 	}
 	for i := range s.Events {
-		if s.Events[i].Nodes == 0 {
-			s.Events[i].Nodes = 1
+		e := &s.Events[i]
+		if e.Kind == EventRelabel {
+			if e.Label == "" {
+				e.Label = "team"
+			}
+			continue
 		}
-		if s.Events[i].XID == 0 {
-			s.Events[i].XID = 79
+		if e.Nodes == 0 {
+			e.Nodes = 1
+		}
+		if e.XID == 0 {
+			e.XID = 79
 		}
 	}
 }

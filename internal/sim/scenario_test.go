@@ -52,6 +52,12 @@ func TestBadScenarios(t *testing.T) {
 		{"model-does-not-fit.bad.yml", 9, "does not fit"},
 		{"bad-duration.bad.yml", 5, `duration "soon"`},
 		{"job-too-big.bad.yml", 7, "can hold at most"},
+		{"relabel-unknown-team.bad.yml", 17, `unknown team "research"`},
+		{"relabel-node.bad.yml", 15, "nodes applies to node events"},
+		{"relabel-no-selector.bad.yml", 7, "relabel needs deployment or job"},
+		{"relabel-label.bad.yml", 9, `label "app" is not supported`},
+		{"event-field-of-relabel.bad.yml", 8, "deployment applies to relabel events, not xid"},
+		{"events-out-of-order.bad.yml", 6, "events must be in time order"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -17,6 +17,7 @@ type plan struct {
 	gpus     int                       // physical GPUs: every pool holds whole nodes, at least one
 	replicas []int                     // per deployment
 	jobs     []jobPlan                 // per job stream
+	events   []eventPlan               // per event
 	nominal  map[string]map[string]int // team → flavor → units
 	borrow   map[string]map[string]int // team → flavor → units (may borrow)
 }
@@ -35,6 +36,23 @@ type flavorPlan struct {
 
 // jobPlan is a job stream sized to the fleet.
 type jobPlan struct{ gpus, burst int }
+
+// eventPlan is an event with its node range sized to the fleet.
+type eventPlan struct {
+	Event
+	node, nodes int
+}
+
+// sizeEvent scales an exporter event's node range by scale, the fleet's
+// node count over its count in the scenario as written, so that the same
+// share of the nodes loses its exporter at any size (at least one node).
+// An XID stays on the GPU it names.
+func sizeEvent(e Event, scale float64) eventPlan {
+	if (e.Kind != EventExporterDown && e.Kind != EventExporterUp) || scale == 1 {
+		return eventPlan{Event: e, node: e.Node, nodes: e.Nodes}
+	}
+	return eventPlan{Event: e, node: int(float64(e.Node) * scale), nodes: max(1, int(math.Round(float64(e.Nodes)*scale)))}
+}
 
 // sizeJob scales a job stream by scale, its flavor's size over its size in
 // the scenario as written: a burst asks for the same share of the flavor
@@ -86,6 +104,14 @@ func (s *Scenario) size(total int) (*plan, []any, string) {
 		f.units = f.gpus * f.perGPU
 		p.flavors[np.Flavor] = f
 		p.gpus += f.gpus
+	}
+	fleetNodes, writtenNodes := 0, 0
+	for _, np := range s.Nodes {
+		fleetNodes += poolNodes(np, total)
+		writtenNodes += poolNodes(np, s.GPUs)
+	}
+	for _, e := range s.Events {
+		p.events = append(p.events, sizeEvent(e, float64(fleetNodes)/float64(writtenNodes)))
 	}
 	for _, t := range s.Teams {
 		p.nominal[t.Name], p.borrow[t.Name] = map[string]int{}, map[string]int{}
@@ -339,13 +365,65 @@ func (s *Scenario) validateJobsEvents() ([]any, string) {
 	for i, e := range s.Events {
 		at := func(k string) []any { return []any{"events", i, k} }
 		switch e.Kind {
-		case "xid", "exporter_down", "exporter_up":
+		case EventXID, EventExporterDown, EventExporterUp:
+			switch {
+			case e.Deployment != "":
+				return at("deployment"), fmt.Sprintf("deployment applies to relabel events, not %s", e.Kind)
+			case e.Job != "":
+				return at("job"), fmt.Sprintf("job applies to relabel events, not %s", e.Kind)
+			case e.Pods != 0:
+				return at("pods"), fmt.Sprintf("pods applies to relabel events, not %s", e.Kind)
+			case e.Label != "":
+				return at("label"), fmt.Sprintf("label applies to relabel events, not %s", e.Kind)
+			case e.Value != "":
+				return at("value"), fmt.Sprintf("value applies to relabel events, not %s", e.Kind)
+			}
+		case EventRelabel:
+			if p, r := s.validateRelabel(e, i); r != "" {
+				return p, r
+			}
 		default:
-			return at("kind"), fmt.Sprintf("unknown event kind %q (xid, exporter_down, exporter_up)", e.Kind)
+			return at("kind"), fmt.Sprintf("unknown event kind %q (xid, exporter_down, exporter_up, relabel)", e.Kind)
 		}
-		if e.At < 0 || e.Node < 0 || e.GPU < 0 || e.Nodes < 1 {
+		if e.At < 0 || e.Node < 0 || e.GPU < 0 || (e.Kind != EventRelabel && e.Nodes < 1) {
 			return []any{"events", i}, "event needs at >= 0, node >= 0, gpu >= 0 and nodes >= 1"
 		}
+		if i > 0 && e.At < s.Events[i-1].At {
+			return at("at"), fmt.Sprintf("events must be in time order: %s comes after %s", e.At.D(), s.Events[i-1].At.D())
+		}
+	}
+	return nil, ""
+}
+
+// validateRelabel checks a relabel event: one selector naming a deployment
+// or job stream, the team label, a known team, and none of the node fields.
+func (s *Scenario) validateRelabel(e Event, i int) ([]any, string) {
+	at := func(k string) []any { return []any{"events", i, k} }
+	switch {
+	case e.Deployment == "" && e.Job == "":
+		return []any{"events", i}, "relabel needs deployment or job"
+	case e.Deployment != "" && e.Job != "":
+		return at("job"), "relabel takes deployment or job, not both"
+	case e.Deployment != "" && !s.hasDeployment(e.Deployment):
+		return at("deployment"), fmt.Sprintf("relabel: unknown deployment %q", e.Deployment)
+	case e.Job != "" && !s.hasJob(e.Job):
+		return at("job"), fmt.Sprintf("relabel: unknown job %q", e.Job)
+	case e.Pods < 0:
+		return at("pods"), fmt.Sprintf("pods must not be negative, got %d", e.Pods)
+	case e.Label != "team":
+		return at("label"), fmt.Sprintf("relabel: label %q is not supported (team)", e.Label)
+	case e.Value == "":
+		return []any{"events", i}, "relabel needs value, the new team"
+	case !s.hasTeam(e.Value):
+		return at("value"), fmt.Sprintf("relabel: unknown team %q", e.Value)
+	case e.Node != 0:
+		return at("node"), "node applies to node events, not relabel"
+	case e.Nodes != 0:
+		return at("nodes"), "nodes applies to node events, not relabel"
+	case e.GPU != 0:
+		return at("gpu"), "gpu applies to xid events, not relabel"
+	case e.XID != 0:
+		return at("xid"), "xid applies to xid events, not relabel"
 	}
 	return nil, ""
 }
@@ -396,6 +474,24 @@ func (s *Scenario) checkQuotas(pl *plan) ([]any, string) {
 func (s *Scenario) hasTeam(name string) bool {
 	for _, t := range s.Teams {
 		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Scenario) hasDeployment(name string) bool {
+	for _, d := range s.Deployments {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Scenario) hasJob(name string) bool {
+	for _, j := range s.Jobs {
+		if j.Name == name {
 			return true
 		}
 	}

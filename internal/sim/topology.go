@@ -108,6 +108,17 @@ type pod struct {
 	created           float64
 	ended             float64
 	container         string
+	relabel           *team // the team a relabel event put in the pod's team label
+}
+
+// labelTeam is the team the pod's team label names: its workload's team
+// unless a relabel event changed the label (the namespace and the Kueue
+// queue stay the workload's).
+func (p *pod) labelTeam() *team {
+	if p.relabel != nil {
+		return p.relabel
+	}
+	return p.team
 }
 
 // stalled reports whether one of the pod's GPUs hit an XID recently.
@@ -321,24 +332,28 @@ func (c *Cluster) jobArrivals(t, dt float64) {
 
 // applyEvents fires the scenario events due by t.
 func (c *Cluster) applyEvents(t float64) {
-	for c.nextEvent < len(c.sc.Events) {
-		ev := c.sc.Events[c.nextEvent]
+	for c.nextEvent < len(c.plan.events) {
+		ev := c.plan.events[c.nextEvent]
 		if ev.At.D().Seconds() > t {
 			return
 		}
 		c.nextEvent++
-		for k := 0; k < ev.Nodes; k++ {
-			idx := ev.Node + k
+		if ev.Kind == EventRelabel {
+			c.relabel(ev.Event)
+			continue
+		}
+		for k := 0; k < ev.nodes; k++ {
+			idx := ev.node + k
 			if idx >= len(c.nodes) {
 				break
 			}
 			n := c.nodes[idx]
 			switch ev.Kind {
-			case "exporter_down":
+			case EventExporterDown:
 				n.exporterDown = true
-			case "exporter_up":
+			case EventExporterUp:
 				n.exporterDown = false
-			case "xid":
+			case EventXID:
 				for _, g := range n.units {
 					if g.index == ev.GPU%len(n.units) {
 						g.xid, g.xidAt = ev.XID, t
@@ -347,6 +362,32 @@ func (c *Cluster) applyEvents(t float64) {
 			}
 			c.logger.Info("event", "kind", ev.Kind, "node", n.name)
 		}
+	}
+}
+
+// relabel sets the team label of the selected running pods, oldest first,
+// as kubectl label --overwrite would on each pod.
+func (c *Cluster) relabel(ev Event) {
+	to := c.team(ev.Value)
+	n := 0
+	for _, p := range c.pods {
+		if ev.Pods > 0 && n == ev.Pods {
+			return
+		}
+		switch {
+		case p.phase != phaseRunning:
+			continue
+		case ev.Deployment != "" && (p.dep == nil || p.dep.spec.Name != ev.Deployment):
+			continue
+		case ev.Job != "" && (p.job == nil || p.job.js.Name != ev.Job):
+			continue
+		}
+		c.logger.Info("event", "kind", ev.Kind, "pod", p.ns+"/"+p.name, "label", ev.Label, "from", p.labelTeam().name, "to", to.name)
+		p.relabel = to
+		n++
+	}
+	if n == 0 {
+		c.logger.Warn("relabel event matched no running pod", "deployment", ev.Deployment, "job", ev.Job)
 	}
 }
 
@@ -377,6 +418,8 @@ func (g *gpu) fbUsedMiB() float64 {
 // accountTeams integrates the true reserved, allocated and used GPU-hours
 // per team and for the fleet. A MIG slice counts as its profile's share of
 // the card (a 3g.40gb slice of an A100 is 3/7, as the price book charges).
+// Reserved hours are the team's ClusterQueue quota; a pod's hours go to the
+// team its team label names at the time (its workload's, unless relabelled).
 func (c *Cluster) accountTeams(dt float64) {
 	h := dt / 3600
 	c.fleet.GPUHours += float64(c.gpus) * h
@@ -391,8 +434,9 @@ func (c *Cluster) accountTeams(dt float64) {
 		}
 		for _, g := range p.units {
 			share := g.node.fp.weight
-			p.team.minute.alloc += share * h
-			p.team.minute.used += share * g.act.busy * h
+			t := p.labelTeam()
+			t.minute.alloc += share * h
+			t.minute.used += share * g.act.busy * h
 			c.fleet.AllocatedGPUHours += share * h
 			c.fleet.UsedGPUHours += share * g.act.busy * h
 		}

@@ -43,7 +43,7 @@ type PodMinute struct {
 type PodTruth struct {
 	Namespace  string      `json:"namespace"`
 	Pod        string      `json:"pod"`
-	Team       string      `json:"team"`
+	Team       string      `json:"team"` // the team label's latest value
 	Deployment string      `json:"deployment"`
 	Model      string      `json:"model_name"`
 	Engine     string      `json:"engine_kind"`
@@ -62,7 +62,9 @@ type TeamMinute struct {
 // TeamTruth is a team's true GPU-hours since the start, and per minute.
 // Reserved is its nominal Kueue quota over time, allocated the GPUs its
 // running pods held, used the engine-active share of those (MIG slices
-// count as their share of a card).
+// count as their share of a card). A pod's hours belong to the team its
+// team label names at the time: a relabelled pod's go to the old team
+// before the relabel and to the new one after.
 type TeamTruth struct {
 	Team              string       `json:"team"`
 	Namespace         string       `json:"namespace"`
@@ -165,6 +167,7 @@ func (c *Cluster) closeMinute() {
 			c.truth.pods[key] = rec
 			c.truth.order = append(c.truth.order, key)
 		}
+		rec.Team = p.labelTeam().name
 		m := c.podMinute(p, ts)
 		m.State = rec.classify(m, p, c.now)
 		rec.Minutes = trim(append(rec.Minutes, m), c.truth.keep)

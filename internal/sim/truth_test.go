@@ -74,8 +74,9 @@ func TestScenarioTruth(t *testing.T) {
 		{"poor-spec-decode", StatePoorSpecDecode, "", 0},
 		// Training bursts that reclaim borrowed quota need time to come.
 		{"noisy-tenant", "", StateBacklog, 70 * time.Minute},
-		// The exporters of two nodes go down: a share of the fleet that
-		// depends on its size.
+		// The exporters of a quarter of the nodes go down (two of eight as
+		// written), rounded to whole nodes: a share that varies a little
+		// with the size.
 		{"exporter-down", "", StateExporterDown, 0},
 		{"mixed", StateHealthy, "", 0},
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 func TestNiceTicksCoverRange(t *testing.T) {
@@ -57,5 +59,21 @@ func TestFormatValue(t *testing.T) {
 		if got := formatValue(c.v, c.unit); got != c.want {
 			t.Errorf("formatValue(%g, %q) = %q, want %q", c.v, c.unit, got, c.want)
 		}
+	}
+}
+
+// TestRatioMatchesAcrossNames: two recorded signals over one subject
+// differ only by metric name and still divide; other subjects don't.
+func TestRatioMatchesAcrossNames(t *testing.T) {
+	at := model.Time(60_000)
+	stream := func(name, pod string, v float64) *model.SampleStream {
+		return &model.SampleStream{Metric: model.Metric{model.MetricNameLabel: model.LabelValue(name), "pod": model.LabelValue(pod)},
+			Values: []model.SamplePair{{Timestamp: at, Value: model.SampleValue(v)}}}
+	}
+	num := model.Matrix{stream("servescope:generation_tokens_per_second:sum", "a", 300), stream("servescope:generation_tokens_per_second:sum", "b", 10)}
+	den := model.Matrix{stream("servescope:requests_running:sum", "a", 6), stream("servescope:requests_running:sum", "c", 1)}
+	got := ratio(num, den)
+	if len(got) != 1 || got[0].Metric["pod"] != "a" || got[0].Values[0].Value != 50 {
+		t.Fatalf("ratio = %v, want pod a at 50", got)
 	}
 }

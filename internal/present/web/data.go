@@ -283,11 +283,11 @@ func aggregate(m model.Matrix, label string, mean bool, axis int) []series {
 func ratio(num, den model.Matrix) model.Matrix {
 	byKey := map[model.Fingerprint]*model.SampleStream{}
 	for _, s := range den {
-		byKey[s.Metric.Fingerprint()] = s
+		byKey[withoutName(s.Metric).Fingerprint()] = s
 	}
 	var out model.Matrix
 	for _, s := range num {
-		d, ok := byKey[s.Metric.Fingerprint()]
+		d, ok := byKey[withoutName(s.Metric).Fingerprint()]
 		if !ok {
 			continue
 		}
@@ -303,6 +303,21 @@ func ratio(num, den model.Matrix) model.Matrix {
 		}
 		if len(r.Values) > 0 {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// withoutName is a series' labels without its metric name: recorded
+// series of two signals over one subject differ only by name.
+func withoutName(m model.Metric) model.Metric {
+	if _, ok := m[model.MetricNameLabel]; !ok {
+		return m
+	}
+	out := make(model.Metric, len(m))
+	for k, v := range m {
+		if k != model.MetricNameLabel {
+			out[k] = v
 		}
 	}
 	return out
