@@ -171,7 +171,7 @@ func BenchmarkPanelQueries(b *testing.B) {
 func BenchmarkDashboard1000GPUs(b *testing.B) {
 	const gpus = 1000
 	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	dir := benchStore(b, fmt.Sprintf("dashboard-healthy-%dgpus-1h-v1", gpus), func(dir string) {
+	dir := benchStore(b, fmt.Sprintf("dashboard-healthy-%dgpus-1h-v2", gpus), func(dir string) {
 		if _, err := Backfill(b.Context(), BackfillOptions{Scenario: loadSimScenario(b, "healthy"), GPUs: gpus, Seed: 1,
 			Duration: time.Hour, End: end, StoragePath: dir}); err != nil {
 			b.Fatal(err)

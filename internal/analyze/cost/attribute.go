@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -20,9 +21,14 @@ type state struct {
 	by    Aggregate
 	nodes map[string]nodeInfo
 	// flavorModel maps a Kueue flavor to the GPU model of its nodes.
-	flavorModel          map[string]string
-	podTeam, podCQ       *labelAt[podKey]
-	nsTeam               *labelAt[string]
+	flavorModel    map[string]string
+	podTeam, podCQ *labelAt[podKey]
+	podLQ          *labelAt[podKey]
+	nsTeam         *labelAt[string]
+	// lqShares and cqShares, built only when that kind of Kueue usage is
+	// charged, hold the Running pods' requests per queue, flavor and team
+	// at each point: what a queue's usage is split by.
+	lqShares, cqShares   shares
 	lqCQ                 map[podKey]string         // (namespace, LocalQueue) → ClusterQueue
 	cqTeamSeen           map[string]map[string]int // ClusterQueue → team → pod-points
 	rows                 map[string]*acc
@@ -33,7 +39,7 @@ type state struct {
 // newState builds the topology: nodes, pod and namespace teams, queues.
 func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 	st := &state{c: c, g: g, d: d, by: by, nodes: map[string]nodeInfo{}, flavorModel: map[string]string{},
-		podTeam: newLabelAt[podKey](), podCQ: newLabelAt[podKey](), nsTeam: newLabelAt[string](),
+		podTeam: newLabelAt[podKey](), podCQ: newLabelAt[podKey](), podLQ: newLabelAt[podKey](), nsTeam: newLabelAt[string](),
 		lqCQ: map[podKey]string{}, cqTeamSeen: map[string]map[string]int{}, rows: map[string]*acc{},
 		covered: make([]bool, g.n), podAlloc: map[bucket]float64{}, capacities: map[bucket]float64{}}
 	for _, s := range d.nodes {
@@ -48,9 +54,17 @@ func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 		cq := string(s.m[model.LabelName(c.q.queueLabel)])
 		st.podTeam.add(g.n, k, string(s.m[model.LabelName(c.q.teamLabel)]), s)
 		st.podCQ.add(g.n, k, cq, s)
-		if lq := string(s.m[model.LabelName(c.q.lqLabel)]); lq != "" && cq != "" {
+		lq := string(s.m[model.LabelName(c.q.lqLabel)])
+		st.podLQ.add(g.n, k, lq, s)
+		if lq != "" && cq != "" {
 			st.lqCQ[podKey{k.ns, lq}] = cq
 		}
+	}
+	switch {
+	case len(d.lq) > 0:
+		st.lqShares = shares{}
+	case len(d.cq) > 0 && by != ByNamespace:
+		st.cqShares = shares{}
 	}
 	for _, s := range d.nsTeam {
 		st.nsTeam.add(g.n, string(s.m["namespace"]), string(s.m["team"]), s)
@@ -76,10 +90,10 @@ func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 }
 
 // podView is one pod's label values per point, looked up once per pod.
-type podView struct{ team, nsTeam, cq []string }
+type podView struct{ team, nsTeam, cq, lq []string }
 
 func (st *state) view(k podKey) podView {
-	return podView{team: st.podTeam.vals[k], nsTeam: st.nsTeam.vals[k.ns], cq: st.podCQ.vals[k]}
+	return podView{team: st.podTeam.vals[k], nsTeam: st.nsTeam.vals[k.ns], cq: st.podCQ.vals[k], lq: st.podLQ.vals[k]}
 }
 
 // resolve is a pod's team at point i: its pod label, else its namespace's
@@ -158,7 +172,10 @@ func (st *state) pods() {
 		var (
 			cur       *acc
 			curA      attrs
+			curLQ     string
 			pod, used float64
+			// the totals and this pod's team's slots of its queues' shares
+			lqTot, lqTeam, cqTot, cqTeam []float64
 		)
 		flush := func() {
 			if cur != nil {
@@ -174,9 +191,29 @@ func (st *state) pods() {
 			}
 			st.covered[i] = true
 			a := attrs{team: st.resolve(pv, i), ns: k.ns, queue: nearest(pv.cq, i), model: ni.model}
-			if cur == nil || a != curA {
+			var lq string
+			if st.lqShares != nil {
+				lq = nearest(pv.lq, i)
+			}
+			if cur == nil || a != curA || lq != curLQ {
 				flush()
-				cur, curA = st.row(a), a
+				cur, curA, curLQ = st.row(a), a, lq
+				if st.lqShares != nil {
+					lqTot, lqTeam = st.lqShares.slots(st.g.n, shareKey{k.ns, lq, ni.flavor}, a.team)
+				}
+				if st.cqShares != nil && a.queue != "" {
+					cqTot, cqTeam = st.cqShares.slots(st.g.n, shareKey{"", a.queue, ni.flavor}, a.team)
+				} else {
+					cqTot, cqTeam = nil, nil
+				}
+			}
+			if lqTot != nil {
+				lqTot[i] += v * w
+				lqTeam[i] += v * w
+			}
+			if cqTot != nil {
+				cqTot[i] += v * w
+				cqTeam[i] += v * w
 			}
 			wt := st.g.weight(i)
 			pod += v * w * wt
@@ -210,64 +247,158 @@ func (st *state) capacityPoints() {
 }
 
 // kueue adds Kueue usage, LocalQueue metrics when present, else
-// ClusterQueue ones, and returns the allocation source.
+// ClusterQueue ones, and returns the allocation source. At each point a
+// queue's usage is split among the teams of its Running GPU pods in
+// proportion to their (MIG-weighted) requests, so it follows a relabelled
+// pod; with no such pod visible it goes to the queue's own team: a
+// LocalQueue's namespace label, else its ClusterQueue's.
 func (st *state) kueue() string {
 	switch {
-	case len(st.d.lq) > 0:
+	case st.lqShares != nil:
 		for _, s := range st.d.lq {
 			ns, lq, fl := first(s.m, nsLabels()), string(s.m["name"]), string(s.m["flavor"])
 			cq := st.lqCQ[podKey{ns, lq}]
-			w := migWeight(string(s.m["resource"]))
 			b := bucket{flavor: fl, model: st.flavorModel[fl]}
-			for i, v := range s.v {
-				if math.IsNaN(v) {
-					continue
+			// Pods labelled with the queue and on its flavor's nodes, else
+			// pods of the namespace whose queue or flavor is not known.
+			tiers := st.lqShares.tiers([]shareKey{{ns, lq, fl}}, []shareKey{{ns, lq, ""}, {ns, "", fl}, {ns, "", ""}})
+			st.spread(attrs{ns: ns, queue: cq, model: b.model}, b, migWeight(string(s.m["resource"])), s.v, tiers, func(i int) string {
+				if t := st.nsTeam.at(ns, i); t != "" || cq == "" {
+					return t
 				}
-				team := st.nsTeam.at(ns, i)
-				if team == "" && cq != "" {
-					team = st.queueTeam(cq)
-				}
-				r := st.row(attrs{team: team, ns: ns, queue: cq, model: b.model})
-				r.hasKueue = true
-				r.kueue[b] += v * w * st.g.weight(i)
-			}
+				return st.queueTeam(cq)
+			})
 		}
 		return "kueue-local-queue"
-	case len(st.d.cq) > 0 && st.by != ByNamespace:
+	case st.cqShares != nil:
 		for _, s := range st.d.cq {
 			cq, fl := string(s.m["cluster_queue"]), string(s.m["flavor"])
-			st.addQueue(cq, bucket{flavor: fl, model: st.flavorModel[fl]}, migWeight(string(s.m["resource"])), s.v, true)
+			b := bucket{flavor: fl, model: st.flavorModel[fl]}
+			tiers := st.cqShares.tiers([]shareKey{{"", cq, fl}}, []shareKey{{"", cq, ""}})
+			team := st.queueTeam(cq)
+			st.spread(attrs{queue: cq, model: b.model}, b, migWeight(string(s.m["resource"])), s.v, tiers, func(int) string { return team })
 		}
 		return "kueue-cluster-queue"
 	}
 	return "pod-requests"
 }
 
+// spread adds one Kueue usage series as charged hours of the teams its
+// shares name at each point (the first tier with Running pods), else of
+// fallback's team. Hours are summed per team and added to the rows once.
+func (st *state) spread(base attrs, b bucket, w float64, vals []float64, tiers [][]*share, fallback func(int) string) {
+	hours := map[string]float64{}
+	for i, v := range vals {
+		if math.IsNaN(v) {
+			continue
+		}
+		x := v * w * st.g.weight(i)
+		if !split(hours, tiers, i, x) {
+			hours[fallback(i)] += x
+		}
+	}
+	teams := make([]string, 0, len(hours))
+	for t := range hours {
+		teams = append(teams, t)
+	}
+	sort.Strings(teams)
+	for _, t := range teams {
+		base.team = t
+		r := st.row(base)
+		r.hasKueue = true
+		r.kueue[b] += hours[t]
+	}
+}
+
+// split shares x among the teams of the first tier whose pods hold GPUs at
+// point i, in proportion to them, and reports whether one did.
+func split(hours map[string]float64, tiers [][]*share, i int, x float64) bool {
+	for _, tier := range tiers {
+		tot := 0.0
+		for _, sh := range tier {
+			tot += sh.total[i]
+		}
+		if tot <= 0 {
+			continue
+		}
+		for _, sh := range tier {
+			for j, t := range sh.teams {
+				if y := sh.vals[j][i]; y > 0 {
+					hours[t] += x * y / tot
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // reserved adds the ClusterQueues' nominal quotas (not by namespace:
-// quotas belong to ClusterQueues).
+// quotas belong to ClusterQueues), to the queue's team.
 func (st *state) reserved() {
 	if st.by == ByNamespace {
 		return
 	}
 	for _, s := range st.d.quota {
 		cq, fl := string(s.m["cluster_queue"]), string(s.m["flavor"])
-		st.addQueue(cq, bucket{flavor: fl, model: st.flavorModel[fl]}, migWeight(string(s.m["resource"])), s.v, false)
+		b := bucket{flavor: fl, model: st.flavorModel[fl]}
+		w := migWeight(string(s.m["resource"]))
+		r := st.row(attrs{team: st.queueTeam(cq), queue: cq, model: b.model})
+		for i, v := range s.v {
+			if !math.IsNaN(v) {
+				r.reserved[b] += v * w * st.g.weight(i)
+			}
+		}
 	}
 }
 
-// addQueue adds a ClusterQueue series as usage or as quota.
-func (st *state) addQueue(cq string, b bucket, w float64, vals []float64, usage bool) {
-	r := st.row(attrs{team: st.queueTeam(cq), queue: cq, model: b.model})
-	m := r.reserved
-	if usage {
-		r.hasKueue = true
-		m = r.kueue
+// shareKey names the pods a queue's usage is split among: namespace (empty
+// for a ClusterQueue), queue and flavor, "" where a pod's is not known.
+type shareKey struct{ ns, queue, flavor string }
+
+// share is, per point, the weighted GPU requests of the Running pods of
+// one shareKey, in total and per team ("" for unattributed).
+type share struct {
+	total []float64
+	teams []string
+	vals  [][]float64
+}
+
+type shares map[shareKey]*share
+
+// slots returns k's totals and team's values, creating them.
+func (m shares) slots(n int, k shareKey, team string) (total, vals []float64) {
+	sh := m[k]
+	if sh == nil {
+		sh = &share{total: make([]float64, n)}
+		m[k] = sh
 	}
-	for i, v := range vals {
-		if !math.IsNaN(v) {
-			m[b] += v * w * st.g.weight(i)
+	j := slices.Index(sh.teams, team)
+	if j < 0 {
+		j = len(sh.teams)
+		sh.teams = append(sh.teams, team)
+		sh.vals = append(sh.vals, make([]float64, n))
+	}
+	return sh.total, sh.vals[j]
+}
+
+// tiers looks up each tier's shares, dropping absent and repeated ones.
+func (m shares) tiers(keys ...[]shareKey) [][]*share {
+	var out [][]*share
+	seen := map[*share]bool{}
+	for _, ks := range keys {
+		var tier []*share
+		for _, k := range ks {
+			if sh := m[k]; sh != nil && !seen[sh] {
+				seen[sh] = true
+				tier = append(tier, sh)
+			}
+		}
+		if len(tier) > 0 {
+			out = append(out, tier)
 		}
 	}
+	return out
 }
 
 // coverage sets the span that had data, with a warning when it is shorter
