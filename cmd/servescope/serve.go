@@ -59,6 +59,8 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	c.Flag("query.max-samples", "Maximum samples one query may load into memory.").Default("50000000").IntVar(&o.QueryMaxSamples)
 	c.Flag("query.remote-url", "Read a Prometheus-compatible API (Prometheus, Thanos, Mimir) instead of the embedded store: the external-Prometheus mode.").
 		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)
+	c.Flag("query.remote-recorded", "The external Prometheus evaluates servescope's recording rules (servescope rules): the dashboard reads the recorded series.").
+		BoolVar(&o.RemoteRecorded)
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		o.Logger = newLogger(e, logLevel)

@@ -55,6 +55,12 @@ type Options struct {
 	// that Prometheus scrapes and evaluates the generated rules. The
 	// embedded store still holds whatever servescope.yml scrapes itself.
 	RemoteURL string
+	// RemoteRecorded says the external Prometheus evaluates the catalog's
+	// recording rules (`servescope rules`), so the dashboard reads those
+	// recorded series as it does on the embedded store; without it the
+	// dashboard runs the full catalog queries over raw series (slower on
+	// a large fleet).
+	RemoteRecorded bool
 	// KubeClient overrides how Kubernetes clients are built (tests pass a
 	// fake clientset).
 	KubeClient discovery.ClientFunc
@@ -231,7 +237,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	// (and backfill writes them with the history), so the dashboard reads
 	// those; an external Prometheus may not have them.
 	return mountWeb(s.api, webOptions{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Calc: calc,
-		Recorded: s.opts.RemoteURL == "", Logger: s.logger})
+		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger})
 }
 
 // Thresholds reads the diagnosis thresholds of the config's servescope
