@@ -2,16 +2,11 @@ package cost_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/promql/promqltest"
-
 	"github.com/servescope/servescope/internal/analyze/cost"
-	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // TestChunkedQueries checks that cutting the evaluation grid into several
@@ -28,12 +23,7 @@ func TestChunkedQueries(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			load, cmds := splitScript(string(b))
-			eng := query.NewEngine(promqltest.LoadedStorage(t, load), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+			eng, cmds := loadScript(t, f)
 			report := func(chunk time.Duration, req cost.Request) string {
 				calc := newCalc(t, map[string]string{"ml-cq": "ml"})
 				cost.SetChunk(calc, chunk)

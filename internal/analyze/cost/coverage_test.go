@@ -2,17 +2,12 @@ package cost_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/promql/promqltest"
-
 	"github.com/servescope/servescope/internal/analyze/cost"
-	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // TestCoveredSpan checks issue 6's "a window that reaches before the oldest
@@ -22,12 +17,7 @@ import (
 // the last one visible until 65m.
 func TestCoveredSpan(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("testdata", "attribution.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	load, _ := splitScript(string(b))
-	eng := query.NewEngine(promqltest.LoadedStorage(t, load), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	eng, _ := loadScript(t, filepath.Join("testdata", "attribution.test"))
 	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
 	at := func(m int) time.Time { return time.Unix(0, 0).UTC().Add(time.Duration(m) * time.Minute) }
 	tests := []struct {
@@ -91,12 +81,7 @@ func TestCoveredSpan(t *testing.T) {
 // shorter than one step is still reported.
 func TestPartialSteps(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("testdata", "attribution.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	load, _ := splitScript(string(b))
-	eng := query.NewEngine(promqltest.LoadedStorage(t, load), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	eng, _ := loadScript(t, filepath.Join("testdata", "attribution.test"))
 	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
 	at := func(m int) time.Time { return time.Unix(0, 0).UTC().Add(time.Duration(m) * time.Minute) }
 	// GPUs allocated at minute m: pods r (2), o (1), u (1) and m (2/7 of a

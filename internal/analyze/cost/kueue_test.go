@@ -1,16 +1,11 @@
 package cost_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/promql/promqltest"
-
 	"github.com/servescope/servescope/internal/analyze/cost"
-	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // TestKueueSplit checks testdata/kueue-split.test's key numbers: a
@@ -19,12 +14,7 @@ import (
 // (namespace label, else ClusterQueue mapping) when no pod is visible.
 func TestKueueSplit(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("testdata", "kueue-split.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	load, _ := splitScript(string(b))
-	eng := query.NewEngine(promqltest.LoadedStorage(t, load), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	eng, _ := loadScript(t, filepath.Join("testdata", "kueue-split.test"))
 	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
 	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: time.Unix(0, 0), End: time.Unix(3600, 0), Step: time.Minute})
 	if err != nil {

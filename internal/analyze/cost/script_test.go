@@ -44,13 +44,7 @@ func TestScripts(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			load, cmds := splitScript(string(b))
-			st := promqltest.LoadedStorage(t, load)
-			eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+			eng, cmds := loadScript(t, f)
 			calc := newCalc(t, map[string]string{"ml-cq": "ml"})
 			var out []any
 			for _, c := range cmds {
@@ -85,6 +79,18 @@ func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
 		t.Fatal(err)
 	}
 	return calc
+}
+
+// loadScript reads a script and returns an engine over its loaded series
+// and its cost lines.
+func loadScript(t *testing.T, path string) (*query.Engine, []string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, cmds := splitScript(string(b))
+	return query.NewEngine(promqltest.LoadedStorage(t, load), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute}), cmds
 }
 
 // splitScript separates the load blocks from the cost lines.
@@ -158,13 +164,7 @@ func golden(t *testing.T, path string, got []byte) {
 // file is not the only record of what is right.
 func TestAttribution(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("testdata", "attribution.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	load, _ := splitScript(string(b))
-	st := promqltest.LoadedStorage(t, load)
-	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	eng, _ := loadScript(t, filepath.Join("testdata", "attribution.test"))
 	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
 	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: time.Unix(0, 0), End: time.Unix(3600, 0), Step: time.Minute})
 	if err != nil {
