@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,9 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // TestTopInTmux runs `servescope top` in a real terminal: tmux, against a
@@ -36,11 +36,11 @@ func TestTopInTmux(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	simAddr, addr := freeAddr(t), freeAddr(t)
+	simAddr, addr := proc.FreeAddr(t), proc.FreeAddr(t)
 	targets := filepath.Join(dir, "targets.json")
-	background(t, dir, "sim", bin, "sim", "--scenario", "healthy", "--scenario.dir", "../../examples/scenarios", "--gpus", "8",
+	proc.Start(t, dir, "sim", bin, "sim", "--scenario", "healthy", "--scenario.dir", "../../examples/scenarios", "--gpus", "8",
 		"--listen", simAddr, "--file-sd", targets)
-	poll(t, "file_sd written", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "file_sd written", 30*time.Second, func() (bool, string) {
 		fi, err := os.Stat(targets)
 		return err == nil && fi.Size() > 0, fmt.Sprint(err)
 	})
@@ -58,8 +58,8 @@ scrape_configs:
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	background(t, dir, "serve", bin, "serve", "--config", cfg, "--storage.path", filepath.Join(dir, "data"), "--web.listen-address", addr)
-	poll(t, "servescope ready", 60*time.Second, func() (bool, string) {
+	proc.Start(t, dir, "serve", bin, "serve", "--config", cfg, "--storage.path", filepath.Join(dir, "data"), "--web.listen-address", addr)
+	proc.Eventually(t, "servescope ready", 60*time.Second, func() (bool, string) {
 		resp, err := http.Get("http://" + addr + "/-/ready")
 		if err != nil {
 			return false, err.Error()
@@ -92,7 +92,7 @@ scrape_configs:
 	// (at least two) are in it.
 	expect := func(title string, ordered func(a, b []string) bool) {
 		t.Helper()
-		poll(t, title, 60*time.Second, func() (bool, string) {
+		proc.Eventually(t, title, 60*time.Second, func() (bool, string) {
 			s := screen()
 			rows := topRows(s)
 			if len(rows) < 2 || !strings.Contains(s[0], "sorted by "+title) {
@@ -115,7 +115,7 @@ scrape_configs:
 	tm("send-keys", "-t", "top", "Right", "Right", "Right")
 	expect("BUSY descending", func(a, b []string) bool { return percent(a[3]) >= percent(b[3]) })
 	tm("send-keys", "-t", "top", "-l", "q")
-	poll(t, "top exits", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "top exits", 30*time.Second, func() (bool, string) {
 		s := screen()
 		return slices.Contains(s, "top exited 0"), strings.Join(s, "\n")
 	})
@@ -141,58 +141,4 @@ func percent(s string) int {
 		return -1
 	}
 	return n
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// background runs the binary until the test ends (interrupted, then
-// waited for), logging to name.log in dir, shown if the test fails.
-func background(t *testing.T, dir, name, bin string, args ...string) {
-	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Wait() // ended by the context's cancel; its status says nothing here
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath) // best effort: the log only explains a failure
-			t.Logf("%s log:\n%s", name, b)
-		}
-	})
-}
-
-// poll calls cond until it holds or the timeout passes; it polls real
-// processes, not waiting for time to pass.
-func poll(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached in %s; last state:\n%s", what, timeout, last)
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // alertmanagerProcess runs Debian's prometheus-alertmanager on a free
@@ -72,7 +74,7 @@ scrape_configs:
 	s := start(t, yml, t.TempDir())
 
 	var got []amAlert
-	eventually(t, "KVCacheHigh and KVCacheSaturated in Alertmanager", 60*time.Second, func() (bool, string) {
+	proc.Eventually(t, "KVCacheHigh and KVCacheSaturated in Alertmanager", 60*time.Second, func() (bool, string) {
 		resp, err := http.Get("http://" + am + "/api/v2/alerts")
 		if err != nil {
 			return false, err.Error()
@@ -112,7 +114,7 @@ scrape_configs:
 
 	// The unreachable Alertmanager: errors counted, evaluation goes on.
 	errs := regexp.MustCompile(`prometheus_notifications_errors_total\{alertmanager="http://` + regexp.QuoteMeta(deadAddr) + `/api/v2/alerts"\} (\S+)`)
-	eventually(t, "errors to the unreachable Alertmanager counted", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "errors to the unreachable Alertmanager counted", 30*time.Second, func() (bool, string) {
 		resp, err := http.Get(s.base + "/metrics")
 		if err != nil {
 			return false, err.Error()
@@ -126,7 +128,7 @@ scrape_configs:
 		n, _ := strconv.ParseFloat(string(m[1]), 64)
 		return n > 0, string(m[0])
 	})
-	eventually(t, "rules keep evaluating", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "rules keep evaluating", 30*time.Second, func() (bool, string) {
 		got := s.query(t, `count_over_time(servescope:kv_cache_usage_ratio:avg[5s])`)
 		for _, v := range got {
 			n, _ := strconv.Atoi(v)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // gridStep is how often the cross-check target's samples change. Both
@@ -109,7 +111,7 @@ scrape_configs:
 		}
 		run = time.Duration(n) * time.Second
 	}
-	eventually(t, "two minutes of samples in both stores", run+60*time.Second, func() (bool, string) {
+	proc.Eventually(t, "two minutes of samples in both stores", run+60*time.Second, func() (bool, string) {
 		if time.Since(begin) < run {
 			return false, "scraping"
 		}

@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // TestKubernetesPodsScraped runs serve with kubernetes_sd_configs on
@@ -91,7 +93,7 @@ scrape_configs:
 	}()
 	s := &started{srv: srv, base: "http://" + srv.Addr()}
 
-	eventually(t, "annotated pod scraped with its relabelled labels", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "annotated pod scraped with its relabelled labels", 30*time.Second, func() (bool, string) {
 		got := s.query(t, `vllm:num_requests_waiting{namespace="serving",pod="vllm-0",team="search"}`)
 		return len(got) == 1, fmt.Sprint(got)
 	})

@@ -1,14 +1,13 @@
 package app
 
 import (
-	"context"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // daemon runs a Debian-packaged server (prometheus, alertmanager) on a free
@@ -22,39 +21,13 @@ func daemon(t *testing.T, bin, pkg, config string, args func(addr, dir, cfg stri
 	if err != nil {
 		t.Skipf("Debian's %s is not installed; make test installs it (apt-get install %s)", bin, pkg)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := proc.FreeAddr(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, bin+".yml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, path, args(addr, dir, cfg)...)
-	logf, err := os.Create(filepath.Join(dir, bin+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait() // killed by the cancel
-		logf.Close()
-	})
-	eventually(t, bin+" ready", 60*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
+	proc.Start(t, dir, bin, path, args(addr, dir, cfg)...)
+	proc.WaitReady(t, bin, "http://"+addr, 60*time.Second)
 	return addr
 }

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // started is a server running in-process for a test.
@@ -116,22 +118,6 @@ type targetsData struct {
 	} `json:"activeTargets"`
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond) // polling a real server, not waiting for time to pass
-	}
-	t.Fatalf("%s: not reached in %s; last state: %s", what, timeout, last)
-}
-
 const vllmExposition = `# HELP vllm:num_requests_running Number of requests in model execution batches.
 # TYPE vllm:num_requests_running gauge
 vllm:num_requests_running{engine="0",model_name="llama"} 3.0
@@ -219,7 +205,7 @@ scrape_configs:
 		"huge":      "body size limit exceeded",
 		"many":      "sample limit exceeded",
 	}
-	eventually(t, "every target scraped with the expected outcome", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "every target scraped with the expected outcome", 30*time.Second, func() (bool, string) {
 		_, r := s.get(t, "/api/v1/targets", nil)
 		var td targetsData
 		if err := json.Unmarshal(r.Data, &td); err != nil {
@@ -244,7 +230,7 @@ scrape_configs:
 
 	// The good target kept its schedule while the others failed: at a 1 s
 	// interval, several scrapes land in the last 5 s.
-	eventually(t, "good target keeps scraping", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "good target keeps scraping", 30*time.Second, func() (bool, string) {
 		got := s.query(t, `count_over_time(up{job="good"}[5s])`)
 		for _, v := range got {
 			return v >= "4", v
@@ -259,7 +245,7 @@ scrape_configs:
 		t.Errorf("unrecognised target's samples missing: %v", got)
 	}
 	// The catalog's recording rules run in the embedded rule manager.
-	eventually(t, "recording rules evaluated", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "recording rules evaluated", 30*time.Second, func() (bool, string) {
 		got := s.query(t, `servescope:kv_cache_usage_ratio:avg`)
 		for _, v := range got {
 			return v == "0.42", fmt.Sprint(got)
@@ -360,13 +346,13 @@ scrape_configs:
     file_sd_configs: [{files: ['` + sd + `'], refresh_interval: 1s}]
 `
 	s := start(t, yml, dir)
-	eventually(t, "target scraped", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "target scraped", 30*time.Second, func() (bool, string) {
 		got := s.query(t, `vllm:num_requests_running{job="vllm"}`)
 		return len(got) == 1, fmt.Sprint(got)
 	})
 
 	writeSD() // the target vanishes
-	eventually(t, "series stale after the target vanished", 30*time.Second, func() (bool, string) {
+	proc.Eventually(t, "series stale after the target vanished", 30*time.Second, func() (bool, string) {
 		got := s.query(t, `vllm:num_requests_running{job="vllm"}`)
 		return len(got) == 0, fmt.Sprint(got)
 	})

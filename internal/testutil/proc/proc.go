@@ -1,0 +1,93 @@
+// Package proc runs real processes for tests: a free loopback address, a
+// background process that lives until the test ends (its log shown when
+// the test fails), polling with a deadline, and a wait for /-/ready. It is
+// imported by _test.go files only.
+package proc
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreeAddr returns a loopback address with a port free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Start runs bin with args until the test ends (sent SIGTERM, then waited
+// for, killed after 10 s), logging to name.log in dir; the log is shown
+// when the test fails.
+func Start(t testing.TB, dir, name, bin string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Wait() // ended by the test context's cancel; its status says nothing here
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath) // best effort: the log only explains a failure
+			t.Logf("%s log:\n%s", name, b)
+		}
+	})
+}
+
+// Eventually calls cond until it holds or the timeout passes, then fails
+// with cond's last state. It polls real processes; it does not wait for
+// time to pass.
+func Eventually(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v", what, t.Context().Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s: not reached in %s; last state:\n%s", what, timeout, last)
+}
+
+// WaitReady polls base+"/-/ready" until it answers 200.
+func WaitReady(t testing.TB, what, base string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, what+" ready", timeout, func() (bool, string) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/-/ready", nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+}
