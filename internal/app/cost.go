@@ -23,17 +23,25 @@ type CostOptions struct {
 
 // NewCostCalculator loads the price book and builds the calculator.
 func NewCostCalculator(opts CostOptions) (*cost.Calculator, error) {
+	calc, _, _, err := newCost(opts)
+	return calc, err
+}
+
+// newCost builds the calculator and returns the catalog and price book
+// it uses (nil without a price book), for callers that read them too.
+func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBook, error) {
 	cat, err := schema.New(schema.Options{TeamLabel: opts.TeamLabel})
 	if err != nil {
-		return nil, fmt.Errorf("signal catalog: %w", err)
+		return nil, nil, nil, fmt.Errorf("signal catalog: %w", err)
 	}
 	var pb *cost.PriceBook
 	if opts.PriceBook != "" {
 		if pb, err = cost.LoadPriceBook(opts.PriceBook); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
+	return calc, cat, pb, err
 }
 
 // CostReport computes a report against any Prometheus-compatible API at

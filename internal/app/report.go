@@ -13,7 +13,6 @@ import (
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/web"
-	"github.com/servescope/servescope/internal/schema"
 )
 
 // ReportOptions configure `servescope report`.
@@ -53,17 +52,9 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	if err != nil {
 		return err
 	}
-	cat, err := schema.New(schema.Options{TeamLabel: o.Cost.TeamLabel})
-	if err != nil {
-		return fmt.Errorf("signal catalog: %w", err)
-	}
-	var pb *cost.PriceBook
-	if o.Cost.PriceBook != "" {
-		if pb, err = cost.LoadPriceBook(o.Cost.PriceBook); err != nil {
-			return err
-		}
-	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: o.Cost.TeamLabel, QueueTeams: o.Cost.QueueTeams, Logger: logger})
+	co := o.Cost
+	co.Logger = logger
+	calc, cat, pb, err := newCost(co)
 	if err != nil {
 		return err
 	}
