@@ -39,6 +39,9 @@ type Config struct {
 	Prometheus *promconfig.Config
 	// Servescope is the `servescope:` section.
 	Servescope Extension
+	// Empty is set when the file holds no settings at all (empty, or
+	// comments only): valid, but a reload must not apply it.
+	Empty bool
 }
 
 // Extension is the `servescope:` section. Unknown keys are refused.
@@ -135,7 +138,7 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 	if err := yaml.Unmarshal(content, &root); err != nil {
 		return nil, yamlErrors(name, err)
 	}
-	cfg := &Config{File: name}
+	cfg := &Config{File: name, Empty: len(root.Content) == 0}
 	rest, ext, err := split(content, &root)
 	if err != nil {
 		return nil, &Error{File: name, Line: ext.Line, Reason: err.Error()}
@@ -158,6 +161,7 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 	if err != nil {
 		return nil, locate(name, &root, err)
 	}
+	applyDefaultLimits(&root, pc)
 	// Many exporters answer with a generic Content-Type; Prometheus 3
 	// refuses those unless a fallback is set. servescope reads them as the
 	// text format unless the job says otherwise.

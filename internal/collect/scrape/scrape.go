@@ -2,18 +2,21 @@
 // managers behind one component with servescope's shape (Options, Run,
 // ApplyConfig). It adds what servescope needs on top: Kubernetes pod
 // discovery through the discovery package, counting metrics of its own, and
-// target status with parse errors located by line.
+// target status with parse errors located by line (in the background, never
+// while serving a status request) and every error cut to a readable length.
 //
 // It imports the store contracts, the config and discovery adapters and
 // Prometheus's scrape and discovery packages; never analysis.
 package scrape
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	promconfig "github.com/prometheus/prometheus/config"
@@ -44,6 +47,9 @@ type Options struct {
 	// Recognize names the exporter behind a target from its metric family
 	// names, "" when servescope does not know it; nil recognises nothing.
 	Recognize func(families []string) string
+	// LocateEvery is how often new parse errors are located by line (one
+	// fetch of the failing target per new error); zero means 5s.
+	LocateEvery time.Duration
 }
 
 // Manager runs discovery and scraping.
@@ -57,6 +63,8 @@ type Manager struct {
 	// construction on.
 	cancel context.CancelFunc
 	errs   *errorLocator
+	// locateEvery is how often Run locates new parse errors.
+	locateEvery time.Duration
 
 	mu      sync.RWMutex
 	configs map[string]*promconfig.ScrapeConfig
@@ -91,14 +99,15 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("create scrape manager: %w", err)
 	}
 	return &Manager{
-		logger:    logger,
-		kube:      opts.KubeClient,
-		recognize: opts.Recognize,
-		discovery: dm,
-		scrape:    sm,
-		cancel:    cancel,
-		errs:      newErrorLocator(),
-		configs:   map[string]*promconfig.ScrapeConfig{},
+		logger:      logger,
+		kube:        opts.KubeClient,
+		recognize:   opts.Recognize,
+		discovery:   dm,
+		scrape:      sm,
+		cancel:      cancel,
+		errs:        newErrorLocator(),
+		locateEvery: cmp.Or(opts.LocateEvery, 5*time.Second),
+		configs:     map[string]*promconfig.ScrapeConfig{},
 	}, nil
 }
 
@@ -139,6 +148,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- m.discovery.Run() }()
 	go func() { errc <- m.scrape.Run(m.discovery.SyncCh()) }()
+	lctx, stopLocating := context.WithCancel(ctx)
+	located := make(chan struct{})
+	go func() {
+		defer close(located)
+		m.locateErrors(lctx, m.locateEvery)
+	}()
+	defer func() {
+		stopLocating()
+		<-located
+	}()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -1,21 +1,11 @@
 package scrape
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	config_util "github.com/prometheus/common/config"
-	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/servescope/servescope/internal/collect/parse"
 )
 
 // Target is one target's status, in the JSON shape of Prometheus's
@@ -56,8 +46,9 @@ type Metadata struct {
 }
 
 // Active returns the status of every active target, sorted by pool and URL.
-// A parse error gets the line it happened on once the locator has re-read
-// the target, which it starts here in the background.
+// It only reads what the scrape manager and the error locator stored: a
+// parse error names its line once Run's locator has found it, a limit
+// error names the limit, and every error is cut to MaxErrorLength.
 func (m *Manager) Active() []Target {
 	var out []Target
 	for pool, ts := range m.scrape.TargetsActive() {
@@ -88,7 +79,7 @@ func (m *Manager) Active() []Target {
 				st.Unrecognised = st.Exporter == ""
 			}
 			if err := t.LastError(); err != nil {
-				st.LastError = m.errs.describe(sc, st.ScrapeURL, st.LastScrape, err)
+				st.LastError = m.errs.describe(sc, st.ScrapeURL, err)
 			}
 			out = append(out, st)
 		}
@@ -128,108 +119,4 @@ func (m *Manager) Metadata(metric string) []Metadata {
 		}
 	}
 	return out
-}
-
-// errorLocator turns a target's parse error into one that names the line.
-// The scrape manager keeps only the parser's message, so the locator
-// fetches the target once more, in the background, and finds the line with
-// the parse package. Results are cached per target and scrape.
-type errorLocator struct {
-	mu     sync.Mutex
-	cache  map[string]located // by scrape URL
-	client map[string]*http.Client
-}
-
-type located struct {
-	scrape  time.Time
-	msg     string
-	pending bool
-}
-
-func newErrorLocator() *errorLocator {
-	return &errorLocator{cache: map[string]located{}, client: map[string]*http.Client{}}
-}
-
-// notParse are scrape errors that are not about the exposition's content.
-var notParse = []string{"server returned HTTP status", "limit exceeded", "context deadline exceeded", "connection refused", "no such host", "EOF", "body size"}
-
-func (l *errorLocator) describe(sc *promconfig.ScrapeConfig, url string, at time.Time, err error) string {
-	msg := err.Error()
-	if sc == nil || !strings.Contains(msg, "while parsing") && !strings.Contains(msg, "expected") && !strings.Contains(msg, "invalid") {
-		return msg
-	}
-	for _, s := range notParse {
-		if strings.Contains(msg, s) {
-			return msg
-		}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c, ok := l.cache[url]
-	if ok && c.scrape.Equal(at) && !c.pending {
-		return c.msg
-	}
-	if !ok || !c.scrape.Equal(at) {
-		l.cache[url] = located{scrape: at, msg: msg, pending: true}
-		go l.locate(sc, url, at, msg)
-	}
-	return msg
-}
-
-func (l *errorLocator) locate(sc *promconfig.ScrapeConfig, url string, at time.Time, msg string) {
-	timeout := time.Duration(sc.ScrapeTimeout)
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out := msg
-	if line, err := l.fetchAndLocate(ctx, sc, url); err == nil && line > 0 {
-		out = fmt.Sprintf("parse error at line %d: %s", line, msg)
-	}
-	l.mu.Lock()
-	if c := l.cache[url]; c.scrape.Equal(at) {
-		l.cache[url] = located{scrape: at, msg: out}
-	}
-	l.mu.Unlock()
-}
-
-func (l *errorLocator) fetchAndLocate(ctx context.Context, sc *promconfig.ScrapeConfig, url string) (int, error) {
-	l.mu.Lock()
-	client, ok := l.client[sc.JobName]
-	l.mu.Unlock()
-	if !ok {
-		c, err := config_util.NewClientFromConfig(sc.HTTPClientConfig, sc.JobName)
-		if err != nil {
-			return 0, fmt.Errorf("client for job %s: %w", sc.JobName, err)
-		}
-		l.mu.Lock()
-		l.client[sc.JobName] = c
-		l.mu.Unlock()
-		client = c
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
-	if err != nil {
-		return 0, fmt.Errorf("request %s: %w", url, err)
-	}
-	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	limit := int64(sc.BodySizeLimit)
-	if limit <= 0 {
-		limit = 64 << 20
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", url, err)
-	}
-	err = parse.Each(body, resp.Header.Get("Content-Type"), func(parse.Sample) error { return nil })
-	var pe *parse.Error
-	if errors.As(err, &pe) {
-		return pe.Line, nil
-	}
-	return 0, nil
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/servescope/servescope/internal/config"
 )
 
 // Plain Prometheus configuration, limited to the keys generated here (field
@@ -22,13 +24,20 @@ type (
 		EvaluationInterval string `yaml:"evaluation_interval"`
 	}
 	scrapeConfig struct {
-		JobName             string          `yaml:"job_name"`
-		HonorLabels         bool            `yaml:"honor_labels"`
-		Scheme              string          `yaml:"scheme,omitempty"`
-		Authorization       *authorization  `yaml:"authorization,omitempty"`
-		TLSConfig           *tlsConfig      `yaml:"tls_config,omitempty"`
-		KubernetesSDConfigs []kubernetesSD  `yaml:"kubernetes_sd_configs"`
-		RelabelConfigs      []relabelConfig `yaml:"relabel_configs"`
+		JobName       string         `yaml:"job_name"`
+		HonorLabels   bool           `yaml:"honor_labels"`
+		Scheme        string         `yaml:"scheme,omitempty"`
+		Authorization *authorization `yaml:"authorization,omitempty"`
+		TLSConfig     *tlsConfig     `yaml:"tls_config,omitempty"`
+		// servescope's default per-target limits, written out per job so
+		// that Prometheus (2.x has no global limits) applies them too.
+		SampleLimit           uint            `yaml:"sample_limit"`
+		BodySizeLimit         string          `yaml:"body_size_limit"`
+		LabelLimit            uint            `yaml:"label_limit"`
+		LabelNameLengthLimit  uint            `yaml:"label_name_length_limit"`
+		LabelValueLengthLimit uint            `yaml:"label_value_length_limit"`
+		KubernetesSDConfigs   []kubernetesSD  `yaml:"kubernetes_sd_configs"`
+		RelabelConfigs        []relabelConfig `yaml:"relabel_configs"`
 	}
 	authorization struct {
 		CredentialsFile string `yaml:"credentials_file"`
@@ -117,7 +126,14 @@ func scrapeConfigs(o Options) []scrapeConfig {
 			keepPort(ksmPort),
 		}, podTargetLabels()...),
 	}
-	return []scrapeConfig{engines, dcgm, kueue, ksm}
+	jobs := []scrapeConfig{engines, dcgm, kueue, ksm}
+	lim := config.DefaultScrapeLimits()
+	for i := range jobs {
+		j := &jobs[i]
+		j.SampleLimit, j.BodySizeLimit, j.LabelLimit = lim.SampleLimit, lim.BodySizeLimit.String(), lim.LabelLimit
+		j.LabelNameLengthLimit, j.LabelValueLengthLimit = lim.LabelNameLengthLimit, lim.LabelValueLengthLimit
+	}
+	return jobs
 }
 
 // ksmPort is kube-state-metrics' metrics port (the chart's "http" port).
