@@ -55,6 +55,8 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	c.Flag("storage.path", "Directory of the embedded TSDB.").Default("./data").StringVar(&o.StoragePath)
 	c.Flag("storage.retention", "How long to keep samples.").Default("15d").SetValue(durationValue{&o.Retention})
 	c.Flag("web.listen-address", "Address of the HTTP API and dashboard.").Default("127.0.0.1:9464").StringVar(&o.ListenAddress)
+	c.Flag("web.config.file", "Path of a web config file (Prometheus's format, exporter-toolkit) enabling TLS and/or basic auth on every endpoint.").
+		Default("").StringVar(&o.WebConfigFile)
 	c.Flag("query.timeout", "Maximum time one query may take.").Default("2m").SetValue(durationValue{&o.QueryTimeout})
 	c.Flag("query.max-samples", "Maximum samples one query may load into memory.").Default("50000000").IntVar(&o.QueryMaxSamples)
 	c.Flag("query.remote-url", "Read a Prometheus-compatible API (Prometheus, Thanos, Mimir) instead of the embedded store: the external-Prometheus mode.").

@@ -10,7 +10,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
@@ -64,6 +64,13 @@ type Options struct {
 	// KubeClient overrides how Kubernetes clients are built (tests pass a
 	// fake clientset).
 	KubeClient discovery.ClientFunc
+	// WebConfigFile is an exporter-toolkit web config (Prometheus's
+	// --web.config.file format): TLS and basic auth on every endpoint.
+	// Empty serves plain HTTP without auth.
+	WebConfigFile string
+	// OpenStore opens the embedded store; nil is tsdb.Open. Tests slow it
+	// down to observe the server during WAL replay.
+	OpenStore func(tsdb.Options) (*tsdb.DB, error)
 }
 
 // Server is a running servescope.
@@ -85,23 +92,36 @@ type Server struct {
 	alerts   rules.Builtin
 	api      *api.API
 	listener net.Listener
-	ready    atomic.Bool
+	// http serves from New on: the health endpoints answer during the
+	// WAL replay, the API once New has built it (handler).
+	http    *http.Server
+	handler atomic.Pointer[http.Handler]
+	served  chan error
+	ready   atomic.Bool
+	reloads reloadMetrics
 	// reload is sent to by Reload and read by Run's reload actor;
 	// unbuffered, never closed.
 	reload chan chan error
 	closed sync.Once
 }
 
-// New opens the store, loads the config and binds the listener; it rolls
+// New loads the config, binds the listener and serves the health
+// endpoints from there on (/-/healthy 200, /-/ready 503 until Run), then
+// opens the store, replaying its WAL, and builds the components; it rolls
 // back what it opened when a step fails.
 func New(opts Options) (_ *Server, err error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := config.LoadFile(opts.ConfigFile, logger)
+	cfg, err := CheckConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
+	}
+	if opts.WebConfigFile != "" {
+		if err := web.Validate(opts.WebConfigFile); err != nil {
+			return nil, fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
+		}
 	}
 	externalURL, err := url.Parse("http://" + opts.ListenAddress)
 	if err != nil {
@@ -110,13 +130,21 @@ func New(opts Options) (_ *Server, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error)}
+	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error), reloads: newReloadMetrics(reg)}
 	defer func() {
 		if err != nil {
 			s.close()
 		}
 	}()
-	s.db, err = tsdb.Open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Logger: logger, Registerer: reg})
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	open := opts.OpenStore
+	if open == nil {
+		open = tsdb.Open
+	}
+	logger.Info("opening the store (replaying its WAL)", "path", opts.StoragePath)
+	s.db, err = open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +203,9 @@ func New(opts Options) (_ *Server, err error) {
 	if err := s.applyLoaded(cfg); err != nil {
 		return nil, err
 	}
-	s.listener, err = net.Listen("tcp", opts.ListenAddress)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", opts.ListenAddress, err)
-	}
+	s.reloads.succeeded(true)
+	var h http.Handler = s.api
+	s.handler.Store(&h)
 	return s, nil
 }
 
@@ -205,12 +232,19 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 }
 
+// applyConfig reloads the config file. It refuses what `check config`
+// refuses (thresholds, price book included) and an empty file, keeping
+// the running config; the reload metrics say how it went.
 func (s *Server) applyConfig() error {
-	cfg, err := config.LoadFile(s.opts.ConfigFile, s.logger)
-	if err != nil {
-		return err
+	cfg, err := CheckConfig(s.opts.ConfigFile)
+	if err == nil && cfg.Empty {
+		err = fmt.Errorf("%s: the file is empty; keeping the running config (an empty config would drop every target)", s.opts.ConfigFile)
 	}
-	return s.applyLoaded(cfg)
+	if err == nil {
+		err = s.applyLoaded(cfg)
+	}
+	s.reloads.succeeded(err == nil)
+	return err
 }
 
 // analysis builds what reads the store: the diagnosis with its alerting
@@ -300,21 +334,22 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Add(func() error { return s.alerter.Run(ctx) }, func(error) { cancel() })
 	}
 	{
-		srv := &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
+		// The server has served since New; this actor marks it ready and
+		// shuts it down.
+		stop := make(chan struct{})
 		g.Add(func() error {
 			s.ready.Store(true)
-			s.logger.Info("serving", "address", s.Addr())
-			if err := srv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve HTTP on %s: %w", s.Addr(), err)
+			s.logger.Info("ready", "address", s.Addr())
+			select {
+			case err := <-s.served:
+				return err
+			case <-stop:
+				return nil
 			}
-			return nil
 		}, func(error) {
 			s.ready.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				s.logger.Warn("HTTP shutdown", "err", err)
-			}
+			close(stop)
+			s.shutdownHTTP()
 		})
 	}
 	{
@@ -325,7 +360,7 @@ func (s *Server) Run(ctx context.Context) error {
 				case errc := <-s.reload:
 					err := s.applyConfig()
 					if err != nil {
-						s.logger.Error("reload config", "file", s.opts.ConfigFile, "err", err)
+						s.logger.Error("reload config failed; the running config stays", "file", s.opts.ConfigFile, "err", err)
 					} else {
 						s.logger.Info("reloaded config", "file", s.opts.ConfigFile)
 					}
@@ -343,6 +378,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) close() {
 	s.closed.Do(func() {
+		s.shutdownHTTP()
 		if s.listener != nil {
 			_ = s.listener.Close() // already closed by a clean HTTP shutdown
 		}

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,9 @@ type Options struct {
 type API struct {
 	opts Options
 	mux  *http.ServeMux
+	// routes are the registered patterns (Routes).
+	routesMu sync.Mutex
+	routes   []string
 }
 
 // New builds the API.
@@ -89,11 +93,8 @@ func New(opts Options) *API {
 	a.handle("/api/v1/targets", a.targets)
 	a.handle("/api/v1/status/buildinfo", func(*http.Request) (any, []string, []string, error) { return a.opts.Build, nil, nil, nil })
 	a.handle("/api/v1/query_exemplars", func(*http.Request) (any, []string, []string, error) { return []any{}, nil, nil, nil })
-	a.mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("servescope is Healthy.\n")) // a failed write to the client has nowhere to go
-	})
-	a.mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	a.Handle("/-/healthy", http.HandlerFunc(healthy))
+	a.Handle("/-/ready", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if !a.opts.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("servescope is not ready.\n"))
@@ -101,9 +102,9 @@ func New(opts Options) *API {
 		}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("servescope is Ready.\n"))
-	})
+	}))
 	if opts.Gatherer != nil {
-		a.mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+		a.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
 	return a
 }
@@ -113,7 +114,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 
 // Handle adds a handler from another presentation package (the web UI,
 // later API groups) to the same mux.
-func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+func (a *API) Handle(pattern string, h http.Handler) {
+	a.routesMu.Lock()
+	a.routes = append(a.routes, pattern)
+	a.routesMu.Unlock()
+	a.mux.Handle(pattern, h)
+}
 
 type apiFunc func(r *http.Request) (data any, warnings, infos []string, err error)
 
@@ -126,7 +132,7 @@ type response struct {
 	Infos     []string `json:"infos,omitempty"`
 }
 
-func (a *API) handle(pattern string, f apiFunc) { a.mux.Handle(pattern, a.wrap(f)) }
+func (a *API) handle(pattern string, f apiFunc) { a.Handle(pattern, a.wrap(f)) }
 
 // wrap turns an apiFunc into a handler: GET or POST only, form values
 // parsed, the result or error in Prometheus's envelope.

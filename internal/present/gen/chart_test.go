@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"encoding/json"
 	"log/slog"
 	"os"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -162,5 +164,45 @@ func TestChartScrapeConfigMatchesGenerated(t *testing.T) {
 	}
 	if !reflect.DeepEqual(values.Config.ScrapeConfigs, generated.ScrapeConfigs) {
 		t.Error("deploy/helm/servescope/values.yaml config.scrape_configs differ from the generated prometheus.yml; copy them over")
+	}
+}
+
+// TestChartHardening: the startup probe waits for /-/ready (the WAL
+// replay) before liveness applies, and the optional NetworkPolicy admits
+// the HTTP port from the release's namespace or the listed peers.
+func TestChartHardening(t *testing.T) {
+	t.Parallel()
+	objs := renderChart(t, nil)
+	if n := len(objs["NetworkPolicy"]); n != 0 {
+		t.Errorf("%d NetworkPolicies by default, want 0", n)
+	}
+	c := objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+	if c.StartupProbe == nil || c.StartupProbe.HTTPGet == nil || c.StartupProbe.HTTPGet.Path != "/-/ready" ||
+		c.StartupProbe.PeriodSeconds*c.StartupProbe.FailureThreshold < 600 {
+		t.Errorf("startup probe %+v, want /-/ready with at least 10 minutes", c.StartupProbe)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/-/healthy" {
+		t.Errorf("liveness probe %+v, want /-/healthy", c.LivenessProbe)
+	}
+	for _, tc := range []struct {
+		name string
+		from []any
+		want string
+	}{
+		{"namespace", nil, `[{"podSelector":{}}]`},
+		{"peers", []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"name": "monitoring"}}}}, `[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]`},
+	} {
+		objs := renderChart(t, map[string]any{"networkPolicy": map[string]any{"enabled": true, "from": tc.from}})
+		if len(objs["NetworkPolicy"]) != 1 {
+			t.Fatalf("%s: %d NetworkPolicies, want 1", tc.name, len(objs["NetworkPolicy"]))
+		}
+		np := objs["NetworkPolicy"][0].(*networkingv1.NetworkPolicy)
+		from, err := json.Marshal(np.Spec.Ingress[0].From)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(from) != tc.want || np.Spec.Ingress[0].Ports[0].Port.String() != "http" {
+			t.Errorf("%s: ingress %s on %v, want %s on http", tc.name, from, np.Spec.Ingress[0].Ports, tc.want)
+		}
 	}
 }
