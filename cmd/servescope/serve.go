@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
@@ -59,6 +61,14 @@ func serveCommands(a *kingpin.Application, e env) []command {
 		Default("").StringVar(&o.WebConfigFile)
 	c.Flag("query.timeout", "Maximum time one query may take.").Default("2m").SetValue(durationValue{&o.QueryTimeout})
 	c.Flag("query.max-samples", "Maximum samples one query may load into memory.").Default("50000000").IntVar(&o.QueryMaxSamples)
+	c.Flag("query.max-concurrency", "Maximum API queries evaluated at once (0: GOMAXPROCS); the rule manager's evaluations do not count, so scraping and rules never wait for the API.").
+		Default("0").IntVar(&o.QueryMaxConcurrency)
+	c.Flag("query.queue-timeout", "How long a query waits for a free slot before it is refused with 503.").Default("10s").SetValue(durationValue{&o.QueryQueueTimeout})
+	c.Flag("query.max-subquery-points", "Maximum points one subquery may evaluate per series, checked before evaluation (negative: no limit).").
+		Default("1000000").Int64Var(&o.QueryMaxSubqueryPoints)
+	c.Flag("query.memory-budget", "Heap over which queries are refused and running ones stopped, e.g. 3GiB (default: 80% of GOMEMLIMIT when set; a negative number: none).").
+		Default("0").SetValue(bytesValue{&o.QueryMemoryBudget})
+	c.Flag("web.max-response-bytes", "Maximum size of one API response (negative: no limit).").Default("67108864").IntVar(&o.MaxResponseBytes)
 	c.Flag("query.remote-url", "Read a Prometheus-compatible API (Prometheus, Thanos, Mimir) instead of the embedded store: the external-Prometheus mode.").
 		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)
 	c.Flag("query.remote-recorded", "The external Prometheus evaluates servescope's recording rules (servescope rules): the dashboard reads the recorded series.").
@@ -131,6 +141,30 @@ func (v durationValue) String() string {
 		return ""
 	}
 	return v.d.String()
+}
+
+// bytesValue is a kingpin flag value that accepts byte sizes such as 3GiB
+// or 512MB (base 2), or a plain number of bytes.
+type bytesValue struct{ n *int64 }
+
+func (v bytesValue) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*v.n = n
+		return nil
+	}
+	b, err := units.ParseBase2Bytes(s)
+	if err != nil {
+		return fmt.Errorf("byte size %q: %w", s, err)
+	}
+	*v.n = int64(b)
+	return nil
+}
+
+func (v bytesValue) String() string {
+	if v.n == nil {
+		return ""
+	}
+	return strconv.FormatInt(*v.n, 10)
 }
 
 func summaryCommands(a *kingpin.Application, e env) []command {

@@ -47,8 +47,16 @@ type Options struct {
 	// QueryTimeout and QueryMaxSamples bound each PromQL query.
 	QueryTimeout    time.Duration
 	QueryMaxSamples int
-	Logger          *slog.Logger
-	Build           api.BuildInfo
+	// QueryMaxConcurrency, QueryQueueTimeout, QueryMaxSubqueryPoints and
+	// QueryMemoryBudget are the API's query admission (query.EngineOptions).
+	QueryMaxConcurrency    int
+	QueryQueueTimeout      time.Duration
+	QueryMaxSubqueryPoints int64
+	QueryMemoryBudget      int64
+	// MaxResponseBytes caps one API response (api.Options).
+	MaxResponseBytes int
+	Logger           *slog.Logger
+	Build            api.BuildInfo
 	// RemoteURL, when set, is a Prometheus-compatible API (Prometheus,
 	// Thanos, Mimir) that the HTTP API, diagnosis, cost and dashboard read
 	// instead of the embedded store: the external-Prometheus mode, where
@@ -154,6 +162,8 @@ func New(opts Options) (_ *Server, err error) {
 	}, func() float64 { return float64(s.db.HeadSeries()) }))
 	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
 		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
+		MaxConcurrency: opts.QueryMaxConcurrency, QueueTimeout: opts.QueryQueueTimeout,
+		MaxSubqueryPoints: opts.QueryMaxSubqueryPoints, MemoryBudget: opts.QueryMemoryBudget,
 	})
 	// The catalog parses every query now: a bad one fails the start.
 	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel})
@@ -194,7 +204,7 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	s.api = api.New(api.Options{
 		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
-		Ready: s.ready.Load, Build: opts.Build,
+		Ready: s.ready.Load, Build: opts.Build, MaxResponseBytes: opts.MaxResponseBytes,
 	})
 	s.api.HandleRules(s.rules)
 	if err := s.analysis(cfg); err != nil {

@@ -30,6 +30,19 @@ type EngineOptions struct {
 	// Registerer receives the engine's metrics and servescope's query
 	// duration histogram. It must not be nil.
 	Registerer prometheus.Registerer
+	// MaxConcurrency is how many queries the Querier methods run at once
+	// (the rule manager's evaluations through Promql do not count); zero
+	// means GOMAXPROCS. QueueTimeout is how long a query waits for a slot
+	// before it is refused; zero means DefaultQueueTimeout.
+	MaxConcurrency int
+	QueueTimeout   time.Duration
+	// MaxSubqueryPoints bounds the points one subquery evaluates per
+	// series, checked before evaluation; zero means
+	// DefaultMaxSubqueryPoints, negative no bound.
+	MaxSubqueryPoints int64
+	// MemoryBudget is the heap, in bytes, over which queries are refused
+	// and running ones stopped; see MemoryBudget for zero and negative.
+	MemoryBudget int64
 }
 
 // Engine is the embedded Querier: Prometheus's PromQL engine over a local
@@ -39,6 +52,8 @@ type Engine struct {
 	queryable storage.Queryable
 	parser    parser.Parser
 	duration  *prometheus.HistogramVec
+	admission *admission
+	maxPoints int64
 }
 
 // NewEngine builds the embedded engine over q.
@@ -70,9 +85,30 @@ func NewEngine(q storage.Queryable, opts EngineOptions) *Engine {
 			Help:    "Time to evaluate PromQL queries in the embedded engine, by kind.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
 		}, []string{"kind"}),
+		admission: newAdmission(opts, opts.Registerer),
+		maxPoints: opts.MaxSubqueryPoints,
+	}
+	if e.maxPoints == 0 {
+		e.maxPoints = DefaultMaxSubqueryPoints
 	}
 	opts.Registerer.MustRegister(e.duration)
 	return e
+}
+
+// admit checks a query's subqueries before evaluation, then waits for a
+// query slot; see admission.
+func (e *Engine) admit(ctx context.Context, qs string, span time.Duration) (context.Context, func(), error) {
+	if qs != "" {
+		expr, err := e.parser.ParseExpr(qs)
+		if err != nil {
+			return nil, nil, classify(err)
+		}
+		if err := checkPoints(expr, span, e.maxPoints); err != nil {
+			e.admission.refused.WithLabelValues("points").Inc()
+			return nil, nil, err
+		}
+	}
+	return e.admission.admit(ctx)
 }
 
 // Promql returns the underlying engine, for the rule manager.
@@ -81,11 +117,17 @@ func (e *Engine) Promql() *promql.Engine { return e.engine }
 // Query implements Querier.
 func (e *Engine) Query(ctx context.Context, qs string, t time.Time) (Result, error) {
 	defer e.observe("instant", time.Now())
+	ctx, release, err := e.admit(ctx, qs, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	q, err := e.engine.NewInstantQuery(ctx, e.queryable, nil, qs, t)
 	if err != nil {
 		return Result{}, classify(err)
 	}
-	return e.exec(ctx, q)
+	res, err := e.exec(ctx, q)
+	return res, e.admission.overBudget(ctx, err)
 }
 
 // QueryRange implements Querier.
@@ -101,11 +143,17 @@ func (e *Engine) QueryRange(ctx context.Context, qs string, r Range) (Result, er
 	if r.End.Sub(r.Start)/r.Step > 11000 {
 		return Result{}, badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 	}
+	ctx, release, err := e.admit(ctx, qs, r.End.Sub(r.Start))
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	q, err := e.engine.NewRangeQuery(ctx, e.queryable, nil, qs, r.Start, r.End, r.Step)
 	if err != nil {
 		return Result{}, classify(err)
 	}
-	return e.exec(ctx, q)
+	res, err := e.exec(ctx, q)
+	return res, e.admission.overBudget(ctx, err)
 }
 
 func (e *Engine) observe(kind string, start time.Time) {
@@ -200,6 +248,11 @@ func (e *Engine) Series(ctx context.Context, matchers []string, start, end time.
 	if err != nil {
 		return nil, err
 	}
+	ctx, release, err := e.admit(ctx, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	q, err := e.queryable.Querier(start.UnixMilli(), end.UnixMilli())
 	if err != nil {
 		return nil, &Error{Type: ErrInternal, Err: fmt.Errorf("open querier: %w", err)}
@@ -243,11 +296,16 @@ func (e *Engine) LabelValues(ctx context.Context, name string, matchers []string
 
 type labelFunc func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error)
 
-func (e *Engine) labels(_ context.Context, matchers []string, start, end time.Time, fn labelFunc) ([]string, error) {
+func (e *Engine) labels(ctx context.Context, matchers []string, start, end time.Time, fn labelFunc) ([]string, error) {
 	sets, err := e.matcherSets(matchers)
 	if err != nil {
 		return nil, err
 	}
+	_, release, err := e.admit(ctx, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	q, err := e.queryable.Querier(start.UnixMilli(), end.UnixMilli())
 	if err != nil {
 		return nil, &Error{Type: ErrInternal, Err: fmt.Errorf("open querier: %w", err)}

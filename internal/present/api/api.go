@@ -58,7 +58,14 @@ type Options struct {
 	Build BuildInfo
 	// Now is the clock for queries without a time; nil means time.Now.
 	Now func() time.Time
+	// MaxResponseBytes caps one JSON response: a larger one is refused
+	// with 422 and a message to narrow the query. Zero means
+	// DefaultMaxResponseBytes, negative no cap.
+	MaxResponseBytes int
 }
+
+// DefaultMaxResponseBytes is the default cap of one API response.
+const DefaultMaxResponseBytes = 64 << 20
 
 // API is the HTTP handler set.
 type API struct {
@@ -79,6 +86,9 @@ func New(opts Options) *API {
 	}
 	if opts.Ready == nil {
 		opts.Ready = func() bool { return true }
+	}
+	if opts.MaxResponseBytes == 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if opts.Build.GoVersion == "" {
 		opts.Build.GoVersion = runtime.Version()
@@ -176,6 +186,11 @@ func (a *API) write(w http.ResponseWriter, code int, resp response) {
 		a.opts.Logger.Error("encode API response", "err", err)
 		b = []byte(`{"status":"error","errorType":"internal","error":"cannot encode the response"}`)
 		code = http.StatusInternalServerError
+	}
+	if max := a.opts.MaxResponseBytes; max > 0 && len(b) > max {
+		b, _ = json.Marshal(response{Status: "error", ErrorType: string(query.ErrCostLimit), // a response of strings always encodes
+			Error: sprintf("the response would be %d bytes, over the limit of %d (--web.max-response-bytes); narrow the query (fewer series, a larger step or a limit)", len(b), max)})
+		code = http.StatusUnprocessableEntity
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

@@ -1,0 +1,118 @@
+package query
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
+)
+
+// TestCheckPoints: subqueries are costed before evaluation, nested ones
+// and range queries over their whole span.
+func TestCheckPoints(t *testing.T) {
+	const max = DefaultMaxSubqueryPoints
+	for _, tc := range []struct {
+		q    string
+		span time.Duration
+		ok   bool
+	}{
+		{`count_over_time(vector(1)[365d:1s])`, 0, false},
+		{`count_over_time(vector(1)[30d:1s])`, 0, false},
+		{`max_over_time(up[30d:1m])`, 0, true},
+		{`max_over_time(up[30d:])`, 0, true}, // the default 1m step
+		{`max_over_time(up[3000d:])`, 0, false},
+		{`max_over_time(up[1d:1m])`, 7 * 24 * time.Hour, true},
+		{`max_over_time(up[1h:1s])`, 365 * 24 * time.Hour, false}, // a year-long range query
+		{`max_over_time(max_over_time(up[1h:1s])[30d:1h])`, 0, false},
+		{`max_over_time(max_over_time(up[1h:1m])[30d:1h])`, 0, true},
+		{`sum(rate(up[5m]))`, 0, true},
+	} {
+		expr, err := parser.NewParser(parser.Options{}).ParseExpr(tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkPoints(expr, tc.span, max)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s over %s: %v, want ok=%v", tc.q, tc.span, err, tc.ok)
+		}
+		if err != nil && (TypeOf(err) != ErrCostLimit || !strings.Contains(err.Error(), "--query.max-subquery-points")) {
+			t.Errorf("%s: error %q of type %s, want %s naming the flag", tc.q, err, TypeOf(err), ErrCostLimit)
+		}
+	}
+}
+
+// TestHugeSubqueryRefusedBeforeEvaluation: the issue's query is refused
+// with 422's error type without evaluating anything.
+func TestHugeSubqueryRefusedBeforeEvaluation(t *testing.T) {
+	e := newEngine(t, load, 1e6)
+	_, err := e.Query(t.Context(), `count_over_time(vector(1)[365d:1s])`, time.Unix(300, 0))
+	if TypeOf(err) != ErrCostLimit {
+		t.Fatalf("error %v of type %s, want %s", err, TypeOf(err), ErrCostLimit)
+	}
+}
+
+// TestQueueTimeout: with every slot taken, a query waits QueueTimeout and
+// is refused as busy; a freed slot admits the next.
+func TestQueueTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAdmission(EngineOptions{MaxConcurrency: 2, QueueTimeout: 3 * time.Second, MemoryBudget: -1}, prometheus.NewRegistry())
+		ctx := context.Background()
+		var releases []func()
+		for range 2 {
+			_, release, err := a.admit(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			releases = append(releases, release)
+		}
+		start := time.Now()
+		_, _, err := a.admit(ctx)
+		if TypeOf(err) != ErrTimeout || !strings.Contains(err.Error(), "--query.max-concurrency") {
+			t.Fatalf("third query: %v", err)
+		}
+		if waited := time.Since(start); waited != 3*time.Second {
+			t.Errorf("refused after %s, want the 3s queue timeout", waited)
+		}
+		done := make(chan error)
+		go func() {
+			_, release, err := a.admit(ctx)
+			if err == nil {
+				release()
+			}
+			done <- err
+		}()
+		time.Sleep(time.Second) // inside the bubble: fake time
+		releases[0]()
+		if err := <-done; err != nil {
+			t.Errorf("query after a slot was freed: %v", err)
+		}
+		releases[1]()
+	})
+}
+
+// TestMemoryBudget: over the budget, a new query is refused at once, and
+// a running query is stopped when the heap crosses it, with an error that
+// says so; the heap stays near the budget instead of growing with the
+// query.
+func TestMemoryBudget(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, _, err := newAdmission(EngineOptions{MemoryBudget: 1}, reg).admit(t.Context()); TypeOf(err) != ErrTimeout || !strings.Contains(err.Error(), "memory budget") {
+		t.Errorf("query over the budget: %v", err)
+	}
+
+	st := promqltest.LoadedStorage(t, load)
+	t.Cleanup(func() { st.Close() })
+	budget := heapBytes() + 32<<20
+	e := NewEngine(st, EngineOptions{Timeout: time.Minute, MaxSamples: 1e9, Registerer: prometheus.NewRegistry(),
+		MaxSubqueryPoints: -1, MemoryBudget: budget})
+	// About 30 M points: gigabytes if it ran to the end.
+	_, err := e.Query(t.Context(), `count_over_time(vector(1)[365d:1s])`, time.Unix(300, 0))
+	if TypeOf(err) != ErrCostLimit || !strings.Contains(err.Error(), "memory budget") {
+		t.Fatalf("query over the budget: %v (type %s)", err, TypeOf(err))
+	}
+}
