@@ -17,6 +17,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/model"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -135,7 +136,8 @@ func writeFindings(w io.Writer, r *diagnose.Report) error {
 		if f.State == diagnose.StateHealthy {
 			continue
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%.2f\t%s\t%s\n", f.Subject.Level, f.Subject, f.State, f.Severity, f.Confidence, f.Since.UTC().Format("15:04"), f.Action)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%.2f\t%s\t%s\n", f.Subject.Level, model.TerminalSafe(f.Subject.String()), f.State, f.Severity, f.Confidence,
+			f.Since.UTC().Format("15:04"), model.TerminalSafe(f.Action))
 	}
 	healthy := 0
 	for _, p := range r.Pods {

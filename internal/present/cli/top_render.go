@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
+
+	smodel "github.com/servescope/servescope/internal/model"
 )
 
 // TopView is one screen of `servescope top`: what was read, how to order
@@ -82,7 +84,7 @@ func RenderTop(w io.Writer, v TopView) error {
 	}
 	var b strings.Builder
 	for _, l := range lines {
-		b.WriteString(cut(l, v.Width))
+		b.WriteString(cut(smodel.TerminalSafe(l), v.Width))
 		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(w, b.String())
@@ -101,7 +103,7 @@ func table(rows []TopRow) []string {
 	for _, r := range rows {
 		line := make([]string, len(cols))
 		for i, c := range cols {
-			line[i] = c.cell(r)
+			line[i] = smodel.TerminalSafe(c.cell(r))
 		}
 		cells = append(cells, line)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/servescope/servescope/internal/model"
 )
 
 // The Markdown report: headings, tables and lists written here, every
@@ -133,6 +135,8 @@ func mdFindings(w *bytes.Buffer, fs []Finding) {
 // does the colon of "://", against autolinks), & < > become entities, and
 // line breaks become spaces.
 func mdText(s string) string {
+	// Line breaks become spaces; other control bytes are shown escaped.
+	s = model.TerminalSafe(strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s))
 	var b strings.Builder
 	for i, r := range s {
 		switch r {
