@@ -12,7 +12,7 @@ DEMO_ADDR ?= 127.0.0.1:9464
 SIM_ADDR  ?= 127.0.0.1:9500
 DEMO_DIR  ?= .demo
 
-.PHONY: all build deps debs test vet lint unit fuzz bench demo clean
+.PHONY: all build deps debs test vet lint unit fuzz bench loadtest demo clean
 
 all: build
 
@@ -52,6 +52,12 @@ test: deps vet lint unit
 
 bench:
 	scripts/bench.sh
+
+## loadtest: 200 req/s of dashboard pages and queries against a serve
+## scraping 20 targets; prints requests/s served at p95 < 1 s, scrapes
+## missed and RSS (BENCHMARKS.md, "Scraping under API load").
+loadtest: build
+	$(GO) run ./cmd/loadtest -bin $(BIN) $(LOADTEST_ARGS)
 
 demo: deps build
 	scripts/demo.sh $(BIN) $(DEMO_DIR) $(SIM_ADDR) $(DEMO_ADDR)
