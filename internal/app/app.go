@@ -50,6 +50,7 @@ type Options struct {
 	// QueryMaxConcurrency, QueryQueueTimeout, QueryMaxSubqueryPoints and
 	// QueryMemoryBudget are the API's query admission (query.EngineOptions).
 	QueryMaxConcurrency    int
+	QueryMaxQueue          int
 	QueryQueueTimeout      time.Duration
 	QueryMaxSubqueryPoints int64
 	QueryMemoryBudget      int64
@@ -162,7 +163,7 @@ func New(opts Options) (_ *Server, err error) {
 	}, func() float64 { return float64(s.db.HeadSeries()) }))
 	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
 		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
-		MaxConcurrency: opts.QueryMaxConcurrency, QueueTimeout: opts.QueryQueueTimeout,
+		MaxConcurrency: opts.QueryMaxConcurrency, MaxQueue: opts.QueryMaxQueue, QueueTimeout: opts.QueryQueueTimeout,
 		MaxSubqueryPoints: opts.QueryMaxSubqueryPoints, MemoryBudget: opts.QueryMemoryBudget,
 	})
 	// The catalog parses every query now: a bad one fails the start.

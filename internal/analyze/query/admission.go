@@ -28,6 +28,8 @@ const (
 	// budgetShare is the part of GOMEMLIMIT used as the default memory
 	// budget: the rest is the store's and the scrapers'.
 	budgetShare = 0.8
+	// queuePerSlot is the default queue length per query slot.
+	queuePerSlot = 8
 	// watchEvery is how often a running query checks the heap.
 	watchEvery = 50 * time.Millisecond
 )
@@ -40,7 +42,11 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 // slot, refusal while the heap is over the memory budget, and a watchdog
 // that stops the running queries when the heap crosses it.
 type admission struct {
-	slots   chan struct{}
+	slots chan struct{}
+	// queue holds a token per waiting query: a full queue refuses at
+	// once, so an overloaded server answers some queries fast and refuses
+	// the rest instead of making every one wait.
+	queue   chan struct{}
 	wait    time.Duration
 	budget  int64 // bytes; 0 means none
 	queued  prometheus.Gauge
@@ -52,8 +58,13 @@ func newAdmission(opts EngineOptions, reg prometheus.Registerer) *admission {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	q := opts.MaxQueue
+	if q <= 0 {
+		q = queuePerSlot * n
+	}
 	a := &admission{
 		slots:  make(chan struct{}, n),
+		queue:  make(chan struct{}, q),
 		wait:   opts.QueueTimeout,
 		budget: MemoryBudget(opts.MemoryBudget),
 		queued: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -62,7 +73,7 @@ func newAdmission(opts EngineOptions, reg prometheus.Registerer) *admission {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servescope_queries_refused_total",
-			Help: "API queries refused before or stopped during evaluation, by reason (queue_timeout, points, memory).",
+			Help: "API queries refused before or stopped during evaluation, by reason (queue_full, queue_timeout, points, memory).",
 		}, []string{"reason"}),
 	}
 	if a.wait <= 0 {
@@ -108,19 +119,33 @@ func (a *admission) admit(ctx context.Context) (context.Context, func(), error) 
 			return nil, nil, &Error{Type: ErrTimeout, Err: fmt.Errorf("server busy: heap %d MiB is over the query memory budget of %d MiB; retry later", h>>20, a.budget>>20)}
 		}
 	}
-	a.queued.Inc()
-	timer := time.NewTimer(a.wait)
-	defer timer.Stop()
 	select {
-	case a.slots <- struct{}{}:
-		a.queued.Dec()
-	case <-timer.C:
-		a.queued.Dec()
-		a.refused.WithLabelValues("queue_timeout").Inc()
-		return nil, nil, &Error{Type: ErrTimeout, Err: fmt.Errorf("server busy: no query slot free within %s (%d queries run at once, --query.max-concurrency)", a.wait, cap(a.slots))}
-	case <-ctx.Done():
-		a.queued.Dec()
-		return nil, nil, &Error{Type: ErrCanceled, Err: ctx.Err()}
+	case a.slots <- struct{}{}: // a free slot: no queueing
+	default:
+		select {
+		case a.queue <- struct{}{}:
+		default:
+			a.refused.WithLabelValues("queue_full").Inc()
+			return nil, nil, &Error{Type: ErrTimeout, Err: fmt.Errorf("server busy: %d queries already wait for %d query slots (--query.max-queue, --query.max-concurrency); retry later", cap(a.queue), cap(a.slots))}
+		}
+		a.queued.Inc()
+		timer := time.NewTimer(a.wait)
+		defer timer.Stop()
+		dequeue := func() {
+			a.queued.Dec()
+			<-a.queue
+		}
+		select {
+		case a.slots <- struct{}{}:
+			dequeue()
+		case <-timer.C:
+			dequeue()
+			a.refused.WithLabelValues("queue_timeout").Inc()
+			return nil, nil, &Error{Type: ErrTimeout, Err: fmt.Errorf("server busy: no query slot free within %s (%d queries run at once, --query.max-concurrency)", a.wait, cap(a.slots))}
+		case <-ctx.Done():
+			dequeue()
+			return nil, nil, &Error{Type: ErrCanceled, Err: ctx.Err()}
+		}
 	}
 	qctx, cancel := context.WithCancelCause(ctx)
 	stop := make(chan struct{})

@@ -116,3 +116,37 @@ func TestMemoryBudget(t *testing.T) {
 		t.Fatalf("query over the budget: %v (type %s)", err, TypeOf(err))
 	}
 }
+
+// TestQueueFull: with every slot taken and the queue full, a query is
+// refused at once rather than waiting.
+func TestQueueFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAdmission(EngineOptions{MaxConcurrency: 1, MaxQueue: 1, QueueTimeout: time.Minute, MemoryBudget: -1}, prometheus.NewRegistry())
+		ctx := context.Background()
+		_, release, err := a.admit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiter := make(chan error)
+		go func() {
+			_, r, err := a.admit(ctx)
+			if err == nil {
+				r()
+			}
+			waiter <- err
+		}()
+		synctest.Wait() // the waiter is queued
+		start := time.Now()
+		_, _, err = a.admit(ctx)
+		if TypeOf(err) != ErrTimeout || !strings.Contains(err.Error(), "--query.max-queue") {
+			t.Errorf("query beyond the queue: %v", err)
+		}
+		if time.Since(start) != 0 {
+			t.Errorf("refused after %s, want at once", time.Since(start))
+		}
+		release()
+		if err := <-waiter; err != nil {
+			t.Errorf("queued query: %v", err)
+		}
+	})
+}

@@ -36,6 +36,9 @@ type EngineOptions struct {
 	// before it is refused; zero means DefaultQueueTimeout.
 	MaxConcurrency int
 	QueueTimeout   time.Duration
+	// MaxQueue is how many queries may wait for a slot; more are refused
+	// at once. Zero means 8 per slot.
+	MaxQueue int
 	// MaxSubqueryPoints bounds the points one subquery evaluates per
 	// series, checked before evaluation; zero means
 	// DefaultMaxSubqueryPoints, negative no bound.
