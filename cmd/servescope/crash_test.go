@@ -18,6 +18,21 @@ import (
 	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
+// buildBinary builds servescope into dir, skipping the test without a go
+// command.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build servescope with")
+	}
+	bin := filepath.Join(dir, "servescope")
+	if out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestKill9DuringIngest kills a serve process with SIGKILL while it
 // scrapes, a few times over the same store: every restart opens the store
 // (no corruption) and still holds every sample a query saw before the
@@ -26,15 +41,8 @@ func TestKill9DuringIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it repeatedly")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build servescope with")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "servescope")
-	if out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir)
 	var n atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		v := n.Add(1)

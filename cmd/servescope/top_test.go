@@ -26,15 +26,8 @@ func TestTopInTmux(t *testing.T) {
 	if err != nil {
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build servescope with")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "servescope")
-	if out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir)
 
 	simAddr, addr := proc.FreeAddr(t), proc.FreeAddr(t)
 	targets := filepath.Join(dir, "targets.json")
