@@ -184,6 +184,9 @@ func TestChartHardening(t *testing.T) {
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/-/healthy" {
 		t.Errorf("liveness probe %+v, want /-/healthy", c.LivenessProbe)
 	}
+	if len(c.Env) == 0 || c.Env[0].Name != "GOMEMLIMIT" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+		t.Errorf("env %+v, want GOMEMLIMIT from the memory limit (the query memory budget derives from it)", c.Env)
+	}
 	for _, tc := range []struct {
 		name string
 		from []any
