@@ -63,7 +63,7 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	c.Flag("query.max-samples", "Maximum samples one query may load into memory.").Default("50000000").IntVar(&o.QueryMaxSamples)
 	c.Flag("query.max-concurrency", "Maximum API queries evaluated at once (0: GOMAXPROCS); the rule manager's evaluations do not count, so scraping and rules never wait for the API.").
 		Default("0").IntVar(&o.QueryMaxConcurrency)
-	c.Flag("query.max-queue", "Maximum API queries waiting for a slot (0: 8 per slot); more are refused at once with 503.").Default("0").IntVar(&o.QueryMaxQueue)
+	c.Flag("query.max-queue", "Maximum API queries waiting for a slot (0: 16 per slot); more are refused at once with 503.").Default("0").IntVar(&o.QueryMaxQueue)
 	c.Flag("query.queue-timeout", "How long a query waits for a free slot before it is refused with 503.").Default("10s").SetValue(durationValue{&o.QueryQueueTimeout})
 	c.Flag("query.max-subquery-points", "Maximum points one subquery may evaluate per series, checked before evaluation (negative: no limit).").
 		Default("1000000").Int64Var(&o.QueryMaxSubqueryPoints)

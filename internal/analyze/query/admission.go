@@ -28,8 +28,8 @@ const (
 	// budgetShare is the part of GOMEMLIMIT used as the default memory
 	// budget: the rest is the store's and the scrapers'.
 	budgetShare = 0.8
-	// queuePerSlot is the default queue length per query slot.
-	queuePerSlot = 8
+	// queuePerSlot is the default queue length per query slot: a cost request alone runs 10 queries at once.
+	queuePerSlot = 16
 	// watchEvery is how often a running query checks the heap.
 	watchEvery = 50 * time.Millisecond
 )

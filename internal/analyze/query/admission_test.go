@@ -107,7 +107,7 @@ func TestMemoryBudget(t *testing.T) {
 
 	st := promqltest.LoadedStorage(t, load)
 	t.Cleanup(func() { st.Close() })
-	budget := heapBytes() + 32<<20
+	budget := heapBytes() + 16<<20
 	e := NewEngine(st, EngineOptions{Timeout: time.Minute, MaxSamples: 1e9, Registerer: prometheus.NewRegistry(),
 		MaxSubqueryPoints: -1, MemoryBudget: budget})
 	// About 30 M points: gigabytes if it ran to the end.

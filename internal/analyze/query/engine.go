@@ -37,7 +37,7 @@ type EngineOptions struct {
 	MaxConcurrency int
 	QueueTimeout   time.Duration
 	// MaxQueue is how many queries may wait for a slot; more are refused
-	// at once. Zero means 8 per slot.
+	// at once. Zero means 16 per slot.
 	MaxQueue int
 	// MaxSubqueryPoints bounds the points one subquery evaluates per
 	// series, checked before evaluation; zero means
