@@ -115,6 +115,11 @@ func TestMemoryBudget(t *testing.T) {
 	if TypeOf(err) != ErrCostLimit || !strings.Contains(err.Error(), "memory budget") {
 		t.Fatalf("query over the budget: %v (type %s)", err, TypeOf(err))
 	}
+	// Stopped within a watchdog tick of crossing it: far below the
+	// gigabytes the query would have taken.
+	if h := heapBytes(); h > budget+256<<20 {
+		t.Errorf("heap %d MiB after the stopped query, budget %d MiB", h>>20, budget>>20)
+	}
 }
 
 // TestQueueFull: with every slot taken and the queue full, a query is
