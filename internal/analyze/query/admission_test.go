@@ -115,11 +115,10 @@ func TestMemoryBudget(t *testing.T) {
 	if TypeOf(err) != ErrCostLimit || !strings.Contains(err.Error(), "memory budget") {
 		t.Fatalf("query over the budget: %v (type %s)", err, TypeOf(err))
 	}
-	// Stopped within a watchdog tick of crossing it: far below the
-	// gigabytes the query would have taken.
-	if h := heapBytes(); h > budget+256<<20 {
-		t.Errorf("heap %d MiB after the stopped query, budget %d MiB", h>>20, budget>>20)
-	}
+	// No assertion on the heap here: the engine allocates a subquery's
+	// points in one piece (hundreds of MB for this one), which a watchdog
+	// cannot interrupt; that is what checkPoints refuses before
+	// evaluation (TestHugeSubqueryRefusedBeforeEvaluation).
 }
 
 // TestQueueFull: with every slot taken and the queue full, a query is
