@@ -50,9 +50,13 @@ func TestCheckPoints(t *testing.T) {
 // with 422's error type without evaluating anything.
 func TestHugeSubqueryRefusedBeforeEvaluation(t *testing.T) {
 	e := newEngine(t, load, 1e6)
+	before := heapBytes()
 	_, err := e.Query(t.Context(), `count_over_time(vector(1)[365d:1s])`, time.Unix(300, 0))
 	if TypeOf(err) != ErrCostLimit {
 		t.Fatalf("error %v of type %s, want %s", err, TypeOf(err), ErrCostLimit)
+	}
+	if grown := heapBytes() - before; grown > 64<<20 {
+		t.Errorf("heap grew %d MiB for a refused query", grown>>20)
 	}
 }
 
