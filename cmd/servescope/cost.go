@@ -29,7 +29,7 @@ func costCommands(a *kingpin.Application, e env) []command {
 		opts                       app.CostOptions
 		queueTeams                 []string
 	)
-	c.Flag("window", "1h, 24h, 7d, 30d, today, yesterday, or START,END in RFC 3339.").Default("24h").StringVar(&window)
+	c.Flag("window", "1h (or -1h), 24h, 7d, 30d, today, yesterday, or START,END (each RFC 3339, Unix seconds, a duration ago, now, today or yesterday).").Default("24h").StringVar(&window)
 	c.Flag("by", "Group by team, namespace, queue or model.").Default("team").EnumVar(&by, "team", "namespace", "queue", "model")
 	c.Flag("output", "table, json or csv.").Default("table").EnumVar(&output, "table", "json", "csv")
 	c.Flag("server", "URL of servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)

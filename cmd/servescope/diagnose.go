@@ -30,13 +30,13 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	type common struct {
 		server   string
 		since    time.Duration
-		at       string
+		at       time.Time
 		recorded bool
 	}
 	flags := func(c *kingpin.CmdClause, o *common, since string) {
 		c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&o.server)
-		c.Flag("since", "Window to diagnose, ending at --at.").Default(since).SetValue(durationValue{&o.since})
-		c.Flag("at", "End of the window (RFC 3339); default now.").StringVar(&o.at)
+		c.Flag("since", "Window to diagnose, ending at --at (1h, 24h, 7d).").Default(since).SetValue(spanValue{&o.since, "--since"})
+		c.Flag("at", "End of the window: RFC 3339, Unix seconds, a duration ago (-1h), now, today or yesterday; default now.").SetValue(timeValue{&o.at, "--at"})
 		c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&o.recorded)
 	}
 	diag := a.Command("diagnose", "Say why GPUs are not used and what to do: findings per pod, GPU, model and fleet.")
@@ -58,12 +58,9 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	rul.Flag("interval", "Evaluation interval of the rule group.").Default("30s").SetValue(durationValue{&interval})
 
 	run := func(ctx context.Context, o common, prices diagnose.Prices) (*diagnose.Report, *diagnose.Diagnoser, error) {
-		at := time.Now()
-		if o.at != "" {
-			var err error
-			if at, err = time.Parse(time.RFC3339, o.at); err != nil {
-				return nil, nil, fmt.Errorf("--at %q: %w", o.at, err)
-			}
+		at := o.at
+		if at.IsZero() {
+			at = time.Now()
 		}
 		cat, err := schema.New(schema.Options{})
 		if err != nil {

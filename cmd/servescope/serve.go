@@ -111,26 +111,6 @@ func checkCommands(a *kingpin.Application, e env) []command {
 	}}}
 }
 
-// durationValue is a kingpin flag value that accepts Prometheus durations
-// such as 15d.
-type durationValue struct{ d *time.Duration }
-
-func (v durationValue) Set(s string) error {
-	d, err := parseDuration(s)
-	if err != nil {
-		return err
-	}
-	*v.d = d
-	return nil
-}
-
-func (v durationValue) String() string {
-	if v.d == nil {
-		return ""
-	}
-	return v.d.String()
-}
-
 func summaryCommands(a *kingpin.Application, e env) []command {
 	c := a.Command("summary", "Print a one-screen summary from a servescope or any Prometheus-compatible server.")
 	server := c.Flag("server", "Base URL of the server.").Default("http://127.0.0.1:9464").String()

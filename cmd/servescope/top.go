@@ -31,7 +31,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 	)
 	c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)
 	c.Flag("interval", "Refresh interval (default: the server's scrape interval, else 15s).").SetValue(durationValue{&interval})
-	c.Flag("window", "Diagnosis window ending at each read.").Default("15m").SetValue(durationValue{&window})
+	c.Flag("window", "Diagnosis window ending at each read.").Default("15m").SetValue(spanValue{&window, "--window"})
 	c.Flag("sort", "Column to sort by; < and > change it while running.").Default("diagnosis").EnumVar(&sortBy, cli.TopColumnNames()...)
 	c.Flag("reverse", "Reverse the column's natural order (numbers largest first, problems first).").BoolVar(&reverse)
 	c.Flag("once", "Print one table and exit (the default when stdin or stdout is not a terminal).").BoolVar(&once)
