@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/servescope/servescope/internal/analyze/query"
 )
@@ -59,4 +62,11 @@ func reachable(ctx context.Context, server string) error {
 		return actionable(err)
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (progress bars redraw in
+// place there; elsewhere they write a line per tenth).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
