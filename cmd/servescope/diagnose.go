@@ -107,7 +107,10 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			return writeUtilisation(e.stdout, r, book, currency)
+			if err := writeUtilisation(e.stdout, r, book, currency); err != nil {
+				return err
+			}
+			return warnCoverage(ctx, e.stdout, uOpts.server, r.At, r.Window)
 		}},
 		{clause: rul, run: func(context.Context) error {
 			cat, err := schema.New(schema.Options{})
@@ -126,7 +129,13 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 
 func writeFindings(w io.Writer, r *diagnose.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings\n\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), len(r.Findings))
+	listed := 0 // the header counts what the table lists
+	for _, f := range r.Findings {
+		if f.State != diagnose.StateHealthy {
+			listed++
+		}
+	}
+	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings (healthy subjects not listed)\n\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), listed)
 	fmt.Fprintln(tw, "SUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tSINCE\tWHAT TO DO")
 	for _, f := range r.Findings {
 		if f.State == diagnose.StateHealthy {
