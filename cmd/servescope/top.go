@@ -28,6 +28,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		server, sortBy, filter  string
 		interval, window        time.Duration
 		reverse, once, recorded bool
+		set                     settingsFlags
 	)
 	c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)
 	c.Flag("interval", "Refresh interval (default: the server's scrape interval, else 15s).").SetValue(durationValue{&interval})
@@ -36,6 +37,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 	c.Flag("filter", "Only pods whose namespace, name or model contains this (any case); / changes it while running.").StringVar(&filter)
 	c.Flag("reverse", "Reverse the column's natural order (numbers largest first, problems first).").BoolVar(&reverse)
 	c.Flag("once", "Print one table and exit (the default when stdin or stdout is not a terminal).").BoolVar(&once)
+	addSettings(c, &set, withTeamLabel)
 	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&recorded)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		col, err := cli.ParseTopColumn(sortBy)
@@ -56,7 +58,11 @@ func topCommands(a *kingpin.Application, e env) []command {
 				return err
 			}
 		}
-		cat, err := schema.New(schema.Options{})
+		st, err := set.resolve()
+		if err != nil {
+			return err
+		}
+		cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
 		if err != nil {
 			return err
 		}
@@ -64,7 +70,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window})
+		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window, Thresholds: st.Thresholds})
 		if err != nil {
 			return err
 		}
