@@ -53,6 +53,8 @@ func simCommands(a *kingpin.Application, e env) []command {
 	var hours float64
 	var storagePath, into string
 	var start, end time.Time
+	var warmup time.Duration
+	backfill.Flag("warmup", "Simulated before the history and not written, so it starts from a running fleet.").Default("5m").SetValue(durationValue{&warmup})
 	backfill.Flag("hours", "Hours of history ending at --end.").Default("24").Float64Var(&hours)
 	backfill.Flag("start", "Start of the history instead of --hours: "+timespec.Forms+".").SetValue(timeValue{&start, "--start"})
 	backfill.Flag("end", "End of the history: "+timespec.Forms+"; default now, and the backfill catches up with the clock.").SetValue(timeValue{&end, "--end"})
@@ -80,7 +82,7 @@ func simCommands(a *kingpin.Application, e env) []command {
 				}
 			}
 			bar := progress.New(progress.Options{Writer: e.stderr, Label: fmt.Sprintf("backfill %s of %s", dur, sc.Name), Total: dur.Seconds(), Terminal: isTerminal(e.stderr)})
-			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed, Duration: dur, End: end,
+			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed, Duration: dur, End: end, Warmup: warmup,
 				StoragePath: storagePath, Into: into, Logger: newLogger(e, f.logLevel),
 				Progress: func(done, total time.Duration) {
 					bar.Set(done.Seconds() * dur.Seconds() / max(total.Seconds(), 1))
