@@ -81,7 +81,7 @@ func simCommands(a *kingpin.Application, e env) []command {
 					return fmt.Errorf("--start %s is not before the end %s", start.Format(time.RFC3339), to.Format(time.RFC3339))
 				}
 			}
-			bar := progress.New(progress.Options{Writer: e.stderr, Label: fmt.Sprintf("backfill %s of %s", dur, sc.Name), Total: dur.Seconds(), Terminal: isTerminal(e.stderr)})
+			bar := progress.New(progress.Options{Writer: e.stderr, Label: fmt.Sprintf("backfill %s of %s", dur.Round(time.Second), sc.Name), Total: dur.Seconds(), Terminal: isTerminal(e.stderr)})
 			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed, Duration: dur, End: end, Warmup: warmup,
 				StoragePath: storagePath, Into: into, Logger: newLogger(e, f.logLevel),
 				Progress: func(done, total time.Duration) {
