@@ -16,15 +16,22 @@ import (
 	"github.com/servescope/servescope/internal/present/api"
 )
 
+// apiServer serves a promqltest load script through the Prometheus API,
+// as servescope would, and returns its URL.
+func apiServer(t *testing.T, script string) string {
+	t.Helper()
+	st := promqltest.LoadedStorage(t, script)
+	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
+	srv := httptest.NewServer(api.New(api.Options{Querier: eng}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // TestDiagnoseOutput checks that the header counts what the table lists
 // and that JSON carries the window as text, not nanoseconds.
 func TestDiagnoseOutput(t *testing.T) {
 	t.Parallel()
-	st := promqltest.LoadedStorage(t, costSeries)
-	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
-	srv := httptest.NewServer(api.New(api.Options{Querier: eng}))
-	t.Cleanup(srv.Close)
-	common := []string{"diagnose", "--server", srv.URL, "--at", "1970-01-01T02:00:00Z", "--since", "-1h"}
+	common := []string{"diagnose", "--server", apiServer(t, costSeries), "--at", "1970-01-01T02:00:00Z", "--since", "-1h"}
 
 	var out, errs bytes.Buffer
 	if code := run(t.Context(), common, env{stdout: &out, stderr: &errs}); code != 0 {
@@ -82,17 +89,14 @@ func TestFindingsHeader(t *testing.T) {
 // cost does; over the two hours they do not.
 func TestUtilisationCoverage(t *testing.T) {
 	t.Parallel()
-	st := promqltest.LoadedStorage(t, costSeries+"  up{job=\"x\"} 1x120\n")
-	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
-	srv := httptest.NewServer(api.New(api.Options{Querier: eng}))
-	t.Cleanup(srv.Close)
+	server := apiServer(t, costSeries+"  up{job=\"x\"} 1x120\n")
 	at := time.Unix(0, 0).Add(2 * time.Hour).UTC()
 	for _, tc := range []struct {
 		window time.Duration
 		warn   bool
 	}{{24 * time.Hour, true}, {2 * time.Hour, false}} {
 		var out bytes.Buffer
-		if err := warnCoverage(t.Context(), &out, srv.URL, at, tc.window); err != nil {
+		if err := warnCoverage(t.Context(), &out, server, at, tc.window); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.Contains(out.String(), "warning: data covers only 1970-01-01T00:"); got != tc.warn {
