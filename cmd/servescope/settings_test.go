@@ -22,6 +22,10 @@ func TestConfigOnEveryCommand(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("global: {scrape_interval: 15s}\nservescope:\n  team_lable: owner\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	threshold := filepath.Join(dir, "threshold.yml")
+	if err := os.WriteFile(threshold, []byte("global: {scrape_interval: 15s}\nservescope:\n  diagnosis:\n    kv_high: 0.9\n    kv_saturated: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args    []string
 		want    string
@@ -33,8 +37,10 @@ func TestConfigOnEveryCommand(t *testing.T) {
 		{args: []string{"explain", "gpu_busy_ratio", "--config", bad}, wantErr: bad + ":3: unknown key team_lable in the servescope section; did you mean team_label?"},
 		{args: []string{"generate", "--out", filepath.Join(dir, "gen"), "--config", bad}, wantErr: bad + ":3:"},
 		{args: []string{"cost", "--config", filepath.Join(dir, "missing.yml")}, wantErr: "missing.yml"},
+		{args: []string{"check", "config", threshold}, wantErr: threshold + ":5: diagnosis threshold kv_saturated"},
+		{args: []string{"diagnose", "--config", threshold}, wantErr: threshold + ":5: diagnosis threshold kv_saturated"},
 	} {
-		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
+		t.Run(strings.Join(tc.args[:3], " "), func(t *testing.T) {
 			var out, errs bytes.Buffer
 			code := run(t.Context(), tc.args, env{stdout: &out, stderr: &errs})
 			if tc.wantErr != "" {
