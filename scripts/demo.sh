@@ -92,7 +92,9 @@ YML
 pids+=($!)
 for _ in $(seq 1 600); do curl -fs "http://$addr/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 
-if [ $reuse = 0 ]; then
+if [ $reuse = 0 ] && [ "$total" -le "$first" ]; then
+  touch "$dir/stamp.complete"
+elif [ $reuse = 0 ]; then
   # The older history, newest first, each slice simulated into a scratch
   # store at low priority and moved into the running store as blocks
   # (picked up within a minute). Progress: $dir/backfill.log.
@@ -122,7 +124,7 @@ fi
 
 echo
 echo "servescope is serving the simulated cluster: http://$addr/"
-if [ $reuse = 0 ]; then
+if [ $reuse = 0 ] && [ "$total" -gt "$first" ]; then
   echo "history: the last $((first / 60)) minutes now, the last hour within a minute or two, all ${hours} h a few minutes later (progress: tail -f $dir/backfill.log)"
 fi
 echo "simulator targets and ground truth: http://$sim_addr/truth   logs: $dir/*.log   stop: Ctrl-C"
