@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,34 +27,27 @@ func costCommands(a *kingpin.Application, e env) []command {
 		window, by, output, server string
 		split, resolution          time.Duration
 		shareIdle                  bool
-		opts                       app.CostOptions
-		queueTeams                 []string
+		set                        settingsFlags
 	)
-	c.Flag("window", "1h, 24h, 7d, 30d, today, yesterday, or START,END in RFC 3339.").Default("24h").StringVar(&window)
+	c.Flag("window", "1h (or -1h), 24h, 7d, 30d, today, yesterday, or START,END (each RFC 3339, Unix seconds, a duration ago, now, today or yesterday).").Default("24h").StringVar(&window)
 	c.Flag("by", "Group by team, namespace, queue or model.").Default("team").EnumVar(&by, "team", "namespace", "queue", "model")
 	c.Flag("output", "table, json or csv.").Default("table").EnumVar(&output, "table", "json", "csv")
 	c.Flag("server", "URL of servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)
 	c.Flag("share-idle", "Spread idle GPU-hours over the allocations in proportion to their allocated hours.").BoolVar(&shareIdle)
 	c.Flag("split", "Cut the window into sets of this length (24h: one per day).").SetValue(durationValue{&split})
 	c.Flag("resolution", "Evaluation step (default: window/1440 within [1m, 1h]).").SetValue(durationValue{&resolution})
-	c.Flag("prices", "Price book (YAML); without it hours are reported unpriced.").StringVar(&opts.PriceBook)
-	c.Flag("team-label", "Pod and namespace label key naming the team (allowlisted in kube-state-metrics).").Default("team").StringVar(&opts.TeamLabel)
-	c.Flag("queue-team", "CLUSTERQUEUE=TEAM: a ClusterQueue's team when no pod or namespace label says (repeatable).").StringsVar(&queueTeams)
+	addSettings(c, &set, withTeamLabel|withPrices|withQueueTeams)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		now := time.Now().UTC()
 		start, end, err := cost.ParseWindow(window, now)
 		if err != nil {
 			return err
 		}
-		opts.QueueTeams = map[string]string{}
-		for _, qt := range queueTeams {
-			q, t, ok := strings.Cut(qt, "=")
-			if !ok || q == "" || t == "" {
-				return fmt.Errorf("--queue-team %q: want CLUSTERQUEUE=TEAM", qt)
-			}
-			opts.QueueTeams[q] = t
+		st, err := set.resolve()
+		if err != nil {
+			return err
 		}
-		rep, err := app.CostReport(ctx, server, opts, cost.Request{Start: start, End: end, By: cost.Aggregate(by), ShareIdle: shareIdle, Split: split, Step: resolution})
+		rep, err := app.CostReport(ctx, server, st.Cost(), cost.Request{Start: start, End: end, By: cost.Aggregate(by), ShareIdle: shareIdle, Split: split, Step: resolution})
 		if err != nil {
 			return err
 		}
@@ -104,10 +98,17 @@ func writeCost(w io.Writer, rep *cost.Report, format string) error {
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
+	unpriced := false
 	for _, set := range rep.Sets {
 		for _, warn := range set.Warnings {
 			fmt.Fprintf(tw, "warning: %s\n", warn)
 		}
+		for _, a := range append(slices.Clone(set.Allocations), set.Totals) {
+			unpriced = unpriced || len(a.Unpriced) > 0
+		}
+	}
+	if unpriced {
+		fmt.Fprintln(tw, "note: some GPU-hours are unpriced (UNPRICED column): give a price book with --prices FILE (e.g. examples/scenarios/prices.yml) or price_book in --config")
 	}
 	return tw.Flush()
 }

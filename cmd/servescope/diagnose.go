@@ -17,6 +17,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/model"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -31,14 +32,20 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	type common struct {
 		server   string
 		since    time.Duration
-		at       string
+		at       time.Time
 		recorded bool
+		set      settingsFlags
 	}
 	flags := func(c *kingpin.CmdClause, o *common, since string) {
 		c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&o.server)
-		c.Flag("since", "Window to diagnose, ending at --at.").Default(since).SetValue(durationValue{&o.since})
-		c.Flag("at", "End of the window (RFC 3339); default now.").StringVar(&o.at)
+		c.Flag("since", "Window to diagnose, ending at --at (1h, 24h, 7d).").Default(since).SetValue(spanValue{&o.since, "--since"})
+		c.Flag("at", "End of the window: RFC 3339, Unix seconds, a duration ago (-1h), now, today or yesterday; default now.").SetValue(timeValue{&o.at, "--at"})
 		c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&o.recorded)
+		which := withTeamLabel
+		if c.FullCommand() == "report utilisation" {
+			which |= withPrices
+		}
+		addSettings(c, &o.set, which)
 	}
 	diag := a.Command("diagnose", "Say why GPUs are not used and what to do: findings per pod, GPU, model and fleet.")
 	var dOpts common
@@ -50,23 +57,20 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	fleet := reportFleetCommand(rep, e)
 	util := rep.Command("utilisation", "Fleet utilisation: busy distribution, idle GPU-hours and their cost, capacity per model.")
 	var uOpts common
-	var prices string
 	flags(util, &uOpts, "24h")
-	util.Flag("prices", "Price book (YAML: currency, gpus: [{model_name, hourly}]), e.g. examples/scenarios/prices.yml.").StringVar(&prices)
 
 	rul := a.Command("alert-rules", "Write servescope's alerting rules (a Prometheus rules file) to stdout.")
 	var interval time.Duration
 	rul.Flag("interval", "Evaluation interval of the rule group.").Default("30s").SetValue(durationValue{&interval})
+	var rulSet settingsFlags
+	addSettings(rul, &rulSet, withTeamLabel)
 
-	run := func(ctx context.Context, o common, prices diagnose.Prices) (*diagnose.Report, *diagnose.Diagnoser, error) {
-		at := time.Now()
-		if o.at != "" {
-			var err error
-			if at, err = time.Parse(time.RFC3339, o.at); err != nil {
-				return nil, nil, fmt.Errorf("--at %q: %w", o.at, err)
-			}
+	run := func(ctx context.Context, o common, st app.Settings, prices diagnose.Prices) (*diagnose.Report, *diagnose.Diagnoser, error) {
+		at := o.at
+		if at.IsZero() {
+			at = time.Now()
 		}
-		cat, err := schema.New(schema.Options{})
+		cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -74,7 +78,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return nil, nil, err
 		}
-		d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: o.recorded, Prices: prices})
+		d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: o.recorded, Prices: prices, Thresholds: st.Thresholds})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -87,7 +91,11 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	return []command{
 		fleet,
 		{clause: diag, run: func(ctx context.Context) error {
-			r, _, err := run(ctx, dOpts, nil)
+			st, err := dOpts.set.resolve()
+			if err != nil {
+				return err
+			}
+			r, _, err := run(ctx, dOpts, st, nil)
 			if err != nil {
 				return err
 			}
@@ -99,26 +107,36 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			return writeFindings(e.stdout, r)
 		}},
 		{clause: util, run: func(ctx context.Context) error {
+			st, err := uOpts.set.resolve()
+			if err != nil {
+				return err
+			}
 			var book diagnose.Prices
 			currency := ""
-			if prices != "" {
-				var err error
-				if book, currency, err = loadPrices(prices); err != nil {
+			if st.PriceBook != "" {
+				if book, currency, err = loadPrices(st.PriceBook); err != nil {
 					return err
 				}
 			}
-			r, _, err := run(ctx, uOpts, book)
+			r, _, err := run(ctx, uOpts, st, book)
 			if err != nil {
 				return err
 			}
-			return writeUtilisation(e.stdout, r, book, currency)
+			if err := writeUtilisation(e.stdout, r, book, currency); err != nil {
+				return err
+			}
+			return warnCoverage(ctx, e.stdout, uOpts.server, r.At, r.Window)
 		}},
 		{clause: rul, run: func(context.Context) error {
-			cat, err := schema.New(schema.Options{})
+			st, err := rulSet.resolve()
 			if err != nil {
 				return err
 			}
-			b, err := diagnose.AlertRulesFile(cat, diagnose.DefaultThresholds(), interval)
+			cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
+			if err != nil {
+				return err
+			}
+			b, err := diagnose.AlertRulesFile(cat, st.Thresholds, interval)
 			if err != nil {
 				return err
 			}
@@ -130,7 +148,13 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 
 func writeFindings(w io.Writer, r *diagnose.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings\n\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), len(r.Findings))
+	listed := 0 // the header counts what the table lists
+	for _, f := range r.Findings {
+		if f.State != diagnose.StateHealthy {
+			listed++
+		}
+	}
+	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings (healthy subjects not listed)\n\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), listed)
 	fmt.Fprintln(tw, "SUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tSINCE\tWHAT TO DO")
 	for _, f := range r.Findings {
 		if f.State == diagnose.StateHealthy {

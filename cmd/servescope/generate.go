@@ -20,6 +20,9 @@ type generateOptions struct {
 	teamsFile string
 	noAlerts  bool
 	gen       gen.Options
+	set       settingsFlags
+	// thresholds are the diagnosis alerts' (the config's, else defaults).
+	thresholds diagnose.Thresholds
 }
 
 // generateCommands is `generate --out DIR`: the Kubernetes observability
@@ -30,7 +33,7 @@ func generateCommands(a *kingpin.Application, e env) []command {
 	var o generateOptions
 	c.Flag("out", "Output directory; created if missing, generated files are overwritten.").Required().StringVar(&o.out)
 	c.Flag("teams", "Teams file (YAML) for the per-team ClusterQueues, LocalQueues and ResourceFlavors; see examples/teams.yml.").StringVar(&o.teamsFile)
-	c.Flag("team-label", "Namespace label key naming the owning team (allowlisted in kube-state-metrics).").Default("team").StringVar(&o.gen.TeamLabel)
+	addSettings(c, &o.set, withTeamLabel)
 	c.Flag("rule-interval", "Evaluation interval of the rule groups.").Default("30s").SetValue(durationValue{&o.gen.RuleInterval})
 	c.Flag("raw-queries", "Dashboards query raw exporter series instead of servescope's recorded series.").BoolVar(&o.gen.RawQueries)
 	c.Flag("namespace", "Namespace of the monitors and the PrometheusRule.").Default("monitoring").StringVar(&o.gen.Namespace)
@@ -38,6 +41,11 @@ func generateCommands(a *kingpin.Application, e env) []command {
 	c.Flag("kueue-namespace", "Namespace of Kueue's controller.").Default("kueue-system").StringVar(&o.gen.KueueNamespace)
 	c.Flag("no-alerts", "Leave the diagnosis alerting rules out of the rules.").BoolVar(&o.noAlerts)
 	return []command{{clause: c, run: func(context.Context) error {
+		st, err := o.set.resolve()
+		if err != nil {
+			return err
+		}
+		o.gen.TeamLabel, o.thresholds = st.TeamLabel, st.Thresholds
 		files, err := generate(o)
 		if err != nil {
 			return err
@@ -71,7 +79,11 @@ func generate(o generateOptions) (gen.Files, error) {
 		if interval <= 0 {
 			interval = 30 * time.Second
 		}
-		alerts, err := diagnose.AlertRules(cat, diagnose.DefaultThresholds(), interval)
+		th := o.thresholds
+		if th == (diagnose.Thresholds{}) {
+			th = diagnose.DefaultThresholds()
+		}
+		alerts, err := diagnose.AlertRules(cat, th, interval)
 		if err != nil {
 			return nil, fmt.Errorf("alerting rules: %w", err)
 		}

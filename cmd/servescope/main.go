@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, e env) (code int) {
 	cmds = append(cmds, diagnoseCommands(a, e)...)
 	cmds = append(cmds, topCommands(a, e)...)
 
-	selected, err := a.Parse(args)
+	selected, err := a.Parse(joinNegative(args))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "servescope: %v\n", err)
 		return 2
@@ -76,7 +76,10 @@ func run(ctx context.Context, args []string, e env) (code int) {
 	for _, c := range cmds {
 		if c.clause.FullCommand() == selected {
 			if err := c.run(ctx); err != nil {
-				fmt.Fprintf(e.stderr, "servescope %s: %v\n", selected, err)
+				if quiet(ctx, err) {
+					return 130 // interrupted: the person knows
+				}
+				fmt.Fprintf(e.stderr, "servescope %s: %v\n", selected, actionable(err))
 				return 1
 			}
 			return 0

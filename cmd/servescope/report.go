@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -23,40 +22,30 @@ func reportFleetCommand(rep *kingpin.CmdClause, e env) command {
 	var (
 		o              app.ReportOptions
 		format, output string
-		at             string
-		queueTeams     []string
+		set            settingsFlags
 	)
-	c.Flag("window", "Window reported on, ending at --at (24h, 7d).").Default("24h").SetValue(durationValue{&o.Window})
+	c.Flag("window", "Window reported on, ending at --at (24h, 7d).").Default("24h").SetValue(spanValue{&o.Window, "--window"})
 	c.Flag("format", "html or md; default from the --output extension (.md: md), else html.").EnumVar(&format, web.FormatHTML, web.FormatMarkdown)
 	c.Flag("output", "File to write; default stdout.").Short('o').StringVar(&output)
 	c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&o.Server)
-	c.Flag("at", "End of the window (RFC 3339); default now.").StringVar(&at)
-	c.Flag("prices", "Price book (YAML), e.g. examples/scenarios/prices.yml; without it hours are unpriced.").StringVar(&o.Cost.PriceBook)
-	c.Flag("team-label", "Pod and namespace label key naming the team (allowlisted in kube-state-metrics).").Default("team").StringVar(&o.Cost.TeamLabel)
-	c.Flag("queue-team", "CLUSTERQUEUE=TEAM: a ClusterQueue's team when no pod or namespace label says (repeatable).").StringsVar(&queueTeams)
+	c.Flag("at", "End of the window: RFC 3339, Unix seconds, a duration ago (-1h), now, today or yesterday; default now.").SetValue(timeValue{&o.At, "--at"})
+	addSettings(c, &set, withTeamLabel|withPrices|withQueueTeams)
 	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&o.Recorded)
 	return command{clause: c, run: func(ctx context.Context) error {
-		if at != "" {
-			t, err := time.Parse(time.RFC3339, at)
-			if err != nil {
-				return fmt.Errorf("--at %q: %w", at, err)
-			}
-			o.At = t
+		st, err := set.resolve()
+		if err != nil {
+			return err
 		}
-		o.Cost.QueueTeams = map[string]string{}
-		for _, qt := range queueTeams {
-			q, t, ok := strings.Cut(qt, "=")
-			if !ok || q == "" || t == "" {
-				return fmt.Errorf("--queue-team %q: want CLUSTERQUEUE=TEAM", qt)
-			}
-			o.Cost.QueueTeams[q] = t
-		}
+		o.Cost, o.Thresholds = st.Cost(), st.Thresholds
 		o.Format = format
 		if o.Format == "" {
 			o.Format = web.FormatHTML
 			if ext := strings.ToLower(filepath.Ext(output)); ext == ".md" || ext == ".markdown" {
 				o.Format = web.FormatMarkdown
 			}
+		}
+		if err := reachable(ctx, o.Server); err != nil {
+			return err
 		}
 		// The whole document is rendered before anything is written, so a
 		// failure leaves no partial file.

@@ -124,26 +124,6 @@ func checkCommands(a *kingpin.Application, e env) []command {
 	}}}
 }
 
-// durationValue is a kingpin flag value that accepts Prometheus durations
-// such as 15d.
-type durationValue struct{ d *time.Duration }
-
-func (v durationValue) Set(s string) error {
-	d, err := parseDuration(s)
-	if err != nil {
-		return err
-	}
-	*v.d = d
-	return nil
-}
-
-func (v durationValue) String() string {
-	if v.d == nil {
-		return ""
-	}
-	return v.d.String()
-}
-
 // bytesValue is a kingpin flag value that accepts byte sizes such as 3GiB
 // or 512MB (base 2), or a plain number of bytes.
 type bytesValue struct{ n *int64 }

@@ -40,14 +40,21 @@ func signalsCommands(a *kingpin.Application, e env) []command {
 	var interval time.Duration
 	rul.Flag("interval", "Evaluation interval of the rule groups.").Default("30s").SetValue(durationValue{&interval})
 
-	var opts schema.Options
+	var set settingsFlags
 	for _, c := range []*kingpin.CmdClause{sig, exp, rul} {
-		c.Flag("team-label", "Namespace label key naming the owning team (allowlisted in kube-state-metrics).").Default("team").StringVar(&opts.TeamLabel)
+		addSettings(c, &set, withTeamLabel)
+	}
+	catalog := func() (*schema.Catalog, error) {
+		st, err := set.resolve()
+		if err != nil {
+			return nil, err
+		}
+		return schema.New(schema.Options{TeamLabel: st.TeamLabel})
 	}
 
 	return []command{
 		{clause: sig, run: func(ctx context.Context) error {
-			cat, err := schema.New(opts)
+			cat, err := catalog()
 			if err != nil {
 				return err
 			}
@@ -57,14 +64,14 @@ func signalsCommands(a *kingpin.Application, e env) []command {
 			return listSignals(e.stdout, cat, schema.Level(level))
 		}},
 		{clause: exp, run: func(context.Context) error {
-			cat, err := schema.New(opts)
+			cat, err := catalog()
 			if err != nil {
 				return err
 			}
 			return explain(e.stdout, cat, name)
 		}},
 		{clause: rul, run: func(context.Context) error {
-			cat, err := schema.New(opts)
+			cat, err := catalog()
 			if err != nil {
 				return err
 			}

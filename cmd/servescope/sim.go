@@ -11,6 +11,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/servescope/servescope/internal/app"
+	"github.com/servescope/servescope/internal/config/timespec"
+	"github.com/servescope/servescope/internal/present/progress"
 	"github.com/servescope/servescope/internal/sim"
 )
 
@@ -49,9 +51,15 @@ func simCommands(a *kingpin.Application, e env) []command {
 
 	backfill := c.Command("backfill", "Write simulated history straight into a servescope store.")
 	var hours float64
-	var storagePath string
-	backfill.Flag("hours", "Hours of history ending now.").Default("24").Float64Var(&hours)
+	var storagePath, into string
+	var start, end time.Time
+	var warmup time.Duration
+	backfill.Flag("warmup", "Simulated before the history and not written, so it starts from a running fleet.").Default("5m").SetValue(durationValue{&warmup})
+	backfill.Flag("hours", "Hours of history ending at --end.").Default("24").Float64Var(&hours)
+	backfill.Flag("start", "Start of the history instead of --hours: "+timespec.Forms+".").SetValue(timeValue{&start, "--start"})
+	backfill.Flag("end", "End of the history: "+timespec.Forms+"; default now, and the backfill catches up with the clock.").SetValue(timeValue{&end, "--end"})
 	backfill.Flag("storage.path", "Directory of the embedded TSDB.").Default("./data").StringVar(&storagePath)
+	backfill.Flag("into", "Data directory of a running servescope: write to --storage.path as scratch, then move the history there as blocks (it must end before the server's oldest sample).").StringVar(&into)
 
 	return []command{
 		{clause: serve, run: func(ctx context.Context) error {
@@ -63,14 +71,33 @@ func simCommands(a *kingpin.Application, e env) []command {
 				return err
 			}
 			started := time.Now()
-			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed,
-				Duration: time.Duration(hours * float64(time.Hour)), StoragePath: storagePath, Logger: newLogger(e, f.logLevel)})
+			dur := time.Duration(hours * float64(time.Hour))
+			if !start.IsZero() {
+				to := end
+				if to.IsZero() {
+					to = started
+				}
+				if dur = to.Sub(start); dur <= 0 {
+					return fmt.Errorf("--start %s is not before the end %s", start.Format(time.RFC3339), to.Format(time.RFC3339))
+				}
+			}
+			bar := progress.New(progress.Options{Writer: e.stderr, Label: fmt.Sprintf("backfill %s of %s", dur.Round(time.Second), sc.Name), Total: dur.Seconds(), Terminal: isTerminal(e.stderr)})
+			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed, Duration: dur, End: end, Warmup: warmup,
+				StoragePath: storagePath, Into: into, Logger: newLogger(e, f.logLevel),
+				Progress: func(done, total time.Duration) {
+					bar.Set(done.Seconds() * dur.Seconds() / max(total.Seconds(), 1))
+				}})
 			if err != nil {
 				return err
 			}
+			bar.Done()
 			took := time.Since(started)
+			dest := storagePath
+			if into != "" {
+				dest = into + " (as blocks)"
+			}
 			fmt.Fprintf(e.stdout, "backfilled %s: %d samples from %d scrapes (%d failed) over %s to %s in %s (%.0f samples/s)\n",
-				sc.Name, res.Samples, res.Scrapes, res.Failed, res.End.Sub(res.Start), storagePath, took.Round(time.Millisecond),
+				sc.Name, res.Samples, res.Scrapes, res.Failed, res.End.Sub(res.Start), dest, took.Round(time.Millisecond),
 				float64(res.Samples)/took.Seconds())
 			return nil
 		}},

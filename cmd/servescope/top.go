@@ -25,16 +25,19 @@ const defaultTopInterval = 15 * time.Second
 func topCommands(a *kingpin.Application, e env) []command {
 	c := a.Command("top", "Live table of the engine pods: GPUs, busy, memory bandwidth, KV cache, requests, TTFT, tokens/s and diagnosis.")
 	var (
-		server, sortBy          string
+		server, sortBy, filter  string
 		interval, window        time.Duration
 		reverse, once, recorded bool
+		set                     settingsFlags
 	)
 	c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&server)
 	c.Flag("interval", "Refresh interval (default: the server's scrape interval, else 15s).").SetValue(durationValue{&interval})
-	c.Flag("window", "Diagnosis window ending at each read.").Default("15m").SetValue(durationValue{&window})
+	c.Flag("window", "Diagnosis window ending at each read.").Default("15m").SetValue(spanValue{&window, "--window"})
 	c.Flag("sort", "Column to sort by; < and > change it while running.").Default("diagnosis").EnumVar(&sortBy, cli.TopColumnNames()...)
+	c.Flag("filter", "Only pods whose namespace, name or model contains this (any case); / changes it while running.").StringVar(&filter)
 	c.Flag("reverse", "Reverse the column's natural order (numbers largest first, problems first).").BoolVar(&reverse)
 	c.Flag("once", "Print one table and exit (the default when stdin or stdout is not a terminal).").BoolVar(&once)
+	addSettings(c, &set, withTeamLabel)
 	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&recorded)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		col, err := cli.ParseTopColumn(sortBy)
@@ -55,7 +58,11 @@ func topCommands(a *kingpin.Application, e env) []command {
 				return err
 			}
 		}
-		cat, err := schema.New(schema.Options{})
+		st, err := set.resolve()
+		if err != nil {
+			return err
+		}
+		cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
 		if err != nil {
 			return err
 		}
@@ -63,7 +70,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window})
+		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window, Thresholds: st.Thresholds})
 		if err != nil {
 			return err
 		}
@@ -77,14 +84,14 @@ func topCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", server, err)
 			}
-			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort})
+			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort, Filter: filter})
 		}
 		state, err := term.MakeRaw(stdin)
 		if err != nil {
 			return fmt.Errorf("terminal raw mode: %w", err)
 		}
 		defer func() { _ = term.Restore(stdin, state) }() // nothing to do if the terminal is gone
-		return cli.RunTop(ctx, cli.TopLoopOptions{Source: top, Server: server, Interval: interval, Window: window, Sort: sort,
+		return cli.RunTop(ctx, cli.TopLoopOptions{Source: top, Server: server, Interval: interval, Window: window, Sort: sort, Filter: filter,
 			In: os.Stdin, Out: e.stdout, Now: time.Now,
 			Size: func() (int, int) {
 				w, h, err := term.GetSize(stdout)

@@ -107,6 +107,22 @@ scrape_configs:
 	expect("POD descending", func(a, b []string) bool { return a[0] > b[0] })
 	tm("send-keys", "-t", "top", "Right", "Right", "Right")
 	expect("BUSY descending", func(a, b []string) bool { return percent(a[3]) >= percent(b[3]) })
+	if s := screen(); !slices.ContainsFunc(s, func(l string) bool { return strings.Contains(l, "BUSY▼") }) {
+		t.Errorf("the sorted column is not marked:\n%s", strings.Join(s, "\n"))
+	}
+	// Filter by the first row's namespace: / types it, Enter keeps it.
+	ns, _, _ := strings.Cut(topRows(screen())[0][0], "/")
+	tm("send-keys", "-t", "top", "-l", "/"+ns)
+	tm("send-keys", "-t", "top", "Enter")
+	proc.Eventually(t, "filtered by "+ns, 30*time.Second, func() (bool, string) {
+		s := screen()
+		rows := topRows(s)
+		ok := len(rows) > 0 && slices.ContainsFunc(s, func(l string) bool { return strings.HasPrefix(l, "filter: "+ns+"  (") })
+		for _, r := range rows {
+			ok = ok && strings.HasPrefix(r[0], ns+"/")
+		}
+		return ok, strings.Join(s, "\n")
+	})
 	tm("send-keys", "-t", "top", "-l", "q")
 	proc.Eventually(t, "top exits", 30*time.Second, func() (bool, string) {
 		s := screen()

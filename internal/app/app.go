@@ -293,7 +293,7 @@ func Thresholds(cfg *config.Config) (diagnose.Thresholds, error) {
 		return th, err
 	}
 	if err := th.Validate(time.Duration(cfg.Prometheus.GlobalConfig.ScrapeInterval)); err != nil {
-		return th, fmt.Errorf("%s: diagnosis: %w", cfg.File, err)
+		return th, cfg.LocateIn(&cfg.Servescope.Diagnosis, err)
 	}
 	return th, nil
 }

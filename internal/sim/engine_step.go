@@ -91,8 +91,9 @@ func (e *engine) decoding() (dec []*request, ctx, pending int) {
 	return dec, ctx, pending
 }
 
-// prefillPhase runs chunked-prefill steps (decoding requests ride along)
-// until the pending prompt tokens are done or the time is up. It returns the
+// prefillPhase runs chunked-prefill steps (decoding requests ride along):
+// the full chunks of the pending prompt tokens, or when less than a chunk
+// is pending one step of just those, until the time is up. It returns the
 // time used, the kernel time, the bytes and the FLOPs.
 func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops float64) {
 	cfg := e.cfg
@@ -105,9 +106,18 @@ func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops f
 	if chunk <= 0 {
 		return 0, 0, 0, 0
 	}
+	// A step carries at most the pending prompt tokens: a short prompt is
+	// a short chunk, and the decoding requests riding along are slowed by
+	// that chunk's share of the step, not stalled by a full chunk it never
+	// ran. Full chunks run first; the caller runs the remainder as its own,
+	// smaller step.
+	full := pending / chunk
+	if full == 0 {
+		chunk, full = pending, 1
+	}
 	by, fl, kern := e.roofline(len(dec), ctx, chunk)
 	stepDur := kern + cfg.cpuOverhead
-	steps := min(float64(pending)/float64(chunk), left/stepDur)
+	steps := min(float64(full), left/stepDur)
 	done := pending
 	if steps*float64(chunk) < float64(pending) {
 		done = int(steps * float64(chunk))

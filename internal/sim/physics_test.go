@@ -260,3 +260,67 @@ func TestTeamGPUHoursMatchAllocation(t *testing.T) {
 		}
 	}
 }
+
+// quantile is the upper bound of the bucket holding the q-quantile of h
+// (+Inf past the last bound).
+func quantile(h *hist, q float64) float64 {
+	want := uint64(math.Ceil(q * float64(h.count)))
+	var cum uint64
+	for i, n := range h.counts {
+		cum += n
+		if cum >= want && n > 0 {
+			if i == len(h.bounds) {
+				return math.Inf(1)
+			}
+			return h.bounds[i]
+		}
+	}
+	return math.Inf(1)
+}
+
+// TestITLWithinDecodeBand checks that a decode step sharing a batch with a
+// prefill chunk is slowed by that chunk, not stalled for the time of a
+// full chunk it does not run. Per engine the p95 inter-token latency stays
+// within the bucket holding the engine's normal band: a full batch over a
+// full KV cache riding with a chunk of the prompts one replica receives in
+// a second at its peak rate (the arrivals of one tick prefill together),
+// capped by max_num_batched_tokens. Only
+// whole max_num_batched_tokens chunks on a small MIG slice take over a
+// second, as they would on the hardware: under 0.5% of the tokens.
+func TestITLWithinDecodeBand(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"mixed", "healthy"} {
+		c := newTestCluster(t, name, 0)
+		c.Step(c.Start().Add(20 * time.Minute))
+		n := 0
+		c.eachEngine(func(p *pod, e *engine) {
+			h := &e.h.itl
+			if h.count == 0 {
+				return
+			}
+			n++
+			cfg := e.cfg
+			peak := cfg.load.Rate * (1 + cfg.load.Diurnal) * cfg.load.PromptTokens.Mean
+			_, _, kern := e.roofline(cfg.maxNumSeqs, cfg.blocks*blockTokens, min(cfg.maxBatched, int(peak)))
+			band := kern + cfg.cpuOverhead
+			bound := h.bounds[min(h.bucket(band), len(h.bounds)-1)]
+			p95 := quantile(h, 0.95)
+			if p95 > bound {
+				t.Errorf("%s %s engine %d: ITL p95 %gs above the decode band (a step up to %.3fs, bucket %gs)", name, p.name, e.index, p95, band, bound)
+			}
+			var slow uint64
+			for i, b := range h.bounds {
+				if b > 1 {
+					slow += h.counts[i]
+				}
+			}
+			slow += h.counts[len(h.bounds)]
+			if float64(slow) > 0.005*float64(h.count) {
+				t.Errorf("%s %s engine %d: %d of %d tokens waited over 1s", name, p.name, e.index, slow, h.count)
+			}
+		})
+		if n == 0 {
+			t.Errorf("%s: no engine emitted tokens", name)
+		}
+	}
+}

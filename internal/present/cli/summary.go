@@ -7,6 +7,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -42,7 +43,10 @@ var summaryQueries = []struct {
 
 // Summary writes a one-screen overview of what the store holds at now.
 func Summary(ctx context.Context, w io.Writer, q query.Querier, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// Nothing is written until every query answered: a failure prints the
+	// error alone, not a header above it.
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "servescope summary at %s\n", now.UTC().Format(time.RFC3339))
 	for _, row := range summaryQueries {
 		res, err := q.Query(ctx, row.Query, now)
@@ -63,7 +67,11 @@ func Summary(ctx context.Context, w io.Writer, q query.Querier, now time.Time) e
 		slices.Sort(names)
 		fmt.Fprintf(tw, "  jobs\t%s\n", strings.Join(names, ", "))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = buf.WriteTo(w)
+	return err
 }
 
 func format(v model.Value, unit string) string {

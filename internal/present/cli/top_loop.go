@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // TopSource reads the rows at a time; *Top is one.
@@ -24,6 +25,8 @@ type TopLoopOptions struct {
 	Window   time.Duration
 	// Sort is the initial order.
 	Sort TopSort
+	// Filter is the initial filter (namespace, pod or model).
+	Filter string
 	// In delivers the keys: a terminal in raw mode. RunTop returns when it
 	// ends (EOF or an error).
 	In io.Reader
@@ -55,34 +58,145 @@ const (
 	keyPrev
 	keyNext
 	keyReverse
+	keyUp
+	keyDown
+	keyPageUp
+	keyPageDown
+	keyHome
+	keyEnd
+	keyFilter // start typing a filter
+	keyEnter
+	keyEscape
+	keyBackspace
 )
 
-// parseKeys turns one read from a raw terminal into key presses; arrow
-// keys arrive as ESC [ C and ESC [ D.
-func parseKeys(b []byte) []topKey {
-	var out []topKey
+// keyPress is one key: what it asks for outside the filter, and the
+// character typed (0 for control sequences) for the filter.
+type keyPress struct {
+	key topKey
+	r   rune
+}
+
+// sequences are the terminal's multi-byte keys (xterm and VT forms).
+var sequences = []struct {
+	seq string
+	key topKey
+}{
+	{"\x1b[C", keyNext}, {"\x1bOC", keyNext}, {"\x1b[D", keyPrev}, {"\x1bOD", keyPrev},
+	{"\x1b[A", keyUp}, {"\x1bOA", keyUp}, {"\x1b[B", keyDown}, {"\x1bOB", keyDown},
+	{"\x1b[5~", keyPageUp}, {"\x1b[6~", keyPageDown},
+	{"\x1b[H", keyHome}, {"\x1bOH", keyHome}, {"\x1b[1~", keyHome}, {"\x1b[7~", keyHome},
+	{"\x1b[F", keyEnd}, {"\x1bOF", keyEnd}, {"\x1b[4~", keyEnd}, {"\x1b[8~", keyEnd},
+}
+
+// parsePresses turns one read from a raw terminal into key presses.
+func parsePresses(b []byte) []keyPress {
+	var out []keyPress
+next:
 	for len(b) > 0 {
-		switch {
-		case bytes.HasPrefix(b, []byte("\x1b[C")), bytes.HasPrefix(b, []byte("\x1bOC")):
-			out, b = append(out, keyNext), b[3:]
-			continue
-		case bytes.HasPrefix(b, []byte("\x1b[D")), bytes.HasPrefix(b, []byte("\x1bOD")):
-			out, b = append(out, keyPrev), b[3:]
-			continue
+		for _, s := range sequences {
+			if bytes.HasPrefix(b, []byte(s.seq)) {
+				out, b = append(out, keyPress{key: s.key}), b[len(s.seq):]
+				continue next
+			}
 		}
-		switch b[0] {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		k := keyNone
+		switch r {
 		case 'q', 'Q', 0x03, 0x04: // Ctrl-C and Ctrl-D too: raw mode turns off signals
-			out = append(out, keyQuit)
+			k = keyQuit
 		case '>', '.':
-			out = append(out, keyNext)
+			k = keyNext
 		case '<', ',':
-			out = append(out, keyPrev)
+			k = keyPrev
 		case 'r', 'R':
-			out = append(out, keyReverse)
+			k = keyReverse
+		case 'k':
+			k = keyUp
+		case 'j':
+			k = keyDown
+		case ' ':
+			k = keyPageDown
+		case 'b':
+			k = keyPageUp
+		case 'g':
+			k = keyHome
+		case 'G':
+			k = keyEnd
+		case '/':
+			k = keyFilter
+		case '\r', '\n':
+			k = keyEnter
+		case 0x1b:
+			k = keyEscape
+		case 0x7f, 0x08:
+			k = keyBackspace
 		}
-		b = b[1:]
+		out = append(out, keyPress{key: k, r: r})
 	}
 	return out
+}
+
+// parseKeys is the keys of parsePresses, as read outside the filter.
+func parseKeys(b []byte) []topKey {
+	var out []topKey
+	for _, p := range parsePresses(b) {
+		if p.key != keyNone {
+			out = append(out, p.key)
+		}
+	}
+	return out
+}
+
+// press applies one key press to the view; it reports whether to quit.
+func (v *TopView) press(p keyPress) (quit bool) {
+	if v.Typing {
+		switch {
+		case p.key == keyEnter:
+			v.Typing = false
+		case p.key == keyEscape:
+			v.Filter, v.Typing = "", false
+		case p.key == keyBackspace:
+			if r := []rune(v.Filter); len(r) > 0 {
+				v.Filter = string(r[:len(r)-1])
+			}
+		case p.r >= ' ' && p.r != 0x7f:
+			v.Filter += string(p.r)
+		}
+		v.Offset = 0
+		return false
+	}
+	room, maxOff := v.Room()
+	page := max(room, 1)
+	switch p.key {
+	case keyQuit:
+		return true
+	case keyPrev:
+		v.Sort = v.Sort.Next(-1)
+	case keyNext:
+		v.Sort = v.Sort.Next(1)
+	case keyReverse:
+		v.Sort.Reverse = !v.Sort.Reverse
+	case keyUp:
+		v.Offset--
+	case keyDown:
+		v.Offset++
+	case keyPageUp:
+		v.Offset -= page
+	case keyPageDown:
+		v.Offset += page
+	case keyHome:
+		v.Offset = 0
+	case keyEnd:
+		v.Offset = maxOff
+	case keyFilter:
+		v.Typing = true
+	case keyEscape:
+		v.Filter = ""
+	}
+	v.Offset = min(max(v.Offset, 0), maxOff)
+	return false
 }
 
 // topRead is one read's outcome.
@@ -142,7 +256,7 @@ func RunTop(ctx context.Context, o TopLoopOptions) (err error) {
 			reads <- topRead{at: at, rows: rows, err: err}
 		})
 	}
-	v := TopView{Server: o.Server, Interval: o.Interval, Window: o.Window, Sort: o.Sort, Keys: true}
+	v := TopView{Server: o.Server, Interval: o.Interval, Window: o.Window, Sort: o.Sort, Filter: o.Filter, Keys: true}
 	draw := func() error {
 		v.Width, v.Height = o.Size()
 		var b strings.Builder
@@ -176,16 +290,10 @@ func RunTop(ctx context.Context, o TopLoopOptions) (err error) {
 			if !ok {
 				return nil
 			}
-			for _, k := range parseKeys(b) {
-				switch k {
-				case keyQuit:
+			v.Width, v.Height = o.Size()
+			for _, p := range parsePresses(b) {
+				if v.press(p) {
 					return nil
-				case keyPrev:
-					v.Sort = v.Sort.Next(-1)
-				case keyNext:
-					v.Sort = v.Sort.Next(1)
-				case keyReverse:
-					v.Sort.Reverse = !v.Sort.Reverse
 				}
 			}
 		case r := <-reads:

@@ -198,10 +198,57 @@ func TestParseKeys(t *testing.T) {
 		{"\x03", []topKey{keyQuit}},
 		{"<>r", []topKey{keyPrev, keyNext, keyReverse}},
 		{"\x1b[D\x1b[C\x1bOC", []topKey{keyPrev, keyNext, keyNext}},
-		{"\x1b[A x", nil}, // up arrow, space and unknown keys do nothing
+		{"\x1b[A\x1b[B\x1bOA", []topKey{keyUp, keyDown, keyUp}},
+		{"\x1b[5~\x1b[6~\x1b[H\x1b[F\x1b[1~\x1b[4~", []topKey{keyPageUp, keyPageDown, keyHome, keyEnd, keyHome, keyEnd}},
+		{"jk gG/", []topKey{keyDown, keyUp, keyPageDown, keyHome, keyEnd, keyFilter}},
+		{"x\x1b", []topKey{keyEscape}}, // unknown keys do nothing; a lone ESC is Escape
 	} {
 		if got := parseKeys([]byte(tc.in)); !slices.Equal(got, tc.want) {
 			t.Errorf("parseKeys(%q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestPress drives the view with keys: scrolling stays within the rows,
+// the filter is typed, edited, kept with Enter and cleared with Esc, and
+// q is text while typing.
+func TestPress(t *testing.T) {
+	t.Parallel()
+	v := TopView{At: time.Unix(0, 0), Rows: viewRows(), Keys: true, Height: 7}
+	press := func(keys string) {
+		t.Helper()
+		for _, p := range parsePresses([]byte(keys)) {
+			if v.press(p) {
+				t.Fatalf("quit on %q", keys)
+			}
+		}
+	}
+	room, maxOff := v.Room()
+	if room != 1 || maxOff != 3 {
+		t.Fatalf("Room() = %d, %d; want 1, 3 (7 lines: title, blank, header, a row, the position, blank, keys)", room, maxOff)
+	}
+	for _, step := range []struct {
+		keys string
+		off  int
+	}{{"j", 1}, {"jjjj", 3}, {"k", 2}, {"\x1b[H", 0}, {"\x1b[F", 3}, {"\x1b[5~", 2}, {"\x1b[6~\x1b[6~", 3}, {"kkkkkk", 0}} {
+		press(step.keys)
+		if v.Offset != step.off {
+			t.Errorf("after %q: offset %d, want %d", step.keys, v.Offset, step.off)
+		}
+	}
+	press("/llamq\x7fa")
+	if !v.Typing || v.Filter != "llama" {
+		t.Errorf("typing: %v %q, want the filter llama being typed", v.Typing, v.Filter)
+	}
+	press("\r")
+	if v.Typing || v.Filter != "llama" || len(v.Visible()) != 2 {
+		t.Errorf("after Enter: typing %v filter %q, %d rows; want llama kept, 2 rows", v.Typing, v.Filter, len(v.Visible()))
+	}
+	press("/x\x1b")
+	if v.Typing || v.Filter != "" {
+		t.Errorf("after Esc: typing %v filter %q; want it cleared", v.Typing, v.Filter)
+	}
+	if !v.press(keyPress{key: keyQuit, r: 'q'}) {
+		t.Error("q did not quit outside the filter")
 	}
 }

@@ -229,6 +229,11 @@ func TestRenderTop(t *testing.T) {
 		{"error keeps the rows", with(func(v *TopView) { v.Err = errors.New("query: connection refused\nretrying") })},
 		{"before the first read", TopView{Server: "http://127.0.0.1:9464", Keys: true}},
 		{"no pods", with(func(v *TopView) { v.Rows = nil })},
+		{"keys, 7 lines, scrolled by one", with(func(v *TopView) { v.Keys, v.Height, v.Offset = true, 7, 1 })},
+		{"keys, 7 lines, offset past the end is clamped", with(func(v *TopView) { v.Keys, v.Height, v.Offset = true, 7, 99 })},
+		{"filter by model", with(func(v *TopView) { v.Filter = "LLAMA" })},
+		{"filter by namespace, typing", with(func(v *TopView) { v.Filter, v.Typing = "sear", true })},
+		{"filter matching nothing", with(func(v *TopView) { v.Filter = "gpt" })},
 	} {
 		rows := viewRows()
 		out.WriteString("== " + tc.name + "\n")

@@ -95,6 +95,9 @@ func layoutLines(ss []series, start, end time.Time, unit, unit2 string, threshol
 			hi[a] = lo[a] + 1
 		}
 		axes[a] = niceTicks(lo[a], hi[a], 5)
+		if countUnit([2]string{unit, unit2}[a]) {
+			axes[a] = integerTicks(lo[a], hi[a], 5)
+		}
 		lo[a], hi[a] = axes[a][0], axes[a][len(axes[a])-1]
 	}
 	span := end.Sub(start).Seconds()
@@ -158,6 +161,31 @@ func axisUnit(unit string) string {
 		return ""
 	}
 	return unit
+}
+
+// countUnit reports whether a unit counts whole things (requests,
+// workloads, GPUs), whose axis ticks are integers.
+func countUnit(unit string) bool {
+	switch unit {
+	case "requests", "workloads", "gpus", "count":
+		return true
+	}
+	return false
+}
+
+// integerTicks is niceTicks with a whole-number step: a count axis over
+// [0, 1] shows 0 and 1, never 0.2 requests.
+func integerTicks(lo, hi float64, n int) []float64 {
+	lo, hi = math.Floor(lo), math.Max(math.Ceil(hi), math.Floor(lo)+1)
+	ticks := niceTicks(lo, hi, n)
+	if len(ticks) > 1 && ticks[1]-ticks[0] >= 1 {
+		return ticks
+	}
+	var out []float64
+	for v := lo; v <= hi; v++ {
+		out = append(out, v)
+	}
+	return out
 }
 
 // niceTicks returns about n round tick values covering [lo, hi].

@@ -77,3 +77,33 @@ func TestRatioMatchesAcrossNames(t *testing.T) {
 		t.Fatalf("ratio = %v, want pod a at 50", got)
 	}
 }
+
+// TestCountAxesHaveIntegerTicks: a count axis (requests, GPUs) never shows
+// a fraction, however small its range; other units keep their round steps.
+func TestCountAxesHaveIntegerTicks(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		unit     string
+		hi       float64
+		integers bool
+	}{{"requests", 1, true}, {"requests", 3, true}, {"gpus", 0.4, true}, {"workloads", 250, true}, {"ratio", 1, false}, {"tokens/s", 1, false}} {
+		s := series{Name: "x", Points: []point{{T: start, V: 0}, {T: start.Add(time.Minute), V: tc.hi}}}
+		c := layoutLines([]series{s}, start, start.Add(time.Minute), tc.unit, "")
+		fractional := false
+		for _, tk := range c.YTicks {
+			if strings.ContainsAny(tk.Label, ".") {
+				fractional = true
+			}
+		}
+		if tc.integers && fractional {
+			t.Errorf("%s up to %g: fractional ticks %v", tc.unit, tc.hi, c.YTicks)
+		}
+		if tc.integers && len(c.YTicks) < 2 {
+			t.Errorf("%s up to %g: %d ticks", tc.unit, tc.hi, len(c.YTicks))
+		}
+		if !tc.integers && tc.unit == "tokens/s" && !fractional {
+			t.Errorf("%s up to 1: want fine ticks, got %v", tc.unit, c.YTicks)
+		}
+	}
+}

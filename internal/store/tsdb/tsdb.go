@@ -76,6 +76,15 @@ func (d *DB) Close() error {
 	return nil
 }
 
+// Snapshot writes every block and the head, as blocks, into dir (which
+// must not be the store's own directory).
+func (d *DB) Snapshot(dir string) error {
+	if err := d.db.Snapshot(dir, true); err != nil {
+		return fmt.Errorf("snapshot store %s into %s: %w", d.path, dir, err)
+	}
+	return nil
+}
+
 // Queryable is the Prometheus view used by the PromQL engine adapter.
 func (d *DB) Queryable() storage.Queryable { return d.db }
 

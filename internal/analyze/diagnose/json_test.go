@@ -1,0 +1,28 @@
+package diagnose
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDurationsAsText checks that no duration leaves as nanoseconds.
+func TestDurationsAsText(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	b, err := json.Marshal(Report{At: at, Window: time.Hour, Findings: []Finding{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"window":"1h0m0s"`) || strings.Contains(string(b), "3600000000000") {
+		t.Errorf("report JSON %s: want the window as 1h0m0s", b)
+	}
+	b, err = json.Marshal(Window{Start: at, End: at.Add(time.Hour), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"start":"2026-03-10T12:00:00Z","end":"2026-03-10T13:00:00Z","step":"1m0s"}`; string(b) != want {
+		t.Errorf("window JSON %s, want %s", b, want)
+	}
+}
