@@ -169,8 +169,34 @@ type Set struct {
 	// Idle is the unshared idle allocation (nil with shareIdle).
 	Idle   *Allocation `json:"idle,omitempty"`
 	Totals Allocation  `json:"totals"`
+	// Fleet is the whole fleet's capacity over the window: physical
+	// GPUs and allocatable GPU-hours (docs/glossary.md).
+	Fleet FleetTotals `json:"fleet"`
 	// Warnings say what could not be attributed or priced.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// FleetTotals are the fleet's GPUs at the end of a set's window and its
+// allocatable GPU-hours over it, in the glossary's words.
+type FleetTotals struct {
+	ModelGPUs
+	// ByModel splits the GPUs per GPU model.
+	ByModel []ModelGPUs `json:"byModel"`
+	// AllocatableGPUHours is the nodes' GPU capacity over the window, a
+	// MIG-split card counted whole: allocated + idle.
+	AllocatableGPUHours float64 `json:"allocatableGpuHours"`
+	AllocatableCost     Micros  `json:"allocatableCost"`
+}
+
+// ModelGPUs counts GPUs at one time: physical GPUs (cards, a MIG-split
+// card once), how many of them are split into MIG slices, the slices, and
+// the GPU-equivalents the pods can request (whole GPUs plus slices at n/7).
+type ModelGPUs struct {
+	Model          string  `json:"model,omitempty"`
+	PhysicalGPUs   int     `json:"physicalGpus"`
+	MIGGPUs        int     `json:"migGpus"`
+	MIGSlices      int     `json:"migSlices"`
+	GPUEquivalents float64 `json:"gpuEquivalents"`
 }
 
 // Allocation is one group's GPU-hours and cost over a Set's window.
