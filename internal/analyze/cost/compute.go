@@ -451,6 +451,9 @@ func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[b
 			a.Efficiency = a.UsedGPUHours / a.AllocatedGPUHours
 		}
 		a.Cost = price(charged, &a)
+		a.ReservedCost = price(r.reserved, &Allocation{})
+		a.UsedCost = price(r.used, &Allocation{})
+		a.UnusedCost = a.Cost - a.UsedCost
 		if shareIdle {
 			share := map[bucket]float64{}
 			for b, ih := range idle {
@@ -514,6 +517,9 @@ func addTo(t *Allocation, a Allocation) {
 	t.DifferenceGPUHours += a.DifferenceGPUHours
 	t.UsedGPUHours += a.UsedGPUHours
 	t.Cost += a.Cost
+	t.ReservedCost += a.ReservedCost
+	t.UsedCost += a.UsedCost
+	t.UnusedCost += a.UnusedCost
 	t.IdleCost += a.IdleCost
 	t.TotalCost += a.TotalCost
 	t.UnpricedGPUHours += a.UnpricedGPUHours

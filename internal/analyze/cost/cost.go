@@ -216,8 +216,13 @@ type Allocation struct {
 	IdleGPUHours float64 `json:"idleGpuHours"`
 	// Efficiency is used / allocated (0 with nothing allocated).
 	Efficiency float64 `json:"efficiency"`
-	// Cost is the allocated hours priced; IdleCost the shared idle hours.
-	Cost      Micros `json:"cost"`
+	// Cost is the allocated hours priced; IdleCost the shared idle hours;
+	// ReservedCost and UsedCost the reserved and used hours priced, and
+	// UnusedCost the allocated hours not used (Cost − UsedCost).
+	Cost         Micros `json:"cost"`
+	ReservedCost Micros `json:"reservedCost"`
+	UsedCost     Micros `json:"usedCost"`
+	UnusedCost   Micros `json:"unusedCost"`
 	IdleCost  Micros `json:"idleCost"`
 	TotalCost Micros `json:"totalCost"`
 	// Unpriced lists the flavors or models without a price; their hours
