@@ -5,8 +5,24 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/analyze/rules"
 )
+
+// NewDiagnoser builds a diagnosis over q whose utilisation report carries
+// the fleet model, priced with co's price book, for `diagnose` and
+// `report utilisation`.
+func NewDiagnoser(q query.Querier, recorded bool, co CostOptions) (*diagnose.Diagnoser, error) {
+	calc, cat, _, err := newCost(co)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := newFleet(cat, calc, recorded)
+	if err != nil {
+		return nil, err
+	}
+	return diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Fleet: fc, Logger: co.Logger})
+}
 
 // AlertsBuiltin names the generated alerting rules among the rule sets.
 const AlertsBuiltin = "alerts"
@@ -21,7 +37,7 @@ const AlertsBuiltin = "alerts"
 // The diagnosis reads the full catalog queries, not the recorded series, so
 // it also works on backfilled history the rules never evaluated.
 func (s *Server) EnableDiagnosis(th diagnose.Thresholds, interval time.Duration) (rules.Builtin, error) {
-	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Logger: s.logger})
+	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Fleet: s.fleet, Logger: s.logger})
 	if err != nil {
 		return rules.Builtin{}, err
 	}

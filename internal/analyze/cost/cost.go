@@ -223,8 +223,8 @@ type Allocation struct {
 	ReservedCost Micros `json:"reservedCost"`
 	UsedCost     Micros `json:"usedCost"`
 	UnusedCost   Micros `json:"unusedCost"`
-	IdleCost  Micros `json:"idleCost"`
-	TotalCost Micros `json:"totalCost"`
+	IdleCost     Micros `json:"idleCost"`
+	TotalCost    Micros `json:"totalCost"`
 	// Unpriced lists the flavors or models without a price; their hours
 	// are reported but cost nothing.
 	Unpriced         []string `json:"unpriced,omitempty"`

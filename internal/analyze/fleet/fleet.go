@@ -41,8 +41,6 @@ type Options struct {
 	// Recorded reads servescope's recorded series instead of the full
 	// catalog queries.
 	Recorded bool
-	// Currency of the price book ("" when unpriced).
-	Currency string
 }
 
 // Calculator computes fleet models. It is safe for concurrent use.
