@@ -84,4 +84,3 @@ func redact(server string) string {
 	}
 	return u.Redacted()
 }
-

@@ -100,7 +100,7 @@ func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*Fl
 	m := &fleet.Model{Currency: "USD", GPUs: cost.ModelGPUs{PhysicalGPUs: 3, MIGGPUs: 1, MIGSlices: 2, GPUEquivalents: 2 + 6.0/7},
 		Hours: fleet.Quantities{Allocatable: 6, Reserved: 6, Allocated: 4, Used: 1.74, Idle: 2, Unused: 2.26},
 		Money: fleet.MoneyQuantities{Allocatable: 18_000_000, Reserved: 18_000_000, Allocated: 12_000_000, Used: 5_220_000, Idle: 6_000_000, Unused: 6_780_000},
-		Busy: 0.435, SavingsPer10Points: 2_250_000}
+		Busy:  0.435, SavingsPer10Points: 2_250_000}
 	return &FleetSummary{Model: m, MeanBusy: 0.435, LowBusy: 0.3, HighBusy: 0.7, BelowLow: 2.0 / 3, AboveHigh: 1.0 / 3,
 		Capacity: []Capacity{
 			{Model: "llama-8b", Held: 2, PeakDemand: 0.99, MeanBusy: 0.46, Needed: 2, Advice: "sized right for the observed peak"},
