@@ -139,6 +139,10 @@ func summaryCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		return cli.Summary(ctx, e.stdout, q, time.Now())
+		fc, cat, err := app.NewFleetCalculator(app.CostOptions{}, false)
+		if err != nil {
+			return err
+		}
+		return cli.Summary(ctx, e.stdout, cli.SummaryOptions{Querier: q, Fleet: fc, Catalog: cat}, time.Now())
 	}}}
 }

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/analyze/rules"
+	"github.com/servescope/servescope/internal/schema"
 )
 
 // NewDiagnoser builds a diagnosis over q whose utilisation report carries
@@ -47,4 +49,15 @@ func (s *Server) EnableDiagnosis(th diagnose.Thresholds, interval time.Duration)
 	}
 	s.api.Handle("/api/v1/diagnoses", s.api.Diagnoses(d))
 	return rules.Builtin{Name: AlertsBuiltin, Groups: groups}, nil
+}
+
+// NewFleetCalculator builds the fleet model's calculator (cost attribution
+// with co's price book, and the catalog), for the summary and tests.
+func NewFleetCalculator(co CostOptions, recorded bool) (*fleet.Calculator, *schema.Catalog, error) {
+	calc, cat, _, err := newCost(co)
+	if err != nil {
+		return nil, nil, err
+	}
+	fc, err := newFleet(cat, calc, recorded)
+	return fc, cat, err
 }
