@@ -326,7 +326,9 @@ func (d *Diagnoser) Fleet(ctx context.Context, s *Snapshot, r *Report) error {
 	if !ok {
 		return errors.New("diagnose: the fleet model needs a querier that answers instant queries")
 	}
-	m, err := d.fleet.Compute(ctx, fq, s.Window.Start, s.Window.End, s.Window.Step)
+	// The cost package's default step, as `cost` and the API use, so the
+	// same window gives the same figures on every surface.
+	m, err := d.fleet.Compute(ctx, fq, s.Window.Start, s.Window.End, 0)
 	if err != nil {
 		return fmt.Errorf("diagnose: %w", err)
 	}
