@@ -9,7 +9,10 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/prometheus/common/model"
 )
 
 // page is one dashboard page and its panels.
@@ -142,9 +145,52 @@ func lines(signal string, q float64, unit string, thresholds ...float64) func(co
 		if err != nil || len(m) == 0 {
 			return err
 		}
-		v.Line = layoutLines(toSeries(m, 0), e.start, e.end, unit, "", thresholds...)
+		ss, note := drawable(m)
+		if note != "" {
+			v.Help = strings.TrimPrefix(v.Help+"; "+note, "; ")
+		}
+		v.Line = layoutLines(ss, e.start, e.end, unit, "", thresholds...)
 		return nil
 	}
+}
+
+// drawable is the series a chart can show and what it says about them
+// when it cannot show every one: GPU series beyond maxSeries are averaged
+// per GPU model, so every model appears ("mean per GPU model of 64
+// GPUs"); other series keep the top maxSeries by mean ("top 10 by mean
+// of 52 pods").
+func drawable(m model.Matrix) ([]series, string) {
+	if len(m) <= maxSeries {
+		return toSeries(m, 0), ""
+	}
+	if slices.ContainsFunc(m, func(s *model.SampleStream) bool { return s.Metric["modelName"] != "" }) {
+		groups := map[model.LabelValue]model.Matrix{}
+		var order []model.LabelValue
+		for _, s := range m {
+			k := s.Metric["modelName"]
+			if groups[k] == nil {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], s)
+		}
+		slices.Sort(order)
+		var out []series
+		for _, k := range order {
+			name := string(k)
+			if name == "" {
+				name = "GPU model not reported"
+			}
+			out = append(out, aggregate(groups[k], fmt.Sprintf("%s (mean of %d)", name, len(groups[k])), true, 0)...)
+		}
+		if len(out) <= maxSeries {
+			return out, fmt.Sprintf("mean per GPU model of %d GPU series", len(m))
+		}
+	}
+	kind := "series"
+	if m[0].Metric["pod"] != "" {
+		kind = "pods"
+	}
+	return toSeries(m, 0), fmt.Sprintf("top %d by mean of %d %s", maxSeries, len(m), kind)
 }
 
 func sumLine(signal, label, unit string) func(context.Context, *env, *panelView) error {
