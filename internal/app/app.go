@@ -237,6 +237,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	if s.fleet, err = newFleet(s.catalog, calc, false); err != nil {
 		return fmt.Errorf("fleet model: %w", err)
 	}
+	s.api.Handle("/api/v1/fleet", s.api.Fleet(s.fleet))
 	if s.alerts, err = s.EnableDiagnosis(th, interval); err != nil {
 		return err
 	}

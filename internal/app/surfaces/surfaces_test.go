@@ -136,6 +136,11 @@ func simulate(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fc, _, err := app.NewFleetCalculator(app.CostOptions{PriceBook: filepath.Join("..", "..", "..", "examples", "scenarios", "prices.yml")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handle("/api/v1/fleet", srv.Fleet(fc))
 	srv.Handle("/api/v1/diagnoses", srv.Diagnoses(d))
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
@@ -191,8 +196,9 @@ func TestSurfacesAgree(t *testing.T) {
 	u.busy = rep.Utilisation.MeanBusy
 	surfaces["report utilisation"] = u
 
-	// /api/v1/diagnoses.
+	// /api/v1/diagnoses and /api/v1/fleet.
 	surfaces["/api/v1/diagnoses"] = apiDiagnoses(t, f)
+	surfaces["/api/v1/fleet"] = apiFleet(t, f)
 
 	// `cost` (app.CostReport, as the command runs it) and /api/v1/costs.
 	cr, err := app.CostReport(ctx, f.url, app.CostOptions{PriceBook: f.prices}, cost.Request{Start: f.start, End: f.end})
@@ -266,6 +272,9 @@ func TestSurfacesAgree(t *testing.T) {
 		if s.busy != 0 {
 			near(t, name+" busy", s.busy, ref.busy, 0.0011)
 		}
+		if s.tokens != 0 {
+			near(t, name+" tokens/s", s.tokens, ref.tokens, 1e-6*ref.tokens)
+		}
 	}
 	// Tokens/s: the summary and the fleet model read the catalog's
 	// all-engine total; it equals Σ of the signal over every engine pod.
@@ -281,6 +290,7 @@ func TestSurfacesAgree(t *testing.T) {
 	rel(t, "allocatable GPU-hours vs truth", ref.capacity, truth.capacity, tolHours)
 	rel(t, "idle GPU-hours vs truth", ref.idle, truth.idle, tolHours*truth.capacity/truth.idle)
 	rel(t, "used GPU-hours vs truth", ref.used, truth.used, tolUsed)
+	rel(t, "busy vs truth", ref.busy, truth.used/truth.allocated, tolUsed)
 	// allocated + idle = physical GPUs × hours within 0.5%.
 	rel(t, "allocated + idle vs 64 GPUs × hours", ref.allocated+ref.idle, 64*h, 0.005)
 }
@@ -383,6 +393,24 @@ func apiDiagnoses(t *testing.T, f *fixture) figures {
 	return figures{gpus: fl.GPUs.PhysicalGPUs, migGPUs: fl.GPUs.MIGGPUs, migSlices: fl.GPUs.MIGSlices,
 		allocated: fl.Hours.Allocated, used: fl.Hours.Used, idle: fl.Hours.Idle, capacity: fl.Hours.Allocatable,
 		allocatedMoney: money(t, fl.Money["allocated"]), idleMoney: money(t, fl.Money["idle"]), busy: raw.Utilisation.MeanBusy}
+}
+
+func apiFleet(t *testing.T, f *fixture) figures {
+	t.Helper()
+	v := url.Values{"time": {f.end.Format(time.RFC3339)}, "since": {model.Duration(window).String()}}
+	var m struct {
+		GPUs    cost.ModelGPUs    `json:"gpus"`
+		Hours   fleet.Quantities  `json:"gpuHours"`
+		Money   map[string]string `json:"money"`
+		Busy    float64           `json:"busy"`
+		Serving struct {
+			Tokens float64 `json:"generationTokensPerSecond"`
+		} `json:"serving"`
+	}
+	getAPI(t, f.url+"/api/v1/fleet?"+v.Encode(), &m)
+	return figures{gpus: m.GPUs.PhysicalGPUs, migGPUs: m.GPUs.MIGGPUs, migSlices: m.GPUs.MIGSlices,
+		allocated: m.Hours.Allocated, used: m.Hours.Used, idle: m.Hours.Idle, capacity: m.Hours.Allocatable,
+		allocatedMoney: money(t, m.Money["allocated"]), idleMoney: money(t, m.Money["idle"]), busy: m.Busy, tokens: m.Serving.Tokens}
 }
 
 var gpusText = regexp.MustCompile(`(\d+) GPUs(?:, of which (\d+) split into (\d+) MIG slices)?`)

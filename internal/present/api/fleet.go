@@ -1,0 +1,37 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/servescope/servescope/internal/analyze/fleet"
+)
+
+// Fleet returns the handler of /api/v1/fleet: the fleet model (physical
+// GPUs, GPU-equivalents, allocatable, reserved, allocated, used, idle and
+// unused GPU-hours and their money, the serving totals) over the window
+// ending at time (default now), since long (default 1h), in the API's
+// envelope. Register it with Handle("/api/v1/fleet", a.Fleet(fc)).
+func (a *API) Fleet(fc *fleet.Calculator) http.Handler {
+	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
+		at, err := parseTime(r.FormValue("time"), a.opts.Now())
+		if err != nil {
+			return nil, nil, nil, badData("invalid parameter \"time\": %v", err)
+		}
+		window := DefaultDiagnosisWindow
+		if s := r.FormValue("since"); s != "" {
+			if window, err = parseDuration(s); err != nil || window <= 0 {
+				return nil, nil, nil, badData("invalid parameter \"since\": want a positive duration, got %q", s)
+			}
+		}
+		ctx, cancel, err := withTimeout(r)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		defer cancel()
+		m, err := fc.Compute(ctx, a.opts.Querier, at.Add(-window), at, 0)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return m, m.Warnings, nil, nil
+	})
+}
