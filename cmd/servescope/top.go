@@ -12,8 +12,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/present/cli"
-	"github.com/servescope/servescope/internal/schema"
 )
 
 // defaultTopInterval is the refresh interval when the server tells no
@@ -55,7 +55,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 				return err
 			}
 		}
-		cat, err := schema.New(schema.Options{})
+		fc, cat, err := app.NewFleetCalculator(app.CostOptions{}, recorded)
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window})
+		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window, Fleet: fc})
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", server, err)
 			}
-			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort})
+			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort, Fleet: top.FleetLine()})
 		}
 		state, err := term.MakeRaw(stdin)
 		if err != nil {

@@ -29,6 +29,8 @@ type TopView struct {
 	Width, Height int
 	// Keys adds the line of keys (the interactive view).
 	Keys bool
+	// Fleet is the fleet model's line (Top.FleetLine), under the title.
+	Fleet string
 }
 
 // topKeys is the help line of the interactive view.
@@ -50,6 +52,9 @@ func RenderTop(w io.Writer, v TopView) error {
 			v.At.UTC().Format("15:04:05 UTC"), len(rows), model.Duration(v.Interval), model.Duration(v.Window), v.Sort)
 	}
 	head = append(head, title)
+	if v.Fleet != "" {
+		head = append(head, v.Fleet)
+	}
 	if v.Err != nil {
 		head = append(head, "error: "+strings.ReplaceAll(v.Err.Error(), "\n", " "))
 	}
