@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -47,7 +48,7 @@ func migProfiles() []int { return []int{1, 2, 3, 4, 7} }
 func gpuEquivalents(metric string) string {
 	sel := func(m *labels.Matcher) *parser.VectorSelector {
 		return &parser.VectorSelector{Name: metric, LabelMatchers: []*labels.Matcher{
-			m, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}}
+			m, labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric)}}
 	}
 	var e parser.Expr = sel(labels.MustNewMatcher(labels.MatchEqual, "resource", "nvidia.com/gpu"))
 	for _, n := range migProfiles() {
