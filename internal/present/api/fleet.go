@@ -13,15 +13,9 @@ import (
 // envelope. Register it with Handle("/api/v1/fleet", a.Fleet(fc)).
 func (a *API) Fleet(fc *fleet.Calculator) http.Handler {
 	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
-		at, err := parseTime(r.FormValue("time"), a.opts.Now())
+		at, window, err := a.windowParams(r)
 		if err != nil {
-			return nil, nil, nil, badData("invalid parameter \"time\": %v", err)
-		}
-		window := DefaultDiagnosisWindow
-		if s := r.FormValue("since"); s != "" {
-			if window, err = parseDuration(s); err != nil || window <= 0 {
-				return nil, nil, nil, badData("invalid parameter \"since\": want a positive duration, got %q", s)
-			}
+			return nil, nil, nil, err
 		}
 		ctx, cancel, err := withTimeout(r)
 		if err != nil {
