@@ -335,6 +335,21 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	if err != nil {
 		return nil, err
 	}
+	if !slices.ContainsFunc(d.alloc, func(s series) bool { return slices.ContainsFunc(s.v, func(v float64) bool { return !math.IsNaN(v) }) }) {
+		// No point has data: they may begin inside the last step, after
+		// its point. Evaluate again from the first sample on.
+		first, err := c.firstSample(ctx, q, g.at(g.n-1), end, g.step)
+		if err != nil {
+			return nil, err
+		}
+		if first.After(start) && first.Before(end) {
+			set, err := c.computeSet(ctx, q, first, end, step, by, shareIdle)
+			if set != nil {
+				set.Start = start
+			}
+			return set, err
+		}
+	}
 	if err := c.firstPartial(ctx, q, &g, d); err != nil {
 		return nil, err
 	}
@@ -361,9 +376,8 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 // firstPartial finds where the data begin when they begin inside the
 // window, between two grid points: the points before have no data, so the
 // covered part of the step before the first point with data would be lost
-// and the bill would depend on the step. It reads the nodes' allocatable
-// GPUs over that one step at a fine step (a sixtieth, at least a second)
-// and weights the first point with data by the part it covers.
+// and the bill would depend on the step. The first point with data is
+// weighted by the part it covers (firstSample).
 func (c *Calculator) firstPartial(ctx context.Context, q Querier, g *grid, d *data) error {
 	k0 := -1
 	for _, s := range d.alloc {
@@ -374,15 +388,40 @@ func (c *Calculator) firstPartial(ctx context.Context, q Querier, g *grid, d *da
 	if k0 <= 0 {
 		return nil
 	}
-	fine := max(g.step/60, time.Second)
-	from, to := g.at(k0-1), g.at(k0)
-	res, err := q.QueryRange(ctx, c.q.alloc, query.Range{Start: from, End: to, Step: fine})
+	to := g.at(k0)
+	first, err := c.firstSample(ctx, q, g.at(k0-1), to, g.step)
 	if err != nil {
-		return fmt.Errorf("cost query %q: %w", c.q.alloc, err)
+		return err
+	}
+	if first.Before(to) {
+		g.head, g.extra = k0, float64(to.Sub(first))/float64(g.step)
+	}
+	return nil
+}
+
+// firstSample is the first time in [from, to] at which the nodes report
+// allocatable GPUs, to a second: read at a sixtieth of step, then at a
+// sixtieth of that around the first sample found; to when none does.
+func (c *Calculator) firstSample(ctx context.Context, q Querier, from, to time.Time, step time.Duration) (time.Time, error) {
+	for fine := max(step/60, time.Second); ; fine = max(fine/60, time.Second) {
+		first, err := c.firstAt(ctx, q, from, to, fine)
+		if err != nil || fine == time.Second || !first.Before(to) {
+			return first, err
+		}
+		from, to = first.Add(-fine), first
+	}
+}
+
+// firstAt is the first evaluation time in [from, to] at the given step
+// at which the nodes report allocatable GPUs; to when none does.
+func (c *Calculator) firstAt(ctx context.Context, q Querier, from, to time.Time, step time.Duration) (time.Time, error) {
+	res, err := q.QueryRange(ctx, c.q.alloc, query.Range{Start: from, End: to, Step: step})
+	if err != nil {
+		return to, fmt.Errorf("cost query %q: %w", c.q.alloc, err)
 	}
 	m, ok := res.Value.(model.Matrix)
 	if !ok {
-		return fmt.Errorf("cost query %q: got %s, want a matrix", c.q.alloc, res.Value.Type())
+		return to, fmt.Errorf("cost query %q: got %s, want a matrix", c.q.alloc, res.Value.Type())
 	}
 	first := to
 	for _, ss := range m {
@@ -392,10 +431,7 @@ func (c *Calculator) firstPartial(ctx context.Context, q Querier, g *grid, d *da
 			}
 		}
 	}
-	if first.Before(to) {
-		g.head, g.extra = k0, float64(to.Sub(first))/float64(g.step)
-	}
-	return nil
+	return first, nil
 }
 
 // mostCommon returns the most frequent value (ties: the smallest).

@@ -18,8 +18,14 @@ func TestMIGRemainderAndStep(t *testing.T) {
 	t.Parallel()
 	eng, _ := loadScript(t, filepath.Join("testdata", "mig-remainder.test"))
 	calc := newCalc(t, nil)
-	for _, step := range []time.Duration{time.Minute, 7 * time.Minute, 30 * time.Minute} {
-		rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: time.Unix(0, 0), End: time.Unix(3600, 0), Step: step})
+	// A 2-hour step: the data begin inside the window's only step, after
+	// its point.
+	for _, step := range []time.Duration{time.Minute, 7 * time.Minute, 30 * time.Minute, 2 * time.Hour} {
+		start := time.Unix(0, 0)
+		if step > time.Hour {
+			start = time.Unix(3600, 0).Add(-step)
+		}
+		rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: time.Unix(3600, 0), Step: step})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,9 +43,9 @@ func TestMIGRemainderAndStep(t *testing.T) {
 			t.Errorf("step %s: allocatable %.4f, allocated + idle %.4f GPU-hours, want 2 GPUs × %.2f h = %.4f",
 				step, f.AllocatableGPUHours, tot.AllocatedGPUHours+tot.IdleGPUHours, hours, want)
 		}
-		// The start of the data is found to a sixtieth of a step.
-		if d := set.CoveredStart.Sub(time.Unix(15*60, 0)); d < 0 || d > step/60 {
-			t.Errorf("step %s: covered from %s, want 00:15 to within %s", step, set.CoveredStart.UTC(), step/60)
+		// The start of the data is found to a second.
+		if d := set.CoveredStart.Sub(time.Unix(15*60, 0)); d < 0 || d > time.Second {
+			t.Errorf("step %s: covered from %s, want 00:15 to within a second", step, set.CoveredStart.UTC())
 		}
 	}
 }
