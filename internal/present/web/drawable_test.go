@@ -27,7 +27,7 @@ func TestDrawable(t *testing.T) {
 	if len(ss) != 2 || !strings.HasPrefix(ss[0].Name, "NVIDIA H200 (mean of 12)") || !strings.HasPrefix(ss[1].Name, "NVIDIA L4 (mean of 2)") {
 		t.Errorf("GPU series: %d drawn %v", len(ss), ss)
 	}
-	if note != "mean per GPU model of 14 GPU series" {
+	if note != "mean per GPU model of 14 GPU series (each MIG slice one)" {
 		t.Errorf("GPU note %q", note)
 	}
 	if ss, note := drawable(pods); len(ss) != 14 || note != "top 10 by mean of 14 pods" || ss[0].Name != "p13" {

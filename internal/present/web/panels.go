@@ -183,7 +183,7 @@ func drawable(m model.Matrix) ([]series, string) {
 			out = append(out, aggregate(groups[k], fmt.Sprintf("%s (mean of %d)", name, len(groups[k])), true, 0)...)
 		}
 		if len(out) <= maxSeries {
-			return out, fmt.Sprintf("mean per GPU model of %d GPU series", len(m))
+			return out, fmt.Sprintf("mean per GPU model of %d GPU series (each MIG slice one)", len(m))
 		}
 	}
 	kind := "series"
@@ -229,7 +229,11 @@ func tokensPerRequest(ctx context.Context, e *env, v *panelView) error {
 		return err
 	}
 	if r := ratio(tok, run); len(r) > 0 {
-		v.Line = layoutLines(toSeries(r, 0), e.start, e.end, "tokens/s", "")
+		ss, note := drawable(r)
+		if note != "" {
+			v.Help = strings.TrimPrefix(v.Help+"; "+note, "; ")
+		}
+		v.Line = layoutLines(ss, e.start, e.end, "tokens/s", "")
 	}
 	return nil
 }
