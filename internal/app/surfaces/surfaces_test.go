@@ -371,46 +371,47 @@ func apiCosts(t *testing.T, f *fixture) figures {
 		allocatedMoney: money(t, s.Totals.Cost), idleMoney: money(t, s.Totals.IdleCost)}
 }
 
+// fleetJSON is the fleet model as the API's JSON carries it.
+type fleetJSON struct {
+	GPUs    cost.ModelGPUs    `json:"gpus"`
+	Hours   fleet.Quantities  `json:"gpuHours"`
+	Money   map[string]string `json:"money"`
+	Busy    float64           `json:"busy"`
+	Serving struct {
+		Tokens float64 `json:"generationTokensPerSecond"`
+	} `json:"serving"`
+}
+
+func (m fleetJSON) figures(t *testing.T) figures {
+	return figures{gpus: m.GPUs.PhysicalGPUs, migGPUs: m.GPUs.MIGGPUs, migSlices: m.GPUs.MIGSlices,
+		allocated: m.Hours.Allocated, used: m.Hours.Used, idle: m.Hours.Idle, capacity: m.Hours.Allocatable,
+		allocatedMoney: money(t, m.Money["allocated"]), idleMoney: money(t, m.Money["idle"]), busy: m.Busy, tokens: m.Serving.Tokens}
+}
+
+// windowQuery is the API's time and since parameters of the window.
+func windowQuery(f *fixture) string {
+	return url.Values{"time": {f.end.Format(time.RFC3339)}, "since": {model.Duration(window).String()}}.Encode()
+}
+
 func apiDiagnoses(t *testing.T, f *fixture) figures {
 	t.Helper()
-	v := url.Values{"time": {f.end.Format(time.RFC3339)}, "since": {model.Duration(window).String()}}
 	var raw struct {
 		Utilisation struct {
-			MeanBusy float64 `json:"mean_busy"`
-			Fleet    struct {
-				GPUs  cost.ModelGPUs    `json:"gpus"`
-				Hours fleet.Quantities  `json:"gpuHours"`
-				Money map[string]string `json:"money"`
-				Busy  float64           `json:"busy"`
-				Serv  struct {
-					Tokens float64 `json:"generationTokensPerSecond"`
-				} `json:"serving"`
-			} `json:"fleet"`
+			MeanBusy float64   `json:"mean_busy"`
+			Fleet    fleetJSON `json:"fleet"`
 		} `json:"utilisation"`
 	}
-	getAPI(t, f.url+"/api/v1/diagnoses?"+v.Encode(), &raw)
-	fl := raw.Utilisation.Fleet
-	return figures{gpus: fl.GPUs.PhysicalGPUs, migGPUs: fl.GPUs.MIGGPUs, migSlices: fl.GPUs.MIGSlices,
-		allocated: fl.Hours.Allocated, used: fl.Hours.Used, idle: fl.Hours.Idle, capacity: fl.Hours.Allocatable,
-		allocatedMoney: money(t, fl.Money["allocated"]), idleMoney: money(t, fl.Money["idle"]), busy: raw.Utilisation.MeanBusy}
+	getAPI(t, f.url+"/api/v1/diagnoses?"+windowQuery(f), &raw)
+	fig := raw.Utilisation.Fleet.figures(t)
+	fig.busy = raw.Utilisation.MeanBusy
+	return fig
 }
 
 func apiFleet(t *testing.T, f *fixture) figures {
 	t.Helper()
-	v := url.Values{"time": {f.end.Format(time.RFC3339)}, "since": {model.Duration(window).String()}}
-	var m struct {
-		GPUs    cost.ModelGPUs    `json:"gpus"`
-		Hours   fleet.Quantities  `json:"gpuHours"`
-		Money   map[string]string `json:"money"`
-		Busy    float64           `json:"busy"`
-		Serving struct {
-			Tokens float64 `json:"generationTokensPerSecond"`
-		} `json:"serving"`
-	}
-	getAPI(t, f.url+"/api/v1/fleet?"+v.Encode(), &m)
-	return figures{gpus: m.GPUs.PhysicalGPUs, migGPUs: m.GPUs.MIGGPUs, migSlices: m.GPUs.MIGSlices,
-		allocated: m.Hours.Allocated, used: m.Hours.Used, idle: m.Hours.Idle, capacity: m.Hours.Allocatable,
-		allocatedMoney: money(t, m.Money["allocated"]), idleMoney: money(t, m.Money["idle"]), busy: m.Busy, tokens: m.Serving.Tokens}
+	var m fleetJSON
+	getAPI(t, f.url+"/api/v1/fleet?"+windowQuery(f), &m)
+	return m.figures(t)
 }
 
 var gpusText = regexp.MustCompile(`(\d+) GPUs(?:, of which (\d+) split into (\d+) MIG slices)?`)
