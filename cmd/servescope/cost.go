@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/app"
 )
 
@@ -62,7 +63,7 @@ func writeCost(w io.Writer, rep *cost.Report, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	header := []string{"window", string(rep.By), "reserved_gpu_h", "allocated_gpu_h", "pod_gpu_h", "kueue_gpu_h", "used_gpu_h", "idle_gpu_h", "efficiency", "cost", "idle_cost", "total_cost", "unpriced"}
+	header := []string{"window", string(rep.By), "reserved_gpu_h", "allocated_gpu_h", "pod_gpu_h", "kueue_gpu_h", "used_gpu_h", "unused_gpu_h", "idle_gpu_h", "efficiency", "cost", "unused_cost", "idle_cost", "total_cost", "unpriced"}
 	var rows [][]string
 	for _, set := range rep.Sets {
 		// The span with data; a set without data shows the requested
@@ -79,8 +80,9 @@ func writeCost(w io.Writer, rep *cost.Report, format string) error {
 		all = append(all, set.Totals)
 		for _, a := range all {
 			rows = append(rows, []string{win, a.Name, costHours(a.ReservedGPUHours), costHours(a.AllocatedGPUHours), costHours(a.PodGPUHours),
-				costHours(a.KueueGPUHours), costHours(a.UsedGPUHours), costHours(a.IdleGPUHours), strconv.FormatFloat(a.Efficiency, 'f', 3, 64),
-				costMoney(rep, a.Cost, format), costMoney(rep, a.IdleCost, format), costMoney(rep, a.TotalCost, format), strings.Join(a.Unpriced, " ")})
+				costHours(a.KueueGPUHours), costHours(a.UsedGPUHours), costHours(max(0, a.AllocatedGPUHours-a.UsedGPUHours)), costHours(a.IdleGPUHours),
+				strconv.FormatFloat(a.Efficiency, 'f', 3, 64), costMoney(rep, a.Cost, format), costMoney(rep, a.UnusedCost, format),
+				costMoney(rep, a.IdleCost, format), costMoney(rep, a.TotalCost, format), strings.Join(a.Unpriced, " ")})
 		}
 	}
 	if format == "csv" {
@@ -100,6 +102,11 @@ func writeCost(w io.Writer, rep *cost.Report, format string) error {
 	}
 	unpriced := false
 	for _, set := range rep.Sets {
+		if set.Fleet.PhysicalGPUs > 0 {
+			fmt.Fprintf(tw, "fleet at %s: %s; %.2f GPU-equivalents; allocatable %s GPU-h (%s) = allocated + idle\n",
+				set.End.Format(time.RFC3339), fleet.GPUsText(set.Fleet.ModelGPUs), set.Fleet.GPUEquivalents,
+				costHours(set.Fleet.AllocatableGPUHours), costMoney(rep, set.Fleet.AllocatableCost, format))
+		}
 		for _, warn := range set.Warnings {
 			fmt.Fprintf(tw, "warning: %s\n", warn)
 		}
@@ -115,10 +122,11 @@ func writeCost(w io.Writer, rep *cost.Report, format string) error {
 
 func costHours(h float64) string { return strconv.FormatFloat(h, 'f', 3, 64) }
 
-// costMoney prints cents in tables and full micro-units in CSV.
+// costMoney prints money as every surface does in tables and full
+// micro-units in CSV.
 func costMoney(rep *cost.Report, m cost.Micros, format string) string {
 	if format == "csv" {
 		return m.String()
 	}
-	return strings.TrimSpace(m.Cents() + " " + rep.Currency)
+	return m.Format(rep.Currency)
 }

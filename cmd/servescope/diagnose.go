@@ -3,19 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/model"
@@ -65,20 +63,17 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	var rulSet settingsFlags
 	addSettings(rul, &rulSet, withTeamLabel)
 
-	run := func(ctx context.Context, o common, st app.Settings, prices diagnose.Prices) (*diagnose.Report, *diagnose.Diagnoser, error) {
+	run := func(ctx context.Context, o common, st app.Settings) (*diagnose.Report, *diagnose.Diagnoser, error) {
 		at := o.at
 		if at.IsZero() {
 			at = time.Now()
-		}
-		cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
-		if err != nil {
-			return nil, nil, err
 		}
 		q, err := query.NewRemote(o.server)
 		if err != nil {
 			return nil, nil, err
 		}
-		d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: o.recorded, Prices: prices, Thresholds: st.Thresholds})
+		// The price book is cost's (strict, micro-units), read once.
+		d, err := app.NewDiagnoser(q, o.recorded, st.Cost(), st.Thresholds)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -95,7 +90,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			r, _, err := run(ctx, dOpts, st, nil)
+			r, _, err := run(ctx, dOpts, st)
 			if err != nil {
 				return err
 			}
@@ -111,18 +106,11 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			var book diagnose.Prices
-			currency := ""
-			if st.PriceBook != "" {
-				if book, currency, err = loadPrices(st.PriceBook); err != nil {
-					return err
-				}
-			}
-			r, _, err := run(ctx, uOpts, st, book)
+			r, _, err := run(ctx, uOpts, st)
 			if err != nil {
 				return err
 			}
-			if err := writeUtilisation(e.stdout, r, book, currency); err != nil {
+			if err := writeUtilisation(e.stdout, r); err != nil {
 				return err
 			}
 			return warnCoverage(ctx, e.stdout, uOpts.server, r.At, r.Window)
@@ -146,47 +134,69 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	}
 }
 
+// writeFindings lists the findings by impact, identical findings on the
+// pods of one deployment on one line with their count, healthy subjects
+// hidden and counted.
 func writeFindings(w io.Writer, r *diagnose.Report) error {
+	groups, healthy := diagnose.Visible(r.Findings)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	listed := 0 // the header counts what the table lists
-	for _, f := range r.Findings {
-		if f.State != diagnose.StateHealthy {
-			listed++
-		}
+	for _, g := range groups {
+		listed += g.Count
 	}
-	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings (healthy subjects not listed)\n\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), listed)
-	fmt.Fprintln(tw, "SUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tSINCE\tWHAT TO DO")
-	for _, f := range r.Findings {
-		if f.State == diagnose.StateHealthy {
-			continue
-		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%.2f\t%s\t%s\n", f.Subject.Level, model.TerminalSafe(f.Subject.String()), f.State, f.Severity, f.Confidence,
-			f.Since.UTC().Format("15:04"), model.TerminalSafe(f.Action))
+	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings (healthy subjects not listed)\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), listed)
+	if m := r.Utilisation.Fleet; m != nil {
+		fmt.Fprintf(tw, "fleet: %s\n", fleet.GPUsText(m.GPUs))
 	}
-	healthy := 0
-	for _, p := range r.Pods {
-		if p.Primary == diagnose.StateHealthy {
-			healthy++
+	fmt.Fprintln(tw, "\nSUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tGPU-H AT STAKE\tSINCE\tWHAT TO DO")
+	for _, g := range groups {
+		f := g.Finding
+		subj := string(f.Subject.Level) + " " + model.TerminalSafe(g.Subject)
+		if g.Count > 1 {
+			subj += fmt.Sprintf(" (%d pods)", g.Count)
 		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%s\t%s\n", subj, f.State, f.Severity, f.Confidence, g.GPUHours, f.Since.UTC().Format("15:04"), model.TerminalSafe(f.Action))
 	}
-	fmt.Fprintf(tw, "\n%d of %d pods healthy\n", healthy, len(r.Pods))
+	fmt.Fprintf(tw, "\n%d healthy subjects hidden\n", healthy)
 	return tw.Flush()
 }
 
-func writeUtilisation(w io.Writer, r *diagnose.Report, prices diagnose.Prices, currency string) error {
+// writeUtilisation prints the utilisation report: the fleet model's GPU
+// counts, GPU-hours and money (the same as cost's for the window and price
+// book) and the busy distribution and capacity.
+func writeUtilisation(w io.Writer, r *diagnose.Report) error {
 	u := r.Utilisation
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "fleet utilisation at %s over %s\n\n", r.At.UTC().Format(time.RFC3339), r.Window)
-	fmt.Fprintf(tw, "GPUs\t%d\n", u.GPUs)
-	fmt.Fprintf(tw, "mean busy\t%.1f%%\n", u.MeanBusy*100)
+	if m := u.Fleet; m != nil {
+		fmt.Fprintf(tw, "physical GPUs\t%s\n", fleet.GPUsText(m.GPUs))
+		fmt.Fprintf(tw, "GPU-equivalents\t%.2f\n", m.GPUs.GPUEquivalents)
+	}
+	fmt.Fprintf(tw, "busy\t%.1f%%\n", u.MeanBusy*100)
 	fmt.Fprintf(tw, "GPUs below %.0f%% busy\tmean %.0f%%\tat peak %.0f%%\n", u.Bands[0]*100, u.BelowLowMean*100, u.BelowLowPeak*100)
 	fmt.Fprintf(tw, "GPUs above %.0f%% busy\tmean %.0f%%\tat peak %.0f%%\n", u.Bands[1]*100, u.AboveHighMean*100, u.AboveHighPeak*100)
-	fmt.Fprintf(tw, "GPU-hours\t%.1f\tidle %.1f\tunallocated %.1f\n", u.GPUHours, u.IdleGPUHours, u.UnallocatedGPUHours)
-	if prices != nil {
-		fmt.Fprintf(tw, "cost\t%s\tidle %s\n", money(u.Cost, currency), money(u.IdleCost, currency))
-		fmt.Fprintf(tw, "10 more points of busy would save\t%s\n", money(u.SavingsPer10Points, currency))
-		if u.UnpricedGPUHours > 0 {
-			fmt.Fprintf(tw, "unpriced GPU-hours\t%.1f\n", u.UnpricedGPUHours)
+	if m := u.Fleet; m != nil {
+		fmt.Fprintln(tw, "\nQUANTITY\tGPU-HOURS\tMONEY")
+		for _, q := range []struct {
+			word  string
+			hours float64
+			money cost.Micros
+		}{
+			{"allocatable", m.Hours.Allocatable, m.Money.Allocatable}, {"reserved", m.Hours.Reserved, m.Money.Reserved},
+			{"allocated", m.Hours.Allocated, m.Money.Allocated}, {"used", m.Hours.Used, m.Money.Used},
+			{"idle", m.Hours.Idle, m.Money.Idle}, {"unused", m.Hours.Unused, m.Money.Unused},
+		} {
+			money := "unpriced"
+			if m.Currency != "" {
+				money = q.money.Format(m.Currency)
+			}
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\n", q.word, q.hours, money)
+		}
+		if m.Currency != "" {
+			fmt.Fprintf(tw, "10 more points of busy would save\t\t%s\n", m.SavingsPer10Points.Format(m.Currency))
+		}
+		if m.UnpricedGPUHours > 0 {
+			fmt.Fprintf(tw, "unpriced allocated GPU-hours\t%.1f\t%s\n", m.UnpricedGPUHours, strings.Join(m.Unpriced, "; "))
 		}
 	}
 	fmt.Fprintln(tw, "\nMODEL\tHELD\tPEAK DEMAND\tMEAN BUSY\tNEEDED\tADVICE")
@@ -194,59 +204,4 @@ func writeUtilisation(w io.Writer, r *diagnose.Report, prices diagnose.Prices, c
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f%%\t%d\t%s\n", c.Model, c.Held, c.PeakDemand, c.MeanBusy*100, c.Needed, c.Advice)
 	}
 	return tw.Flush()
-}
-
-func money(minor int64, currency string) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%02d %s", sign, minor/100, minor%100, currency)
-}
-
-// loadPrices reads a price book: hourly prices per GPU model as decimal
-// strings, kept in minor units (cents) so no float rounding accumulates.
-func loadPrices(path string) (diagnose.Prices, string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("prices: %w", err)
-	}
-	var doc struct {
-		Currency string `yaml:"currency"`
-		GPUs     []struct {
-			GPU       string `yaml:"gpu"`
-			ModelName string `yaml:"model_name"`
-			Hourly    string `yaml:"hourly"`
-		} `yaml:"gpus"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, "", fmt.Errorf("prices %s: %w", path, err)
-	}
-	out := diagnose.Prices{}
-	for _, g := range doc.GPUs {
-		c, err := cents(g.Hourly)
-		if err != nil {
-			return nil, "", fmt.Errorf("prices %s: gpu %s: %w", path, g.GPU, err)
-		}
-		out[g.ModelName] = c
-	}
-	return out, doc.Currency, nil
-}
-
-// cents parses a decimal amount with at most two fraction digits.
-func cents(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > 2 {
-		return 0, errors.New("amount " + strconv.Quote(s) + " has more than two decimals")
-	}
-	frac += strings.Repeat("0", 2-len(frac))
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("amount %q: %w", s, err)
-	}
-	f, err := strconv.ParseUint(frac, 10, 8)
-	if err != nil || w < 0 {
-		return 0, fmt.Errorf("amount %q: not a non-negative decimal", s)
-	}
-	return w*100 + int64(f), nil
 }

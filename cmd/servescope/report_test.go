@@ -43,7 +43,7 @@ func TestReportCommand(t *testing.T) {
 		{"default html", append([]string{"report"}, common...), "report fleet", "",
 			[]string{"<!doctype html>", `data-panel="team-costs" data-state="ok"`, "<td>chat</td>", "<td>unpriced</td>"}, ""},
 		{"md to a file", append([]string{"report", "--prices", prices, "-o", filepath.Join(dir, "r.md")}, common...), "report fleet", "r.md",
-			[]string{"# GPU fleet report", "| chat | 0 | 2 | 1 | 0 | 5.00 USD | 0.00 USD |", "| \\_\\_idle\\_\\_ | 0 | 0 | 0 | 2 | 0.00 USD | 5.00 USD |", "(2h)"}, ""},
+			[]string{"# GPU fleet report", "| chat | 0 | 2 | 1 | 1 | 0 | 5.00 USD | 2.50 USD | 0.00 USD |", "| \\_\\_idle\\_\\_ | 0 | 0 | 0 | 0 | 2 | 0.00 USD | 0.00 USD | 5.00 USD |", "(2h)"}, ""},
 		{"explicit format", append([]string{"report", "fleet", "--format", "md", "--prices", prices}, common...), "report fleet", "",
 			[]string{"## Who pays?"}, ""},
 		{"bad at", []string{"report", "--server", srv.URL, "--at", "noon"}, "report fleet", "", nil, `--at: time "noon": want RFC 3339`},

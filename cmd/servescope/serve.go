@@ -151,11 +151,21 @@ func (v bytesValue) String() string {
 func summaryCommands(a *kingpin.Application, e env) []command {
 	c := a.Command("summary", "Print a one-screen summary from a servescope or any Prometheus-compatible server.")
 	server := c.Flag("server", "Base URL of the server.").Default("http://127.0.0.1:9464").String()
+	var set settingsFlags
+	addSettings(c, &set, withTeamLabel|withPrices|withQueueTeams)
 	return []command{{clause: c, run: func(ctx context.Context) error {
+		st, err := set.resolve()
+		if err != nil {
+			return err
+		}
 		q, err := query.NewRemote(*server)
 		if err != nil {
 			return err
 		}
-		return cli.Summary(ctx, e.stdout, q, time.Now())
+		fc, cat, err := app.NewFleetCalculator(st.Cost(), false)
+		if err != nil {
+			return err
+		}
+		return cli.Summary(ctx, e.stdout, cli.SummaryOptions{Querier: q, Fleet: fc, Catalog: cat}, time.Now())
 	}}}
 }

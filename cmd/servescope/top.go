@@ -12,8 +12,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/present/cli"
-	"github.com/servescope/servescope/internal/schema"
 )
 
 // defaultTopInterval is the refresh interval when the server tells no
@@ -62,7 +62,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
+		fc, cat, err := app.NewFleetCalculator(st.Cost(), recorded)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window, Thresholds: st.Thresholds})
+		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window, Thresholds: st.Thresholds, Fleet: fc})
 		if err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", server, err)
 			}
-			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort, Filter: filter})
+			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort, Filter: filter, Fleet: top.FleetLine()})
 		}
 		state, err := term.MakeRaw(stdin)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/analyze/rules"
 	"github.com/servescope/servescope/internal/collect/discovery"
@@ -98,7 +99,10 @@ type Server struct {
 	alerter *alert.Manager
 	// alerts are the diagnosis's alerting rules, applied with the
 	// catalog's recording rules on every (re)load.
-	alerts   rules.Builtin
+	alerts rules.Builtin
+	// fleet computes the fleet model for the diagnosis API (nil before
+	// analysis builds it).
+	fleet    *fleet.Calculator
 	api      *api.API
 	listener net.Listener
 	// http serves from New on: the health endpoints answer during the
@@ -267,15 +271,20 @@ func (s *Server) analysis(cfg *config.Config) error {
 		return err
 	}
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
-	if s.alerts, err = s.EnableDiagnosis(th, interval); err != nil {
-		return err
-	}
 	calc, err := NewCostCalculator(CostOptions{
 		TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook,
 		QueueTeams: cfg.Servescope.QueueTeams, Logger: s.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("cost attribution: %w", err)
+	}
+	// The diagnosis at /api/v1/diagnoses carries the fleet model.
+	if s.fleet, err = newFleet(s.catalog, calc, false); err != nil {
+		return fmt.Errorf("fleet model: %w", err)
+	}
+	s.api.Handle("/api/v1/fleet", s.api.Fleet(s.fleet))
+	if s.alerts, err = s.EnableDiagnosis(th, interval); err != nil {
+		return err
 	}
 	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
 	// The embedded rule manager evaluates the catalog's recording rules

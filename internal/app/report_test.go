@@ -57,10 +57,10 @@ func TestReportServed(t *testing.T) {
 			loadInBrowser(t, out)
 			continue
 		}
-		for _, want := range []string{"# GPU fleet report", "| unused GPU-hours (1 − busy) |", " USD) |", "## Why not?", "1. **",
+		for _, want := range []string{"# GPU fleet report", "| physical GPUs | ", "| unused | ", " USD |", "## Why not?", "1. **",
 			"| model | GPUs held |", "| team | reserved GPU-h |", "data:image/svg+xml;base64,"} {
 			if !strings.Contains(out, want) {
-				t.Errorf("md: lacks %q", want)
+				t.Errorf("md: lacks %q:\n%s", want, out)
 			}
 		}
 		if strings.Contains(out, "no data in range") || strings.Contains(out, "not available") {

@@ -1,11 +1,9 @@
 package app
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"time"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
@@ -32,24 +30,28 @@ type webOptions struct {
 	Logger   *slog.Logger
 }
 
+// errNoFleet: the fleet model is not wired in (no cost calculator).
+var errNoFleet = errors.New("no fleet model")
+
 // mountWeb serves the dashboard at / on the API's mux, with the findings
-// of the diagnosis and the cost panels.
+// of the diagnosis, the fleet model and the cost panels, all from one
+// evaluation per page (fleetView).
 func mountWeb(a *api.API, o webOptions) error {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	th := o.Thresholds
-	d, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Thresholds: th, Recorded: o.Recorded, Logger: logger})
+	fv, err := newFleetView(o.Querier, o.Catalog, o.Calc, th, o.Recorded, logger)
 	if err != nil {
 		return fmt.Errorf("mount dashboard: %w", err)
 	}
 	opts := web.Options{
-		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: diagnosisFindings{d},
+		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: fv,
 		Regions: web.Regions{IdleBusy: th.IdleBusy, BoundBusy: th.MemoryBoundBusy, BoundDRAM: th.MemoryBoundDRAM},
 	}
 	if o.Calc != nil {
-		opts.Costs = teamCosts{calc: o.Calc, q: o.Querier}
+		opts.Costs, opts.Fleet = fv, fv
 	}
 	h, err := web.New(opts)
 	if err != nil {
@@ -57,65 +59,4 @@ func mountWeb(a *api.API, o webOptions) error {
 	}
 	a.Handle("/", h)
 	return nil
-}
-
-// diagnosisFindings adapts the diagnosis to the dashboard's Findings.
-type diagnosisFindings struct{ d *diagnose.Diagnoser }
-
-func (f diagnosisFindings) Findings(ctx context.Context, now time.Time, window time.Duration) ([]web.Finding, error) {
-	r, err := f.d.Diagnose(ctx, now, window)
-	if err != nil {
-		return nil, err
-	}
-	return webFindings(r), nil
-}
-
-// webFindings converts a diagnosis' findings for the dashboard.
-func webFindings(r *diagnose.Report) []web.Finding {
-	out := make([]web.Finding, 0, len(r.Findings))
-	for _, x := range r.Findings {
-		subject := x.Subject.String()
-		if subject == "" {
-			subject = string(x.Subject.Level)
-		}
-		w := web.Finding{Subject: subject, State: string(x.State), Severity: string(x.Severity),
-			Confidence: x.Confidence, Since: x.Since, Summary: x.Summary, Action: x.Action}
-		for _, e := range x.Evidence {
-			w.Evidence = append(w.Evidence, web.Evidence{Signal: e.Signal,
-				Value: strconv.FormatFloat(e.Value, 'g', 4, 64) + " (" + e.Stat + ")", Query: e.Query})
-		}
-		out = append(out, w)
-	}
-	return out
-}
-
-// teamCosts adapts cost attribution to the dashboard's Costs: one row per
-// team, then the fleet's unshared idle hours as __idle__.
-type teamCosts struct {
-	calc *cost.Calculator
-	q    query.Querier
-}
-
-func (c teamCosts) TeamCosts(ctx context.Context, now time.Time, window time.Duration) ([]web.TeamCost, error) {
-	r, err := c.calc.Compute(ctx, c.q, cost.Request{Start: now.Add(-window), End: now})
-	if err != nil {
-		return nil, err
-	}
-	var out []web.TeamCost
-	for _, set := range r.Sets {
-		as := set.Allocations
-		if set.Idle != nil {
-			as = append(as, *set.Idle)
-		}
-		for _, a := range as {
-			tc := web.TeamCost{Team: a.Name, Reserved: a.ReservedGPUHours, Allocated: a.AllocatedGPUHours,
-				Used: a.UsedGPUHours, Idle: a.IdleGPUHours}
-			if len(a.Unpriced) == 0 || a.Cost != 0 {
-				tc.Cost = a.Cost.Cents() + " " + r.Currency
-				tc.IdleCost = a.IdleCost.Cents() + " " + r.Currency
-			}
-			out = append(out, tc)
-		}
-	}
-	return out, nil
 }

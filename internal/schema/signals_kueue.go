@@ -15,8 +15,9 @@ func lqToCQ(expr string) Source {
 }
 
 // queueSignals are per ClusterQueue; the resource ones need Kueue's
-// metrics.enableClusterQueueResources. Kueue reports GPUs under the raw
-// resource name nvidia.com/gpu.
+// metrics.enableClusterQueueResources. Kueue reports GPUs under raw
+// resource names: whole GPUs as nvidia.com/gpu and MIG slices as
+// nvidia.com/mig-<profile>, read here in GPU-equivalents (gpuEquivalents).
 func queueSignals() []Signal {
 	return []Signal{
 		{
@@ -44,25 +45,25 @@ func queueSignals() []Signal {
 			}},
 		},
 		{
-			Name: "queue_reserved_gpus", Help: "GPUs reserved (QuotaReserved) by the ClusterQueue's workloads, per flavor.",
+			Name: "queue_reserved_gpus", Help: "GPU-equivalents of the ClusterQueue's admitted workloads (Kueue quota reservation), per flavor; MIG slices at their share of a card.",
 			Unit: UnitGPUs, Kind: KindGauge, Level: LevelQueue, Agg: AggSum, Extra: []string{"flavor"}, Range: NonNegative(), DedupeOnKey: true,
 			Sources: []Source{
-				{Exporter: "kueue", Versions: "enableClusterQueueResources", Expr: `kueue_cluster_queue_resource_reservation{resource="nvidia.com/gpu"}`},
-				lqToCQ(`kueue_local_queue_resource_reservation{resource="nvidia.com/gpu"} * on (namespace, local_queue) group_left (cluster_queue) group by (namespace, local_queue, cluster_queue) (label_replace(label_replace(kube_pod_labels{label_kueue_x_k8s_io_cluster_queue_name!=""}, "local_queue", "$1", "label_kueue_x_k8s_io_local_queue_name", "(.+)"), "cluster_queue", "$1", "label_kueue_x_k8s_io_cluster_queue_name", "(.+)"))`),
+				{Exporter: "kueue", Versions: "enableClusterQueueResources", Expr: gpuEquivalents("kueue_cluster_queue_resource_reservation")},
+				lqToCQ("(" + gpuEquivalents("kueue_local_queue_resource_reservation") + `) * on (namespace, local_queue) group_left (cluster_queue) group by (namespace, local_queue, cluster_queue) (label_replace(label_replace(kube_pod_labels{label_kueue_x_k8s_io_cluster_queue_name!=""}, "local_queue", "$1", "label_kueue_x_k8s_io_local_queue_name", "(.+)"), "cluster_queue", "$1", "label_kueue_x_k8s_io_cluster_queue_name", "(.+)"))`),
 			},
 		},
 		{
-			Name: "queue_used_gpus", Help: "GPUs used by the ClusterQueue's admitted workloads, per flavor.",
+			Name: "queue_used_gpus", Help: "GPU-equivalents allocated to the ClusterQueue's admitted workloads (Kueue usage), per flavor; MIG slices at their share of a card.",
 			Unit: UnitGPUs, Kind: KindGauge, Level: LevelQueue, Agg: AggSum, Extra: []string{"flavor"}, Range: NonNegative(), DedupeOnKey: true,
 			Sources: []Source{
-				{Exporter: "kueue", Versions: "enableClusterQueueResources", Expr: `kueue_cluster_queue_resource_usage{resource="nvidia.com/gpu"}`},
-				lqToCQ(`kueue_local_queue_resource_usage{resource="nvidia.com/gpu"} * on (namespace, local_queue) group_left (cluster_queue) group by (namespace, local_queue, cluster_queue) (label_replace(label_replace(kube_pod_labels{label_kueue_x_k8s_io_cluster_queue_name!=""}, "local_queue", "$1", "label_kueue_x_k8s_io_local_queue_name", "(.+)"), "cluster_queue", "$1", "label_kueue_x_k8s_io_cluster_queue_name", "(.+)"))`),
+				{Exporter: "kueue", Versions: "enableClusterQueueResources", Expr: gpuEquivalents("kueue_cluster_queue_resource_usage")},
+				lqToCQ("(" + gpuEquivalents("kueue_local_queue_resource_usage") + `) * on (namespace, local_queue) group_left (cluster_queue) group by (namespace, local_queue, cluster_queue) (label_replace(label_replace(kube_pod_labels{label_kueue_x_k8s_io_cluster_queue_name!=""}, "local_queue", "$1", "label_kueue_x_k8s_io_local_queue_name", "(.+)"), "cluster_queue", "$1", "label_kueue_x_k8s_io_cluster_queue_name", "(.+)"))`),
 			},
 		},
 		{
-			Name: "queue_nominal_quota_gpus", Help: "The ClusterQueue's nominal GPU quota, per flavor.",
+			Name: "queue_nominal_quota_gpus", Help: "Reserved: the ClusterQueue's nominal GPU quota in GPU-equivalents, per flavor; MIG slices at their share of a card.",
 			Unit: UnitGPUs, Kind: KindGauge, Level: LevelQueue, Agg: AggSum, Extra: []string{"flavor"}, Range: NonNegative(),
-			Sources: []Source{{Exporter: "kueue", Versions: "enableClusterQueueResources", Expr: `kueue_cluster_queue_nominal_quota{resource="nvidia.com/gpu"}`}},
+			Sources: []Source{{Exporter: "kueue", Versions: "enableClusterQueueResources", Expr: gpuEquivalents("kueue_cluster_queue_nominal_quota")}},
 		},
 	}
 }
@@ -90,15 +91,15 @@ func namespaceSignals() []Signal {
 			Sources: []Source{{Exporter: "kueue", Versions: "LocalQueueMetrics", Expr: `rate(kueue_local_queue_evicted_workloads_total[5m])`, Relabel: lqName()}},
 		},
 		{
-			Name: "namespace_reserved_gpus", Help: "GPUs reserved by the namespace's LocalQueues, per flavor.",
+			Name: "namespace_reserved_gpus", Help: "GPU-equivalents of the namespace's admitted workloads (Kueue quota reservation), per flavor.",
 			Unit: UnitGPUs, Kind: KindGauge, Level: LevelNamespace, Agg: AggSum, Extra: lqFlavor, Range: NonNegative(),
-			Sources: []Source{{Exporter: "kueue", Versions: "LocalQueueMetrics", Expr: `kueue_local_queue_resource_reservation{resource="nvidia.com/gpu"}`, Relabel: lqName()}},
+			Sources: []Source{{Exporter: "kueue", Versions: "LocalQueueMetrics", Expr: gpuEquivalents("kueue_local_queue_resource_reservation"), Relabel: lqName()}},
 		},
 		{
 			Name: "namespace_used_gpus", Help: "GPUs held by the namespace's admitted workloads (Kueue), else by its running pods (kube-state-metrics).",
 			Unit: UnitGPUs, Kind: KindGauge, Level: LevelNamespace, Agg: AggSum, Extra: lqFlavor, Range: NonNegative(), DedupeOnKey: true,
 			Sources: []Source{
-				{Exporter: "kueue", Versions: "LocalQueueMetrics", Expr: `kueue_local_queue_resource_usage{resource="nvidia.com/gpu"}`, Relabel: lqName()},
+				{Exporter: "kueue", Versions: "LocalQueueMetrics", Expr: gpuEquivalents("kueue_local_queue_resource_usage"), Relabel: lqName()},
 				{
 					Exporter: "kube-state-metrics", Versions: "v2",
 					Expr: `kube_pod_container_resource_requests{resource="nvidia_com_gpu",node!=""} * on (namespace, pod) group_left () (kube_pod_status_phase{phase="Running"} == 1)`,

@@ -34,6 +34,8 @@ type state struct {
 	rows                 map[string]*acc
 	covered              []bool
 	podAlloc, capacities map[bucket]float64
+	// physical is the physical GPUs at each point (capacityPoints).
+	physical []physicalAt
 }
 
 // newState builds the topology: nodes, pod and namespace teams, queues.
@@ -231,18 +233,99 @@ func (st *state) pods() {
 	}
 }
 
-// capacityPoints adds the nodes' allocatable GPUs.
+// capacityPoints adds the nodes' allocatable GPUs, in GPU-equivalents:
+// whole GPUs plus MIG slices at their profile's share of a card. A node
+// whose cards are only partly sliced (two 3g slices are 6/7 of a card) is
+// counted at its physical cards, as dcgm-exporter reports them, so the
+// unsliced remainder is allocatable capacity nobody can request: idle.
+// It also counts, per point, the physical GPUs and MIG slices.
 func (st *state) capacityPoints() {
+	type nodeCap struct {
+		equiv, whole, slices, mig []float64
+		has                       []bool
+	}
+	n := st.g.n
+	per := map[string]*nodeCap{}
+	var names []string
 	for _, s := range st.d.alloc {
-		ni := st.nodes[string(s.m["node"])]
-		b := bucket{flavor: ni.flavor, model: ni.model}
+		node := string(s.m["node"])
+		nc := per[node]
+		if nc == nil {
+			nc = &nodeCap{equiv: make([]float64, n), whole: make([]float64, n), slices: make([]float64, n), mig: make([]float64, n), has: make([]bool, n)}
+			per[node] = nc
+			names = append(names, node)
+		}
 		w := migWeight(string(s.m["resource"]))
 		for i, v := range s.v {
-			if !math.IsNaN(v) {
-				st.covered[i] = true
-				st.capacities[b] += v * w * st.g.weight(i)
+			if math.IsNaN(v) {
+				continue
+			}
+			nc.has[i] = true
+			nc.equiv[i] += v * w
+			if w == 1 {
+				nc.whole[i] += v
+			} else {
+				nc.slices[i] += v
+				nc.mig[i] += v * w
 			}
 		}
+	}
+	cards := map[string][]float64{}
+	for _, s := range st.d.cards {
+		cards[string(s.m["hostname"])] = s.v
+	}
+	sort.Strings(names)
+	st.physical = make([]physicalAt, n)
+	for _, node := range names {
+		nc := per[node]
+		ni := st.nodes[node]
+		b := bucket{flavor: ni.flavor, model: ni.model}
+		c := cards[node]
+		for i := range n {
+			if !nc.has[i] {
+				continue
+			}
+			st.covered[i] = true
+			// Physical cards: as dcgm-exporter counts them, else whole
+			// GPUs plus the cards the MIG slices fill at least.
+			phys := nc.whole[i] + math.Ceil(nc.mig[i]-1e-9)
+			if c != nil && !math.IsNaN(c[i]) {
+				phys = math.Max(c[i], nc.whole[i])
+			}
+			capacity := nc.equiv[i]
+			migCards := 0.0
+			if nc.slices[i] > 0 {
+				capacity = math.Max(capacity, phys)
+				migCards = phys - nc.whole[i]
+			}
+			st.capacities[b] += capacity * st.g.weight(i)
+			p := &st.physical[i]
+			p.add(ni.model, phys, migCards, nc.slices[i], nc.equiv[i])
+		}
+	}
+}
+
+// physicalAt is the fleet's physical GPUs at one point, in total and per
+// GPU model.
+type physicalAt struct {
+	total   ModelGPUs
+	byModel map[string]*ModelGPUs
+}
+
+func (p *physicalAt) add(model string, phys, migCards, slices, equiv float64) {
+	if p.byModel == nil {
+		p.byModel = map[string]*ModelGPUs{}
+	}
+	m := p.byModel[model]
+	if m == nil {
+		m = &ModelGPUs{Model: model}
+		p.byModel[model] = m
+	}
+	for _, x := range []*ModelGPUs{&p.total, m} {
+		x.PhysicalGPUs += int(math.Round(phys))
+		x.MIGGPUs += int(math.Round(migCards))
+		x.MIGSlices += int(math.Round(slices))
+		x.GPUEquivalents += equiv
 	}
 }
 
@@ -415,6 +498,9 @@ func (st *state) coverage(set *Set) bool {
 		return false
 	}
 	set.CoveredStart = st.g.at(firstI)
+	if firstI == st.g.head {
+		set.CoveredStart = set.CoveredStart.Add(-time.Duration(st.g.extra * float64(st.g.step)))
+	}
 	set.CoveredEnd = st.g.at(last + 1)
 	if set.CoveredEnd.After(st.g.end) {
 		set.CoveredEnd = st.g.end

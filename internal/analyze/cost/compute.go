@@ -29,20 +29,31 @@ type grid struct {
 	n          int
 	// tail is the last point's share of a step, in (0, 1].
 	tail float64
+	// head, when the data begin inside the window, is the point of the
+	// first sample and extra the share of a step before it that the data
+	// cover: that point's values also stand for that part of the step
+	// before it (see firstPartial).
+	head  int
+	extra float64
 }
 
 func newGrid(start, end time.Time, step time.Duration) grid {
 	d := end.Sub(start)
 	n := int((d + step - 1) / step)
-	return grid{start: start, end: end, step: step, n: n, tail: float64(d-time.Duration(n-1)*step) / float64(step)}
+	return grid{start: start, end: end, step: step, n: n, tail: float64(d-time.Duration(n-1)*step) / float64(step), head: -1}
 }
 
-// weight is point k's share of a step: 1 but for a short last point.
+// weight is point k's share of a step: 1 but for a short last point and
+// for the first point with data when they begin inside the window.
 func (g grid) weight(k int) float64 {
+	w := 1.0
 	if k == g.n-1 {
-		return g.tail
+		w = g.tail
 	}
-	return 1
+	if k == g.head {
+		w += g.extra
+	}
+	return w
 }
 
 func (g grid) index(t model.Time) int {
@@ -174,7 +185,7 @@ func sortedBuckets(m map[bucket]float64) []bucket {
 
 // data is everything one set reads.
 type data struct {
-	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota []series
+	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota, cards []series
 }
 
 func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
@@ -188,6 +199,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	}{
 		{&d.requests, c.q.requests}, {&d.running, c.q.running}, {&d.podLabels, c.q.podLabels}, {&d.nsTeam, c.q.nsTeam}, {&d.nodes, c.q.nodes},
 		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
+		{&d.cards, c.q.cards},
 	}
 	errs := make([]error, len(jobs))
 	for i, f := range jobs {
@@ -323,6 +335,24 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	if err != nil {
 		return nil, err
 	}
+	if !slices.ContainsFunc(d.alloc, func(s series) bool { return slices.ContainsFunc(s.v, func(v float64) bool { return !math.IsNaN(v) }) }) {
+		// No point has data: they may begin inside the last step, after
+		// its point. Evaluate again from the first sample on.
+		first, err := c.firstSample(ctx, q, g.at(g.n-1), end, g.step)
+		if err != nil {
+			return nil, err
+		}
+		if first.After(start) && first.Before(end) {
+			set, err := c.computeSet(ctx, q, first, end, step, by, shareIdle)
+			if set != nil {
+				set.Start = start
+			}
+			return set, err
+		}
+	}
+	if err := c.firstPartial(ctx, q, &g, d); err != nil {
+		return nil, err
+	}
 	st := newState(c, g, d, by)
 	st.pods()
 	st.capacityPoints()
@@ -339,7 +369,69 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	set.AllocationSource = source
 	idle := st.toHours()
 	c.finish(set, st.rows, idle, st.podAlloc, shareIdle)
+	c.fleetTotals(set, st)
 	return set, nil
+}
+
+// firstPartial finds where the data begin when they begin inside the
+// window, between two grid points: the points before have no data, so the
+// covered part of the step before the first point with data would be lost
+// and the bill would depend on the step. The first point with data is
+// weighted by the part it covers (firstSample).
+func (c *Calculator) firstPartial(ctx context.Context, q Querier, g *grid, d *data) error {
+	k0 := -1
+	for _, s := range d.alloc {
+		if i := slices.IndexFunc(s.v, func(v float64) bool { return !math.IsNaN(v) }); i >= 0 && (k0 < 0 || i < k0) {
+			k0 = i
+		}
+	}
+	if k0 <= 0 {
+		return nil
+	}
+	to := g.at(k0)
+	first, err := c.firstSample(ctx, q, g.at(k0-1), to, g.step)
+	if err != nil {
+		return err
+	}
+	if first.Before(to) {
+		g.head, g.extra = k0, float64(to.Sub(first))/float64(g.step)
+	}
+	return nil
+}
+
+// firstSample is the first time in [from, to] at which the nodes report
+// allocatable GPUs, to a second: read at a sixtieth of step, then at a
+// sixtieth of that around the first sample found; to when none does.
+func (c *Calculator) firstSample(ctx context.Context, q Querier, from, to time.Time, step time.Duration) (time.Time, error) {
+	for fine := max(step/60, time.Second); ; fine = max(fine/60, time.Second) {
+		first, err := c.firstAt(ctx, q, from, to, fine)
+		if err != nil || fine == time.Second || !first.Before(to) {
+			return first, err
+		}
+		from, to = first.Add(-fine), first
+	}
+}
+
+// firstAt is the first evaluation time in [from, to] at the given step
+// at which the nodes report allocatable GPUs; to when none does.
+func (c *Calculator) firstAt(ctx context.Context, q Querier, from, to time.Time, step time.Duration) (time.Time, error) {
+	res, err := q.QueryRange(ctx, c.q.alloc, query.Range{Start: from, End: to, Step: step})
+	if err != nil {
+		return to, fmt.Errorf("cost query %q: %w", c.q.alloc, err)
+	}
+	m, ok := res.Value.(model.Matrix)
+	if !ok {
+		return to, fmt.Errorf("cost query %q: got %s, want a matrix", c.q.alloc, res.Value.Type())
+	}
+	first := to
+	for _, ss := range m {
+		if len(ss.Values) > 0 {
+			if t := ss.Values[0].Timestamp.Time(); t.Before(first) {
+				first = t
+			}
+		}
+	}
+	return first, nil
 }
 
 // mostCommon returns the most frequent value (ties: the smallest).
@@ -395,6 +487,9 @@ func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[b
 			a.Efficiency = a.UsedGPUHours / a.AllocatedGPUHours
 		}
 		a.Cost = price(charged, &a)
+		a.ReservedCost = price(r.reserved, &Allocation{})
+		a.UsedCost = price(r.used, &Allocation{})
+		a.UnusedCost = a.Cost - a.UsedCost
 		if shareIdle {
 			share := map[bucket]float64{}
 			for b, ih := range idle {
@@ -458,6 +553,9 @@ func addTo(t *Allocation, a Allocation) {
 	t.DifferenceGPUHours += a.DifferenceGPUHours
 	t.UsedGPUHours += a.UsedGPUHours
 	t.Cost += a.Cost
+	t.ReservedCost += a.ReservedCost
+	t.UsedCost += a.UsedCost
+	t.UnusedCost += a.UnusedCost
 	t.IdleCost += a.IdleCost
 	t.TotalCost += a.TotalCost
 	t.UnpricedGPUHours += a.UnpricedGPUHours
@@ -465,5 +563,29 @@ func addTo(t *Allocation, a Allocation) {
 		if !slices.Contains(t.Unpriced, u) {
 			t.Unpriced = append(t.Unpriced, u)
 		}
+	}
+}
+
+// fleetTotals sets the set's fleet capacity: the GPUs at the last point
+// with data and the allocatable GPU-hours and their cost.
+func (c *Calculator) fleetTotals(set *Set, st *state) {
+	f := &set.Fleet
+	f.AllocatableGPUHours = sum(st.capacities)
+	for _, b := range sortedBuckets(st.capacities) {
+		if p, ok := c.opts.Prices.Lookup(b.flavor, b.model); ok {
+			f.AllocatableCost += p.times(st.capacities[b])
+		}
+	}
+	for i := len(st.physical) - 1; i >= 0; i-- {
+		p := st.physical[i]
+		if p.byModel == nil {
+			continue
+		}
+		f.ModelGPUs = p.total
+		for _, m := range p.byModel {
+			f.ByModel = append(f.ByModel, *m)
+		}
+		sort.Slice(f.ByModel, func(a, b int) bool { return f.ByModel[a].Model < f.ByModel[b].Model })
+		break
 	}
 }

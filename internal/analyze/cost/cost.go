@@ -169,8 +169,34 @@ type Set struct {
 	// Idle is the unshared idle allocation (nil with shareIdle).
 	Idle   *Allocation `json:"idle,omitempty"`
 	Totals Allocation  `json:"totals"`
+	// Fleet is the whole fleet's capacity over the window: physical
+	// GPUs and allocatable GPU-hours (docs/glossary.md).
+	Fleet FleetTotals `json:"fleet"`
 	// Warnings say what could not be attributed or priced.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// FleetTotals are the fleet's GPUs at the end of a set's window and its
+// allocatable GPU-hours over it, in the glossary's words.
+type FleetTotals struct {
+	ModelGPUs
+	// ByModel splits the GPUs per GPU model.
+	ByModel []ModelGPUs `json:"byModel"`
+	// AllocatableGPUHours is the nodes' GPU capacity over the window, a
+	// MIG-split card counted whole: allocated + idle.
+	AllocatableGPUHours float64 `json:"allocatableGpuHours"`
+	AllocatableCost     Micros  `json:"allocatableCost"`
+}
+
+// ModelGPUs counts GPUs at one time: physical GPUs (cards, a MIG-split
+// card once), how many of them are split into MIG slices, the slices, and
+// the GPU-equivalents the pods can request (whole GPUs plus slices at n/7).
+type ModelGPUs struct {
+	Model          string  `json:"model,omitempty"`
+	PhysicalGPUs   int     `json:"physicalGpus"`
+	MIGGPUs        int     `json:"migGpus"`
+	MIGSlices      int     `json:"migSlices"`
+	GPUEquivalents float64 `json:"gpuEquivalents"`
 }
 
 // Allocation is one group's GPU-hours and cost over a Set's window.
@@ -190,10 +216,15 @@ type Allocation struct {
 	IdleGPUHours float64 `json:"idleGpuHours"`
 	// Efficiency is used / allocated (0 with nothing allocated).
 	Efficiency float64 `json:"efficiency"`
-	// Cost is the allocated hours priced; IdleCost the shared idle hours.
-	Cost      Micros `json:"cost"`
-	IdleCost  Micros `json:"idleCost"`
-	TotalCost Micros `json:"totalCost"`
+	// Cost is the allocated hours priced; IdleCost the shared idle hours;
+	// ReservedCost and UsedCost the reserved and used hours priced, and
+	// UnusedCost the allocated hours not used (Cost − UsedCost).
+	Cost         Micros `json:"cost"`
+	ReservedCost Micros `json:"reservedCost"`
+	UsedCost     Micros `json:"usedCost"`
+	UnusedCost   Micros `json:"unusedCost"`
+	IdleCost     Micros `json:"idleCost"`
+	TotalCost    Micros `json:"totalCost"`
 	// Unpriced lists the flavors or models without a price; their hours
 	// are reported but cost nothing.
 	Unpriced         []string `json:"unpriced,omitempty"`

@@ -49,6 +49,15 @@ func (m Micros) Cents() string {
 	return fmt.Sprintf("%s%d.%02d", sign, c/100, c%100)
 }
 
+// Format is the one way servescope shows money to a person: the amount
+// rounded to cents and the currency ("12.34 USD"; no currency, no suffix).
+func (m Micros) Format(currency string) string {
+	if currency == "" {
+		return m.Cents()
+	}
+	return m.Cents() + " " + currency
+}
+
 // ParseMicros parses a non-negative decimal amount such as "3.00" or "0.8"
 // with at most six fraction digits.
 func ParseMicros(s string) (Micros, error) {

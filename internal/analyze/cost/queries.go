@@ -37,6 +37,7 @@ type queries struct {
 	lqUsage    string // Kueue LocalQueue usage: namespace, name, flavor, resource
 	cqUsage    string // Kueue ClusterQueue usage: cluster_queue, flavor, resource
 	quota      string // Kueue nominal quota: cluster_queue, flavor, resource
+	cards      string // physical GPUs per node: hostname (distinct dcgm-exporter uuids)
 	teamLabel  string // kube-state-metrics' name of the team label (label_team)
 	queueLabel string // label_kueue_x_k8s_io_cluster_queue_name
 	lqLabel    string // label_kueue_x_k8s_io_local_queue_name
@@ -111,6 +112,9 @@ func buildQueries(cat *schema.Catalog, teamKey string) (*queries, error) {
 	if q.nsTeam, err = cat.Query("namespace_team"); err != nil {
 		return nil, fmt.Errorf("cost queries: %w", err)
 	}
+	if q.cards, err = cardsQuery(b, cat); err != nil {
+		return nil, fmt.Errorf("cost queries: %w", err)
+	}
 	type spec struct {
 		dst   *string
 		build func() (parser.Expr, error)
@@ -168,28 +172,23 @@ func buildQueries(cat *schema.Catalog, teamKey string) (*queries, error) {
 	return q, nil
 }
 
-// migWeight is the share of a whole GPU that one unit of a resource or MIG
-// profile is: 1 for a whole GPU, n/7 for an ng.* profile (every MIG-capable
-// card has 7 compute slices). It reads Kueue's nvidia.com/mig-1g.10gb,
-// kube-state-metrics' nvidia_com_mig_1g_10gb and dcgm-exporter's 1g.10gb.
-func migWeight(s string) float64 {
-	if i := strings.Index(s, "mig"); i >= 0 {
-		s = strings.TrimLeft(s[i+3:], "-_")
-	} else if strings.Contains(s, "gpu") || s == "" {
-		return 1
+// cardsQuery counts the physical GPUs of each node: the distinct GPU
+// UUIDs dcgm-exporter reports under a hostname, MIG instances of one card
+// sharing its UUID. It wraps the catalog's gpu_power_watts, which every
+// card and MIG instance reports.
+func cardsQuery(b builder, cat *schema.Catalog) (string, error) {
+	pq, err := cat.Query("gpu_power_watts")
+	if err != nil {
+		return "", err
 	}
-	n := 0
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			break
-		}
-		n = n*10 + int(r-'0')
-		if n > 7 {
-			return 1
-		}
+	e, err := b.sel(pq)
+	if err != nil {
+		return "", err
 	}
-	if n == 0 || !strings.HasPrefix(s[len(fmt.Sprint(n)):], "g") {
-		return 1
-	}
-	return float64(n) / 7
+	return agg(parser.COUNT, agg(parser.COUNT, e, "hostname", "uuid"), "hostname").String(), nil
 }
+
+// migWeight is the share of a whole GPU one unit of a resource or MIG
+// profile is: the catalog's weighting (schema.MIGWeight), the one every
+// surface uses.
+func migWeight(s string) float64 { return schema.MIGWeight(s) }

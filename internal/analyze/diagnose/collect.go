@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -32,9 +33,10 @@ type Options struct {
 	Recorded bool
 	// Thresholds; the zero value means DefaultThresholds.
 	Thresholds Thresholds
-	// Prices, if set, put money on the utilisation report (per GPU-hour by
-	// dcgm modelName, in minor currency units).
-	Prices Prices
+	// Fleet, if set, puts the fleet model (GPU counts, GPU-hours, money)
+	// on the utilisation report; the Querier must then also answer
+	// instant queries (fleet.Querier).
+	Fleet *fleet.Calculator
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -46,7 +48,7 @@ type Diagnoser struct {
 	cat     *schema.Catalog
 	rec     bool
 	th      Thresholds
-	prices  Prices
+	fleet   *fleet.Calculator
 	logger  *slog.Logger
 	queries map[string]string
 }
@@ -87,7 +89,7 @@ func New(o Options) (*Diagnoser, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, prices: o.Prices,
+	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet,
 		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
 	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
@@ -308,8 +310,28 @@ func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Dura
 		return nil, err
 	}
 	r := Analyze(s, d.th)
-	if d.prices != nil {
-		r.Utilisation = Price(s, r.Utilisation, d.prices)
+	if err := d.Fleet(ctx, s, r); err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// Fleet computes the fleet model over the snapshot's window and puts it on
+// the report's utilisation; without a fleet calculator it does nothing.
+func (d *Diagnoser) Fleet(ctx context.Context, s *Snapshot, r *Report) error {
+	if d.fleet == nil {
+		return nil
+	}
+	fq, ok := d.q.(fleet.Querier)
+	if !ok {
+		return errors.New("diagnose: the fleet model needs a querier that answers instant queries")
+	}
+	// The cost package's default step, as `cost` and the API use, so the
+	// same window gives the same figures on every surface.
+	m, err := d.fleet.Compute(ctx, fq, s.Window.Start, s.Window.End, 0)
+	if err != nil {
+		return fmt.Errorf("diagnose: %w", err)
+	}
+	r.Utilisation = r.Utilisation.WithFleet(m)
+	return nil
 }

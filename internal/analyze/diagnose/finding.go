@@ -1,7 +1,9 @@
 package diagnose
 
 import (
+	stdcmp "cmp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -120,24 +122,68 @@ type Finding struct {
 	// GPUs is how many GPUs an action would add (positive) or free
 	// (negative), where the finding says.
 	GPUs int `json:"gpus,omitempty"`
+	// GPUHours is the GPU-hours at stake over the window: the GPUs the
+	// subject holds (or the finding would add or free) × the window.
+	GPUHours float64 `json:"gpu_hours_at_stake"`
 }
 
-// sortFindings orders findings by subject then precedence.
+// sortFindings orders findings by impact: severity (critical first,
+// healthy last), then GPU-hours at stake, then subject and precedence.
 func sortFindings(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
-		if a.Subject.Level != b.Subject.Level {
-			return levelRank(a.Subject.Level) - levelRank(b.Subject.Level)
-		}
-		if sa, sb := a.Subject.String(), b.Subject.String(); sa != sb {
-			if sa < sb {
-				return -1
-			}
-			return 1
-		}
-		return a.State.rank() - b.State.rank()
+		return stdcmp.Or(severityRank(a)-severityRank(b), stdcmp.Compare(b.GPUHours, a.GPUHours),
+			levelRank(a.Subject.Level)-levelRank(b.Subject.Level), strings.Compare(a.Subject.String(), b.Subject.String()),
+			a.State.rank()-b.State.rank())
 	})
+}
+
+// severityRank is 0 for critical, 1 warning, 2 info, 3 healthy.
+func severityRank(f Finding) int {
+	if f.State == StateHealthy {
+		return 3
+	}
+	switch f.Severity {
+	case SeverityCritical:
+		return 0
+	case SeverityWarning:
+		return 1
+	}
+	return 2
 }
 
 func levelRank(l Level) int {
 	return slices.Index([]Level{LevelFleet, LevelModel, LevelPod, LevelGPU}, l)
+}
+
+// stakes sets each finding's GPU-hours at stake: the GPUs its subject
+// holds (a pod its GPUs, a GPU itself, a model the GPUs the finding would
+// add or free, else those it holds, the fleet every GPU) × the window.
+func stakes(s *Snapshot, r *Report) {
+	h := s.Window.End.Sub(s.Window.Start).Hours()
+	pods := map[string]int{}
+	for _, p := range s.Pods {
+		pods[p.Subject().String()] = len(p.GPUs)
+	}
+	held := map[string]int{}
+	for _, m := range r.Models {
+		held[m.Model] = m.GPUs
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		var n int
+		switch f.Subject.Level {
+		case LevelPod:
+			n = pods[f.Subject.String()]
+		case LevelGPU:
+			n = 1
+		case LevelModel:
+			n = held[f.Subject.Model]
+			if f.GPUs != 0 {
+				n = max(f.GPUs, -f.GPUs)
+			}
+		case LevelFleet:
+			n = len(s.GPUs)
+		}
+		f.GPUHours = round(float64(n) * h)
+	}
 }

@@ -84,6 +84,7 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 			Summary: "No GPU series at all: the GPU layer (dcgm-exporter) is not scraped, so GPU use cannot be judged.",
 			Action:  "Scrape dcgm-exporter (with --kubernetes so GPUs map to pods)."})
 	}
+	stakes(s, r)
 	sortFindings(r.Findings)
 	return r
 }

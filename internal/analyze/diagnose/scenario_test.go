@@ -113,8 +113,8 @@ func TestScenarios(t *testing.T) {
 			}
 			fmt.Fprintf(&golden, "%s latency %s\n", run.name, latency)
 			u := final.Utilisation
-			fmt.Fprintf(&golden, "%s utilisation gpus=%d mean_busy=%.2f below70=%.2f/%.2f above85=%.2f/%.2f gpu_hours=%.2f idle=%.2f unallocated=%.2f cost=%d idle_cost=%d save10=%d\n",
-				run.name, u.GPUs, u.MeanBusy, u.BelowLowMean, u.BelowLowPeak, u.AboveHighMean, u.AboveHighPeak, u.GPUHours, u.IdleGPUHours, u.UnallocatedGPUHours, u.Cost, u.IdleCost, u.SavingsPer10Points)
+			fmt.Fprintf(&golden, "%s utilisation mean_busy=%.2f below70=%.2f/%.2f above85=%.2f/%.2f\n",
+				run.name, u.MeanBusy, u.BelowLowMean, u.BelowLowPeak, u.AboveHighMean, u.AboveHighPeak)
 			for _, c := range final.Capacity {
 				fmt.Fprintf(&golden, "%s capacity %s: %s\n", run.name, c.Model, c.Advice)
 			}
@@ -223,13 +223,7 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 		}
 	}
 	final := diagnose.Analyze(snap.Until(simEnd, evalWindow), th)
-	final.Utilisation = diagnose.Price(snap.Until(simEnd, evalWindow), final.Utilisation, testPrices())
 	return conf, latency, final
-}
-
-// testPrices are examples/scenarios/prices.yml, in cents per GPU-hour.
-func testPrices() diagnose.Prices {
-	return diagnose.Prices{"NVIDIA H100 80GB HBM3": 300, "NVIDIA H200": 380, "NVIDIA A100-SXM4-80GB": 180, "NVIDIA L4": 80}
 }
 
 func compareGolden(t *testing.T, path string, got []byte) {

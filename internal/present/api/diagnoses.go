@@ -23,15 +23,9 @@ const DefaultDiagnosisWindow = time.Hour
 // Handle("/api/v1/diagnoses", a.Diagnoses(d)).
 func (a *API) Diagnoses(d Diagnoser) http.Handler {
 	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
-		at, err := parseTime(r.FormValue("time"), a.opts.Now())
+		at, window, err := a.windowParams(r)
 		if err != nil {
-			return nil, nil, nil, badData("invalid parameter \"time\": %v", err)
-		}
-		window := DefaultDiagnosisWindow
-		if s := r.FormValue("since"); s != "" {
-			if window, err = parseDuration(s); err != nil || window <= 0 {
-				return nil, nil, nil, badData("invalid parameter \"since\": want a positive duration, got %q", s)
-			}
+			return nil, nil, nil, err
 		}
 		ctx, cancel, err := withTimeout(r)
 		if err != nil {
@@ -44,4 +38,20 @@ func (a *API) Diagnoses(d Diagnoser) http.Handler {
 		}
 		return rep, nil, nil, nil
 	})
+}
+
+// windowParams reads the parameters time (default now) and since (the
+// window ending at time, default DefaultDiagnosisWindow).
+func (a *API) windowParams(r *http.Request) (time.Time, time.Duration, error) {
+	at, err := parseTime(r.FormValue("time"), a.opts.Now())
+	if err != nil {
+		return time.Time{}, 0, badData("invalid parameter \"time\": %v", err)
+	}
+	window := DefaultDiagnosisWindow
+	if s := r.FormValue("since"); s != "" {
+		if window, err = parseDuration(s); err != nil || window <= 0 {
+			return time.Time{}, 0, badData("invalid parameter \"since\": want a positive duration, got %q", s)
+		}
+	}
+	return at, window, nil
 }

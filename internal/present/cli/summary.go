@@ -17,45 +17,94 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
 )
 
-// summaryQueries are the summary's rows: a label and a constant query.
-// They are data; each is evaluated as written.
+// summaryQueries are the summary's rows about the store itself: a label
+// and a constant query, evaluated as written.
 var summaryQueries = []struct {
 	Label string
 	Query string
-	Unit  string
 }{
-	{"targets up", `sum(up)`, ""},
-	{"targets down", `count(up == 0) or vector(0)`, ""},
-	{"series in store", `count({__name__=~".+"})`, ""},
-	{"GPUs reporting", `count(DCGM_FI_DEV_GPU_UTIL)`, ""},
-	{"GPU engine active (avg)", `avg(DCGM_FI_PROF_GR_ENGINE_ACTIVE) or avg(DCGM_FI_DEV_GPU_UTIL) / 100`, "ratio"},
-	{"GPUs under 70% busy", `count((DCGM_FI_PROF_GR_ENGINE_ACTIVE or DCGM_FI_DEV_GPU_UTIL / 100) < 0.7) or vector(0)`, ""},
-	{"requests running", `sum(vllm:num_requests_running) + (sum(sglang:num_running_reqs) or vector(0))`, ""},
-	{"requests waiting", `sum(vllm:num_requests_waiting) + (sum(sglang:num_queue_reqs) or vector(0))`, ""},
-	{"generation tokens/s (5m)", `sum(rate(vllm:generation_tokens_total[5m]))`, ""},
-	{"KV cache usage (max)", `max(vllm:kv_cache_usage_perc or vllm:gpu_cache_usage_perc)`, "ratio"},
-	{"Kueue pending workloads", `sum(kueue_pending_workloads)`, ""},
+	{"targets up", `sum(up)`},
+	{"targets down", `count(up == 0) or vector(0)`},
+	{"series in store", `count({__name__=~".+"})`},
 }
 
-// Summary writes a one-screen overview of what the store holds at now.
-func Summary(ctx context.Context, w io.Writer, q query.Querier, now time.Time) error {
+// summarySignals are the rows read from catalog signals, aggregated over
+// every engine or queue the catalog knows.
+var summarySignals = []struct {
+	Label  string
+	Signal string
+	Op     parser.ItemType
+	Unit   string
+}{
+	{"KV cache usage (max)", "kv_cache_usage_ratio", parser.MAX, "ratio"},
+	{"Kueue pending workloads", "queue_pending_workloads", parser.SUM, ""},
+}
+
+// SummaryWindow is the span the summary's GPU-hours and busy cover,
+// ending at now.
+const SummaryWindow = 15 * time.Minute
+
+// SummaryOptions are what the summary reads.
+type SummaryOptions struct {
+	Querier query.Querier
+	// Fleet computes the fleet model (GPU counts, busy, serving totals):
+	// the same figures as every other surface.
+	Fleet *fleet.Calculator
+	// Catalog gives the other signals' queries.
+	Catalog *schema.Catalog
+}
+
+// Summary writes a one-screen overview of what the store holds at now:
+// the fleet model over the last SummaryWindow and the serving totals of
+// every engine at now.
+func Summary(ctx context.Context, w io.Writer, o SummaryOptions, now time.Time) error {
 	// Nothing is written until every query answered: a failure prints the
 	// error alone, not a header above it.
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "servescope summary at %s\n", now.UTC().Format(time.RFC3339))
 	for _, row := range summaryQueries {
-		res, err := q.Query(ctx, row.Query, now)
+		res, err := o.Querier.Query(ctx, row.Query, now)
+		if err != nil {
+			return fmt.Errorf("summary %q: %w", row.Label, err)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", row.Label, format(res.Value, ""))
+	}
+	m, err := o.Fleet.Compute(ctx, o.Querier, now.Add(-SummaryWindow), now, 0)
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	fmt.Fprintf(tw, "  physical GPUs\t%s\n", fleet.GPUsText(m.GPUs))
+	fmt.Fprintf(tw, "  GPU-equivalents\t%.2f\n", m.GPUs.GPUEquivalents)
+	fmt.Fprintf(tw, "  busy (last %s)\t%.1f%%\n", model.Duration(SummaryWindow), m.Busy*100)
+	fmt.Fprintf(tw, "  allocated / idle GPU-hours (last %s)\t%.2f / %.2f\n", model.Duration(SummaryWindow), m.Hours.Allocated, m.Hours.Idle)
+	fmt.Fprintf(tw, "  requests running\t%.6g\n", m.Serving.RequestsRunning)
+	fmt.Fprintf(tw, "  requests waiting\t%.6g\n", m.Serving.RequestsWaiting)
+	fmt.Fprintf(tw, "  generation tokens/s\t%.6g\n", m.Serving.GenerationTokensPerSecond)
+	p := parser.NewParser(parser.Options{})
+	for _, row := range summarySignals {
+		sq, err := o.Catalog.Select(row.Signal, false)
+		if err != nil {
+			return fmt.Errorf("summary %q: %w", row.Label, err)
+		}
+		e, err := p.ParseExpr(sq)
+		if err != nil {
+			return fmt.Errorf("summary %q: parse %q: %w", row.Label, sq, err)
+		}
+		res, err := o.Querier.Query(ctx, (&parser.AggregateExpr{Op: row.Op, Expr: e}).String(), now)
 		if err != nil {
 			return fmt.Errorf("summary %q: %w", row.Label, err)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", row.Label, format(res.Value, row.Unit))
 	}
-	jobs, err := q.Query(ctx, `count by (job) (up)`, now)
+	jobs, err := o.Querier.Query(ctx, `count by (job) (up)`, now)
 	if err != nil {
 		return fmt.Errorf("summary jobs: %w", err)
 	}

@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -33,6 +36,10 @@ type TopOptions struct {
 	Window time.Duration
 	// Thresholds of the diagnosis; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
+	// Fleet, if set, puts the fleet model's GPUs and busy over the window
+	// in the title (the same figures as every other surface); the Querier
+	// must then answer instant queries too.
+	Fleet *fleet.Calculator
 }
 
 // Top reads the rows of `servescope top`: one per engine pod, with its
@@ -47,6 +54,7 @@ type Top struct {
 
 	mu       sync.Mutex
 	diagEnd  time.Time                    // end (truncated) of the cached diagnosis
+	fleet    string                       // the fleet line of the cached diagnosis
 	diagnose map[podKey]diagnose.State    // each pod's primary state at diagEnd
 	severity map[podKey]diagnose.Severity // the primary finding's severity
 }
@@ -98,7 +106,7 @@ func NewTop(o TopOptions) (*Top, error) {
 	if o.Step < 0 {
 		return nil, fmt.Errorf("top: step %s is negative", o.Step)
 	}
-	diag, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Thresholds: th})
+	diag, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Thresholds: th, Fleet: o.Fleet})
 	if err != nil {
 		return nil, fmt.Errorf("top: %w", err)
 	}
@@ -175,7 +183,20 @@ func (t *Top) diagnosis(ctx context.Context, at time.Time) (map[podKey]diagnose.
 		}
 	}
 	t.diagEnd, t.diagnose, t.severity = end, states, severities
+	t.fleet = ""
+	if m := r.Utilisation.Fleet; m != nil {
+		t.fleet = fmt.Sprintf("fleet: %s, busy %.0f%% over %s", fleet.GPUsText(m.GPUs), m.Busy*100, model.Duration(t.window))
+	}
 	return states, severities, nil
+}
+
+// FleetLine is the fleet model's line of the last diagnosis ("fleet: 64
+// GPUs, of which 8 split into 16 MIG slices, busy 85% over 15m"); "" without a
+// fleet calculator.
+func (t *Top) FleetLine() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fleet
 }
 
 // latest is the track's last value, or the one before it when the last

@@ -305,6 +305,9 @@ func RunTop(ctx context.Context, o TopLoopOptions) (err error) {
 				v.Err = r.err
 			} else {
 				v.At, v.Rows, v.Err = r.at, r.rows, nil
+				if f, ok := o.Source.(interface{ FleetLine() string }); ok {
+					v.Fleet = f.FleetLine()
+				}
 			}
 		case <-ticker.C:
 			if !inflight {

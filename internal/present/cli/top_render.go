@@ -38,6 +38,8 @@ type TopView struct {
 	// Offset is the first row shown when they do not all fit (scrolling);
 	// it is clamped to the rows there are.
 	Offset int
+	// Fleet is the fleet model's line (Top.FleetLine), under the title.
+	Fleet string
 }
 
 // topKeys is the help line of the interactive view.
@@ -68,6 +70,9 @@ func (v TopView) head(rows int) []string {
 			v.At.UTC().Format("15:04:05 UTC"), rows, model.Duration(v.Interval), model.Duration(v.Window), v.Sort)
 	}
 	head := []string{title}
+	if v.Fleet != "" {
+		head = append(head, v.Fleet)
+	}
 	if v.Filter != "" || v.Typing {
 		f := "filter: " + v.Filter
 		if v.Typing {

@@ -9,7 +9,10 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/prometheus/common/model"
 )
 
 // page is one dashboard page and its panels.
@@ -62,10 +65,11 @@ type table struct {
 func (h *Handler) pages() []page {
 	return []page{
 		{Path: "/", Title: "Fleet", Panels: []panel{
-			{ID: "busy-distribution", Title: "GPU busy distribution", Help: "GPUs by mean engine activity over the range", Must: true, build: busyDistribution},
+			{ID: "fleet-model", Title: "Fleet", Help: "physical GPUs and GPU-hours over the range, in the glossary's words (hover a word for its definition)", build: fleetPanel},
+			{ID: "busy-distribution", Title: "GPU busy distribution", Help: "physical GPUs by mean engine activity over the range (a MIG-split GPU by the mean of its slices)", Must: true, build: busyDistribution},
 			{ID: "fleet-busy", Title: "Fleet GPU busy", Help: "mean engine activity of the selected GPUs", Must: true, build: meanLine("gpu_busy_ratio", "mean busy", "ratio")},
 			{ID: "fleet-tokens", Title: "Generation tokens/s", Must: true, build: sumLine("generation_tokens_per_second", "tokens/s", "tokens/s")},
-			{ID: "idle-cost", Title: "Idle GPU-hours and cost per team", build: teamCosts},
+			{ID: "idle-cost", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
 			{ID: "alerts", Title: "Firing alerts", build: firingAlerts},
 			{ID: "top-findings", Title: "Top findings", build: findings(5)},
 		}},
@@ -94,8 +98,8 @@ func (h *Handler) pages() []page {
 			{ID: "admitted", Title: "Admitted workloads", Must: true, build: lines("queue_admitted_workloads", 0, "workloads")},
 			{ID: "evicted", Title: "Evicted workloads/s", build: lines("queue_evicted_workloads_per_second", 0, "1/s")},
 			{ID: "preempted", Title: "Preempted workloads/s", build: lines("queue_preempted_workloads_per_second", 0, "1/s")},
-			{ID: "team-gpus", Title: "Reserved vs used GPUs per team", Must: true, build: teamGPUs},
-			{ID: "team-costs", Title: "GPU-hours and cost per team", build: teamCosts},
+			{ID: "team-gpus", Title: "Reserved, admitted and allocated GPU-equivalents per team", Help: "mean over the range; MIG slices at their share of a card", Must: true, build: teamGPUs},
+			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
 		}},
 		{Path: "/findings", Title: "Findings", Panels: []panel{
 			{ID: "findings", Title: "Findings", Help: "each finding with its evidence; the queries open in Query", build: findings(0)},
@@ -141,9 +145,52 @@ func lines(signal string, q float64, unit string, thresholds ...float64) func(co
 		if err != nil || len(m) == 0 {
 			return err
 		}
-		v.Line = layoutLines(toSeries(m, 0), e.start, e.end, unit, "", thresholds...)
+		ss, note := drawable(m)
+		if note != "" {
+			v.Help = strings.TrimPrefix(v.Help+"; "+note, "; ")
+		}
+		v.Line = layoutLines(ss, e.start, e.end, unit, "", thresholds...)
 		return nil
 	}
+}
+
+// drawable is the series a chart can show and what it says about them
+// when it cannot show every one: GPU series beyond maxSeries are averaged
+// per GPU model, so every model appears ("mean per GPU model of 64
+// GPUs"); other series keep the top maxSeries by mean ("top 10 by mean
+// of 52 pods").
+func drawable(m model.Matrix) ([]series, string) {
+	if len(m) <= maxSeries {
+		return toSeries(m, 0), ""
+	}
+	if slices.ContainsFunc(m, func(s *model.SampleStream) bool { return s.Metric["modelName"] != "" }) {
+		groups := map[model.LabelValue]model.Matrix{}
+		var order []model.LabelValue
+		for _, s := range m {
+			k := s.Metric["modelName"]
+			if groups[k] == nil {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], s)
+		}
+		slices.Sort(order)
+		var out []series
+		for _, k := range order {
+			name := string(k)
+			if name == "" {
+				name = "GPU model not reported"
+			}
+			out = append(out, aggregate(groups[k], fmt.Sprintf("%s (mean of %d)", name, len(groups[k])), true, 0)...)
+		}
+		if len(out) <= maxSeries {
+			return out, fmt.Sprintf("mean per GPU model of %d GPU series (each MIG slice one)", len(m))
+		}
+	}
+	kind := "series"
+	if m[0].Metric["pod"] != "" {
+		kind = "pods"
+	}
+	return toSeries(m, 0), fmt.Sprintf("top %d by mean of %d %s", maxSeries, len(m), kind)
 }
 
 func sumLine(signal, label, unit string) func(context.Context, *env, *panelView) error {
@@ -182,7 +229,11 @@ func tokensPerRequest(ctx context.Context, e *env, v *panelView) error {
 		return err
 	}
 	if r := ratio(tok, run); len(r) > 0 {
-		v.Line = layoutLines(toSeries(r, 0), e.start, e.end, "tokens/s", "")
+		ss, note := drawable(r)
+		if note != "" {
+			v.Help = strings.TrimPrefix(v.Help+"; "+note, "; ")
+		}
+		v.Line = layoutLines(ss, e.start, e.end, "tokens/s", "")
 	}
 	return nil
 }
@@ -216,10 +267,28 @@ func busyDistribution(ctx context.Context, e *env, v *panelView) error {
 	for i := range labels {
 		labels[i] = strconv.Itoa(i*10) + "–" + strconv.Itoa(i*10+10) + "%"
 	}
+	// One entry per physical GPU: the slices of a MIG-split card are
+	// averaged, so the bars add up to the physical GPUs.
+	type card struct{ sum, n float64 }
+	cards := map[string]*card{}
+	var order []string
 	for _, s := range busy {
-		counts[min(int(clamp01(float64(s.Value))*10), 9)]++
+		k := string(s.Metric["hostname"]) + "\xff" + string(s.Metric["uuid"])
+		c := cards[k]
+		if c == nil {
+			c = &card{}
+			cards[k] = c
+			order = append(order, k)
+		}
+		c.sum += clamp01(float64(s.Value))
+		c.n++
 	}
-	v.Bars = layoutBars(labels, counts, "count")
+	for _, k := range order {
+		c := cards[k]
+		counts[min(int(c.sum/c.n*10), 9)]++
+	}
+	v.Bars = layoutBars(labels, counts, "GPUs")
+	v.Help = fmt.Sprintf("%d physical GPUs by mean engine activity over the range (a MIG-split GPU by the mean of its slices)", len(order))
 	return nil
 }
 
@@ -286,8 +355,10 @@ func xids(ctx context.Context, e *env, v *panelView) error {
 }
 
 func teamGPUs(ctx context.Context, e *env, v *panelView) error {
-	t := &table{Head: []string{"team", "reserved GPUs", "used GPUs", "quota GPUs", "mean busy"}}
-	cols := []string{"team_reserved_gpus", "team_used_gpus", "team_nominal_quota_gpus", "team_gpu_busy_ratio"}
+	// reserved is the Kueue nominal quota (the glossary's word); Kueue's
+	// own "quota reservation" is called admitted here.
+	t := &table{Head: []string{"team", "reserved GPU-equivalents", "admitted GPU-equivalents", "allocated GPU-equivalents", "busy"}}
+	cols := []string{"team_nominal_quota_gpus", "team_reserved_gpus", "team_used_gpus", "team_gpu_busy_ratio"}
 	rows := map[string][]string{}
 	for i, sig := range cols {
 		vec, pq, err := e.signalMean(ctx, sig)
@@ -333,22 +404,39 @@ func teamCosts(ctx context.Context, e *env, v *panelView) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	t := &table{Head: []string{"team", "reserved GPU-h", "allocated GPU-h", "used GPU-h", "idle GPU-h", "cost", "idle cost"}}
+	t := &table{Head: []string{"team", "reserved GPU-h", "allocated GPU-h", "used GPU-h", "unused GPU-h", "idle GPU-h", "allocated money", "unused money", "idle money"}}
 	gh := func(x float64) string { return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) }
+	or := func(s string) string {
+		if s == "" {
+			return "unpriced"
+		}
+		return s
+	}
 	for _, c := range cs {
-		cost, idle := c.Cost, c.IdleCost
-		if cost == "" {
-			cost = "unpriced"
-		}
-		if idle == "" {
-			idle = "unpriced"
-		}
-		t.Rows = append(t.Rows, []string{c.Team, gh(c.Reserved), gh(c.Allocated), gh(c.Used), gh(c.Idle), cost, idle})
+		t.Rows = append(t.Rows, []string{c.Team, gh(c.Reserved), gh(c.Allocated), gh(c.Used), gh(c.Unused), gh(c.Idle), or(c.Cost), or(c.UnusedCost), or(c.IdleCost)})
 	}
 	v.Table = t
 	return nil
 }
 
+// fleetPanel is the fleet model as a table (fleetTable), on the dashboard.
+func fleetPanel(ctx context.Context, e *env, v *panelView) error {
+	if e.h.opts.Fleet == nil {
+		return fmt.Errorf("fleet model: %w", errUnavailable)
+	}
+	f, err := e.h.opts.Fleet.Fleet(ctx, e.end, e.end.Sub(e.start))
+	if err != nil {
+		return fmt.Errorf("fleet model: %w", err)
+	}
+	if f != nil && f.Model != nil {
+		v.Table = fleetTable(f)
+	}
+	return nil
+}
+
+// findings lists the diagnosis by impact as the Findings supplier orders
+// it (severity, then GPU-hours at stake), healthy subjects hidden with a
+// count in the panel's help; limit > 0 keeps the first ones.
 func findings(limit int) func(context.Context, *env, *panelView) error {
 	return func(ctx context.Context, e *env, v *panelView) error {
 		if e.h.opts.Findings == nil {
@@ -358,28 +446,37 @@ func findings(limit int) func(context.Context, *env, *panelView) error {
 		if err != nil {
 			return fmt.Errorf("diagnosis: %w", err)
 		}
+		shown, healthy := hideHealthy(fs)
+		n := len(shown)
 		if limit > 0 {
-			rank := map[string]int{"critical": 0, "warning": 1, "info": 2}
-			fs = slices.Clone(fs)
-			slices.SortStableFunc(fs, func(a, b Finding) int {
-				ra, oka := rank[a.Severity]
-				rb, okb := rank[b.Severity]
-				if !oka {
-					ra = 3
-				}
-				if !okb {
-					rb = 3
-				}
-				return ra - rb
-			})
-			fs = fs[:min(limit, len(fs))]
+			shown = shown[:min(limit, len(shown))]
 		}
-		v.Findings = fs
+		v.Findings = shown
 		if v.Findings == nil {
 			v.Findings = []Finding{}
 		}
+		help := fmt.Sprintf("by impact (severity, then GPU-hours at stake); %d healthy hidden", healthy)
+		if len(shown) < n {
+			help = fmt.Sprintf("top %d of %d findings ", len(shown), n) + help
+		}
+		v.Help = help
 		return nil
 	}
+}
+
+// hideHealthy drops healthy findings and counts the subjects they stand
+// for (a line's Count, at least 1).
+func hideHealthy(fs []Finding) ([]Finding, int) {
+	var out []Finding
+	healthy := 0
+	for _, f := range fs {
+		if f.State == "healthy" {
+			healthy += max(1, f.Count)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, healthy
 }
 
 // firingAlerts lists the alerts the rule manager has firing: the ALERTS

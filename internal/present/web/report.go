@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 )
 
 // The report is one self-contained document over a window, fit to send:
@@ -45,22 +49,16 @@ type ReportOptions struct {
 // FleetSummary is the fleet's utilisation over a window and the capacity
 // advice per model.
 type FleetSummary struct {
-	// GPUs counts those with busy data in the window; MeanBusy is their
-	// time-weighted mean busy.
-	GPUs     int
-	MeanBusy float64
-	// BelowLow and AboveHigh are the shares of GPUs whose mean busy is
-	// below LowBusy and above HighBusy.
+	// Model is the fleet model over the window: GPU counts, GPU-hours and
+	// money, in the glossary's words (the one every surface reads).
+	Model *fleet.Model
+	// MeanBusy is the fleet's busy (used ÷ allocated); BelowLow and
+	// AboveHigh are the shares of GPUs whose mean busy is below LowBusy
+	// and above HighBusy.
+	MeanBusy            float64
 	LowBusy, HighBusy   float64
 	BelowLow, AboveHigh float64
-	// GPUHours observed; UnusedGPUHours is Σ (1 − busy)·Δt; UnallocatedGPUHours
-	// the part held by no pod.
-	GPUHours, UnusedGPUHours, UnallocatedGPUHours float64
-	// Cost, UnusedCost and SavingsPer10Points (what 10 more points of busy
-	// would save) are formatted with the currency; "" when unpriced.
-	Cost, UnusedCost, SavingsPer10Points string
-	UnpricedGPUHours                     float64
-	Capacity                             []Capacity
+	Capacity            []Capacity
 }
 
 // Capacity is the advice for one model: GPUs needed for the observed peak
@@ -168,8 +166,8 @@ func reportSections(s *reportSources) []reportSection {
 			{ID: "actions", Title: "Actions", build: s.actions},
 			{ID: "capacity", Title: "Capacity per model", Help: "GPUs needed for the peak demand at the target busy level, against GPUs held", build: s.capacity},
 		}},
-		{ID: "pays", Title: "Who pays?", Lead: "GPU-hours reserved, allocated, used and idle per team, and their cost.", Wide: []string{"team-costs"}, Panels: []panel{
-			{ID: "team-costs", Title: "GPU-hours and cost per team", Help: "__idle__ is capacity no team was allocated", build: teamCosts},
+		{ID: "pays", Title: "Who pays?", Lead: "GPU-hours reserved, allocated, used, unused and idle per team, and their money.", Wide: []string{"team-costs"}, Panels: []panel{
+			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
 		}},
 		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing and latency.", Panels: []panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", build: tokensPerRequest},
@@ -247,11 +245,12 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 // headline is the key numbers at the top, from what the panels fetched.
 func (s *reportSources) headline() []kpi {
 	var out []kpi
-	if f := s.fleet; f != nil && s.fleetErr == nil && f.GPUs > 0 {
-		out = append(out, kpi{"GPUs", strconv.Itoa(f.GPUs)}, kpi{"mean busy", formatValue(f.MeanBusy, "ratio")},
-			kpi{"unused GPU-hours", hours(f.UnusedGPUHours)})
-		if f.UnusedCost != "" {
-			out = append(out, kpi{"unused cost", f.UnusedCost})
+	if f := s.fleet; f != nil && s.fleetErr == nil && f.Model != nil && f.Model.GPUs.PhysicalGPUs > 0 {
+		m := f.Model
+		out = append(out, kpi{"GPUs", fleet.GPUsText(m.GPUs)}, kpi{"busy", formatValue(f.MeanBusy, "ratio")},
+			kpi{"idle GPU-hours", hours(m.Hours.Idle)}, kpi{"unused GPU-hours", hours(m.Hours.Unused)})
+		if m.Currency != "" {
+			out = append(out, kpi{"idle money", m.Money.Idle.Format(m.Currency)}, kpi{"unused money", m.Money.Unused.Format(m.Currency)})
 		}
 	}
 	if s.findErr == nil && len(s.found) > 0 {
@@ -268,33 +267,50 @@ func hours(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
 func (s *reportSources) fleetSummary(ctx context.Context, e *env, v *panelView) error {
 	f, err := s.summary(ctx, e)
-	if err != nil || f == nil || f.GPUs == 0 {
+	if err != nil || f == nil || f.Model == nil {
 		return err
 	}
+	v.Table = fleetTable(f)
+	return nil
+}
+
+// fleetTable is the fleet model as a table in the glossary's words: the
+// dashboard's Fleet page and the report show the same one.
+func fleetTable(f *FleetSummary) *table {
+	m := f.Model
 	pct := func(x float64) string { return formatValue(x, "ratio") }
-	money := func(h float64, cost string) string {
-		if cost == "" {
-			return hours(h)
+	priced := m.Currency != "" && (m.Money.Allocatable != 0 || m.UnpricedGPUHours < m.Hours.Allocated)
+	row := func(word string, h float64, c cost.Micros) []string {
+		r := []string{word, hours(h)}
+		if priced {
+			r = append(r, c.Format(m.Currency))
 		}
-		return hours(h) + " (" + cost + ")"
+		return r
 	}
-	t := &table{Head: []string{"measure", "value"}, Rows: [][]string{
-		{"GPUs with data", strconv.Itoa(f.GPUs)},
-		{"mean busy", pct(f.MeanBusy)},
+	t := &table{Head: []string{"quantity", "GPUs or GPU-hours"}}
+	if priced {
+		t.Head = append(t.Head, "money")
+	}
+	t.Rows = [][]string{
+		{"physical GPUs", fleet.GPUsText(m.GPUs)},
+		{"GPU-equivalents", strconv.FormatFloat(math.Round(m.GPUs.GPUEquivalents*100)/100, 'f', -1, 64)},
+		row("allocatable", m.Hours.Allocatable, m.Money.Allocatable),
+		row("reserved", m.Hours.Reserved, m.Money.Reserved),
+		row("allocated", m.Hours.Allocated, m.Money.Allocated),
+		row("used", m.Hours.Used, m.Money.Used),
+		row("idle", m.Hours.Idle, m.Money.Idle),
+		row("unused", m.Hours.Unused, m.Money.Unused),
+		{"busy", pct(f.MeanBusy)},
 		{"GPUs below " + pct(f.LowBusy) + " busy", pct(f.BelowLow) + " of GPUs"},
 		{"GPUs above " + pct(f.HighBusy) + " busy", pct(f.AboveHigh) + " of GPUs"},
-		{"GPU-hours observed", money(f.GPUHours, f.Cost)},
-		{"unused GPU-hours (1 − busy)", money(f.UnusedGPUHours, f.UnusedCost)},
-		{"GPU-hours held by no pod", hours(f.UnallocatedGPUHours)},
-	}}
-	if f.SavingsPer10Points != "" {
-		t.Rows = append(t.Rows, []string{"10 more points of busy would save", f.SavingsPer10Points})
 	}
-	if f.UnpricedGPUHours > 0 {
-		t.Rows = append(t.Rows, []string{"unpriced GPU-hours", hours(f.UnpricedGPUHours)})
+	if priced && m.SavingsPer10Points != 0 {
+		t.Rows = append(t.Rows, []string{"10 more points of busy would save", "", m.SavingsPer10Points.Format(m.Currency)})
 	}
-	v.Table = t
-	return nil
+	if m.UnpricedGPUHours > 0 {
+		t.Rows = append(t.Rows, []string{"unpriced allocated GPU-hours", hours(m.UnpricedGPUHours)})
+	}
+	return t
 }
 
 var severityRank = map[string]int{"critical": 0, "warning": 1, "info": 2}
@@ -306,17 +322,12 @@ func rank(severity string) int {
 	return len(severityRank)
 }
 
-// problems are the findings that are not healthy, most severe and most
-// confident first.
+// problems are the findings that are not healthy, by impact: most severe
+// first, then the most GPU-hours at stake, then the most confident.
 func problems(fs []Finding) []Finding {
-	var out []Finding
-	for _, f := range fs {
-		if f.State != "healthy" {
-			out = append(out, f)
-		}
-	}
+	out, _ := hideHealthy(fs)
 	slices.SortStableFunc(out, func(a, b Finding) int {
-		return cmp.Or(rank(a.Severity)-rank(b.Severity), cmp.Compare(b.Confidence, a.Confidence), strings.Compare(a.Subject, b.Subject))
+		return cmp.Or(rank(a.Severity)-rank(b.Severity), cmp.Compare(b.GPUHours, a.GPUHours), cmp.Compare(b.Confidence, a.Confidence), strings.Compare(a.Subject, b.Subject))
 	})
 	return out
 }
@@ -327,9 +338,11 @@ func (s *reportSources) topFindings(ctx context.Context, e *env, v *panelView) e
 		return err // no finding at all, not even healthy: no data
 	}
 	ps := problems(fs)
+	_, healthy := hideHealthy(fs)
 	v.Findings = ps[:min(reportFindings, len(ps))]
+	v.Help = fmt.Sprintf("by impact; %d healthy hidden", healthy)
 	if len(ps) > reportFindings {
-		v.Help = fmt.Sprintf("the %d most severe of %d findings; servescope diagnose lists them all", reportFindings, len(ps))
+		v.Help = fmt.Sprintf("the %d with most impact of %d findings (%d healthy hidden); servescope diagnose lists them all", reportFindings, len(ps), healthy)
 	}
 	if len(ps) == 0 {
 		v.Findings = []Finding{}
@@ -399,4 +412,19 @@ func (s *reportSources) capacity(ctx context.Context, e *env, v *panelView) erro
 	}
 	v.Table = t
 	return nil
+}
+
+// define is the glossary's definition of the word a table heading or row
+// label starts with ("allocated GPU-h" → allocated), for its tooltip; ""
+// when it names no glossary word.
+func define(label string) string {
+	l := strings.ToLower(label)
+	best := ""
+	for _, t := range fleet.Glossary() {
+		w := strings.ToLower(t.Word)
+		if (l == w || strings.HasPrefix(l, w+" ")) && len(w) > len(best) {
+			best = t.Word
+		}
+	}
+	return fleet.Define(best)
 }

@@ -109,6 +109,9 @@ func mdFindings(w *bytes.Buffer, fs []Finding) {
 		marker := strconv.Itoa(i+1) + ". "
 		ind := strings.Repeat(" ", len(marker))
 		fmt.Fprintf(w, "%s**%s** · %s · %s · confidence %s", marker, mdText(f.Severity), mdText(f.State), mdText(f.Subject), formatValue(f.Confidence, "ratio"))
+		if f.GPUHours > 0 {
+			fmt.Fprintf(w, " · %.1f GPU-h at stake", f.GPUHours)
+		}
 		if !f.Since.IsZero() {
 			fmt.Fprintf(w, " · since %s", f.Since.UTC().Format("15:04"))
 		}

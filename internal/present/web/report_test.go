@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/promqltest"
 
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -86,8 +88,8 @@ func (reportFakes) TeamCosts(_ context.Context, now time.Time, _ time.Duration) 
 		return nil, nil
 	}
 	return []TeamCost{
-		{Team: reportHostile, Reserved: 4, Allocated: 4, Used: 1.74, Idle: 0, Cost: "12.00 USD", IdleCost: "0.00 USD"},
-		{Team: "__idle__", Reserved: 2, Allocated: 0, Used: 0, Idle: 2, Cost: "0.00 USD", IdleCost: "6.00 USD"},
+		{Team: reportHostile, Reserved: 6, Allocated: 4, Used: 1.74, Unused: 2.26, Idle: 0, Cost: "12.00 USD", UnusedCost: "6.78 USD", IdleCost: "0.00 USD"},
+		{Team: "__idle__", Reserved: 0, Allocated: 0, Used: 0, Idle: 2, Cost: "0.00 USD", UnusedCost: "0.00 USD", IdleCost: "6.00 USD"},
 	}, nil
 }
 
@@ -95,8 +97,11 @@ func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*Fl
 	if !inData(now) {
 		return &FleetSummary{}, nil
 	}
-	return &FleetSummary{GPUs: 3, MeanBusy: 0.31, LowBusy: 0.3, HighBusy: 0.7, BelowLow: 2.0 / 3, AboveHigh: 1.0 / 3,
-		GPUHours: 6, UnusedGPUHours: 4.14, UnallocatedGPUHours: 2, Cost: "18.00 USD", UnusedCost: "12.42 USD", SavingsPer10Points: "4.50 USD",
+	m := &fleet.Model{Currency: "USD", GPUs: cost.ModelGPUs{PhysicalGPUs: 3, MIGGPUs: 1, MIGSlices: 2, GPUEquivalents: 2 + 6.0/7},
+		Hours: fleet.Quantities{Allocatable: 6, Reserved: 6, Allocated: 4, Used: 1.74, Idle: 2, Unused: 2.26},
+		Money: fleet.MoneyQuantities{Allocatable: 18_000_000, Reserved: 18_000_000, Allocated: 12_000_000, Used: 5_220_000, Idle: 6_000_000, Unused: 6_780_000},
+		Busy:  0.435, SavingsPer10Points: 2_250_000}
+	return &FleetSummary{Model: m, MeanBusy: 0.435, LowBusy: 0.3, HighBusy: 0.7, BelowLow: 2.0 / 3, AboveHigh: 1.0 / 3,
 		Capacity: []Capacity{
 			{Model: "llama-8b", Held: 2, PeakDemand: 0.99, MeanBusy: 0.46, Needed: 2, Advice: "sized right for the observed peak"},
 			{Model: reportHostile, Held: 1, PeakDemand: 1, MeanBusy: 1, Needed: 2, Saturated: true, Advice: "add at least 1 GPU(s)"},

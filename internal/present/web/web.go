@@ -47,6 +47,10 @@ type Finding struct {
 	Summary    string
 	Action     string
 	Evidence   []Evidence
+	// Count is how many identical findings (pods of one deployment) the
+	// line stands for; GPUHours the GPU-hours at stake over them.
+	Count    int
+	GPUHours float64
 }
 
 // Evidence is one signal value behind a finding and the query producing it.
@@ -61,11 +65,14 @@ type Findings interface {
 	Findings(ctx context.Context, now time.Time, window time.Duration) ([]Finding, error)
 }
 
-// TeamCost is one team's GPU-hours and cost over a window.
+// TeamCost is one team's GPU-hours and money over a window, in the
+// glossary's words.
 type TeamCost struct {
-	Team                            string
-	Reserved, Allocated, Used, Idle float64 // GPU-hours
-	Cost, IdleCost                  string  // formatted with currency; "" when unpriced
+	Team                                    string
+	Reserved, Allocated, Used, Unused, Idle float64 // GPU-hours
+	// Cost is the allocated hours' money; all formatted with the currency,
+	// "" when unpriced.
+	Cost, UnusedCost, IdleCost string
 }
 
 // Costs supplies the cost attribution over the window ending at now.
@@ -120,7 +127,8 @@ func New(opts Options) (*Handler, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
-		"pct": func(v float64) string { return formatValue(v, "ratio") },
+		"pct":      func(v float64) string { return formatValue(v, "ratio") },
+		"glossary": define,
 	}).ParseFS(assets, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web dashboard templates: %w", err)

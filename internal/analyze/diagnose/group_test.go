@@ -1,0 +1,60 @@
+package diagnose
+
+import (
+	"testing"
+	"time"
+)
+
+// TestOrderAndGroup: findings by impact (severity, then GPU-hours at
+// stake), healthy ones hidden and counted, identical findings on the pods
+// of one deployment on one line with the count.
+func TestOrderAndGroup(t *testing.T) {
+	pod := func(name string, st State, sev Severity, hours float64) Finding {
+		return Finding{Subject: Subject{Level: LevelPod, Namespace: "chat", Pod: name}, State: st, Severity: sev,
+			Action: "do " + string(st), GPUHours: hours, Since: time.Unix(0, 0)}
+	}
+	fs := []Finding{
+		pod("a-7d9f8c6b5-aaaaa", StateHealthy, SeverityInfo, 8),
+		pod("web-5f6d7c8b9-aaaaa", StateIdle, SeverityWarning, 1),
+		pod("web-5f6d7c8b9-bbbbb", StateIdle, SeverityWarning, 1),
+		pod("web-5f6d7c8b9-ccccc", StateIdle, SeverityWarning, 1),
+		pod("big-6b7c8d9f0-aaaaa", StateKVSaturated, SeverityWarning, 8),
+		pod("x-6b7c8d9f0-aaaaa", StateXID, SeverityCritical, 1),
+		pod("b-7d9f8c6b5-bbbbb", StateHealthy, SeverityInfo, 8),
+		{Subject: Subject{Level: LevelModel, Model: "m"}, State: StateConsolidate, Severity: SeverityWarning, GPUHours: 4},
+	}
+	sortFindings(fs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Subject.String())
+	}
+	want := []string{"chat/x-6b7c8d9f0-aaaaa", "chat/big-6b7c8d9f0-aaaaa", "m",
+		"chat/web-5f6d7c8b9-aaaaa", "chat/web-5f6d7c8b9-bbbbb", "chat/web-5f6d7c8b9-ccccc",
+		"chat/a-7d9f8c6b5-aaaaa", "chat/b-7d9f8c6b5-bbbbb"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("order %v, want %v", got, want)
+		}
+	}
+	groups, healthy := Visible(fs)
+	if healthy != 2 || len(groups) != 4 {
+		t.Fatalf("%d groups, %d healthy: %+v", len(groups), healthy, groups)
+	}
+	g := groups[3]
+	if g.Subject != "chat/web" || g.Count != 3 || g.GPUHours != 3 || len(g.Subjects) != 3 {
+		t.Errorf("grouped line %+v, want chat/web × 3 with 3 GPU-hours", g)
+	}
+}
+
+func TestDeployment(t *testing.T) {
+	for pod, want := range map[string]string{
+		"chat-llama-8b-7d9f8c6b5-x2k4q": "chat-llama-8b",
+		"job-abcde":                     "",
+		"vllm-0":                        "",
+		"a-b-c":                         "",
+	} {
+		if got := Deployment(pod); got != want {
+			t.Errorf("Deployment(%q) = %q, want %q", pod, got, want)
+		}
+	}
+}

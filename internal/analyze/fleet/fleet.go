@@ -1,0 +1,214 @@
+// Package fleet is the fleet model: the quantities a person acts on,
+// computed once per window and read by every surface (summary, top,
+// diagnose, the utilisation and fleet reports, the dashboard, cost and the
+// API), so that none computes its own GPU count or money.
+//
+// The GPU counts and GPU-hours come from the cost package's integration
+// (the one grid, the one MIG weighting, the one price book); the serving
+// totals from the catalog's signals, summed over every engine the catalog
+// knows. Each quantity is named by one word of the glossary (Glossary,
+// docs/glossary.md). It reads only through a Querier and never imports the
+// simulator.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// Querier is what the fleet model reads through; query.Querier satisfies it.
+type Querier interface {
+	cost.Querier
+	Query(ctx context.Context, q string, ts time.Time) (query.Result, error)
+}
+
+// Options configure a Calculator.
+type Options struct {
+	// Cost integrates the GPU-hours and prices them; required.
+	Cost *cost.Calculator
+	// Catalog gives the serving signals' queries; required.
+	Catalog *schema.Catalog
+	// Recorded reads servescope's recorded series instead of the full
+	// catalog queries.
+	Recorded bool
+}
+
+// Calculator computes fleet models. It is safe for concurrent use.
+type Calculator struct {
+	opts    Options
+	serving []servingQuery
+}
+
+// servingQuery is one fleet-wide serving total: Σ of a catalog signal.
+type servingQuery struct {
+	signal string
+	query  string
+	dst    func(*Serving) *float64
+}
+
+// New compiles the serving totals' queries from the catalog.
+func New(o Options) (*Calculator, error) {
+	if o.Cost == nil || o.Catalog == nil {
+		return nil, errors.New("fleet: a cost calculator and a catalog are required")
+	}
+	c := &Calculator{opts: o}
+	p := parser.NewParser(parser.Options{})
+	for _, s := range []struct {
+		signal string
+		dst    func(*Serving) *float64
+	}{
+		{"generation_tokens_per_second", func(s *Serving) *float64 { return &s.GenerationTokensPerSecond }},
+		{"prompt_tokens_per_second", func(s *Serving) *float64 { return &s.PromptTokensPerSecond }},
+		{"requests_running", func(s *Serving) *float64 { return &s.RequestsRunning }},
+		{"requests_waiting", func(s *Serving) *float64 { return &s.RequestsWaiting }},
+	} {
+		q, err := o.Catalog.Select(s.signal, o.Recorded)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: signal %s: %w", s.signal, err)
+		}
+		e, err := p.ParseExpr(q)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: signal %s: parse %q: %w", s.signal, q, err)
+		}
+		c.serving = append(c.serving, servingQuery{signal: s.signal, query: (&parser.AggregateExpr{Op: parser.SUM, Expr: e}).String(), dst: s.dst})
+	}
+	return c, nil
+}
+
+// Model is the fleet over one window, in the glossary's words.
+type Model struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// CoveredStart and CoveredEnd are the span with data (zero without).
+	CoveredStart time.Time `json:"coveredStart,omitzero"`
+	CoveredEnd   time.Time `json:"coveredEnd,omitzero"`
+	Currency     string    `json:"currency"`
+	// GPUs at the end of the window: physical GPUs, how many are split
+	// into MIG slices, the slices and the GPU-equivalents; per GPU model.
+	GPUs    cost.ModelGPUs   `json:"gpus"`
+	ByModel []cost.ModelGPUs `json:"byModel"`
+	// GPU-hours over the window (see Glossary).
+	Hours Quantities `json:"gpuHours"`
+	// Money of those hours at the price book.
+	Money MoneyQuantities `json:"money"`
+	// Busy is used ÷ allocated over the window.
+	Busy float64 `json:"busy"`
+	// SavingsPer10Points is what 10 more points of busy would save: the
+	// same work on fewer allocated GPU-hours, allocated money × (1 −
+	// busy ÷ (busy + 0.1)).
+	SavingsPer10Points cost.Micros `json:"savingsPer10Points"`
+	// UnpricedGPUHours are allocated hours of GPUs without a price.
+	UnpricedGPUHours float64  `json:"unpricedGpuHours"`
+	Unpriced         []string `json:"unpriced,omitempty"`
+	// Teams are the allocations per team and Idle the unshared idle
+	// hours: Σ allocated over the teams + idle = allocatable.
+	Teams []cost.Allocation `json:"teams"`
+	Idle  *cost.Allocation  `json:"idle,omitempty"`
+	// AllocationSource says where allocated hours come from.
+	AllocationSource string `json:"allocationSource,omitempty"`
+	// Serving totals at the end of the window, over every engine.
+	Serving Serving `json:"serving"`
+	// Warnings say what could not be attributed or priced.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Quantities are GPU-hours by glossary word.
+type Quantities struct {
+	Allocatable float64 `json:"allocatable"`
+	Reserved    float64 `json:"reserved"`
+	Allocated   float64 `json:"allocated"`
+	Used        float64 `json:"used"`
+	Idle        float64 `json:"idle"`
+	Unused      float64 `json:"unused"`
+}
+
+// MoneyQuantities are the money of the Quantities.
+type MoneyQuantities struct {
+	Allocatable cost.Micros `json:"allocatable"`
+	Reserved    cost.Micros `json:"reserved"`
+	Allocated   cost.Micros `json:"allocated"`
+	Used        cost.Micros `json:"used"`
+	Idle        cost.Micros `json:"idle"`
+	Unused      cost.Micros `json:"unused"`
+}
+
+// Serving is the fleet's serving totals at one time, summed over every
+// engine kind the catalog knows (NaN-free: absent signals are 0).
+type Serving struct {
+	GenerationTokensPerSecond float64 `json:"generationTokensPerSecond"`
+	PromptTokensPerSecond     float64 `json:"promptTokensPerSecond"`
+	RequestsRunning           float64 `json:"requestsRunning"`
+	RequestsWaiting           float64 `json:"requestsWaiting"`
+	// Queries are the queries behind the totals, by signal.
+	Queries map[string]string `json:"queries,omitempty"`
+}
+
+// Compute builds the fleet model over [start, end]; step zero picks the
+// cost package's default for the window.
+func (c *Calculator) Compute(ctx context.Context, q Querier, start, end time.Time, step time.Duration) (*Model, error) {
+	rep, err := c.opts.Cost.Compute(ctx, q, cost.Request{Start: start, End: end, Step: step, By: cost.ByTeam})
+	if err != nil {
+		return nil, fmt.Errorf("fleet model: %w", err)
+	}
+	set := rep.Sets[0]
+	m := &Model{Start: start, End: end, CoveredStart: set.CoveredStart, CoveredEnd: set.CoveredEnd, Currency: rep.Currency,
+		GPUs: set.Fleet.ModelGPUs, ByModel: set.Fleet.ByModel, Teams: set.Allocations, Idle: set.Idle,
+		AllocationSource: set.AllocationSource, Warnings: set.Warnings}
+	m.GPUs.Model = ""
+	t := set.Totals
+	m.Hours = Quantities{Allocatable: set.Fleet.AllocatableGPUHours, Reserved: t.ReservedGPUHours, Allocated: t.AllocatedGPUHours,
+		Used: t.UsedGPUHours, Idle: t.IdleGPUHours, Unused: math.Max(0, t.AllocatedGPUHours-t.UsedGPUHours)}
+	m.Money = MoneyQuantities{Allocatable: set.Fleet.AllocatableCost, Reserved: t.ReservedCost, Allocated: t.Cost,
+		Used: t.UsedCost, Idle: t.IdleCost, Unused: t.UnusedCost}
+	m.UnpricedGPUHours, m.Unpriced = t.UnpricedGPUHours, t.Unpriced
+	if t.AllocatedGPUHours > 0 {
+		m.Busy = t.UsedGPUHours / t.AllocatedGPUHours
+		if m.Busy > 0 {
+			m.SavingsPer10Points = cost.Micros(math.Round(float64(t.Cost) * (1 - m.Busy/min(1, m.Busy+0.1))))
+		}
+	}
+	if m.Serving, err = c.Serving(ctx, q, end); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Serving reads the serving totals at t.
+func (c *Calculator) Serving(ctx context.Context, q Querier, t time.Time) (Serving, error) {
+	s := Serving{Queries: map[string]string{}}
+	for _, sq := range c.serving {
+		s.Queries[sq.signal] = sq.query
+		res, err := q.Query(ctx, sq.query, t)
+		if err != nil {
+			return s, fmt.Errorf("fleet model: %s: %w", sq.signal, err)
+		}
+		if v, ok := res.Value.(model.Vector); ok && len(v) > 0 && !math.IsNaN(float64(v[0].Value)) {
+			*sq.dst(&s) = float64(v[0].Value)
+		}
+	}
+	return s, nil
+}
+
+// GPUsText states a GPU count as a person reads it: physical GPUs, and
+// the MIG split where there is one ("64 GPUs, of which 8 split into 16
+// MIG slices").
+func GPUsText(g cost.ModelGPUs) string {
+	s := fmt.Sprintf("%d GPUs", g.PhysicalGPUs)
+	if g.PhysicalGPUs == 1 {
+		s = "1 GPU"
+	}
+	if g.MIGGPUs > 0 {
+		s += fmt.Sprintf(", of which %d split into %d MIG slices", g.MIGGPUs, g.MIGSlices)
+	}
+	return s
+}

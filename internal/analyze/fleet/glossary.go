@@ -1,0 +1,72 @@
+package fleet
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Term is one word of the glossary: the quantity it names, once.
+type Term struct {
+	Word       string
+	Definition string
+	// Formula says how it is computed, in the other words.
+	Formula string
+}
+
+// Glossary is every word the surfaces use for a fleet quantity, each
+// defined once. docs/glossary.md is generated from it and the dashboard's
+// tooltips read it.
+func Glossary() []Term {
+	return []Term{
+		{"physical GPUs", "GPU cards, as dcgm-exporter reports them (distinct UUIDs per node). A card split into MIG slices is one physical GPU.",
+			"count of distinct (hostname, uuid)"},
+		{"MIG slices", "The MIG instances physical GPUs are split into; each is a share of its card.",
+			"count of distinct (hostname, uuid, GPU_I_ID)"},
+		{"GPU-equivalents", "GPUs the pods can request, a MIG slice counted as its share of a card: n/7 for an ng profile (3g.40gb = 3/7).",
+			"whole GPUs + Σ slices × n/7"},
+		{"allocatable", "GPU-hours of the nodes' GPUs, a MIG-split card counted whole: the capacity paid for.",
+			"Σ over time of max(allocatable GPU-equivalents, physical GPUs of MIG nodes)"},
+		{"reserved", "GPU-hours of the teams' Kueue nominal quota (ClusterQueue), MIG resources included as GPU-equivalents.",
+			"Σ over time of kueue_cluster_queue_nominal_quota × n/7"},
+		{"admitted", "GPU-equivalents Kueue has admitted workloads for (quota reservation); not the same as reserved.",
+			"kueue_*_resource_reservation × n/7"},
+		{"allocated", "GPU-hours requested by Running pods (or Kueue usage where Kueue reports it), MIG slices as GPU-equivalents.",
+			"Σ over time of Running pods' GPU requests × n/7"},
+		{"used", "The busy part of the allocated GPU-hours.",
+			"Σ over time of busy × allocated"},
+		{"idle", "Allocatable GPU-hours no pod was allocated, the unsliced remainder of a MIG card included.",
+			"allocatable − allocated"},
+		{"unused", "Allocated GPU-hours the pods did not use.",
+			"allocated − used"},
+		{"busy", "The share of time a GPU's compute engine was active (DCGM_FI_PROF_GR_ENGINE_ACTIVE); for the fleet, used ÷ allocated.",
+			"used ÷ allocated"},
+		{"money", "GPU-hours priced per GPU-hour by the price book (Kueue flavor, else GPU model), a MIG slice at its share of the card's price; shown rounded to cents.",
+			"Σ GPU-hours × hourly price"},
+	}
+}
+
+// Define returns the definition of a glossary word ("" when it is none),
+// for tooltips.
+func Define(word string) string {
+	for _, t := range Glossary() {
+		if strings.EqualFold(t.Word, word) {
+			return t.Definition + " (" + t.Formula + ")"
+		}
+	}
+	return ""
+}
+
+// GlossaryMarkdown renders docs/glossary.md.
+func GlossaryMarkdown() []byte {
+	var b strings.Builder
+	b.WriteString("# Glossary\n\n<!-- Generated from internal/analyze/fleet/glossary.go by `go test ./internal/analyze/fleet -update`; do not edit. -->\n\n")
+	b.WriteString("Every surface (summary, `top`, `diagnose`, `report utilisation`, the fleet report, the dashboard, `cost` and `/api/v1/*`) reads one fleet model\n")
+	b.WriteString("(internal/analyze/fleet) and names its quantities with these words, each defined once. JSON fields use the same words.\n")
+	b.WriteString("GPU-hours are integrated over time from the samples (time-weighted); every GPU count a person sees is physical GPUs.\n\n")
+	b.WriteString("| word | definition | formula |\n|---|---|---|\n")
+	for _, t := range Glossary() {
+		fmt.Fprintf(&b, "| **%s** | %s | %s |\n", t.Word, t.Definition, t.Formula)
+	}
+	b.WriteString("\nIdentities: allocatable = allocated + idle; allocated = used + unused; on a fleet of N physical GPUs, allocatable = N GPU-hours per hour.\n")
+	return []byte(b.String())
+}
