@@ -17,6 +17,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/present/cli"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -95,7 +96,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(r)
 			}
-			return writeFindings(e.stdout, r)
+			return cli.WriteDiagnosis(e.stdout, r)
 		}},
 		{clause: util, run: func(ctx context.Context) error {
 			var book diagnose.Prices
@@ -127,26 +128,6 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	}
 }
 
-func writeFindings(w io.Writer, r *diagnose.Report) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings\n\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), len(r.Findings))
-	fmt.Fprintln(tw, "SUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tSINCE\tWHAT TO DO")
-	for _, f := range r.Findings {
-		if f.State == diagnose.StateHealthy {
-			continue
-		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%.2f\t%s\t%s\n", f.Subject.Level, f.Subject, f.State, f.Severity, f.Confidence, f.Since.UTC().Format("15:04"), f.Action)
-	}
-	healthy := 0
-	for _, p := range r.Pods {
-		if p.Primary == diagnose.StateHealthy {
-			healthy++
-		}
-	}
-	fmt.Fprintf(tw, "\n%d of %d pods healthy\n", healthy, len(r.Pods))
-	return tw.Flush()
-}
-
 func writeUtilisation(w io.Writer, r *diagnose.Report, prices diagnose.Prices, currency string) error {
 	u := r.Utilisation
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -165,7 +146,7 @@ func writeUtilisation(w io.Writer, r *diagnose.Report, prices diagnose.Prices, c
 	}
 	fmt.Fprintln(tw, "\nMODEL\tHELD\tPEAK DEMAND\tMEAN BUSY\tNEEDED\tADVICE")
 	for _, c := range r.Capacity {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f%%\t%d\t%s\n", c.Model, c.Held, c.PeakDemand, c.MeanBusy*100, c.Needed, c.Advice)
+		fmt.Fprintf(tw, "%s on %s\t%d\t%.1f\t%.0f%%\t%d\t%s\n", c.Model, c.Kind(), c.Held, c.PeakDemand, c.MeanBusy*100, c.Needed, c.Advice)
 	}
 	return tw.Flush()
 }

@@ -34,6 +34,7 @@ func reportFleetCommand(rep *kingpin.CmdClause, e env) command {
 	c.Flag("prices", "Price book (YAML), e.g. examples/scenarios/prices.yml; without it hours are unpriced.").StringVar(&o.Cost.PriceBook)
 	c.Flag("team-label", "Pod and namespace label key naming the team (allowlisted in kube-state-metrics).").Default("team").StringVar(&o.Cost.TeamLabel)
 	c.Flag("queue-team", "CLUSTERQUEUE=TEAM: a ClusterQueue's team when no pod or namespace label says (repeatable).").StringsVar(&queueTeams)
+	c.Flag("allow-partial", "Write the report even when some panels fail, under a visible \"partial\" banner (default: fail and write nothing).").BoolVar(&o.AllowPartial)
 	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&o.Recorded)
 	return command{clause: c, run: func(ctx context.Context) error {
 		if at != "" {

@@ -31,6 +31,9 @@ type ReportOptions struct {
 	Recorded bool
 	// Cost names the team label, the price book and the queue → team map.
 	Cost CostOptions
+	// AllowPartial writes a report some of whose panels failed, under a
+	// visible "partial" banner; without it the report fails instead.
+	AllowPartial bool
 	// Thresholds of the diagnosis; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
 	Logger     *slog.Logger
@@ -76,7 +79,7 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server)})
+	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server), AllowPartial: o.AllowPartial})
 }
 
 // redact hides a password in the server URL the report names.
@@ -163,7 +166,7 @@ func (r *reportDiagnosis) Fleet(ctx context.Context, now time.Time, window time.
 		}
 	}
 	for _, c := range rep.Capacity {
-		f.Capacity = append(f.Capacity, web.Capacity{Model: c.Model, Held: c.Held, PeakDemand: c.PeakDemand, MeanBusy: c.MeanBusy,
+		f.Capacity = append(f.Capacity, web.Capacity{Model: c.Model, GPU: c.Kind(), Held: c.Held, PeakDemand: c.PeakDemand, MeanBusy: c.MeanBusy,
 			Needed: c.Needed, Saturated: c.Saturated, Advice: c.Advice})
 	}
 	return f, nil

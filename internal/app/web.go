@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
@@ -81,8 +80,7 @@ func webFindings(r *diagnose.Report) []web.Finding {
 		w := web.Finding{Subject: subject, State: string(x.State), Severity: string(x.Severity),
 			Confidence: x.Confidence, Since: x.Since, Summary: x.Summary, Action: x.Action}
 		for _, e := range x.Evidence {
-			w.Evidence = append(w.Evidence, web.Evidence{Signal: e.Signal,
-				Value: strconv.FormatFloat(e.Value, 'g', 4, 64) + " (" + e.Stat + ")", Query: e.Query})
+			w.Evidence = append(w.Evidence, web.Evidence{Signal: e.Signal, Value: e.Text(), Query: e.Query})
 		}
 		out = append(out, w)
 	}
