@@ -388,7 +388,7 @@ func detectBacklog(v *podView, _ *Snapshot) *Finding {
 		// unknown: bring this pod's share to the target busy, at least.
 		n := max(1, int(math.Ceil(float64(len(v.gpus))*busy/th.TargetBusy))-len(v.gpus))
 		f.Severity, f.GPUs = SeverityCritical, n
-		f.Action = fmt.Sprintf("Scale out by at least %d GPU(s) for this pod's share of the load, then re-measure: while requests queue, demand exceeds what is served.", n)
+		f.Action = fmt.Sprintf("Scale out by at least %d GPU(s) for this pod's share of the load (or raise %s if the KV cache has room), then re-measure: while requests queue, demand exceeds what is served.", n, v.knobs.batch)
 	}
 	return &f
 }

@@ -185,17 +185,17 @@ type Capacity struct {
 	Advice    string   `json:"advice"`
 }
 
-// Kind names the GPUs of the advice, e.g. "NVIDIA H100 80GB HBM3" or
+// Kind names the GPUs of the advice, e.g. "NVIDIA H100 80GB HBM3 GPU" or
 // "NVIDIA A100-SXM4-80GB MIG slice".
 func (c Capacity) Kind() string {
 	k := c.GPUModel
 	if k == "" {
-		k = "GPU (model not reported)"
+		k = "(GPU model not reported)"
 	}
 	if c.MIG {
-		k += " MIG slice"
+		return k + " MIG slice"
 	}
-	return k
+	return k + " GPU"
 }
 
 // capacityKey groups pods by model and the kind of GPU they hold.
@@ -225,8 +225,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 		pods := by[k]
 		c := Capacity{Model: k.model, GPUModel: k.gpu, MIG: k.mig}
 		var busySum float64
-		var busyN, waited, preempted, slow, unmet int
-		var waitSum float64
+		var busyN, waited, preempted, slow, unmet, waitSeenN int
 		for i := range n {
 			var demand, wait, pre, ttft float64
 			var waitSeen bool
@@ -249,7 +248,9 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 					ttft = max(ttft, x)
 				}
 			}
-			waitSum += wait
+			if waitSeen {
+				waitSeenN++
+			}
 			w, pr, sl := waitSeen && wait >= th.BacklogWaiting, pre > 0, th.TTFTTarget > 0 && ttft > th.TTFTTarget.Seconds()
 			if w {
 				waited++
@@ -294,19 +295,19 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 		case c.Saturated && c.MeanBusy >= th.BacklogBusy:
 			c.Delta = max(1, c.Needed-c.Held)
 			c.Needed = c.Held + c.Delta
-			c.Advice = fmt.Sprintf("add at least %d %s(s): demand is unmet (%s) on %d held, %.0f%% busy; re-measure after scaling",
+			c.Advice = fmt.Sprintf("add at least %d × %s: demand is unmet (%s) on the %d held, %.0f%% busy; re-measure after scaling",
 				c.Delta, kind, strings.Join(c.Unmet, ", "), c.Held, c.MeanBusy*100)
 		case c.Saturated:
 			c.Needed = c.Held
-			c.Advice = fmt.Sprintf("none from capacity: demand is unmet (%s) but the %d %s(s) are only %.0f%% busy, so more GPUs would not help (see the pods' findings)",
+			c.Advice = fmt.Sprintf("none from capacity: demand is unmet (%s) but the %d × %s are only %.0f%% busy, so more GPUs would not help (see the pods' findings)",
 				strings.Join(c.Unmet, ", "), c.Held, kind, c.MeanBusy*100)
-		case c.MeanBusy < th.ConsolidateBusy && waitSum == 0 && c.Needed < c.Held:
+		case c.MeanBusy < th.ConsolidateBusy && waitSeenN > 0 && waited == 0 && c.Needed < c.Held:
 			c.Delta = c.Needed - c.Held
-			c.Advice = fmt.Sprintf("free %d %s(s): %.0f%% busy on average with nothing waiting; peak demand %.1f GPUs at %.0f%% target busy needs %d, %d held",
+			c.Advice = fmt.Sprintf("free %d × %s: %.0f%% busy on average with nothing waiting; peak demand %.1f GPUs at %.0f%% target busy needs %d, %d held",
 				-c.Delta, kind, c.MeanBusy*100, c.PeakDemand, th.TargetBusy*100, c.Needed, c.Held)
 		default:
 			c.Needed = c.Held
-			c.Advice = fmt.Sprintf("none: demand is met on %d %s(s) (nothing waits, no preemptions, TTFT on target)", c.Held, kind)
+			c.Advice = fmt.Sprintf("none: demand is met on %d × %s (nothing waits, no preemptions, TTFT on target)", c.Held, kind)
 		}
 		out = append(out, c)
 	}
@@ -338,26 +339,27 @@ func modelFindings(s *Snapshot, caps []Capacity, th Thresholds) []Finding {
 		if c.Delta == 0 {
 			continue
 		}
-		var wait float64
-		var waitN int
+		wait := math.NaN() // not reported until a pod of the model reports it
 		for i := range s.Pods {
 			p := &s.Pods[i]
 			if p.Model != c.Model {
 				continue
 			}
 			if st := p.Waiting.stats(0, len(p.Waiting)); st.n > 0 {
+				if math.IsNaN(wait) {
+					wait = 0
+				}
 				wait += st.mean
-				waitN++
 			}
 		}
 		subj := Subject{Level: LevelModel, Model: c.Model}
 		ev := []Evidence{{Signal: sigBusy, Stat: "mean", Value: c.MeanBusy, Query: s.Queries[sigBusy]},
-			evidence(sigWaiting, "mean", map[bool]float64{true: wait, false: math.NaN()}[waitN > 0], s.Queries[sigWaiting])}
+			evidence(sigWaiting, "mean", wait, s.Queries[sigWaiting])}
 		switch {
 		case c.Delta < 0:
 			out = append(out, Finding{Subject: subj, State: StateConsolidate, Severity: SeverityWarning, Confidence: 0.8,
 				Since: s.Window.Start, GPUs: c.Delta, Evidence: ev,
-				Summary: fmt.Sprintf("The model's %d %s(s) are %.0f%% busy on average with nothing waiting.", c.Held, c.Kind(), c.MeanBusy*100),
+				Summary: fmt.Sprintf("The model's %d × %s are %.0f%% busy on average with nothing waiting.", c.Held, c.Kind(), c.MeanBusy*100),
 				Action:  fmt.Sprintf("Consolidate: %s.", c.Advice)})
 		case c.Delta > 0:
 			sev := SeverityWarning
@@ -366,7 +368,7 @@ func modelFindings(s *Snapshot, caps []Capacity, th Thresholds) []Finding {
 			}
 			out = append(out, Finding{Subject: subj, State: StateBacklog, Severity: sev, Confidence: 0.8,
 				Since: s.Window.Start, GPUs: c.Delta, Evidence: ev,
-				Summary: fmt.Sprintf("Demand is unmet on the model's %d %s(s), %.0f%% busy: %s.", c.Held, c.Kind(), c.MeanBusy*100, strings.Join(c.Unmet, ", ")),
+				Summary: fmt.Sprintf("Demand is unmet on the model's %d × %s, %.0f%% busy: %s.", c.Held, c.Kind(), c.MeanBusy*100, strings.Join(c.Unmet, ", ")),
 				Action:  fmt.Sprintf("Scale out: %s.", c.Advice)})
 		}
 	}
