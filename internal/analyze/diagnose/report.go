@@ -131,7 +131,7 @@ func (r *Report) ForGPU(uuid string) []Finding {
 func gpuFindings(s *Snapshot, th Thresholds) []Finding {
 	var out []Finding
 	n := s.Window.Steps()
-	from := max(0, n-int(th.Sustain/s.Window.Step))
+	from := max(0, n-stepsIn(th.Sustain, s.Window.Step))
 	for i := range s.GPUs {
 		g := &s.GPUs[i]
 		if g.Pod != "" {
