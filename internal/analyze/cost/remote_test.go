@@ -100,7 +100,7 @@ func TestRemotePrometheus(t *testing.T) {
 	if out, err := exec.CommandContext(t.Context(), promtool, "tsdb", "create-blocks-from", "openmetrics", omFile, data).CombinedOutput(); err != nil {
 		t.Fatalf("promtool: %v\n%s", err, out)
 	}
-	url := startPrometheus(t, promBin, dir, data)
+	url := proc.StartPrometheus(t, promBin, dir, data)
 
 	remote, err := query.NewRemote(url)
 	if err != nil {
@@ -137,19 +137,4 @@ func TestRemotePrometheus(t *testing.T) {
 			}
 		}
 	}
-}
-
-// startPrometheus runs Prometheus over an existing data directory on a
-// free loopback port and waits until it is ready.
-func startPrometheus(t *testing.T, bin, dir, data string) string {
-	t.Helper()
-	addr := proc.FreeAddr(t)
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global: {scrape_interval: 1m}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	proc.Start(t, dir, "prometheus", bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr, "--storage.tsdb.retention.time=30d")
-	base := "http://" + addr
-	proc.WaitReady(t, "prometheus", base, 60*time.Second)
-	return base
 }

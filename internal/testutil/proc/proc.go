@@ -91,3 +91,19 @@ func WaitReady(t testing.TB, what, base string, timeout time.Duration) {
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 }
+
+// StartPrometheus runs Prometheus (bin) over an existing data directory on
+// a free loopback port, with a 30-day retention, and waits until it is
+// ready; it returns the base URL.
+func StartPrometheus(t testing.TB, bin, dir, data string) string {
+	t.Helper()
+	addr := FreeAddr(t)
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global: {scrape_interval: 1m}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Start(t, dir, "prometheus", bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr, "--storage.tsdb.retention.time=30d")
+	base := "http://" + addr
+	WaitReady(t, "prometheus", base, 60*time.Second)
+	return base
+}
