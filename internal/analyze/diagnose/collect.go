@@ -133,10 +133,11 @@ func (d *Diagnoser) Thresholds() Thresholds { return d.th }
 
 // Snapshot reads every signal over (end-window, end] at the step the
 // window calls for (Thresholds.StepFor): the thresholds' step up to
-// MaxSteps steps, a coarser one beyond, where each point is the signal's
-// mean over its step (avg_over_time of a subquery at the thresholds' step)
-// so nothing between two points is lost. A window shorter than one step
-// is refused.
+// MaxSteps steps, a coarser one beyond. A coarse step samples the signals
+// at its points, as any range query does (rates keep their own [5m]
+// windows); averaging each step with a subquery at the thresholds' step
+// would cost a week of 15 s evaluations per series. A window shorter than
+// one step is refused.
 func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Duration) (*Snapshot, error) {
 	if window < d.th.Step {
 		return nil, fmt.Errorf("snapshot: window %s is shorter than one step (%s): give a window of at least %s", window, d.th.Step, d.th.Step)
@@ -148,10 +149,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	rng := query.Range{Start: w.Start, End: w.End, Step: step}
 	s := &Snapshot{Window: w, Queries: map[string]string{}}
 	get := func(name string) (model.Matrix, error) {
-		q, err := d.atStep(d.queries[name], step)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot: query %s: %w", name, err)
-		}
+		q := d.queries[name]
 		s.Queries[name] = q
 		return d.rangeQuery(ctx, q, rng, name)
 	}
@@ -182,11 +180,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		{sigTTFTp95, false, func(p *Pod) *Track { return &p.TTFTp95 }},
 	}
 	for _, src := range d.engineQueries {
-		q, err := d.atStep(src.Query, step)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot: engine %s: %w", src.Source.Exporter, err)
-		}
-		m, err := d.rangeQuery(ctx, q, rng, "engine "+src.Source.Exporter)
+		m, err := d.rangeQuery(ctx, src.Query, rng, "engine "+src.Source.Exporter)
 		if err != nil {
 			return nil, err
 		}
@@ -304,15 +298,6 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	}
 	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
 	return s, nil
-}
-
-// atStep is q as read at step: q itself at the thresholds' step, else its
-// mean over each step, so a coarse step samples nothing away.
-func (d *Diagnoser) atStep(q string, step time.Duration) (string, error) {
-	if step <= d.th.Step {
-		return q, nil
-	}
-	return d.cat.AvgOverTime(q, step, d.th.Step)
 }
 
 // rangeQuery runs one range query of the snapshot; name says which in

@@ -2,9 +2,6 @@ package diagnose_test
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,11 +46,6 @@ var weekSeries = []struct {
 // the same report.
 func TestRemoteLongWindows(t *testing.T) {
 	t.Parallel()
-	promBin, err1 := exec.LookPath("prometheus")
-	promtool, err2 := exec.LookPath("promtool")
-	if err1 != nil || err2 != nil {
-		t.Skip("Debian's prometheus and promtool are not installed; make test installs them (apt-get install prometheus)")
-	}
 	const every = 5 * time.Minute
 	end := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	start := end.Add(-7*24*time.Hour - time.Hour)
@@ -86,15 +78,7 @@ func TestRemoteLongWindows(t *testing.T) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	omFile, data := filepath.Join(dir, "series.om"), filepath.Join(dir, "data")
-	if err := os.WriteFile(omFile, []byte(om.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.CommandContext(t.Context(), promtool, "tsdb", "create-blocks-from", "openmetrics", omFile, data).CombinedOutput(); err != nil {
-		t.Fatalf("promtool: %v\n%s", err, out)
-	}
-	remote, err := query.NewRemote(proc.StartPrometheus(t, promBin, dir, data))
+	remote, err := query.NewRemote(proc.PrometheusOver(t, om.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

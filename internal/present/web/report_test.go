@@ -105,13 +105,19 @@ func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*Fl
 
 func newReportHandler(t *testing.T) *Handler {
 	t.Helper()
+	return newReportHandlerWith(t, reportFakes{})
+}
+
+// newReportHandlerWith is newReportHandler with another diagnosis.
+func newReportHandlerWith(t *testing.T, findings Findings) *Handler {
+	t.Helper()
 	st := promqltest.LoadedStorage(t, strings.ReplaceAll(reportSeries, "HOSTILE", strconv.Quote(reportHostile)))
 	eng := query.NewEngine(st, query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: prometheus.NewRegistry()})
 	cat, err := schema.New(schema.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Querier: eng, Catalog: cat, Findings: reportFakes{}, Costs: reportFakes{}, Fleet: reportFakes{},
+	h, err := New(Options{Querier: eng, Catalog: cat, Findings: findings, Costs: reportFakes{}, Fleet: reportFakes{},
 		Now: func() time.Time { return reportEnd }})
 	if err != nil {
 		t.Fatal(err)
@@ -411,17 +417,7 @@ func (failingFindings) Findings(context.Context, time.Time, time.Duration) ([]Fi
 // naming the failed panels, in both formats.
 func TestReportPartial(t *testing.T) {
 	t.Parallel()
-	st := promqltest.LoadedStorage(t, strings.ReplaceAll(reportSeries, "HOSTILE", strconv.Quote(reportHostile)))
-	eng := query.NewEngine(st, query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: prometheus.NewRegistry()})
-	cat, err := schema.New(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(Options{Querier: eng, Catalog: cat, Findings: failingFindings{}, Costs: reportFakes{}, Fleet: reportFakes{},
-		Now: func() time.Time { return reportEnd }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newReportHandlerWith(t, failingFindings{})
 	for _, format := range []string{FormatHTML, FormatMarkdown} {
 		var buf strings.Builder
 		err := h.Report(t.Context(), &buf, ReportOptions{Window: time.Hour, Format: format})
