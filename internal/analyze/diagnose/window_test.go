@@ -71,3 +71,20 @@ func TestEvidenceNotReported(t *testing.T) {
 		t.Errorf("a reported 0 encodes as %s", s)
 	}
 }
+
+// FuzzDeployment: the workload name is a prefix of the pod name, and
+// never empty for a non-empty pod name.
+func FuzzDeployment(f *testing.F) {
+	for _, s := range []string{"edge-qwen-llamacpp-7d9f5b6c4d-x2x9z", "llama-0", "-", "--x2x9z", "a-7d9f5b6c4d-x2x9z", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, pod string) {
+		got := diagnose.Deployment(pod)
+		if !strings.HasPrefix(pod, got) {
+			t.Errorf("Deployment(%q) = %q, not a prefix", pod, got)
+		}
+		if pod != "" && got == "" {
+			t.Errorf("Deployment(%q) is empty", pod)
+		}
+	})
+}
