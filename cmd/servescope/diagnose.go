@@ -4,19 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
-	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
-	"github.com/servescope/servescope/internal/model"
+	"github.com/servescope/servescope/internal/present/cli"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -99,7 +94,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(r)
 			}
-			return writeFindings(e.stdout, r)
+			return cli.WriteDiagnosis(e.stdout, r)
 		}},
 		{clause: util, run: func(ctx context.Context) error {
 			st, err := uOpts.set.resolve()
@@ -110,7 +105,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			if err := writeUtilisation(e.stdout, r); err != nil {
+			if err := cli.WriteUtilisation(e.stdout, r); err != nil {
 				return err
 			}
 			return warnCoverage(ctx, e.stdout, uOpts.server, r.At, r.Window)
@@ -132,76 +127,4 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			return err
 		}},
 	}
-}
-
-// writeFindings lists the findings by impact, identical findings on the
-// pods of one deployment on one line with their count, healthy subjects
-// hidden and counted.
-func writeFindings(w io.Writer, r *diagnose.Report) error {
-	groups, healthy := diagnose.Visible(r.Findings)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	listed := 0 // the header counts what the table lists
-	for _, g := range groups {
-		listed += g.Count
-	}
-	fmt.Fprintf(tw, "diagnosis at %s over %s: %d pods, %d findings (healthy subjects not listed)\n", r.At.UTC().Format(time.RFC3339), r.Window, len(r.Pods), listed)
-	if m := r.Utilisation.Fleet; m != nil {
-		fmt.Fprintf(tw, "fleet: %s\n", fleet.GPUsText(m.GPUs))
-	}
-	fmt.Fprintln(tw, "\nSUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tGPU-H AT STAKE\tSINCE\tWHAT TO DO")
-	for _, g := range groups {
-		f := g.Finding
-		subj := string(f.Subject.Level) + " " + model.TerminalSafe(g.Subject)
-		if g.Count > 1 {
-			subj += fmt.Sprintf(" (%d pods)", g.Count)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%s\t%s\n", subj, f.State, f.Severity, f.Confidence, g.GPUHours, f.Since.UTC().Format("15:04"), model.TerminalSafe(f.Action))
-	}
-	fmt.Fprintf(tw, "\n%d healthy subjects hidden\n", healthy)
-	return tw.Flush()
-}
-
-// writeUtilisation prints the utilisation report: the fleet model's GPU
-// counts, GPU-hours and money (the same as cost's for the window and price
-// book) and the busy distribution and capacity.
-func writeUtilisation(w io.Writer, r *diagnose.Report) error {
-	u := r.Utilisation
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "fleet utilisation at %s over %s\n\n", r.At.UTC().Format(time.RFC3339), r.Window)
-	if m := u.Fleet; m != nil {
-		fmt.Fprintf(tw, "physical GPUs\t%s\n", fleet.GPUsText(m.GPUs))
-		fmt.Fprintf(tw, "GPU-equivalents\t%.2f\n", m.GPUs.GPUEquivalents)
-	}
-	fmt.Fprintf(tw, "busy\t%.1f%%\n", u.MeanBusy*100)
-	fmt.Fprintf(tw, "GPUs below %.0f%% busy\tmean %.0f%%\tat peak %.0f%%\n", u.Bands[0]*100, u.BelowLowMean*100, u.BelowLowPeak*100)
-	fmt.Fprintf(tw, "GPUs above %.0f%% busy\tmean %.0f%%\tat peak %.0f%%\n", u.Bands[1]*100, u.AboveHighMean*100, u.AboveHighPeak*100)
-	if m := u.Fleet; m != nil {
-		fmt.Fprintln(tw, "\nQUANTITY\tGPU-HOURS\tMONEY")
-		for _, q := range []struct {
-			word  string
-			hours float64
-			money cost.Micros
-		}{
-			{"allocatable", m.Hours.Allocatable, m.Money.Allocatable}, {"reserved", m.Hours.Reserved, m.Money.Reserved},
-			{"allocated", m.Hours.Allocated, m.Money.Allocated}, {"used", m.Hours.Used, m.Money.Used},
-			{"idle", m.Hours.Idle, m.Money.Idle}, {"unused", m.Hours.Unused, m.Money.Unused},
-		} {
-			money := "unpriced"
-			if m.Currency != "" {
-				money = q.money.Format(m.Currency)
-			}
-			fmt.Fprintf(tw, "%s\t%.1f\t%s\n", q.word, q.hours, money)
-		}
-		if m.Currency != "" {
-			fmt.Fprintf(tw, "10 more points of busy would save\t\t%s\n", m.SavingsPer10Points.Format(m.Currency))
-		}
-		if m.UnpricedGPUHours > 0 {
-			fmt.Fprintf(tw, "unpriced allocated GPU-hours\t%.1f\t%s\n", m.UnpricedGPUHours, strings.Join(m.Unpriced, "; "))
-		}
-	}
-	fmt.Fprintln(tw, "\nMODEL\tHELD\tPEAK DEMAND\tMEAN BUSY\tNEEDED\tADVICE")
-	for _, c := range r.Capacity {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f%%\t%d\t%s\n", c.Model, c.Held, c.PeakDemand, c.MeanBusy*100, c.Needed, c.Advice)
-	}
-	return tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/api"
+	"github.com/servescope/servescope/internal/present/cli"
 )
 
 // apiServer serves a promqltest load script through the Prometheus API,
@@ -77,7 +78,7 @@ func TestFindingsHeader(t *testing.T) {
 		{Subject: diagnose.Subject{Level: diagnose.LevelPod, Namespace: "chat", Pod: "c"}, State: diagnose.StateHealthy, Since: at},
 	}}
 	var out bytes.Buffer
-	if err := writeFindings(&out, r); err != nil {
+	if err := cli.WriteDiagnosis(&out, r); err != nil {
 		t.Fatal(err)
 	}
 	if first, _, _ := strings.Cut(out.String(), "\n"); !strings.Contains(first, "over 1h0m0s: 0 pods, 1 findings") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -47,6 +48,14 @@ func TestReportCommand(t *testing.T) {
 		{"explicit format", append([]string{"report", "fleet", "--format", "md", "--prices", prices}, common...), "report fleet", "",
 			[]string{"## Who pays?"}, ""},
 		{"bad at", []string{"report", "--server", srv.URL, "--at", "noon"}, "report fleet", "", nil, `--at: time "noon": want RFC 3339`},
+		{"report over 7d", []string{"report", "--server", srv.URL, "--at", "1970-01-08T02:00:00Z", "--window", "7d", "--format", "md"}, "report fleet", "",
+			[]string{"# GPU fleet report", "(1w)"}, ""},
+		{"diagnose over 7d", []string{"diagnose", "--server", srv.URL, "--at", "1970-01-08T02:00:00Z", "--since", "7d"}, "diagnose", "",
+			[]string{"over 168h0m0s"}, ""},
+		{"diagnose below a step", []string{"diagnose", "--server", srv.URL, "--at", "1970-01-01T02:00:00Z", "--since", "0s"}, "diagnose", "", nil,
+			"shorter than one step"},
+		{"utilisation over 7d", []string{"report", "utilisation", "--server", srv.URL, "--at", "1970-01-08T02:00:00Z", "--since", "7d"}, "report utilisation", "",
+			[]string{"fleet utilisation at 1970-01-08T02:00:00Z"}, ""},
 		{"utilisation", []string{"report", "utilisation", "--server", srv.URL, "--at", "1970-01-01T02:00:00Z", "--since", "2h"}, "report utilisation", "",
 			[]string{"fleet utilisation at 1970-01-01T02:00:00Z"}, ""},
 	}
@@ -99,5 +108,18 @@ func TestReportCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTopZeroWindow: `top --window 0s` is refused before anything is read.
+func TestTopZeroWindow(t *testing.T) {
+	t.Parallel()
+	a := kingpin.New("servescope", "")
+	cmds := topCommands(a, env{stdout: io.Discard, stderr: io.Discard})
+	if _, err := a.Parse([]string{"top", "--window", "0s", "--once", "--server", "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmds[0].run(t.Context()); err == nil || !strings.Contains(err.Error(), "--window 0s") {
+		t.Errorf("top --window 0s: %v, want a refusal naming --window", err)
 	}
 }

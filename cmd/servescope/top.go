@@ -45,6 +45,9 @@ func topCommands(a *kingpin.Application, e env) []command {
 			return err
 		}
 		sort := cli.TopSort{Column: col, Reverse: reverse}
+		if window <= 0 {
+			return fmt.Errorf("--window %s: give a window of at least one diagnosis step", window)
+		}
 		if interval < 0 {
 			return fmt.Errorf("--interval %s is negative", interval)
 		}

@@ -81,7 +81,7 @@ func (v *fleetView) Fleet(ctx context.Context, now time.Time, window time.Durati
 	f := &web.FleetSummary{Model: u.Fleet, MeanBusy: u.MeanBusy, LowBusy: u.Bands[0], HighBusy: u.Bands[1],
 		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean}
 	for _, c := range rep.Capacity {
-		f.Capacity = append(f.Capacity, web.Capacity{Model: c.Model, Held: c.Held, PeakDemand: c.PeakDemand, MeanBusy: c.MeanBusy,
+		f.Capacity = append(f.Capacity, web.Capacity{Model: c.Model, GPU: c.Kind(), Held: c.Held, PeakDemand: c.PeakDemand, MeanBusy: c.MeanBusy,
 			Needed: c.Needed, Saturated: c.Saturated, Advice: c.Advice})
 	}
 	return f, nil
@@ -134,8 +134,7 @@ func webFindings(r *diagnose.Report) []web.Finding {
 		w := web.Finding{Subject: subject, State: string(x.State), Severity: string(x.Severity),
 			Confidence: x.Confidence, Since: x.Since, Summary: x.Summary, Action: x.Action, Count: g.Count, GPUHours: g.GPUHours}
 		for _, e := range x.Evidence {
-			w.Evidence = append(w.Evidence, web.Evidence{Signal: e.Signal,
-				Value: strconv.FormatFloat(e.Value, 'g', 4, 64) + " (" + e.Stat + ")", Query: e.Query})
+			w.Evidence = append(w.Evidence, web.Evidence{Signal: e.Signal, Value: e.Text(), Query: e.Query})
 		}
 		out = append(out, w)
 	}

@@ -29,6 +29,9 @@ type ReportOptions struct {
 	Recorded bool
 	// Cost names the team label, the price book and the queue → team map.
 	Cost CostOptions
+	// AllowPartial writes a report some of whose panels failed, under a
+	// visible "partial" banner; without it the report fails instead.
+	AllowPartial bool
 	// Thresholds of the diagnosis; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
 	Logger     *slog.Logger
@@ -73,7 +76,7 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server)})
+	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server), AllowPartial: o.AllowPartial})
 }
 
 // redact hides a password in the server URL the report names.

@@ -58,7 +58,7 @@ func TestReportServed(t *testing.T) {
 			continue
 		}
 		for _, want := range []string{"# GPU fleet report", "| physical GPUs | ", "| unused | ", " USD |", "## Why not?", "1. **",
-			"| model | GPUs held |", "| team | reserved GPU-h |", "data:image/svg+xml;base64,"} {
+			"| model | GPU | GPUs held |", "| team | reserved GPU-h |", "data:image/svg+xml;base64,"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("md: lacks %q:\n%s", want, out)
 			}

@@ -2,9 +2,6 @@ package cost_test
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,11 +51,6 @@ var remoteSeries = []struct {
 // identical samples, written into Prometheus's store with promtool.
 func TestRemotePrometheus(t *testing.T) {
 	t.Parallel()
-	promBin, err1 := exec.LookPath("prometheus")
-	promtool, err2 := exec.LookPath("promtool")
-	if err1 != nil || err2 != nil {
-		t.Skip("Debian's prometheus and promtool are not installed; make test installs them (apt-get install prometheus)")
-	}
 	// Recent enough that Prometheus's retention keeps the block.
 	end := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	start := end.Add(-time.Hour)
@@ -92,15 +84,7 @@ func TestRemotePrometheus(t *testing.T) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	omFile, data := filepath.Join(dir, "series.om"), filepath.Join(dir, "data")
-	if err := os.WriteFile(omFile, []byte(om.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.CommandContext(t.Context(), promtool, "tsdb", "create-blocks-from", "openmetrics", omFile, data).CombinedOutput(); err != nil {
-		t.Fatalf("promtool: %v\n%s", err, out)
-	}
-	url := startPrometheus(t, promBin, dir, data)
+	url := proc.PrometheusOver(t, om.String())
 
 	remote, err := query.NewRemote(url)
 	if err != nil {
@@ -137,19 +121,4 @@ func TestRemotePrometheus(t *testing.T) {
 			}
 		}
 	}
-}
-
-// startPrometheus runs Prometheus over an existing data directory on a
-// free loopback port and waits until it is ready.
-func startPrometheus(t *testing.T, bin, dir, data string) string {
-	t.Helper()
-	addr := proc.FreeAddr(t)
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global: {scrape_interval: 1m}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	proc.Start(t, dir, "prometheus", bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr, "--storage.tsdb.retention.time=30d")
-	base := "http://" + addr
-	proc.WaitReady(t, "prometheus", base, 60*time.Second)
-	return base
 }

@@ -51,6 +51,8 @@ type Diagnoser struct {
 	fleet   *fleet.Calculator
 	logger  *slog.Logger
 	queries map[string]string
+	// engineQueries are requests_running per source, in catalog order.
+	engineQueries []schema.SourceQuery
 }
 
 // Signal names of the snapshot's tracks, as evidence names them.
@@ -115,6 +117,11 @@ func New(o Options) (*Diagnoser, error) {
 		return nil, fmt.Errorf("diagnose: signal %s has no sources", sigBusy)
 	}
 	d.queries[sigProfiling] = src[0].Query
+	// Each source of requests_running alone says which engine a pod runs:
+	// the exporter whose metric names matched, from the data.
+	if d.engineQueries, err = o.Catalog.Explain(sigRunning); err != nil {
+		return nil, fmt.Errorf("diagnose: sources of %s: %w", sigRunning, err)
+	}
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(downQuery)
 	if err != nil {
 		return nil, fmt.Errorf("diagnose: parse %q: %w", downQuery, err)
@@ -126,29 +133,27 @@ func New(o Options) (*Diagnoser, error) {
 // Thresholds returns the thresholds in use.
 func (d *Diagnoser) Thresholds() Thresholds { return d.th }
 
-// Snapshot reads every signal over (end-window, end] at the thresholds' step.
+// Snapshot reads every signal over (end-window, end] at the step the
+// window calls for (Thresholds.StepFor): the thresholds' step up to
+// MaxSteps steps, a coarser one beyond. A coarse step samples the signals
+// at its points, as any range query does (rates keep their own [5m]
+// windows); averaging each step with a subquery at the thresholds' step
+// would cost a week of 15 s evaluations per series. A window shorter than
+// one step is refused.
 func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Duration) (*Snapshot, error) {
-	step := d.th.Step
+	if window < d.th.Step {
+		return nil, fmt.Errorf("snapshot: window %s is shorter than one step (%s): give a window of at least %s", window, d.th.Step, d.th.Step)
+	}
+	step := d.th.StepFor(window)
 	end = end.Truncate(step)
 	w := Window{Start: end.Add(-window), End: end, Step: step}
 	n := w.Steps()
-	if n == 0 {
-		return nil, fmt.Errorf("snapshot: window %s is shorter than a step", window)
-	}
 	rng := query.Range{Start: w.Start, End: w.End, Step: step}
 	s := &Snapshot{Window: w, Queries: map[string]string{}}
 	get := func(name string) (model.Matrix, error) {
 		q := d.queries[name]
 		s.Queries[name] = q
-		res, err := d.q.QueryRange(ctx, q, rng)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot: query %s: %w", name, err)
-		}
-		m, ok := res.Value.(model.Matrix)
-		if !ok {
-			return nil, fmt.Errorf("snapshot: query %s: got %s, want a matrix", name, res.Value.Type())
-		}
-		return m, nil
+		return d.rangeQuery(ctx, q, rng, name)
 	}
 	pods := map[string]*Pod{}
 	var podOrder []string
@@ -175,6 +180,17 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		{sigPrompt, true, func(p *Pod) *Track { return &p.PromptTPS }},
 		{sigGen, true, func(p *Pod) *Track { return &p.GenerationTPS }},
 		{sigTTFTp95, false, func(p *Pod) *Track { return &p.TTFTp95 }},
+	}
+	for _, src := range d.engineQueries {
+		m, err := d.rangeQuery(ctx, src.Query, rng, "engine "+src.Source.Exporter)
+		if err != nil {
+			return nil, err
+		}
+		for _, ss := range m {
+			if p := pod(ss.Metric); ss.Metric["pod"] != "" && p.Engine == "" {
+				p.Engine = src.Source.Exporter
+			}
+		}
 	}
 	for _, ps := range podSignals {
 		m, err := get(ps.name)
@@ -276,11 +292,28 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	slices.Sort(podOrder)
 	for _, k := range podOrder {
 		p := pods[k]
+		if p.Model == "" {
+			p.Model, p.ModelFrom = Deployment(p.Pod), "deployment"
+		}
 		p.GPUs = byPod[p.Namespace+"\xff"+p.Pod]
 		s.Pods = append(s.Pods, *p)
 	}
 	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
 	return s, nil
+}
+
+// rangeQuery runs one range query of the snapshot; name says which in
+// errors.
+func (d *Diagnoser) rangeQuery(ctx context.Context, q string, rng query.Range, name string) (model.Matrix, error) {
+	res, err := d.q.QueryRange(ctx, q, rng)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: query %s: %w", name, err)
+	}
+	m, ok := res.Value.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("snapshot: query %s: got %s, want a matrix", name, res.Value.Type())
+	}
+	return m, nil
 }
 
 // fill writes a range query's points into the track's steps; sum adds to

@@ -1,9 +1,11 @@
 package diagnose
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -17,12 +19,17 @@ type podView struct {
 	disagree       float64 // spread of the GPUs' mean busy
 	gpus           []*GPU
 	n, from        int // steps in the window; first step of the sustain period
+	minute         int // steps in one minute (at least one)
+	knobs          knobs
 	step           time.Duration
 	start          time.Time
 	queries        map[string]string
 	th             Thresholds
 	caveatsCommon  []string
 	confidenceBase float64
+	// unjudged says which detector could not judge for a missing signal;
+	// it lowers a healthy verdict's confidence and is its caveat.
+	unjudged string
 }
 
 func newPodView(s *Snapshot, p *Pod, th Thresholds) *podView {
@@ -30,7 +37,9 @@ func newPodView(s *Snapshot, p *Pod, th Thresholds) *podView {
 	v := &podView{p: p, n: n, step: s.Window.Step, start: s.Window.Start, queries: s.Queries, th: th,
 		busy: newTrack(n), dram: newTrack(n), tensor: newTrack(n), xid: newTrack(n), profiling: len(p.GPUs) > 0,
 		confidenceBase: 0.9}
-	v.from = max(0, n-int(th.Sustain/s.Window.Step))
+	v.from = max(0, n-stepsIn(th.Sustain, s.Window.Step))
+	v.minute = stepsIn(time.Minute, s.Window.Step)
+	v.knobs = engineKnobs(p.Engine)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, gi := range p.GPUs {
 		g := &s.GPUs[gi]
@@ -121,15 +130,42 @@ func (v *podView) coverage(ts ...Track) float64 {
 func (v *podView) ev(signal, stat string, t Track) Evidence {
 	st := t.stats(v.from, v.n)
 	val := map[string]float64{"mean": st.mean, "max": st.max, "min": st.min, "last": st.last}[stat]
-	return Evidence{Signal: signal, Stat: stat, Value: finite(val), Query: v.queries[signal]}
+	return evidence(signal, stat, val, v.queries[signal])
 }
 
-func finite(x float64) float64 {
+// evidence is one value behind a finding; a value the signal never had
+// in the period (NaN) is "not reported", never 0.
+func evidence(signal, stat string, x float64, q string) Evidence {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0
+		return Evidence{Signal: signal, Stat: stat, NotReported: true, Query: q}
 	}
-	return round(x)
+	return Evidence{Signal: signal, Stat: stat, Value: round(x), Query: q}
 }
+
+// Text renders the evidence's value and stat, e.g. "0.42 (mean)" or
+// "not reported (mean)".
+func (e Evidence) Text() string {
+	if e.NotReported {
+		return "not reported (" + e.Stat + ")"
+	}
+	return strconv.FormatFloat(e.Value, 'g', 4, 64) + " (" + e.Stat + ")"
+}
+
+// MarshalJSON writes a not-reported value as null, never 0.
+func (e Evidence) MarshalJSON() ([]byte, error) {
+	type plain Evidence
+	var val *float64
+	if !e.NotReported {
+		val = &e.Value
+	}
+	return json.Marshal(struct {
+		plain
+		Value *float64 `json:"value"`
+	}{plain(e), val})
+}
+
+// reported says whether x is a value (not NaN).
+func reported(x float64) bool { return !math.IsNaN(x) }
 
 func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
@@ -138,12 +174,23 @@ func (v *podView) finding(state State, sev Severity, conf float64, since time.Ti
 		Since: since, Summary: summary, Action: action, Evidence: ev, Caveats: slices.Clone(v.caveatsCommon)}
 }
 
-// nz reads NaN as zero (an absent waiting gauge means nothing waits).
-func nz(x float64) float64 {
-	if math.IsNaN(x) {
-		return 0
+// knobs are an engine's flags an action names: the batch size, the
+// memory given to the KV cache and the context length.
+type knobs struct{ batch, memory, context string }
+
+// engineKnobs names the flags of the engine the catalog recognised.
+func engineKnobs(engine string) knobs {
+	switch engine {
+	case "vllm":
+		return knobs{"--max-num-seqs", "--gpu-memory-utilization", "--max-model-len"}
+	case "sglang":
+		return knobs{"--max-running-requests", "--mem-fraction-static", "--context-length"}
+	case "llamacpp":
+		return knobs{"--parallel", "--ctx-size", "--ctx-size"}
+	case "tgi":
+		return knobs{"--max-batch-total-tokens", "--cuda-memory-fraction", "--max-total-tokens"}
 	}
-	return x
+	return knobs{"the engine's maximum batch", "the engine's KV-cache memory share", "the maximum context length"}
 }
 
 // detectPod runs every pod detector; the findings are in precedence order.
@@ -159,9 +206,15 @@ func detectPod(s *Snapshot, p *Pod, th Thresholds) []Finding {
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, v.finding(StateHealthy, SeverityInfo, v.confidenceBase*v.coverage(v.busy, p.Running), s.Window.Start,
+		f := v.finding(StateHealthy, SeverityInfo, v.confidenceBase*v.coverage(v.busy, p.Running), s.Window.Start,
 			"No detector fired: the engine and its GPUs look well used.", "None.",
-			v.ev(sigBusy, "mean", v.busy), v.ev(sigRunning, "mean", p.Running)))
+			v.ev(sigBusy, "mean", v.busy), v.ev(sigRunning, "mean", p.Running))
+		if v.unjudged != "" {
+			f.Confidence = round(f.Confidence * 0.5)
+			f.Caveats = append(f.Caveats, v.unjudged)
+			f.Evidence = append(f.Evidence, v.ev(sigKV, "mean", p.KVUsage))
+		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -210,7 +263,7 @@ func detectMissingLayer(v *podView, s *Snapshot) *Finding {
 // lookback keeps returning the exporter's last sample. Live readings of a
 // busy ratio never repeat exactly; an idle GPU's zeros are not counted.
 func (v *podView) frozen(i int, s *Snapshot) bool {
-	const same = 4 // steps: one minute at 15 s
+	same := max(2, v.minute) // steps: one minute
 	b := v.busy.at(i)
 	if math.IsNaN(b) || b == 0 || i < same-1 {
 		return false
@@ -245,7 +298,11 @@ func detectIdle(v *podView, _ *Snapshot) *Finding {
 	th := v.th
 	cond := func(i int) bool {
 		b := v.busy.at(i)
-		return !math.IsNaN(b) && b < th.IdleBusy && nz(v.p.Running.at(i))+nz(v.p.Waiting.at(i)) < 0.5
+		r, w := v.p.Running.at(i), v.p.Waiting.at(i)
+		if !reported(w) {
+			w = 0 // the running batch alone says no request is served
+		}
+		return !math.IsNaN(b) && b < th.IdleBusy && reported(r) && r+w < 0.5
 	}
 	share, since := v.sustained(cond)
 	if share < th.SustainShare {
@@ -263,8 +320,10 @@ func detectKVSaturated(v *podView, _ *Snapshot) *Finding {
 	th := v.th
 	cond := func(i int) bool {
 		kv := math.Inf(-1)
-		for j := max(0, i-3); j <= i; j++ { // the max of the last minute, as a 15 s scrape misses peaks
-			kv = max(kv, nz(v.p.KVUsage.at(j)))
+		for j := max(0, i-v.minute+1); j <= i; j++ { // the max of the last minute, as a scrape misses peaks
+			if x := v.p.KVUsage.at(j); reported(x) {
+				kv = max(kv, x)
+			}
 		}
 		return kv >= th.KVSaturated && v.p.Preemptions.at(i) > 0
 	}
@@ -274,7 +333,7 @@ func detectKVSaturated(v *podView, _ *Snapshot) *Finding {
 	}
 	f := v.finding(StateKVSaturated, SeverityCritical, v.confidenceBase*v.coverage(v.p.KVUsage, v.p.Preemptions), since,
 		fmt.Sprintf("The KV cache is above %.2f and requests are being preempted: new requests wait for blocks, not compute; risk of OOM.", th.KVSaturated),
-		"Give the KV cache more room: raise gpu_memory_utilization, lower max_model_len or max_num_seqs, enable prefix caching or FP8 KV cache, or add replicas.",
+		fmt.Sprintf("Give the KV cache more room: raise %s, lower %s or %s, enable prefix caching or an FP8 KV cache, or add replicas.", v.knobs.memory, v.knobs.context, v.knobs.batch),
 		v.ev(sigKV, "max", v.p.KVUsage), v.ev(sigKV, "mean", v.p.KVUsage), v.ev(sigPreempt, "mean", v.p.Preemptions))
 	return &f
 }
@@ -296,7 +355,7 @@ func detectHostBound(v *podView, _ *Snapshot) *Finding {
 	th := v.th
 	cond := func(i int) bool {
 		b := v.busy.at(i)
-		return !math.IsNaN(b) && b < th.HostBoundBusy && nz(v.p.Running.at(i)) >= th.HostBoundRunning
+		return !math.IsNaN(b) && b < th.HostBoundBusy && v.p.Running.at(i) >= th.HostBoundRunning
 	}
 	share, since := v.sustained(cond)
 	if share < th.SustainShare {
@@ -312,7 +371,7 @@ func detectHostBound(v *podView, _ *Snapshot) *Finding {
 func detectBacklog(v *podView, _ *Snapshot) *Finding {
 	th := v.th
 	cond := func(i int) bool {
-		return nz(v.p.Waiting.at(i)) >= th.BacklogWaiting && v.busy.at(i) >= th.BacklogBusy
+		return v.p.Waiting.at(i) >= th.BacklogWaiting && v.busy.at(i) >= th.BacklogBusy
 	}
 	share, since := v.sustained(cond)
 	if share < th.SustainShare {
@@ -322,22 +381,22 @@ func detectBacklog(v *podView, _ *Snapshot) *Finding {
 	run, wait := v.p.Running.stats(v.from, v.n).mean, v.p.Waiting.stats(v.from, v.n).mean
 	f := v.finding(StateBacklog, SeverityWarning, v.confidenceBase*v.coverage(v.busy, v.p.Waiting), since,
 		fmt.Sprintf("Requests wait (%.0f on average) on an engine %.0f%% active: throughput is short of demand.", wait, busy*100),
-		"Add replicas, or raise max_num_seqs if the KV cache has room.",
+		fmt.Sprintf("Add replicas, or raise %s if the KV cache has room.", v.knobs.batch),
 		v.ev(sigWaiting, "mean", v.p.Waiting), v.ev(sigRunning, "mean", v.p.Running), v.ev(sigBusy, "mean", v.busy))
 	if busy > th.ScaleOutBusy && run > 0 && len(v.gpus) > 0 {
 		// A queue's length is not a rate, so the size of the shortfall is
 		// unknown: bring this pod's share to the target busy, at least.
 		n := max(1, int(math.Ceil(float64(len(v.gpus))*busy/th.TargetBusy))-len(v.gpus))
 		f.Severity, f.GPUs = SeverityCritical, n
-		f.Action = fmt.Sprintf("Scale out by at least %d GPU(s) for this pod's share of the load, then re-measure: while requests queue, demand exceeds what is served.", n)
+		f.Action = fmt.Sprintf("Scale out by at least %d GPU(s) for this pod's share of the load (or raise %s if the KV cache has room), then re-measure: while requests queue, demand exceeds what is served.", n, v.knobs.batch)
 	}
 	return &f
 }
 
 func detectTTFTRegression(v *podView, _ *Snapshot) *Finding {
 	th := v.th
-	if v.from < 4 {
-		return nil // no baseline before the sustain period
+	if v.from < v.minute {
+		return nil // no baseline (a minute at least) before the sustain period
 	}
 	base := median(v.p.TTFTp95.head(v.from))
 	if math.IsNaN(base) || base <= 0 {
@@ -366,7 +425,7 @@ func detectTTFTRegression(v *podView, _ *Snapshot) *Finding {
 	f := v.finding(StateTTFTRegression, SeverityWarning, v.confidenceBase*v.coverage(v.p.TTFTp95), since,
 		fmt.Sprintf("TTFT p95 is %.2fs, %.1f× its baseline %.2fs: %s.", v.p.TTFTp95.at(v.n-1), v.p.TTFTp95.at(v.n-1)/base, base, cause),
 		"If an arrival spike: add replicas or rate-limit; if KV saturation: see the KV finding; else check prefill chunking and prompt lengths.",
-		v.ev(sigTTFTp95, "last", v.p.TTFTp95), Evidence{Signal: sigTTFTp95, Stat: "baseline", Value: round(base), Query: v.queries[sigTTFTp95]},
+		v.ev(sigTTFTp95, "last", v.p.TTFTp95), evidence(sigTTFTp95, "baseline", base, v.queries[sigTTFTp95]),
 		v.ev(sigPrompt, "mean", v.p.PromptTPS), v.ev(sigKV, "max", v.p.KVUsage))
 	return &f
 }
@@ -385,31 +444,64 @@ func median(t Track) float64 {
 	return xs[len(xs)/2]
 }
 
+// detectMemoryBound reads the roofline from the counters: the engine is
+// busy while the memory interface is far more active than the tensor
+// cores, and nothing waits. Whether the batch could grow is judged from
+// the data: doubling the running batch (KV usage roughly doubles with it)
+// must keep the KV cache below kv_high. Without KV usage that room is
+// unknown and the detector does not fire; the pod's healthy verdict then
+// says so. KV usage never hides what the counters show: with no room it
+// still fires, and the action is to give the cache room first.
 func detectMemoryBound(v *podView, _ *Snapshot) *Finding {
 	th := v.th
-	cond := func(i int) bool {
-		b, d, kv := v.busy.at(i), v.dram.at(i), v.p.KVUsage.at(i)
-		ok := b >= th.MemoryBoundBusy && d >= th.MemoryBoundDRAM && nz(v.p.Waiting.at(i)) < th.BacklogWaiting && !(kv >= th.MemoryBoundKV)
+	counters := func(i int) bool {
+		b, d, w := v.busy.at(i), v.dram.at(i), v.p.Waiting.at(i)
+		ok := b >= th.MemoryBoundBusy && d >= th.MemoryBoundDRAM && !(w >= th.BacklogWaiting)
 		if v.profiling {
-			ok = ok && v.tensor.at(i) < th.MemoryBoundTensor
+			t := v.tensor.at(i)
+			ok = ok && t < th.MemoryBoundTensor && d >= th.MemoryBoundDRAMOverTensor*t
 		}
 		return ok
 	}
-	share, since := v.sustained(cond)
+	share, since := v.sustained(counters)
 	if share < th.SustainShare {
 		return nil
 	}
-	conf := v.confidenceBase * v.coverage(v.busy, v.dram)
+	kv := v.p.KVUsage.stats(v.from, v.n)
+	if kv.n == 0 {
+		v.unjudged = fmt.Sprintf("%s is not reported by this engine: the GPU counters look memory-bound, but whether the batch could grow is unknown, so memory-bound is not judged", sigKV)
+		return nil
+	}
+	conf := v.confidenceBase * v.coverage(v.busy, v.dram, v.p.KVUsage)
 	var caveats []string
 	if !v.profiling {
 		conf *= 0.5
 		caveats = append(caveats, "profiling counters (DCGM_FI_PROF_*) absent: busy is DEV_GPU_UTIL and DRAM is DEV_MEM_COPY_UTIL, tensor activity unknown, so busy cannot tell a memory-bound loop from a well-used GPU")
 	}
-	f := v.finding(StateMemoryBound, SeverityInfo, conf, since,
-		"The engine is busy and the memory interface is active while the tensor cores idle and the batch is small: each decode step streams the weights for few tokens.",
-		"Raise the batch per replica: fewer replicas for the same traffic (see the model's capacity advice), larger max_num_seqs, or route more traffic here.",
+	if v.p.Waiting.stats(v.from, v.n).n == 0 {
+		conf *= 0.7
+		caveats = append(caveats, sigWaiting+" is not reported: a queue cannot be ruled out")
+	}
+	run := v.p.Running.stats(v.from, v.n)
+	room := 2*kv.max < th.KVHigh
+	summary := fmt.Sprintf("The engine is busy and the memory interface (%.0f%% active) far outpaces the tensor cores (%s): each decode step streams the weights for few tokens.",
+		v.dram.stats(v.from, v.n).mean*100, pctOrUnknown(v.tensor.stats(v.from, v.n).mean))
+	action := fmt.Sprintf("Raise the batch per replica: doubling the running batch (%.0f on average) keeps the KV cache at %.0f%%, below %.0f%%; use fewer replicas for the same traffic (see the model's capacity advice), a larger %s, or route more traffic here.",
+		run.mean, 2*kv.max*100, th.KVHigh*100, v.knobs.batch)
+	if !room {
+		action = fmt.Sprintf("Give the KV cache room before raising the batch (at %.0f%% it cannot double below %.0f%%): raise %s, lower %s, use an FP8 KV cache or quantised weights; then raise %s.",
+			kv.max*100, th.KVHigh*100, v.knobs.memory, v.knobs.context, v.knobs.batch)
+	}
+	f := v.finding(StateMemoryBound, SeverityInfo, conf, since, summary, action,
 		v.ev(sigBusy, "mean", v.busy), v.ev(sigDRAM, "mean", v.dram), v.ev(sigTensor, "mean", v.tensor),
-		v.ev(sigRunning, "mean", v.p.Running), v.ev(sigKV, "mean", v.p.KVUsage))
+		v.ev(sigRunning, "mean", v.p.Running), v.ev(sigKV, "max", v.p.KVUsage))
 	f.Caveats = append(f.Caveats, caveats...)
 	return &f
+}
+
+func pctOrUnknown(x float64) string {
+	if !reported(x) {
+		return "not reported"
+	}
+	return fmt.Sprintf("%.0f%% active", x*100)
 }

@@ -100,6 +100,9 @@ type Evidence struct {
 	// share (of steps meeting the condition) or baseline.
 	Stat  string `json:"stat"`
 	Query string `json:"query,omitempty"`
+	// NotReported is set when the signal had no value (Value is then
+	// meaningless and written as null): absent is not zero.
+	NotReported bool `json:"not_reported,omitempty"`
 }
 
 // Finding is one diagnosis: a subject, what is wrong, how sure, since when,

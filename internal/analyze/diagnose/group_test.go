@@ -45,16 +45,3 @@ func TestOrderAndGroup(t *testing.T) {
 		t.Errorf("grouped line %+v, want chat/web × 3 with 3 GPU-hours", g)
 	}
 }
-
-func TestDeployment(t *testing.T) {
-	for pod, want := range map[string]string{
-		"chat-llama-8b-7d9f8c6b5-x2k4q": "chat-llama-8b",
-		"job-abcde":                     "",
-		"vllm-0":                        "",
-		"a-b-c":                         "",
-	} {
-		if got := Deployment(pod); got != want {
-			t.Errorf("Deployment(%q) = %q, want %q", pod, got, want)
-		}
-	}
-}

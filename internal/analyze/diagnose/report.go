@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -71,9 +72,8 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 		c := &r.Capacity[i]
 		// Memory-bound engines are busy streaming weights for small
 		// batches: their busy overstates what the load needs.
-		if m := models[c.Model]; m != nil && m.States[StateMemoryBound]*2 >= m.Pods && !c.Saturated && c.Delta > 0 {
-			c.Needed, c.Delta = c.Held, 0
-			c.Advice = "busy overstates the need: most pods are memory-bound (small batches); fewer replicas with larger batches would serve the same load (see their findings)"
+		if m := models[c.Model]; m != nil && m.States[StateMemoryBound]*2 >= m.Pods && c.Delta == 0 && !c.Saturated {
+			c.Advice = "none from demand; busy overstates the need: most pods are memory-bound (small batches), so fewer replicas with larger batches would serve the same load (see their findings)"
 		}
 	}
 	r.Findings = append(r.Findings, modelFindings(s, r.Capacity, th)...)
@@ -132,7 +132,7 @@ func (r *Report) ForGPU(uuid string) []Finding {
 func gpuFindings(s *Snapshot, th Thresholds) []Finding {
 	var out []Finding
 	n := s.Window.Steps()
-	from := max(0, n-int(th.Sustain/s.Window.Step))
+	from := max(0, n-stepsIn(th.Sustain, s.Window.Step))
 	for i := range s.GPUs {
 		g := &s.GPUs[i]
 		if g.Pod != "" {
@@ -158,113 +158,219 @@ func gpuFindings(s *Snapshot, th Thresholds) []Finding {
 	return out
 }
 
-// Capacity is the advice for one model: how many GPUs the observed peak
-// demand needs at the target busy level, against how many are held.
+// Capacity is the advice for one model on one kind of GPU: how many GPUs
+// the demand needs against how many of that kind are held. GPUs are added
+// only on evidence of unmet demand (requests waiting, preemptions, TTFT
+// above target) and freed only when they are barely busy with nothing
+// waiting; a model that serves its demand gets no advice.
 type Capacity struct {
 	Model string `json:"model"`
-	Held  int    `json:"held"`
+	// GPUModel is the dcgm modelName of the GPUs; MIG is set when they are
+	// MIG slices (counted as slices, never mixed with whole GPUs).
+	GPUModel string `json:"gpu_model"`
+	MIG      bool   `json:"mig,omitempty"`
+	Held     int    `json:"held"`
 	// PeakDemand is the peak over the window of the GPU-equivalents in use
 	// (Σ busy over the model's GPUs).
 	PeakDemand float64 `json:"peak_demand_gpus"`
 	MeanBusy   float64 `json:"mean_busy"`
 	Needed     int     `json:"needed"`
-	// Delta is Needed − Held: positive to add, negative to free.
+	// Delta is Needed − Held: positive to add, negative to free, 0 for no
+	// advice.
 	Delta int `json:"delta"`
-	// Saturated is set when requests waited in most of the window: the
-	// served load is then a floor of the demand, and Needed a lower bound.
-	Saturated bool   `json:"saturated,omitempty"`
-	Advice    string `json:"advice"`
+	// Saturated is set when demand went unmet in most of the window
+	// (Unmet says how): the served load is then a floor of the demand, and
+	// Needed a lower bound.
+	Saturated bool     `json:"saturated,omitempty"`
+	Unmet     []string `json:"unmet,omitempty"`
+	Advice    string   `json:"advice"`
+}
+
+// Kind names the GPUs of the advice, e.g. "NVIDIA H100 80GB HBM3 GPU" or
+// "NVIDIA A100-SXM4-80GB MIG slice".
+func (c Capacity) Kind() string {
+	k := c.GPUModel
+	if k == "" {
+		k = "(GPU model not reported)"
+	}
+	if c.MIG {
+		return k + " MIG slice"
+	}
+	return k + " GPU"
+}
+
+// capacityKey groups pods by model and the kind of GPU they hold.
+type capacityKey struct {
+	model, gpu string
+	mig        bool
 }
 
 func capacity(s *Snapshot, th Thresholds) []Capacity {
 	n := s.Window.Steps()
-	by := map[string][]*Pod{}
+	by := map[capacityKey][]*Pod{}
+	var keys []capacityKey
 	for i := range s.Pods {
-		by[s.Pods[i].Model] = append(by[s.Pods[i].Model], &s.Pods[i])
+		p := &s.Pods[i]
+		k := capacityKey{model: p.Model}
+		if len(p.GPUs) > 0 {
+			g := s.GPUs[p.GPUs[0]]
+			k.gpu, k.mig = g.ModelName, g.MIG != ""
+		}
+		if by[k] == nil {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], p)
 	}
 	var out []Capacity
-	for model, pods := range by {
-		c := Capacity{Model: model}
+	for _, k := range keys {
+		pods := by[k]
+		c := Capacity{Model: k.model, GPUModel: k.gpu, MIG: k.mig}
 		var busySum float64
-		var busyN, waited int
+		var busyN, waited, preempted, slow, unmet, waitSeenN int
 		for i := range n {
-			var demand, wait float64
+			var demand, wait, pre, ttft float64
+			var waitSeen bool
 			for _, p := range pods {
 				for _, gi := range p.GPUs {
-					if b := s.GPUs[gi].Busy.at(i); !math.IsNaN(b) {
+					if b := s.GPUs[gi].Busy.at(i); reported(b) {
 						demand += b
 						busySum += b
 						busyN++
 					}
 				}
-				wait += nz(p.Waiting.at(i))
+				if w := p.Waiting.at(i); reported(w) {
+					wait += w
+					waitSeen = true
+				}
+				if x := p.Preemptions.at(i); reported(x) {
+					pre += x
+				}
+				if x := p.TTFTp95.at(i); reported(x) {
+					ttft = max(ttft, x)
+				}
 			}
-			if wait >= th.BacklogWaiting {
+			if waitSeen {
+				waitSeenN++
+			}
+			w, pr, sl := waitSeen && wait >= th.BacklogWaiting, pre > 0, th.TTFTTarget > 0 && ttft > th.TTFTTarget.Seconds()
+			if w {
 				waited++
+			}
+			if pr {
+				preempted++
+			}
+			if sl {
+				slow++
+			}
+			if w || pr || sl {
+				unmet++
 			}
 			c.PeakDemand = max(c.PeakDemand, demand)
 		}
-		// A queue's length is not a rate: while requests wait, the demand
-		// is only known to exceed what was served.
-		c.Saturated = waited*2 > n
 		for _, p := range pods {
 			c.Held += len(p.GPUs)
 		}
 		if busyN == 0 {
 			continue
 		}
+		// Unmet demand in most of the window: a queue's length is not a
+		// rate, so the demand is only known to exceed what was served.
+		c.Saturated = unmet*2 > n
+		if c.Saturated {
+			share := func(k int) string { return fmt.Sprintf("%.0f%% of the window", 100*float64(k)/float64(n)) }
+			if waited > 0 {
+				c.Unmet = append(c.Unmet, "requests waiting in "+share(waited))
+			}
+			if preempted > 0 {
+				c.Unmet = append(c.Unmet, "preemptions in "+share(preempted))
+			}
+			if slow > 0 {
+				c.Unmet = append(c.Unmet, fmt.Sprintf("TTFT p95 above %s in %s", th.TTFTTarget, share(slow)))
+			}
+		}
 		c.MeanBusy = round(busySum / float64(busyN))
 		c.PeakDemand = round(c.PeakDemand)
 		c.Needed = max(1, int(math.Ceil(c.PeakDemand/th.TargetBusy-1e-9)))
-		c.Delta = c.Needed - c.Held
+		kind := c.Kind()
 		switch {
+		case c.Saturated && c.MeanBusy >= th.BacklogBusy:
+			c.Delta = max(1, c.Needed-c.Held)
+			c.Needed = c.Held + c.Delta
+			c.Advice = fmt.Sprintf("add at least %d × %s: demand is unmet (%s) on the %d held, %.0f%% busy; re-measure after scaling",
+				c.Delta, kind, strings.Join(c.Unmet, ", "), c.Held, c.MeanBusy*100)
 		case c.Saturated:
-			c.Delta = max(1, c.Delta)
-			c.Advice = fmt.Sprintf("add at least %d GPU(s): requests queue, so demand exceeds the %.1f GPUs served; re-measure after scaling", c.Delta, c.PeakDemand)
-		case c.Delta > 0:
-			c.Advice = fmt.Sprintf("add %d GPU(s): peak demand %.1f GPUs at %.0f%% target busy needs %d, %d held", c.Delta, c.PeakDemand, th.TargetBusy*100, c.Needed, c.Held)
-		case c.Delta < 0:
-			c.Advice = fmt.Sprintf("free %d GPU(s): peak demand %.1f GPUs at %.0f%% target busy needs %d, %d held", -c.Delta, c.PeakDemand, th.TargetBusy*100, c.Needed, c.Held)
+			c.Needed = c.Held
+			c.Advice = fmt.Sprintf("none from capacity: demand is unmet (%s) but the %d × %s are only %.0f%% busy, so more GPUs would not help (see the pods' findings)",
+				strings.Join(c.Unmet, ", "), c.Held, kind, c.MeanBusy*100)
+		case c.MeanBusy < th.ConsolidateBusy && waitSeenN > 0 && waited == 0 && c.Needed < c.Held:
+			c.Delta = c.Needed - c.Held
+			c.Advice = fmt.Sprintf("free %d × %s: %.0f%% busy on average with nothing waiting; peak demand %.1f GPUs at %.0f%% target busy needs %d, %d held",
+				-c.Delta, kind, c.MeanBusy*100, c.PeakDemand, th.TargetBusy*100, c.Needed, c.Held)
 		default:
-			c.Advice = "sized right for the observed peak"
+			c.Needed = c.Held
+			c.Advice = fmt.Sprintf("none: demand is met on %d × %s (nothing waits, no preemptions, TTFT on target)", c.Held, kind)
 		}
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b Capacity) int { return cmpString(a.Model, b.Model) })
+	slices.SortFunc(out, func(a, b Capacity) int {
+		if c := cmpString(a.Model, b.Model); c != 0 {
+			return c
+		}
+		if c := cmpString(a.GPUModel, b.GPUModel); c != 0 {
+			return c
+		}
+		return boolInt(a.MIG) - boolInt(b.MIG)
+	})
 	return out
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // modelFindings: consolidation (busy low, nothing waiting: free GPUs) and
-// scale-out (backlog on busy GPUs) per model.
+// scale-out (unmet demand on busy GPUs) per model and kind of GPU, from
+// the capacity advice.
 func modelFindings(s *Snapshot, caps []Capacity, th Thresholds) []Finding {
 	var out []Finding
 	for _, c := range caps {
-		var wait float64
-		var waitN int
+		if c.Delta == 0 {
+			continue
+		}
+		wait := math.NaN() // not reported until a pod of the model reports it
 		for i := range s.Pods {
 			p := &s.Pods[i]
 			if p.Model != c.Model {
 				continue
 			}
 			if st := p.Waiting.stats(0, len(p.Waiting)); st.n > 0 {
+				if math.IsNaN(wait) {
+					wait = 0
+				}
 				wait += st.mean
-				waitN++
 			}
 		}
 		subj := Subject{Level: LevelModel, Model: c.Model}
 		ev := []Evidence{{Signal: sigBusy, Stat: "mean", Value: c.MeanBusy, Query: s.Queries[sigBusy]},
-			{Signal: sigWaiting, Stat: "mean", Value: round(wait), Query: s.Queries[sigWaiting]}}
+			evidence(sigWaiting, "mean", wait, s.Queries[sigWaiting])}
 		switch {
-		case c.MeanBusy < th.ConsolidateBusy && wait < th.BacklogWaiting && c.Delta < 0:
+		case c.Delta < 0:
 			out = append(out, Finding{Subject: subj, State: StateConsolidate, Severity: SeverityWarning, Confidence: 0.8,
 				Since: s.Window.Start, GPUs: c.Delta, Evidence: ev,
-				Summary: fmt.Sprintf("The model's %d GPUs are %.0f%% busy on average with nothing waiting.", c.Held, c.MeanBusy*100),
-				Action:  fmt.Sprintf("Consolidate: free %d GPU(s) (%s).", -c.Delta, c.Advice)})
-		case c.MeanBusy > th.ScaleOutBusy && wait >= th.BacklogWaiting && c.Delta > 0:
-			out = append(out, Finding{Subject: subj, State: StateBacklog, Severity: SeverityCritical, Confidence: 0.8,
+				Summary: fmt.Sprintf("The model's %d × %s are %.0f%% busy on average with nothing waiting.", c.Held, c.Kind(), c.MeanBusy*100),
+				Action:  fmt.Sprintf("Consolidate: %s.", c.Advice)})
+		case c.Delta > 0:
+			sev := SeverityWarning
+			if c.MeanBusy > th.ScaleOutBusy {
+				sev = SeverityCritical
+			}
+			out = append(out, Finding{Subject: subj, State: StateBacklog, Severity: sev, Confidence: 0.8,
 				Since: s.Window.Start, GPUs: c.Delta, Evidence: ev,
-				Summary: fmt.Sprintf("Requests wait on the model's %d GPUs, %.0f%% busy.", c.Held, c.MeanBusy*100),
-				Action:  fmt.Sprintf("Scale out by %d GPU(s) (%s).", c.Delta, c.Advice)})
+				Summary: fmt.Sprintf("Demand is unmet on the model's %d × %s, %.0f%% busy: %s.", c.Held, c.Kind(), c.MeanBusy*100, strings.Join(c.Unmet, ", ")),
+				Action:  fmt.Sprintf("Scale out: %s.", c.Advice)})
 		}
 	}
 	return out

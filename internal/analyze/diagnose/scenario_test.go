@@ -42,6 +42,8 @@ type scenarioRun struct {
 	gpus int
 	// quick scenarios also run under -race and -short.
 	quick bool
+	// check, if set, tests the final report further.
+	check func(t *testing.T, final *diagnose.Report)
 }
 
 const (
@@ -91,7 +93,10 @@ func TestScenarios(t *testing.T) {
 		{name: "ttft-regression", expect: diagnose.StateTTFTRegression, minPrecision: 0.3, minRecall: 0.5},
 		{name: "poor-spec-decode", expect: diagnose.StatePoorSpecDecode, minPrecision: 0.9, minRecall: 0.9},
 		{name: "exporter-down", expect: diagnose.StateMissingLayer, minPrecision: 0.9, minRecall: 0.9, quick: true},
-		{name: "healthy", expect: diagnose.StateHealthy, minPrecision: 1, minRecall: 0.9, gpus: 8},
+		{name: "healthy", expect: diagnose.StateHealthy, minPrecision: 1, minRecall: 0.9, gpus: 8, check: noCapacityAdvice},
+		{name: "busy-healthy", expect: diagnose.StateHealthy, minPrecision: 1, minRecall: 0.9, gpus: 8, check: noCapacityAdvice},
+		{name: "llamacpp-no-kv", expect: diagnose.StateHealthy, minPrecision: 0.85, minRecall: 0.9, check: noKVNotZero},
+		{name: "memory-bound-kv", expect: diagnose.StateMemoryBound, minPrecision: 0.9, minRecall: 0.9, check: midKV},
 	}
 	var golden strings.Builder
 	golden.WriteString("# scenario state precision recall tp fp fn (pod-minutes; primary state vs truth)\n")
@@ -122,6 +127,9 @@ func TestScenarios(t *testing.T) {
 				if f.Subject.Level == diagnose.LevelModel {
 					fmt.Fprintf(&golden, "%s model %s %s gpus=%d\n", run.name, f.Subject, f.State, f.GPUs)
 				}
+			}
+			if run.check != nil {
+				run.check(t, final)
 			}
 			c := conf[run.expect]
 			if c == nil {
@@ -224,6 +232,69 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 	}
 	final := diagnose.Analyze(snap.Until(simEnd, evalWindow), th)
 	return conf, latency, final
+}
+
+// noCapacityAdvice: a fleet that serves its demand gets no GPUs to add
+// or free, and no model-level finding.
+func noCapacityAdvice(t *testing.T, r *diagnose.Report) {
+	t.Helper()
+	for _, c := range r.Capacity {
+		if c.Delta != 0 || c.Saturated || !strings.HasPrefix(c.Advice, "none") {
+			t.Errorf("capacity %s on %s: delta %d, advice %q; want none", c.Model, c.Kind(), c.Delta, c.Advice)
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Subject.Level == diagnose.LevelModel {
+			t.Errorf("model finding %s %s: %s", f.Subject, f.State, f.Action)
+		}
+	}
+}
+
+// noKVNotZero: an engine without KV series is not memory-bound on
+// nothing, its model has a name, and no evidence reads the absent KV as 0.
+func noKVNotZero(t *testing.T, r *diagnose.Report) {
+	t.Helper()
+	for _, p := range r.Pods {
+		if p.Subject.Model == "" {
+			t.Errorf("pod %s has no model name", p.Subject)
+		}
+	}
+	for _, f := range r.Findings {
+		if f.State == diagnose.StateMemoryBound {
+			t.Errorf("%s memory_bound without KV series: %s", f.Subject, f.Summary)
+		}
+		for _, e := range f.Evidence {
+			if e.Signal == "kv_cache_usage_ratio" && !e.NotReported {
+				t.Errorf("%s %s: evidence %s = %g, want not reported", f.Subject, f.State, e.Signal, e.Value)
+			}
+		}
+		if strings.Contains(f.Action, "max_num_seqs") || strings.Contains(f.Action, "--max-num-seqs") {
+			t.Errorf("%s %s: a vLLM flag for llama.cpp: %s", f.Subject, f.State, f.Action)
+		}
+	}
+}
+
+// midKV: the memory-bound pods' KV usage is above the old fixed 0.25,
+// which must not veto the counters.
+func midKV(t *testing.T, r *diagnose.Report) {
+	t.Helper()
+	n := 0
+	for _, f := range r.Findings {
+		if f.State != diagnose.StateMemoryBound {
+			continue
+		}
+		for _, e := range f.Evidence {
+			if e.Signal == "kv_cache_usage_ratio" && e.Value > 0.25 {
+				n++
+			}
+		}
+		if !strings.Contains(f.Action, "--max-num-seqs") {
+			t.Errorf("%s: action names no vLLM flag: %s", f.Subject, f.Action)
+		}
+	}
+	if n == 0 {
+		t.Error("no memory-bound pod above 0.25 KV usage: the scenario does not test a mid KV usage")
+	}
 }
 
 func compareGolden(t *testing.T, path string, got []byte) {

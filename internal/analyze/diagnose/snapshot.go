@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -87,6 +88,13 @@ type Pod struct {
 	Pod       string `json:"pod"`
 	Instance  string `json:"instance"`
 	Model     string `json:"model"`
+	// ModelFrom says where Model came from when the engine reports no
+	// model label: "deployment" (the pod name without its ReplicaSet and
+	// pod hashes); empty when the engine reported it.
+	ModelFrom string `json:"model_from,omitempty"`
+	// Engine is the exporter whose metrics the pod matched in the catalog
+	// (vllm, sglang, tgi, llamacpp); empty when none did.
+	Engine string `json:"engine,omitempty"`
 
 	Running        Track `json:"-"`
 	Waiting        Track `json:"-"`
@@ -103,6 +111,40 @@ type Pod struct {
 // Subject is the pod as a finding's subject.
 func (p *Pod) Subject() Subject {
 	return Subject{Level: LevelPod, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model}
+}
+
+// podHashAlphabet is the alphabet of Kubernetes' generated name suffixes
+// (ReplicaSet pod-template hashes and pod name suffixes).
+const podHashAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+func isHash(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune(podHashAlphabet, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Deployment names the workload of a pod from its name: without the pod
+// suffix (5 characters of Kubernetes' name alphabet) and the ReplicaSet
+// hash before it (6–10), or without a StatefulSet ordinal. A name that
+// does not look generated is returned as is.
+func Deployment(pod string) string {
+	parts := strings.Split(pod, "-")
+	n := len(parts)
+	switch {
+	case n >= 3 && isHash(parts[n-1], 5, 5) && isHash(parts[n-2], 6, 10):
+		return strings.Join(parts[:n-2], "-")
+	case n >= 2 && isHash(parts[n-1], 5, 5):
+		return strings.Join(parts[:n-1], "-")
+	case n >= 2 && parts[n-1] != "" && strings.Trim(parts[n-1], "0123456789") == "":
+		return strings.Join(parts[:n-1], "-")
+	}
+	return pod
 }
 
 // GPU is one GPU (or MIG slice) over the window.

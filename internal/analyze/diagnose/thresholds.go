@@ -28,13 +28,14 @@ type Thresholds struct {
 	HostBoundBusy    float64 `yaml:"host_bound_busy"`
 	HostBoundRunning float64 `yaml:"host_bound_running"`
 	// Memory-bandwidth-bound: engine active at least MemoryBoundBusy, DRAM
-	// active at least MemoryBoundDRAM, tensor active below
-	// MemoryBoundTensor, KV-cache usage below MemoryBoundKV (the batch is far
-	// below what the cache holds) and nothing waiting.
-	MemoryBoundBusy   float64 `yaml:"memory_bound_busy"`
-	MemoryBoundDRAM   float64 `yaml:"memory_bound_dram"`
-	MemoryBoundTensor float64 `yaml:"memory_bound_tensor"`
-	MemoryBoundKV     float64 `yaml:"memory_bound_kv"`
+	// active at least MemoryBoundDRAM and at least
+	// MemoryBoundDRAMOverTensor times the tensor activity, tensor active
+	// below MemoryBoundTensor, and nothing waiting. The room to raise the
+	// batch is judged against KVHigh.
+	MemoryBoundBusy           float64 `yaml:"memory_bound_busy"`
+	MemoryBoundDRAM           float64 `yaml:"memory_bound_dram"`
+	MemoryBoundTensor         float64 `yaml:"memory_bound_tensor"`
+	MemoryBoundDRAMOverTensor float64 `yaml:"memory_bound_dram_over_tensor"`
 	// KVHigh (warning) and KVSaturated (critical, with preemptions) bound
 	// the KV-cache usage ratio.
 	KVHigh      float64 `yaml:"kv_high"`
@@ -48,6 +49,9 @@ type Thresholds struct {
 	// ConsolidateBusy: a model whose GPUs are below it on average with
 	// nothing waiting holds GPUs it could free.
 	ConsolidateBusy float64 `yaml:"consolidate_busy"`
+	// TTFTTarget: a TTFT p95 above it is unmet demand for the capacity
+	// advice.
+	TTFTTarget time.Duration `yaml:"ttft_target"`
 	// TargetBusy is the busy level capacity advice sizes for.
 	TargetBusy float64 `yaml:"target_busy"`
 	// Utilisation report bands: GPUs below LowBusy and above HighBusy.
@@ -76,40 +80,70 @@ type Thresholds struct {
 	TTFTBaseline time.Duration `yaml:"ttft_baseline"`
 }
 
+// MaxSteps bounds the steps of a snapshot (and so the points of each of
+// its range queries), far below Prometheus's limit of 11,000 points per
+// series, on the embedded engine and on any remote one.
+const MaxSteps = 2000
+
+// StepFor is the step a window is read at: Step while the window has at
+// most MaxSteps of them, else the smallest multiple of Step (whole
+// minutes once above a minute) that keeps it within MaxSteps.
+func (th Thresholds) StepFor(window time.Duration) time.Duration {
+	step := th.Step
+	if step <= 0 || window/step <= MaxSteps {
+		return step
+	}
+	need := (window + MaxSteps - 1) / MaxSteps
+	unit := step
+	if need > time.Minute && time.Minute%step == 0 {
+		unit = time.Minute
+	}
+	return (need + unit - 1) / unit * unit
+}
+
+// stepsIn is how many steps of length step cover d, at least one.
+func stepsIn(d, step time.Duration) int {
+	if step <= 0 {
+		return 1
+	}
+	return max(1, int((d+step-1)/step))
+}
+
 // DefaultThresholds returns the documented defaults (docs/diagnosis.md).
 func DefaultThresholds() Thresholds {
 	return Thresholds{
-		Step:              15 * time.Second,
-		Sustain:           5 * time.Minute,
-		SustainShare:      0.8,
-		IdleBusy:          0.10,
-		HostBoundBusy:     0.5,
-		HostBoundRunning:  1,
-		MemoryBoundBusy:   0.5,
-		MemoryBoundDRAM:   0.4,
-		MemoryBoundTensor: 0.3,
-		MemoryBoundKV:     0.25,
-		KVHigh:            0.85,
-		KVSaturated:       0.9,
-		BacklogWaiting:    1,
-		BacklogBusy:       0.5,
-		ScaleOutBusy:      0.85,
-		ConsolidateBusy:   0.3,
-		TargetBusy:        0.7,
-		LowBusy:           0.7,
-		HighBusy:          0.85,
-		TTFTFactor:        2,
-		TTFTMinIncrease:   250 * time.Millisecond,
-		SpecAcceptance:    0.5,
-		GPUDisagree:       0.3,
-		KVHighFor:         5 * time.Minute,
-		KVSaturatedFor:    2 * time.Minute,
-		QueuedFor:         5 * time.Minute,
-		TTFTFor:           5 * time.Minute,
-		GPUIdleFor:        30 * time.Minute,
-		XIDFor:            1 * time.Minute,
-		ExporterDownFor:   5 * time.Minute,
-		TTFTBaseline:      1 * 24 * time.Hour,
+		Step:                      15 * time.Second,
+		Sustain:                   5 * time.Minute,
+		SustainShare:              0.8,
+		IdleBusy:                  0.10,
+		HostBoundBusy:             0.5,
+		HostBoundRunning:          1,
+		MemoryBoundBusy:           0.5,
+		MemoryBoundDRAM:           0.4,
+		MemoryBoundTensor:         0.3,
+		MemoryBoundDRAMOverTensor: 2,
+		KVHigh:                    0.85,
+		KVSaturated:               0.9,
+		BacklogWaiting:            1,
+		BacklogBusy:               0.5,
+		ScaleOutBusy:              0.85,
+		ConsolidateBusy:           0.3,
+		TTFTTarget:                2 * time.Second,
+		TargetBusy:                0.7,
+		LowBusy:                   0.7,
+		HighBusy:                  0.85,
+		TTFTFactor:                2,
+		TTFTMinIncrease:           250 * time.Millisecond,
+		SpecAcceptance:            0.5,
+		GPUDisagree:               0.3,
+		KVHighFor:                 5 * time.Minute,
+		KVSaturatedFor:            2 * time.Minute,
+		QueuedFor:                 5 * time.Minute,
+		TTFTFor:                   5 * time.Minute,
+		GPUIdleFor:                30 * time.Minute,
+		XIDFor:                    1 * time.Minute,
+		ExporterDownFor:           5 * time.Minute,
+		TTFTBaseline:              1 * 24 * time.Hour,
 	}
 }
 
@@ -127,7 +161,7 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	}{
 		{"sustain_share", th.SustainShare}, {"idle_busy", th.IdleBusy}, {"host_bound_busy", th.HostBoundBusy},
 		{"memory_bound_busy", th.MemoryBoundBusy}, {"memory_bound_dram", th.MemoryBoundDRAM},
-		{"memory_bound_tensor", th.MemoryBoundTensor}, {"memory_bound_kv", th.MemoryBoundKV},
+		{"memory_bound_tensor", th.MemoryBoundTensor},
 		{"kv_high", th.KVHigh}, {"kv_saturated", th.KVSaturated}, {"backlog_busy", th.BacklogBusy},
 		{"scale_out_busy", th.ScaleOutBusy}, {"consolidate_busy", th.ConsolidateBusy},
 		{"target_busy", th.TargetBusy}, {"low_busy", th.LowBusy}, {"high_busy", th.HighBusy},
@@ -153,8 +187,14 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	if th.ConsolidateBusy >= th.TargetBusy {
 		bad("consolidate_busy", "%g is not below target_busy %g", th.ConsolidateBusy, th.TargetBusy)
 	}
+	if th.MemoryBoundDRAMOverTensor < 1 {
+		bad("memory_bound_dram_over_tensor", "%g must be at least 1", th.MemoryBoundDRAMOverTensor)
+	}
 	if th.TTFTFactor <= 1 {
 		bad("ttft_factor", "%g must be above 1", th.TTFTFactor)
+	}
+	if th.TTFTTarget <= 0 {
+		bad("ttft_target", "%s must be positive", th.TTFTTarget)
 	}
 	if th.TTFTMinIncrease < 0 {
 		bad("ttft_min_increase", "%s is negative", th.TTFTMinIncrease)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servescope/servescope/internal/analyze/diagnose"
 )
 
 // TestTopHostileLabels: escape sequences in label values reach the
@@ -22,5 +24,23 @@ func TestTopHostileLabels(t *testing.T) {
 	}
 	if !strings.Contains(out, `pod\x1b]0;pwned\x07`) {
 		t.Errorf("the pod is not shown escaped:\n%s", out)
+	}
+}
+
+// TestDiagnoseHostileLabels: a pod name, an action and a model with
+// terminal escapes are printed escaped by `servescope diagnose`.
+func TestDiagnoseHostileLabels(t *testing.T) {
+	r := &diagnose.Report{At: time.Unix(0, 0), Window: time.Hour, Findings: []diagnose.Finding{{
+		Subject: diagnose.Subject{Level: diagnose.LevelPod, Namespace: "ns", Pod: "p\x1b[2J\x1b]0;pwned\x07"},
+		State:   diagnose.StateIdle, Action: "act\x1b[31m",
+	}}, Capacity: []diagnose.Capacity{{Model: "m\x1b[2J", Advice: "none"}}}
+	var b strings.Builder
+	if err := WriteDiagnosis(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"\x1b", "\x07"} {
+		if strings.Contains(b.String(), raw) {
+			t.Errorf("raw %q in diagnose's output:\n%q", raw, b.String())
+		}
 	}
 }

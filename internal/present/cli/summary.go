@@ -1,5 +1,6 @@
 // Package cli holds servescope's human-readable terminal output: the
-// one-screen summary that `make demo` prints, and `servescope top`, a live
+// one-screen summary that `make demo` prints, `servescope diagnose`'s
+// tables (WriteDiagnosis: findings and capacity advice), and `servescope top`, a live
 // per-pod table (rows read through the diagnoser, the refresh interval
 // learned from the server's targets or config API). It reads only through
 // the query.Querier, so every command works against the embedded server or

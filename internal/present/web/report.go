@@ -44,6 +44,10 @@ type ReportOptions struct {
 	Format string
 	// Source names the backend read (a URL), shown in the header; optional.
 	Source string
+	// AllowPartial writes a report whose panels partly failed, under a
+	// "partial" banner naming them; without it such a report is an error
+	// and nothing is written.
+	AllowPartial bool
 }
 
 // FleetSummary is the fleet's utilisation over a window and the capacity
@@ -64,7 +68,9 @@ type FleetSummary struct {
 // Capacity is the advice for one model: GPUs needed for the observed peak
 // against GPUs held.
 type Capacity struct {
-	Model      string
+	Model string
+	// GPU names the kind of GPU the advice is about (model, MIG slice).
+	GPU        string
 	Held       int
 	PeakDemand float64 // GPU-equivalents in use at the peak
 	MeanBusy   float64
@@ -112,6 +118,9 @@ type reportData struct {
 	CSS        template.CSS
 	Headline   []kpi
 	Sections   []reportSectionView
+	// Partial lists the panels that failed ("title: error"); the report
+	// then carries a banner saying it is partial.
+	Partial []string
 }
 
 // reportSources memoises the diagnosis and the fleet summary, which
@@ -203,13 +212,14 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 		all = append(all, s.Panels...)
 	}
 	views := e.render(ctx, all)
-	// A backend failing every query makes an error, not a report of errors.
-	if !slices.ContainsFunc(views, func(v panelView) bool { return v.State == stateOK || v.State == stateNoData }) {
-		if i := slices.IndexFunc(views, func(v panelView) bool { return v.State == stateError }); i >= 0 {
-			return fmt.Errorf("report: no panel could be read, the first failed with: %s", views[i].Message)
-		}
+	// A report whose part fails is an error, not a report of errors,
+	// unless a partial one is asked for (it then says so).
+	failed := failures(views)
+	if len(failed) > 0 && (!o.AllowPartial || !slices.ContainsFunc(views, func(v panelView) bool { return v.State == stateOK || v.State == stateNoData })) {
+		return fmt.Errorf("report: %d of %d panels could not be read (%s); nothing written (a partial report can be asked for)",
+			len(failed), len(views), strings.Join(failed, "; "))
 	}
-	d := reportData{Title: "GPU fleet report", Start: e.start, End: end, Window: model.Duration(o.Window).String(), Source: o.Source}
+	d := reportData{Title: "GPU fleet report", Start: e.start, End: end, Window: model.Duration(o.Window).String(), Source: o.Source, Partial: failed}
 	for _, s := range sections {
 		sv := reportSectionView{ID: s.ID, Title: s.Title, Lead: s.Lead}
 		for range s.Panels {
@@ -240,6 +250,17 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 		return fmt.Errorf("report: write: %w", err)
 	}
 	return nil
+}
+
+// failures lists the panels that failed, as "title: error".
+func failures(views []panelView) []string {
+	var out []string
+	for _, v := range views {
+		if v.State == stateError {
+			out = append(out, v.Title+": "+v.Message)
+		}
+	}
+	return out
 }
 
 // headline is the key numbers at the top, from what the panels fetched.
@@ -397,7 +418,7 @@ func (s *reportSources) capacity(ctx context.Context, e *env, v *panelView) erro
 	if err != nil || f == nil || len(f.Capacity) == 0 {
 		return err
 	}
-	t := &table{Head: []string{"model", "GPUs held", "peak demand (GPUs)", "mean busy", "GPUs needed", "advice"}}
+	t := &table{Head: []string{"model", "GPU", "GPUs held", "peak demand (GPUs)", "mean busy", "GPUs needed", "advice"}}
 	for _, c := range f.Capacity {
 		needed := strconv.Itoa(c.Needed)
 		if c.Saturated {
@@ -407,7 +428,7 @@ func (s *reportSources) capacity(ctx context.Context, e *env, v *panelView) erro
 		if m == "" {
 			m = "(model not reported)"
 		}
-		t.Rows = append(t.Rows, []string{m, strconv.Itoa(c.Held), strconv.FormatFloat(c.PeakDemand, 'f', 1, 64),
+		t.Rows = append(t.Rows, []string{m, c.GPU, strconv.Itoa(c.Held), strconv.FormatFloat(c.PeakDemand, 'f', 1, 64),
 			formatValue(c.MeanBusy, "ratio"), needed, c.Advice})
 	}
 	v.Table = t

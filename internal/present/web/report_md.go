@@ -22,6 +22,13 @@ func (h *Handler) writeMarkdown(w *bytes.Buffer, d reportData) error {
 		fmt.Fprintf(w, " · **data from** %s", mdCode(d.Source))
 	}
 	w.WriteString("\n\n")
+	if len(d.Partial) > 0 {
+		fmt.Fprintf(w, "> **Partial report:** %d panel(s) could not be read; their figures are missing below.\n>\n", len(d.Partial))
+		for _, f := range d.Partial {
+			fmt.Fprintf(w, "> - %s\n", mdLine(f))
+		}
+		w.WriteString("\n")
+	}
 	if len(d.Headline) > 0 {
 		t := &table{Rows: [][]string{nil}}
 		for _, k := range d.Headline {

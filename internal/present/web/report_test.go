@@ -103,12 +103,18 @@ func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*Fl
 		Busy:  0.435, SavingsPer10Points: 2_250_000}
 	return &FleetSummary{Model: m, MeanBusy: 0.435, LowBusy: 0.3, HighBusy: 0.7, BelowLow: 2.0 / 3, AboveHigh: 1.0 / 3,
 		Capacity: []Capacity{
-			{Model: "llama-8b", Held: 2, PeakDemand: 0.99, MeanBusy: 0.46, Needed: 2, Advice: "sized right for the observed peak"},
-			{Model: reportHostile, Held: 1, PeakDemand: 1, MeanBusy: 1, Needed: 2, Saturated: true, Advice: "add at least 1 GPU(s)"},
+			{Model: "llama-8b", GPU: "NVIDIA H100 80GB HBM3 GPU", Held: 2, PeakDemand: 0.99, MeanBusy: 0.46, Needed: 2, Advice: "none: demand is met"},
+			{Model: reportHostile, GPU: "NVIDIA A100-SXM4-80GB MIG slice", Held: 1, PeakDemand: 1, MeanBusy: 1, Needed: 2, Saturated: true, Advice: "add at least 1 × NVIDIA A100-SXM4-80GB MIG slice"},
 		}}, nil
 }
 
 func newReportHandler(t *testing.T) *Handler {
+	t.Helper()
+	return newReportHandlerWith(t, reportFakes{})
+}
+
+// newReportHandlerWith is newReportHandler with another diagnosis.
+func newReportHandlerWith(t *testing.T, findings Findings) *Handler {
 	t.Helper()
 	st := promqltest.LoadedStorage(t, strings.ReplaceAll(reportSeries, "HOSTILE", strconv.Quote(reportHostile)))
 	eng := query.NewEngine(st, query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: prometheus.NewRegistry()})
@@ -116,7 +122,7 @@ func newReportHandler(t *testing.T) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Querier: eng, Catalog: cat, Findings: reportFakes{}, Costs: reportFakes{}, Fleet: reportFakes{},
+	h, err := New(Options{Querier: eng, Catalog: cat, Findings: findings, Costs: reportFakes{}, Fleet: reportFakes{},
 		Now: func() time.Time { return reportEnd }})
 	if err != nil {
 		t.Fatal(err)
@@ -400,5 +406,44 @@ func TestMarkdownEscaping(t *testing.T) {
 		if got := tc.fn(tc.in); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// failingFindings is a diagnosis that fails, as one over a window too long
+// for the backend did.
+type failingFindings struct{}
+
+func (failingFindings) Findings(context.Context, time.Time, time.Duration) ([]Finding, error) {
+	return nil, errors.New("exceeded maximum resolution of 11,000 points per timeseries")
+}
+
+// TestReportPartial: one failing part fails the report and writes
+// nothing; with AllowPartial the document says it is partial, in a banner
+// naming the failed panels, in both formats.
+func TestReportPartial(t *testing.T) {
+	t.Parallel()
+	h := newReportHandlerWith(t, failingFindings{})
+	for _, format := range []string{FormatHTML, FormatMarkdown} {
+		var buf strings.Builder
+		err := h.Report(t.Context(), &buf, ReportOptions{Window: time.Hour, Format: format})
+		if err == nil || !strings.Contains(err.Error(), "11,000 points") || buf.Len() > 0 {
+			t.Errorf("%s: a failing part: err %v, %d bytes written; want an error naming it and nothing written", format, err, buf.Len())
+		}
+		buf.Reset()
+		if err := h.Report(t.Context(), &buf, ReportOptions{Window: time.Hour, Format: format, AllowPartial: true}); err != nil {
+			t.Fatalf("%s: allow partial: %v", format, err)
+		}
+		out := buf.String()
+		if !strings.Contains(out, "Partial report") || !strings.Contains(out, "Top findings: diagnosis: exceeded maximum resolution") {
+			t.Errorf("%s: no partial banner naming the failed panel:\n%s", format, out[:min(len(out), 3000)])
+		}
+	}
+	// A complete report has no banner.
+	var buf strings.Builder
+	if err := newReportHandler(t).Report(t.Context(), &buf, ReportOptions{Window: time.Hour, Format: FormatMarkdown, AllowPartial: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "Partial report") {
+		t.Error("a complete report says it is partial")
 	}
 }

@@ -337,6 +337,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p page) {
 		d.Query = env.queryPage(ctx)
 	}
 	d.Panels = env.render(ctx, p.Panels)
+	if failed := failures(d.Panels); len(failed) > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("Partial page: %d of %d panels could not be read (%s).", len(failed), len(d.Panels), strings.Join(failed, "; ")))
+	}
 	var buf bytes.Buffer
 	if err := h.tmpl.ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		h.logger.Error("render page", "page", p.Path, "err", err)

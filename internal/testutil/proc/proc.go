@@ -91,3 +91,34 @@ func WaitReady(t testing.TB, what, base string, timeout time.Duration) {
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 }
+
+// PrometheusOver writes an OpenMetrics text into a new Prometheus store
+// with promtool (tsdb create-blocks-from openmetrics) and runs Debian's
+// Prometheus over it on a free loopback port, with a 30-day retention,
+// until the test ends; it returns the base URL once ready. The test is
+// skipped when prometheus or promtool is absent.
+func PrometheusOver(t testing.TB, openMetrics string) string {
+	t.Helper()
+	bin, err1 := exec.LookPath("prometheus")
+	promtool, err2 := exec.LookPath("promtool")
+	if err1 != nil || err2 != nil {
+		t.Skip("Debian's prometheus and promtool are not installed; make test installs them (apt-get install prometheus)")
+	}
+	dir := t.TempDir()
+	omFile, data := filepath.Join(dir, "series.om"), filepath.Join(dir, "data")
+	if err := os.WriteFile(omFile, []byte(openMetrics), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(t.Context(), promtool, "tsdb", "create-blocks-from", "openmetrics", omFile, data).CombinedOutput(); err != nil {
+		t.Fatalf("promtool: %v\n%s", err, out)
+	}
+	addr := FreeAddr(t)
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global: {scrape_interval: 1m}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Start(t, dir, "prometheus", bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr, "--storage.tsdb.retention.time=30d")
+	base := "http://" + addr
+	WaitReady(t, "prometheus", base, 60*time.Second)
+	return base
+}
