@@ -7,13 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/located"
 )
 
 // Scenario is one simulated cluster as described by a YAML file in
@@ -193,7 +192,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // ScenarioError is an invalid scenario: the file, the line and the reason (the
 // project's one located-error type).
-type ScenarioError = config.Error
+type ScenarioError = located.Error
 
 // LoadScenario reads and validates a scenario file.
 func LoadScenario(path string) (*Scenario, error) {
@@ -228,38 +227,17 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &ScenarioError{File: file, Reason: "empty scenario"}
 		}
-		return nil, yamlError(file, err)
+		return nil, located.FromYAML(file, err)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
+		return nil, located.FromYAML(file, err)
 	}
 	s.defaults()
 	if p, reason := s.validate(); reason != "" {
 		return nil, &ScenarioError{File: file, Line: lineOf(&root, p), Reason: reason}
 	}
 	return &s, nil
-}
-
-// yamlError turns a yaml.v3 error ("yaml: line 3: ..." or a TypeError with
-// "line N: ..." entries) into a ScenarioError.
-func yamlError(file string, err error) error {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	line := 0
-	if strings.HasPrefix(msg, "line ") {
-		rest := msg[len("line "):]
-		if i := strings.IndexByte(rest, ':'); i > 0 {
-			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
-				line, msg = n, strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	return &ScenarioError{File: file, Line: line, Reason: msg}
 }
 
 // lineOf walks a path of mapping keys (string) and sequence indexes (int)

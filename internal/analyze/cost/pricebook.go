@@ -13,7 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/located"
 )
 
 // Micros is an amount of money in millionths of the currency unit. Money is
@@ -115,7 +115,7 @@ type PriceBook struct {
 
 // PriceBookError is an invalid price book: the file, the line and the reason (the
 // project's one located-error type).
-type PriceBookError = config.Error
+type PriceBookError = located.Error
 
 // LoadPriceBook reads and validates a price book file.
 func LoadPriceBook(path string) (*PriceBook, error) {
