@@ -1,9 +1,7 @@
 package cost_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +14,8 @@ import (
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // testPrices prices H100 by model name and the MIG A100 flavor; L4 has no
 // price on purpose.
@@ -59,7 +56,7 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, strings.TrimSuffix(f, ".test")+".golden.json", got)
+			golden.Compare(t, strings.TrimSuffix(f, ".test")+".golden.json", append(got, '\n'))
 		})
 	}
 }
@@ -140,24 +137,6 @@ func parseCmd(t *testing.T, c string) cost.Request {
 		}
 	}
 	return req
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the report (run with -update and review the diff):\n%s", path, got)
-	}
 }
 
 // TestAttribution checks the script's key numbers explicitly, so the golden
