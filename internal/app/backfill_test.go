@@ -1,7 +1,6 @@
 package app
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 func loadSimScenario(t testing.TB, name string) *sim.Scenario {
 	t.Helper()
-	sc, err := sim.LoadScenario(filepath.Join("..", "..", "examples", "scenarios", name+".yml"))
+	sc, err := sim.OpenScenario("", name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,8 @@ var layers = []struct {
 	{"internal/schema", "schema", 2},
 	{"internal/config", "config", 2},
 	{"internal/located", "located", 1},
+	// Data: the shipped scenarios, embedded (read by internal/sim).
+	{"examples/scenarios", "examples", 1},
 	// Test kit: imported by test files only, imports nothing of ours above it.
 	{"internal/testutil/", "testutil", 1},
 	{"internal/layering", "layering", 0},

@@ -156,7 +156,7 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 	if gpus == 0 {
 		gpus = simGPUs
 	}
-	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "..", "examples", "scenarios", name+".yml"))
+	sc, err := sim.OpenScenario("", name)
 	if err != nil {
 		t.Fatal(err)
 	}
