@@ -49,6 +49,7 @@ func seriesOf(t *testing.T, dir string, name string, mint, maxt int64) (sets []l
 }
 
 func TestBackfill(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	res, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "exporter-down"), GPUs: 16, Seed: 1,
@@ -87,6 +88,7 @@ func TestBackfill(t *testing.T) {
 }
 
 func TestBackfillExportedLabels(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "idle"), GPUs: 8, Seed: 1,
