@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -199,6 +201,20 @@ func TestLayering(t *testing.T) {
 	t.Run("layers", func(t *testing.T) { checkLayers(t, pkgs) })
 	t.Run("adapters", func(t *testing.T) { checkAdapters(t, pkgs) })
 	t.Run("light", func(t *testing.T) { checkLight(t, pkgs) })
+	t.Run("documented", func(t *testing.T) { checkDocumented(t, pkgs) })
+}
+
+// checkDocumented wants one table line per package in ARCHITECTURE.md.
+func checkDocumented(t *testing.T, pkgs []*pkg) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if n := strings.Count(string(b), "\n| `"+p.rel()+"` |"); n != 1 {
+			t.Errorf("ARCHITECTURE.md has %d table lines for %s, want one", n, p.rel())
+		}
+	}
 }
 
 func checkLayers(t *testing.T, pkgs []*pkg) {
