@@ -202,21 +202,7 @@ func entryLines(root *yaml.Node) [][2]int {
 
 // yamlError turns a yaml.v3 error into a PriceBookError with its line.
 func yamlError(file string, err error) error {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.IndexByte(rest, ':'); i > 0 {
-			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
-				line, msg = n, strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	return &PriceBookError{File: file, Line: line, Reason: msg}
+	return located.FromYAML(file, err)
 }
 
 // normalizeModel folds a GPU model name for matching: GPU feature
