@@ -136,8 +136,8 @@ func substitute(e parser.Expr, vars map[string]parser.Expr) (parser.Expr, error)
 			out.Name = v.Name
 			out.LabelMatchers = nil
 			for _, m := range n.LabelMatchers {
-				if m.Name == labels.MetricName {
-					m = labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, v.Name)
+				if m.Name == model.MetricNameLabel {
+					m = labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, v.Name)
 				}
 				out.LabelMatchers = append(out.LabelMatchers, m)
 			}
