@@ -35,7 +35,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/servescope
 
 vet:
-	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
+	@test -z "$$(gofmt -l cmd internal examples)" || { echo "gofmt needed:"; gofmt -l cmd internal examples; exit 1; }
 	$(GO) vet $(PKGS)
 
 lint:

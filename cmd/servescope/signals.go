@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -153,39 +151,39 @@ func rangeText(r *schema.Range) string {
 // listUnmatched asks a running server for its active targets and, for each,
 // the metric names it exposes, and lists those the catalog does not
 // recognise. It uses only the Prometheus HTTP API (/api/v1/targets and
-// /api/v1/label/__name__/values), so it works against servescope or any
-// Prometheus-compatible server.
+// /api/v1/label/__name__/values) through query.Remote, so it works against
+// servescope or any Prometheus-compatible server.
 func listUnmatched(ctx context.Context, w io.Writer, cat *schema.Catalog, server string) error {
-	c := apiClient{base: strings.TrimRight(server, "/"), http: &http.Client{Timeout: 30 * time.Second}}
-	var targets struct {
-		ActiveTargets []struct {
-			Labels    map[string]string `json:"labels"`
-			ScrapeURL string            `json:"scrapeUrl"`
-			Health    string            `json:"health"`
-		} `json:"activeTargets"`
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	remote, err := query.NewRemote(strings.TrimRight(server, "/"))
+	if err != nil {
+		return err
 	}
-	if err := c.get(ctx, "/api/v1/targets", url.Values{"state": {"active"}}, &targets); err != nil {
+	targets, err := remote.Targets(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tINSTANCE\tHEALTH\tFAMILIES\tSCRAPE URL")
 	unmatched := 0
-	for _, t := range targets.ActiveTargets {
-		sel := selector(t.Labels["job"], t.Labels["instance"])
-		var names []string
-		if err := c.get(ctx, "/api/v1/label/__name__/values", url.Values{"match[]": {sel}, "start": {fmt.Sprint(time.Now().Add(-time.Hour).Unix())}}, &names); err != nil {
+	now := time.Now()
+	for _, t := range targets {
+		job, instance := string(t.Labels["job"]), string(t.Labels["instance"])
+		names, err := remote.LabelValues(ctx, "__name__", []string{selector(job, instance)}, now.Add(-time.Hour), now)
+		if err != nil {
 			return err
 		}
 		if cat.Recognize(names).Recognized() {
 			continue
 		}
 		unmatched++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", t.Labels["job"], t.Labels["instance"], t.Health, len(names), t.ScrapeURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", job, instance, t.Health, len(names), t.ScrapeURL)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d of %d targets unrecognised (kept and stored; no signal reads them)\n", unmatched, len(targets.ActiveTargets))
+	fmt.Fprintf(w, "%d of %d targets unrecognised (kept and stored; no signal reads them)\n", unmatched, len(targets))
 	return nil
 }
 
@@ -199,38 +197,4 @@ func selector(job, instance string) string {
 func quote(s string) string {
 	b, _ := json.Marshal(s) // a string always marshals
 	return string(b)
-}
-
-type apiClient struct {
-	base string
-	http *http.Client
-}
-
-// get calls a Prometheus API endpoint and decodes its data field into out.
-func (c apiClient) get(ctx context.Context, path string, q url.Values, out any) error {
-	u := c.base + path + "?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("request %s: %w", u, err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Status string          `json:"status"`
-		Data   json.RawMessage `json:"data"`
-		Error  string          `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return fmt.Errorf("get %s: decode: %w", u, err)
-	}
-	if env.Status != "success" {
-		return fmt.Errorf("get %s: %s: %w", u, resp.Status, errors.New(env.Error))
-	}
-	if err := json.Unmarshal(env.Data, out); err != nil {
-		return fmt.Errorf("get %s: decode data: %w", u, err)
-	}
-	return nil
 }

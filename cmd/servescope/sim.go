@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -24,11 +25,7 @@ type simFlags struct {
 }
 
 func (f *simFlags) load() (*sim.Scenario, error) {
-	path, err := sim.FindScenario(f.scenarioDir, f.scenario)
-	if err != nil {
-		return nil, err
-	}
-	return sim.LoadScenario(path)
+	return sim.OpenScenario(f.scenarioDir, f.scenario)
 }
 
 // simCommands registers `sim` (serve a simulated cluster in real time) and
@@ -36,8 +33,9 @@ func (f *simFlags) load() (*sim.Scenario, error) {
 func simCommands(a *kingpin.Application, e env) []command {
 	var f simFlags
 	c := a.Command("sim", "Run a simulated LLM serving cluster with ground truth.")
-	c.Flag("scenario", "Scenario name (in --scenario.dir) or path of a scenario YAML file.").Default("healthy").StringVar(&f.scenario)
-	c.Flag("scenario.dir", "Directory of the shipped scenarios.").Default("examples/scenarios").StringVar(&f.scenarioDir)
+	c.Flag("scenario", "Scenario: a shipped one ("+strings.Join(sim.Shipped(), ", ")+"), a name in --scenario.dir, or the path of a scenario YAML file.").
+		Default("healthy").HintOptions(sim.Shipped()...).StringVar(&f.scenario)
+	c.Flag("scenario.dir", "Directory to read scenarios from by name instead of the ones built into the binary.").StringVar(&f.scenarioDir)
 	c.Flag("gpus", "Fleet size in GPUs (0: the scenario's).").Default("0").IntVar(&f.gpus)
 	c.Flag("seed", "Random seed: the same seed gives the same output.").Default("1").Uint64Var(&f.seed)
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&f.logLevel)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -51,9 +50,15 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if interval < 0 {
 			return fmt.Errorf("--interval %s is negative", interval)
 		}
+		q, err := query.NewRemote(server)
+		if err != nil {
+			return err
+		}
 		if interval == 0 {
 			interval = defaultTopInterval
-			d, err := cli.ScrapeInterval(ctx, &http.Client{Timeout: 10 * time.Second}, server)
+			askCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			d, err := cli.ScrapeInterval(askCtx, q)
+			cancel()
 			switch {
 			case err == nil:
 				interval = d
@@ -66,10 +71,6 @@ func topCommands(a *kingpin.Application, e env) []command {
 			return err
 		}
 		fc, cat, err := app.NewFleetCalculator(st.Cost(), recorded)
-		if err != nil {
-			return err
-		}
-		q, err := query.NewRemote(server)
 		if err != nil {
 			return err
 		}

@@ -42,6 +42,8 @@ type amAlert struct {
 // /api/v1/rules show them, and a second, unreachable Alertmanager only
 // costs counted errors: evaluation goes on.
 func TestAlertsReachAlertmanager(t *testing.T) {
+	// Not parallel: it needs the rule manager evaluating every second in
+	// real time, which the package's CPU-heavy parallel tests would starve.
 	am := alertmanagerProcess(t)
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{engine=\"0\",model_name=\"llama\"} 0.95\n"+

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 func loadSimScenario(t testing.TB, name string) *sim.Scenario {
 	t.Helper()
-	sc, err := sim.LoadScenario(filepath.Join("..", "..", "examples", "scenarios", name+".yml"))
+	sc, err := sim.OpenScenario("", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +49,13 @@ func seriesOf(t *testing.T, dir string, name string, mint, maxt int64) (sets []l
 }
 
 func TestBackfill(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	res, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "exporter-down"), GPUs: 16, Seed: 1,
-		Duration: 20 * time.Minute, End: end, StoragePath: dir})
+	// 12 minutes at 8 GPUs: the exporters go down at 10m; 49 scrapes at 15 s.
+	const minutes, scrapes = 12, 12*4 + 1
+	res, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "exporter-down"), GPUs: 8, Seed: 1,
+		Duration: minutes * time.Minute, End: end, StoragePath: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,18 +78,19 @@ func TestBackfill(t *testing.T) {
 		}
 	}
 	ups, n := seriesOf(t, dir, "up", mint, maxt)
-	if len(ups) != len(res.Cluster.Targets()) || n != len(ups)*81 {
-		t.Errorf("%d up series with %d samples, want %d series × 81 scrapes", len(ups), n, len(res.Cluster.Targets()))
+	if len(ups) != len(res.Cluster.Targets()) || n != len(ups)*scrapes {
+		t.Errorf("%d up series with %d samples, want %d series × %d scrapes", len(ups), n, len(res.Cluster.Targets()), scrapes)
 	}
 	// The catalog's recording rules were evaluated over the history, once
 	// a minute, as the live rule manager would have.
 	rec, n := seriesOf(t, dir, "servescope:gpu_busy_ratio:avg", mint, maxt)
-	if len(rec) == 0 || n < len(rec)*15 {
-		t.Errorf("%d recorded gpu_busy series with %d samples, want one sample a minute over 20 minutes", len(rec), n)
+	if len(rec) == 0 || n < len(rec)*(minutes-3) {
+		t.Errorf("%d recorded gpu_busy series with %d samples, want one sample a minute over %d minutes", len(rec), n, minutes)
 	}
 }
 
 func TestBackfillExportedLabels(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "idle"), GPUs: 8, Seed: 1,

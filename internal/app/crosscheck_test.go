@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -81,12 +80,12 @@ func promProcess(t *testing.T, cfg string) string {
 }
 
 // TestCrossCheckPrometheus scrapes one target with servescope and with a
-// real Prometheus (Debian's 2.42) for over two minutes at a 1 s interval,
-// then compares query results at instants between samples, and the series
-// and label APIs.
+// real Prometheus (Debian's 2.42) at a 1 s interval for about a minute
+// after both have samples, then compares query results (20 s windows) at
+// instants between samples, and the series and label APIs.
 func TestCrossCheckPrometheus(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the cross-check scrapes for over two minutes; skipped with -short")
+		t.Skip("the cross-check scrapes for about a minute; skipped with -short")
 	}
 	t.Parallel() // mostly waiting: let the package's other tests run meanwhile
 	target := httptest.NewServer(http.HandlerFunc(crossTarget))
@@ -103,53 +102,65 @@ scrape_configs:
 	ours := start(t, cfg, t.TempDir())
 
 	begin := time.Now()
-	run := 150 * time.Second
-	if s := os.Getenv("SERVESCOPE_CROSSCHECK_SECONDS"); s != "" { // shorter runs while debugging
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatal(err)
+	// Warm-up: each side discovers the target and starts its loop at its
+	// own pace; the compared windows start once both have samples.
+	var warm time.Time
+	proc.Eventually(t, "samples in both stores", time.Minute, func() (bool, string) {
+		for _, base := range []string{ours.base, prom} {
+			if len(instantQuery(t, base, "vllm:generation_tokens_total", time.Now())) == 0 {
+				return false, base + " has no samples yet"
+			}
 		}
-		run = time.Duration(n) * time.Second
-	}
-	proc.Eventually(t, "two minutes of samples in both stores", run+60*time.Second, func() (bool, string) {
-		if time.Since(begin) < run {
+		warm = time.Now()
+		return true, ""
+	})
+	// Six instants 3 s apart (every phase between 5 s grid points), the
+	// newest two grid steps before the last grid point, each with a
+	// 20 s window (four grid points, twenty scrapes) after the warm-up.
+	const (
+		window   = 20 * time.Second
+		instants = 6
+		spacing  = 3 * time.Second
+	)
+	ready := warm.Add(window + instants*spacing + 3*gridStep + 2*time.Second)
+	proc.Eventually(t, "windows of samples in both stores", time.Until(ready)+time.Minute, func() (bool, string) {
+		if time.Now().Before(ready) {
 			return false, "scraping"
 		}
 		return true, ""
 	})
 
-	// Instants between grid points (and between scrapes) whose 1m windows
-	// lie inside what both stores scraped: the first 30 s are warm-up
-	// (each side discovers and starts its loops at its own pace).
+	// Instants between grid points (and between scrapes) whose windows lie
+	// inside what both stores scraped.
 	end := time.Now().Truncate(gridStep).Add(-2 * gridStep)
-	var instants []time.Time
-	for i := 0; i < 6; i++ {
-		instants = append(instants, end.Add(-time.Duration(i)*7*time.Second-1700*time.Millisecond))
+	var at []time.Time
+	for i := range instants {
+		at = append(at, end.Add(-time.Duration(i)*spacing-1700*time.Millisecond))
 	}
-	if oldest := instants[len(instants)-1].Add(-time.Minute); oldest.Before(begin.Add(30 * time.Second)) {
-		t.Fatalf("run too short: the oldest window starts at %s, before warm-up ends", oldest)
+	if oldest := at[len(at)-1].Add(-window); oldest.Before(warm) {
+		t.Fatalf("run too short: the oldest window starts at %s, before warm-up ends at %s", oldest, warm)
 	}
 	queries := []string{
-		`count_over_time(vllm:generation_tokens_total[1m])`,
+		`count_over_time(vllm:generation_tokens_total[20s])`,
 		`timestamp(vllm:generation_tokens_total)`,
 		`vllm:generation_tokens_total`,
-		`rate(vllm:generation_tokens_total[1m])`,
-		`avg_over_time(vllm:num_requests_running[1m])`,
-		`histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket[1m])))`,
+		`rate(vllm:generation_tokens_total[20s])`,
+		`avg_over_time(vllm:num_requests_running[20s])`,
+		`histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket[20s])))`,
 		`max by (pod) (vllm:kv_cache_usage_perc)`,
-		`rate(vllm:generation_tokens_total[1m]) / avg_over_time(vllm:num_requests_running[1m])`,
+		`rate(vllm:generation_tokens_total[20s]) / avg_over_time(vllm:num_requests_running[20s])`,
 		`sum by (namespace, label_team) (vllm:num_requests_waiting * on (namespace) group_left (label_team) kube_namespace_labels)`,
 		`avg by (namespace) (DCGM_FI_PROF_GR_ENGINE_ACTIVE)`,
 		`sum(kueue_pending_workloads) / sum(kueue_cluster_queue_nominal_quota)`,
 	}
 	for _, q := range queries {
-		for _, at := range instants {
-			a := instantQuery(t, ours.base, q, at)
-			b := instantQuery(t, prom, q, at)
+		for _, ts := range at {
+			a := instantQuery(t, ours.base, q, ts)
+			b := instantQuery(t, prom, q, ts)
 			if len(a) == 0 {
-				t.Errorf("%s at %s: empty result from servescope", q, at.Format(time.RFC3339Nano))
+				t.Errorf("%s at %s: empty result from servescope", q, ts.Format(time.RFC3339Nano))
 			}
-			compareVectors(t, q+" @ "+at.Format(time.RFC3339Nano), a, b)
+			compareVectors(t, q+" @ "+ts.Format(time.RFC3339Nano), a, b)
 		}
 	}
 
@@ -170,7 +181,7 @@ scrape_configs:
 	// the real Prometheus answers as that Prometheus does.
 	ext := start(t, "global: {scrape_interval: 15s}\nscrape_configs: []\n", t.TempDir(), func(o *Options) { o.RemoteURL = prom })
 	for _, q := range queries[len(queries)-3:] {
-		compareVectors(t, "external mode: "+q, instantQuery(t, ext.base, q, instants[0]), instantQuery(t, prom, q, instants[0]))
+		compareVectors(t, "external mode: "+q, instantQuery(t, ext.base, q, at[0]), instantQuery(t, prom, q, at[0]))
 	}
 	if code, r := ext.get(t, "/api/v1/diagnoses", nil); code != 200 || !strings.Contains(string(r.Data), "findings") {
 		t.Errorf("diagnosis in external mode: %d %.300s", code, r.Data)

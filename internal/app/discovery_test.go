@@ -29,6 +29,7 @@ import (
 // is read, and a query over --query.max-samples fails with Prometheus's
 // error.
 func TestKubernetesPodsScraped(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/vllm/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -21,6 +21,7 @@ func TestReportServed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end report skipped in -short mode")
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	end := time.Now().UTC().Truncate(30 * time.Second)
 	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "mixed"), GPUs: 4, Seed: 1,

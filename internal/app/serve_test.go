@@ -323,6 +323,7 @@ scrape_configs:
 // at once) and restarts the server on the same store (the data is still
 // there).
 func TestStalenessAndRestart(t *testing.T) {
+	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, vllmExposition) }))
 	defer target.Close()
 	host := strings.TrimPrefix(target.URL, "http://")

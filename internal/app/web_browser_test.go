@@ -26,11 +26,9 @@ import (
 // hostilePod is a pod name a hostile target could report.
 const hostilePod = `<script>alert("pwned")</script>'"` + "-long-"
 
-// TestWebBrowser loads every dashboard page in headless Chromium against
-// simulated history and checks that each loads without console errors,
-// every panel that must have data has it, the URL state round-trips, and a
-// hostile label value is shown as text. Screenshots go to
-// $SERVESCOPE_ARTIFACTS (default .artifacts/web under the repository).
+// TestWebBrowser serves the dashboard over one simulated history (one
+// backfill) and runs the two browser checks on it side by side: every page
+// (webPages) and a user's clicks (webInteractions).
 func TestWebBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -39,8 +37,24 @@ func TestWebBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	t.Parallel()
 	srv := dashboardServer(t)
+	t.Run("pages", func(t *testing.T) {
+		t.Parallel()
+		webPages(t, chromium, srv)
+	})
+	t.Run("interactions", func(t *testing.T) {
+		t.Parallel()
+		webInteractions(t, chromium, srv)
+	})
+}
 
+// webPages loads every dashboard page in headless Chromium and checks that
+// each loads without console errors, every panel that must have data has
+// it, the URL state round-trips, and a hostile label value is shown as
+// text. Screenshots go to $SERVESCOPE_ARTIFACTS (default .artifacts/web
+// under the repository).
+func webPages(t *testing.T, chromium string, srv *httptest.Server) {
 	artifacts := os.Getenv("SERVESCOPE_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join("..", "..", ".artifacts", "web")

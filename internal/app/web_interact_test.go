@@ -2,8 +2,8 @@ package app
 
 import (
 	"context"
+	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -14,22 +14,14 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestWebInteractions drives the dashboard in headless Chromium over the
+// webInteractions drives the dashboard in headless Chromium over the
 // DevTools protocol, as a user would: the theme button switches dark and
 // light and the choice survives a reload; choosing a range in the picker
 // navigates to a URL that keeps it (and the page's other state); a
 // malformed query on the Query page shows the engine's error and the page
 // still answers the next query. No page throws or logs an error.
-func TestWebInteractions(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (make test installs Debian's chromium): skipping the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	srv := dashboardServer(t)
-
+// (TestWebBrowser runs it.)
+func webInteractions(t *testing.T, chromium string, srv *httptest.Server) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true), chromedp.WindowSize(1400, 1000))

@@ -27,6 +27,8 @@ import (
 	_ "github.com/prometheus/prometheus/discovery/file"
 	_ "github.com/prometheus/prometheus/discovery/kubernetes"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/servescope/servescope/internal/located"
 )
 
 // ExtensionKey is the top-level key of servescope's own section.
@@ -115,31 +117,12 @@ func (c *Config) LocateIn(node *yaml.Node, err error) error {
 	return out
 }
 
-// Error is a config error located in its file.
-type Error struct {
-	File string
-	// Line is 1-based; 0 when the error has no single place in the file.
-	Line   int
-	Reason string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Reason)
-}
+// Error is a config error located in its file (the project's one
+// located-error type, defined in the leaf package located).
+type Error = located.Error
 
 // Errors is every error found in one file.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
+type Errors = located.Errors
 
 // LoadFile reads and validates the config at path.
 func LoadFile(path string, logger *slog.Logger) (*Config, error) {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +9,9 @@ import (
 	"testing"
 
 	promconfig "github.com/prometheus/prometheus/config"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/servescope/servescope/internal/testutil/golden"
+)
 
 // TestBadConfigs loads each testdata/*.bad.yml and compares the error with
 // testdata/bad.golden, one "file: error" block per config.
@@ -39,19 +38,7 @@ func TestBadConfigs(t *testing.T) {
 			}
 		}
 	}
-	golden := "testdata/bad.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read %s (run with -update to create it): %v", golden, err)
-	}
-	if got.String() != string(want) {
-		t.Errorf("errors differ from %s (run with -update after checking):\ngot:\n%s\nwant:\n%s", golden, got.String(), want)
-	}
+	golden.Compare(t, "testdata/bad.golden", []byte(got.String()))
 }
 
 func TestLineNumbers(t *testing.T) {

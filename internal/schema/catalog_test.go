@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +13,9 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files and docs/signals.md")
+	"github.com/servescope/servescope/internal/testutil/golden"
+)
 
 // docsPath is the generated reference page, relative to this package.
 const docsPath = "../../docs/signals.md"
@@ -28,44 +27,6 @@ func newCatalog(t *testing.T) *Catalog {
 		t.Fatalf("New: %v", err)
 	}
 	return cat
-}
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden %s: %v (run go test ./internal/schema -update)", path, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date; run go test ./internal/schema -update and review the diff\n%s", path, firstDiff(string(want), string(got)))
-	}
-}
-
-func firstDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(wl), len(gl)) {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + strconv.Itoa(i+1) + ":\n- " + w + "\n+ " + g
-		}
-	}
-	return ""
 }
 
 // TestGoldenQueries renders every query the catalog hands out (signal, each
@@ -114,7 +75,7 @@ func TestGoldenQueries(t *testing.T) {
 		}
 		b.WriteString("\n")
 	}
-	golden(t, "testdata/queries.golden", []byte(b.String()))
+	golden.Compare(t, "testdata/queries.golden", []byte(b.String()))
 }
 
 // TestRulesFile checks the exported rules with rulefmt, against a golden
@@ -126,7 +87,7 @@ func TestRulesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/rules.golden.yml", b)
+	golden.Compare(t, "testdata/rules.golden.yml", b)
 
 	groups := cat.RuleGroups(30 * time.Second)
 	names := map[string]bool{}
@@ -165,7 +126,7 @@ func TestRulesFile(t *testing.T) {
 // TestDocs fails when docs/signals.md is out of date; -update rewrites it.
 func TestDocs(t *testing.T) {
 	t.Parallel()
-	golden(t, docsPath, newCatalog(t).Markdown())
+	golden.Compare(t, docsPath, newCatalog(t).Markdown())
 }
 
 // TestNewRejects checks that a bad signal or query fails construction.

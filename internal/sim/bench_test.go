@@ -9,7 +9,7 @@ import (
 
 func benchCluster(b *testing.B, name string, gpus int) *Cluster {
 	b.Helper()
-	sc, err := LoadScenario("../../examples/scenarios/" + name + ".yml")
+	sc, err := OpenScenario("", name)
 	if err != nil {
 		b.Fatal(err)
 	}

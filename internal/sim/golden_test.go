@@ -2,15 +2,13 @@ package sim
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/servescope/servescope/internal/testutil/golden"
+)
 
 // TestGoldenExposition pins the exposition of a fixed seed: one engine pod
 // of each kind, one dcgm-exporter per node pool, Kueue (leader and follower) and
@@ -37,25 +35,7 @@ func TestGoldenExposition(t *testing.T) {
 		out.WriteString("### " + tg.Path + "\n")
 		out.Write(b)
 	}
-	golden := filepath.Join("testdata", "mixed-16gpus-seed7-3m.prom")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		got, exp := strings.Split(out.String(), "\n"), strings.Split(string(want), "\n")
-		for i := range min(len(got), len(exp)) {
-			if got[i] != exp[i] {
-				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n(run go test -run Golden -update to accept)", golden, i+1, got[i], exp[i])
-			}
-		}
-		t.Fatalf("%s differs in length: %d lines, want %d", golden, len(got), len(exp))
-	}
+	golden.Compare(t, filepath.Join("testdata", "mixed-16gpus-seed7-3m.prom"), out.Bytes())
 }
 
 // TestSameSeedSameOutput checks determinism across clusters, and that a

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/examples/scenarios"
+	"github.com/servescope/servescope/internal/located"
 )
 
 // Scenario is one simulated cluster as described by a YAML file in
@@ -193,7 +194,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // ScenarioError is an invalid scenario: the file, the line and the reason (the
 // project's one located-error type).
-type ScenarioError = config.Error
+type ScenarioError = located.Error
 
 // LoadScenario reads and validates a scenario file.
 func LoadScenario(path string) (*Scenario, error) {
@@ -204,18 +205,57 @@ func LoadScenario(path string) (*Scenario, error) {
 	return ParseScenario(path, b)
 }
 
-// FindScenario resolves a scenario name ("healthy") or path against dir.
-func FindScenario(dir, nameOrPath string) (string, error) {
+// Shipped lists the names of the scenarios built into the binary (the
+// files of examples/scenarios), sorted.
+func Shipped() []string {
+	entries, err := fs.ReadDir(scenarios.FS, ".")
+	if err != nil {
+		return nil // the embedded root always reads; nothing shipped otherwise
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() == scenarios.PriceBook {
+			continue
+		}
+		if name, ok := strings.CutSuffix(e.Name(), ".yml"); ok {
+			names = append(names, name)
+		}
+	}
+	return names // ReadDir sorts by file name
+}
+
+// OpenScenario loads a scenario by path (anything with a slash or a .yml or
+// .yaml suffix), or by name: from dir when dir is set, else from the
+// scenarios built into the binary. An unknown name is an error listing the
+// names there are.
+func OpenScenario(dir, nameOrPath string) (*Scenario, error) {
 	if strings.ContainsAny(nameOrPath, "/\\") || strings.HasSuffix(nameOrPath, ".yml") || strings.HasSuffix(nameOrPath, ".yaml") {
-		return nameOrPath, nil
+		return LoadScenario(nameOrPath)
+	}
+	if dir == "" {
+		b, err := fs.ReadFile(scenarios.FS, nameOrPath+".yml")
+		if err != nil || nameOrPath+".yml" == scenarios.PriceBook {
+			return nil, fmt.Errorf("unknown scenario %q: the shipped ones are %s (or give a file path)", nameOrPath, strings.Join(Shipped(), ", "))
+		}
+		return ParseScenario("examples/scenarios/"+nameOrPath+".yml", b)
 	}
 	for _, ext := range []string{".yml", ".yaml"} {
 		p := filepath.Join(dir, nameOrPath+ext)
 		if _, err := os.Stat(p); err == nil {
-			return p, nil
+			return LoadScenario(p)
 		}
 	}
-	return "", fmt.Errorf("scenario %q: no %s.yml in %s", nameOrPath, nameOrPath, dir)
+	var names []string
+	for _, pat := range []string{"*.yml", "*.yaml"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat)) // the pattern is well formed
+		for _, p := range m {
+			names = append(names, strings.TrimSuffix(strings.TrimSuffix(filepath.Base(p), ".yml"), ".yaml"))
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("unknown scenario %q: no scenario files in %s", nameOrPath, dir)
+	}
+	return nil, fmt.Errorf("unknown scenario %q: %s has %s", nameOrPath, dir, strings.Join(names, ", "))
 }
 
 // ParseScenario decodes data strictly (unknown keys are errors), applies
@@ -228,38 +268,17 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &ScenarioError{File: file, Reason: "empty scenario"}
 		}
-		return nil, yamlError(file, err)
+		return nil, located.FromYAML(file, err)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
+		return nil, located.FromYAML(file, err)
 	}
 	s.defaults()
 	if p, reason := s.validate(); reason != "" {
 		return nil, &ScenarioError{File: file, Line: lineOf(&root, p), Reason: reason}
 	}
 	return &s, nil
-}
-
-// yamlError turns a yaml.v3 error ("yaml: line 3: ..." or a TypeError with
-// "line N: ..." entries) into a ScenarioError.
-func yamlError(file string, err error) error {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	line := 0
-	if strings.HasPrefix(msg, "line ") {
-		rest := msg[len("line "):]
-		if i := strings.IndexByte(rest, ':'); i > 0 {
-			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
-				line, msg = n, strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	return &ScenarioError{File: file, Line: line, Reason: msg}
 }
 
 // lineOf walks a path of mapping keys (string) and sequence indexes (int)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,7 +18,7 @@ const scenarioDir = "../../examples/scenarios"
 
 func loadExample(t testing.TB, name string) *Scenario {
 	t.Helper()
-	sc, err := LoadScenario(filepath.Join(scenarioDir, name+".yml"))
+	sc, err := OpenScenario("", name)
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -34,6 +36,46 @@ func TestExampleScenariosLoad(t *testing.T) {
 			if _, err := NewCluster(Options{Scenario: sc, GPUs: gpus, Seed: 1}); err != nil {
 				t.Errorf("%s at %d GPUs: %v", name, gpus, err)
 			}
+		}
+	}
+}
+
+// TestShipped checks that the scenarios built into the binary are the files
+// of examples/scenarios, that a name is looked up there unless a directory
+// overrides it, and that an unknown name lists the names there are.
+func TestShipped(t *testing.T) {
+	t.Parallel()
+	want := slices.Clone(scenarioNames)
+	slices.Sort(want)
+	if got := Shipped(); !slices.Equal(got, want) {
+		t.Errorf("Shipped() = %v, want %v", got, want)
+	}
+	for _, name := range scenarioNames {
+		embedded, err := OpenScenario("", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDisk, err := OpenScenario(scenarioDir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(embedded, onDisk) {
+			t.Errorf("%s: the embedded scenario differs from %s", name, scenarioDir)
+		}
+	}
+	byPath, err := OpenScenario("", filepath.Join(scenarioDir, "idle.yml"))
+	if err != nil || byPath.Name != "idle" {
+		t.Errorf("by path: %v, %v", byPath, err)
+	}
+	for _, tc := range []struct{ dir, name, want string }{
+		{"", "nope", "the shipped ones are backlog, cpu-bound, exporter-down, healthy, idle,"},
+		{"", "prices", "unknown scenario \"prices\""},
+		{filepath.Join("testdata", "bad"), "nope", "has bad-duration.bad, event-field-of-relabel.bad,"},
+		{t.TempDir(), "healthy", "no scenario files in"},
+	} {
+		_, err := OpenScenario(tc.dir, tc.name)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("OpenScenario(%q, %q) = %v, want an error containing %q", tc.dir, tc.name, err, tc.want)
 		}
 	}
 }

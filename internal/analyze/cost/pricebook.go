@@ -13,7 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/located"
 )
 
 // Micros is an amount of money in millionths of the currency unit. Money is
@@ -124,7 +124,7 @@ type PriceBook struct {
 
 // PriceBookError is an invalid price book: the file, the line and the reason (the
 // project's one located-error type).
-type PriceBookError = config.Error
+type PriceBookError = located.Error
 
 // LoadPriceBook reads and validates a price book file.
 func LoadPriceBook(path string) (*PriceBook, error) {
@@ -211,21 +211,7 @@ func entryLines(root *yaml.Node) [][2]int {
 
 // yamlError turns a yaml.v3 error into a PriceBookError with its line.
 func yamlError(file string, err error) error {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.IndexByte(rest, ':'); i > 0 {
-			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
-				line, msg = n, strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	return &PriceBookError{File: file, Line: line, Reason: msg}
+	return located.FromYAML(file, err)
 }
 
 // normalizeModel folds a GPU model name for matching: GPU feature

@@ -2,15 +2,12 @@ package cost
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
-
-var updateQueries = flag.Bool("update-queries", false, "rewrite testdata/queries.golden")
 
 // TestQueriesGolden pins the rendered text of every cost query, for the
 // team label key "team" and a dotted key.
@@ -35,18 +32,5 @@ func TestQueriesGolden(t *testing.T) {
 			b.WriteString(l.name + ": " + l.q + "\n")
 		}
 	}
-	path := filepath.Join("testdata", "queries.golden")
-	if *updateQueries {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update-queries)", err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("queries differ from %s (run with -update-queries and review):\n%s", path, b.String())
-	}
+	golden.Compare(t, filepath.Join("testdata", "queries.golden"), b.Bytes())
 }

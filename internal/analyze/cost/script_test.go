@@ -1,24 +1,16 @@
 package cost_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/promql/promqltest"
-
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/script"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // testPrices prices H100 by model name and the MIG A100 flavor; L4 has no
 // price on purpose.
@@ -37,31 +29,19 @@ gpus:
 // are compared with testdata/<name>.golden.json; -update rewrites them.
 func TestScripts(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.test"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			t.Parallel()
-			eng, cmds := loadScript(t, f)
-			calc := newCalc(t, map[string]string{"ml-cq": "ml"})
-			var out []any
-			for _, c := range cmds {
-				req := parseCmd(t, c)
-				rep, err := calc.Compute(t.Context(), eng, req)
-				if err != nil {
-					t.Fatalf("%s: %v", c, err)
-				}
-				out = append(out, map[string]any{"cmd": c, "report": rep})
+	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
+	script.Run(t, filepath.Join("testdata", "*.test"), map[string]script.Verb{
+		"cost": func(t *testing.T, q query.Querier, s *script.Script, c *script.Command) any {
+			if len(c.Body) > 0 {
+				t.Fatalf("%s: a cost line takes no lines under it", c.Where(s))
 			}
-			got, err := json.MarshalIndent(out, "", "  ")
+			rep, err := calc.Compute(t.Context(), q, parseCmd(t, c.Text))
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", c.Where(s), err)
 			}
-			golden(t, strings.TrimSuffix(f, ".test")+".golden.json", got)
-		})
-	}
+			return rep
+		},
+	})
 }
 
 func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
@@ -85,25 +65,15 @@ func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
 // and its cost lines.
 func loadScript(t *testing.T, path string) (*query.Engine, []string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	s, err := script.Parse(path, "cost")
 	if err != nil {
 		t.Fatal(err)
 	}
-	load, cmds := splitScript(string(b))
-	return query.NewEngine(promqltest.LoadedStorage(t, load), query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute}), cmds
-}
-
-// splitScript separates the load blocks from the cost lines.
-func splitScript(s string) (load string, cmds []string) {
-	var lb strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if strings.HasPrefix(line, "cost ") {
-			cmds = append(cmds, strings.TrimSpace(line))
-			continue
-		}
-		lb.WriteString(line + "\n")
+	var cmds []string
+	for _, c := range s.Commands {
+		cmds = append(cmds, c.Text)
 	}
-	return lb.String(), cmds
+	return script.Engine(t, s), cmds
 }
 
 func parseCmd(t *testing.T, c string) cost.Request {
@@ -140,24 +110,6 @@ func parseCmd(t *testing.T, c string) cost.Request {
 		}
 	}
 	return req
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the report (run with -update and review the diff):\n%s", path, got)
-	}
 }
 
 // TestAttribution checks the script's key numbers explicitly, so the golden

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -17,106 +18,202 @@ import (
 // AlertGroup is the name of the generated alerting rule group.
 const AlertGroup = "servescope-alerts"
 
-// AlertRules returns the alerting rules, each with its `for:`, built as
-// syntax trees over the catalog's recorded series (so they are evaluated
+// AlertRules returns the alerting rules, each with its `for:`, written as
+// PromQL text over placeholders and parsed here: a selector named after a
+// catalog signal reads that signal's recorded series, ttft_p95 (and
+// ttft_p95_baseline, the same TTFTBaseline earlier) the recorded TTFT p95,
+// and a threshold's name is replaced by its value. The rules are evaluated
 // where the catalog's recording rules are: the embedded rule manager, or a
-// Prometheus loading `servescope rules`).
+// Prometheus loading `servescope rules`.
 func AlertRules(cat *schema.Catalog, th Thresholds, interval time.Duration) (rulefmt.RuleGroups, error) {
-	rec := func(name string) (*parser.VectorSelector, error) {
-		s, err := cat.Signal(name)
-		if err != nil {
-			return nil, fmt.Errorf("alert rules: %w", err)
-		}
-		return &parser.VectorSelector{Name: s.RecordName()}, nil
-	}
-	kv, err := rec(sigKV)
+	vars, err := alertVars(cat, th)
 	if err != nil {
 		return rulefmt.RuleGroups{}, err
 	}
-	waiting, err := rec(sigWaiting)
-	if err != nil {
-		return rulefmt.RuleGroups{}, err
-	}
-	busy, err := rec(sigBusy)
-	if err != nil {
-		return rulefmt.RuleGroups{}, err
-	}
-	xid, err := rec(sigXID)
-	if err != nil {
-		return rulefmt.RuleGroups{}, err
-	}
-	gpuPod, err := rec(sigGPUPod)
-	if err != nil {
-		return rulefmt.RuleGroups{}, err
-	}
-	// GPUs held by a pod: gpu_pod{pod!=""}.
-	allocated := &parser.VectorSelector{Name: gpuPod.Name,
-		LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchNotEqual, "pod", "")}}
-	p95 := &parser.VectorSelector{Name: schema.QuantileName("ttft_seconds", 0.95)}
-	base := &parser.VectorSelector{Name: p95.Name, OriginalOffset: th.TTFTBaseline}
-	up := &parser.VectorSelector{Name: "up"}
-
-	gt := func(l parser.Expr, v float64) parser.Expr { return cmp(parser.GTR, l, num(v)) }
-	regression := &parser.BinaryExpr{Op: parser.LAND,
-		LHS: cmp(parser.GTR, p95, &parser.BinaryExpr{Op: parser.MUL, LHS: num(th.TTFTFactor), RHS: base}),
-		RHS: cmp(parser.GTR, &parser.BinaryExpr{Op: parser.SUB, LHS: p95, RHS: base,
-			VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}, num(th.TTFTMinIncrease.Seconds())),
-		VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
-	regression.LHS.(*parser.BinaryExpr).VectorMatching = &parser.VectorMatching{Card: parser.CardOneToOne}
-	idle := &parser.BinaryExpr{Op: parser.LAND,
-		LHS: cmp(parser.LSS, busy, num(th.IdleBusy)),
-		RHS: allocated,
-		VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany, On: true,
-			MatchingLabels: schema.LevelGPU.Key()}}
-
 	type alert struct {
 		name, severity string
-		expr           parser.Expr
+		expr           string
 		dur            time.Duration
 		summary, desc  string
 	}
 	alerts := []alert{
-		{"KVCacheHigh", "warning", gt(kv, th.KVHigh), th.KVHighFor,
+		{"KVCacheHigh", "warning", `kv_cache_usage_ratio > kv_high`, th.KVHighFor,
 			"KV cache of {{ $labels.namespace }}/{{ $labels.pod }} above " + pct(th.KVHigh),
 			"KV-cache usage is {{ $value | humanizePercentage }}; above " + pct(th.KVSaturated) + " vLLM preempts requests."},
-		{"KVCacheSaturated", "critical", gt(kv, th.KVSaturated), th.KVSaturatedFor,
+		{"KVCacheSaturated", "critical", `kv_cache_usage_ratio > kv_saturated`, th.KVSaturatedFor,
 			"KV cache of {{ $labels.namespace }}/{{ $labels.pod }} saturated",
 			"KV-cache usage is {{ $value | humanizePercentage }}: requests wait for blocks and are preempted; risk of OOM. Raise gpu_memory_utilization, lower max_model_len or add replicas."},
-		{"RequestsQueued", "warning", gt(waiting, 0), th.QueuedFor,
+		{"RequestsQueued", "warning", `requests_waiting > 0`, th.QueuedFor,
 			"Requests queued on {{ $labels.namespace }}/{{ $labels.pod }}",
 			"{{ $value }} requests have been waiting: throughput is short of demand. Add replicas if the GPUs are busy."},
-		{"TTFTp95Regression", "warning", regression, th.TTFTFor,
+		{"TTFTp95Regression", "warning", `ttft_p95 > ttft_factor * ttft_p95_baseline and ttft_p95 - ttft_p95_baseline > ttft_min_increase`, th.TTFTFor,
 			"TTFT p95 of {{ $labels.namespace }}/{{ $labels.pod }} regressed",
 			"Time to first token p95 is {{ $value | humanizeDuration }}, over " + fmt.Sprintf("%g", th.TTFTFactor) + "× its value " + model.Duration(th.TTFTBaseline).String() + " earlier; check KV saturation and arrival spikes (servescope diagnose)."},
-		{"GPUIdle", "warning", idle, th.GPUIdleFor,
+		// GPUs held by a pod and busy less than idle_busy, joined on the GPU key.
+		{"GPUIdle", "warning", `gpu_busy_ratio < idle_busy and on (hostname, uuid, GPU_I_ID) gpu_pod{pod!=""}`, th.GPUIdleFor,
 			"GPU {{ $labels.hostname }}/{{ $labels.uuid }} allocated but idle",
 			"The GPU is allocated to a pod but its engine was active less than " + pct(th.IdleBusy) + " of the time: release it or scale down."},
-		{"GPUXIDError", "critical", gt(xid, 0), th.XIDFor,
+		{"GPUXIDError", "critical", `gpu_last_xid > 0`, th.XIDFor,
 			"GPU {{ $labels.hostname }}/{{ $labels.uuid }} reported XID {{ $value }}",
 			"An XID error means a driver or hardware fault; drain the node and check the GPU."},
-		{"ExporterDown", "warning", cmp(parser.EQLC, up, num(0)), th.ExporterDownFor,
+		{"ExporterDown", "warning", `up == 0`, th.ExporterDownFor,
 			"Target {{ $labels.job }}/{{ $labels.instance }} is down",
 			"A missing layer: the data this exporter provides (GPU, engine or scheduler) is absent, so diagnoses depending on it are not made."},
 	}
 	g := rulefmt.RuleGroup{Name: AlertGroup, Interval: model.Duration(interval)}
 	p := parser.NewParser(parser.Options{})
 	for _, a := range alerts {
-		q := a.expr.String()
-		if _, err := p.ParseExpr(q); err != nil {
-			return rulefmt.RuleGroups{}, fmt.Errorf("alert %s: parse %q: %w", a.name, q, err)
+		e, err := p.ParseExpr(a.expr)
+		if err != nil {
+			return rulefmt.RuleGroups{}, fmt.Errorf("alert %s: parse %q: %w", a.name, a.expr, err)
 		}
-		g.Rules = append(g.Rules, rulefmt.Rule{Alert: a.name, Expr: q, For: model.Duration(a.dur),
+		if e, err = substitute(e, vars); err != nil {
+			return rulefmt.RuleGroups{}, fmt.Errorf("alert %s: %w", a.name, err)
+		}
+		if err := checkJoins(e); err != nil {
+			return rulefmt.RuleGroups{}, fmt.Errorf("alert %s: %w", a.name, err)
+		}
+		g.Rules = append(g.Rules, rulefmt.Rule{Alert: a.name, Expr: e.String(), For: model.Duration(a.dur),
 			Labels:      map[string]string{"severity": a.severity},
 			Annotations: map[string]string{"summary": a.summary, "description": a.desc}})
 	}
 	return rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g}}, nil
 }
 
-func cmp(op parser.ItemType, l, r parser.Expr) *parser.BinaryExpr {
-	return &parser.BinaryExpr{Op: op, LHS: l, RHS: r}
+// alertRawMetrics are the series the alert texts read directly, not
+// through a placeholder.
+var alertRawMetrics = map[string]bool{"up": true}
+
+// alertVars maps the placeholders of the alert texts to what they stand for.
+func alertVars(cat *schema.Catalog, th Thresholds) (map[string]parser.Expr, error) {
+	vars := map[string]parser.Expr{}
+	for _, name := range []string{sigKV, sigWaiting, sigBusy, sigXID, sigGPUPod} {
+		s, err := cat.Signal(name)
+		if err != nil {
+			return nil, fmt.Errorf("alert rules: %w", err)
+		}
+		vars[name] = &parser.VectorSelector{Name: s.RecordName()}
+	}
+	p95 := schema.QuantileName("ttft_seconds", 0.95)
+	vars["ttft_p95"] = &parser.VectorSelector{Name: p95}
+	vars["ttft_p95_baseline"] = &parser.VectorSelector{Name: p95, OriginalOffset: th.TTFTBaseline}
+	for name, v := range map[string]float64{
+		"kv_high": th.KVHigh, "kv_saturated": th.KVSaturated, "idle_busy": th.IdleBusy,
+		"ttft_factor": th.TTFTFactor, "ttft_min_increase": th.TTFTMinIncrease.Seconds(),
+	} {
+		vars[name] = &parser.NumberLiteral{Val: v}
+	}
+	return vars, nil
 }
 
-func num(v float64) *parser.NumberLiteral { return &parser.NumberLiteral{Val: v} }
+// substitute returns e with every placeholder selector replaced: a
+// selector stands for a selector (its matchers kept, its offset taken from
+// the placeholder when it has none) or for a number. A selector that is
+// neither a placeholder nor a raw metric is an error, so a misspelt
+// placeholder cannot pass as a metric name.
+func substitute(e parser.Expr, vars map[string]parser.Expr) (parser.Expr, error) {
+	var err error
+	sub := func(x parser.Expr) parser.Expr {
+		if err != nil {
+			return x
+		}
+		var out parser.Expr
+		out, err = substitute(x, vars)
+		return out
+	}
+	switch n := e.(type) {
+	case *parser.VectorSelector:
+		v, ok := vars[n.Name]
+		if !ok {
+			if alertRawMetrics[n.Name] {
+				return n, nil
+			}
+			return nil, fmt.Errorf("%q is neither a placeholder nor a metric the alerts read", n.Name)
+		}
+		switch v := v.(type) {
+		case *parser.VectorSelector:
+			out := *n
+			out.Name = v.Name
+			out.LabelMatchers = nil
+			for _, m := range n.LabelMatchers {
+				if m.Name == model.MetricNameLabel {
+					m = labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, v.Name)
+				}
+				out.LabelMatchers = append(out.LabelMatchers, m)
+			}
+			if out.OriginalOffset == 0 {
+				out.OriginalOffset = v.OriginalOffset
+			}
+			return &out, nil
+		default:
+			if len(n.LabelMatchers) > 1 || n.OriginalOffset != 0 {
+				return nil, fmt.Errorf("number placeholder %q with matchers or offset", n.Name)
+			}
+			return v, nil
+		}
+	case *parser.BinaryExpr:
+		out := *n
+		out.LHS, out.RHS = sub(n.LHS), sub(n.RHS)
+		// Between two scalars there is no vector matching to print.
+		if _, lnum := out.LHS.(*parser.NumberLiteral); lnum {
+			if _, rnum := out.RHS.(*parser.NumberLiteral); rnum {
+				out.VectorMatching = nil
+			}
+		}
+		return &out, err
+	case *parser.ParenExpr:
+		out := *n
+		out.Expr = sub(n.Expr)
+		return &out, err
+	case *parser.UnaryExpr:
+		out := *n
+		out.Expr = sub(n.Expr)
+		return &out, err
+	case *parser.AggregateExpr:
+		out := *n
+		out.Expr = sub(n.Expr)
+		if n.Param != nil {
+			out.Param = sub(n.Param)
+		}
+		return &out, err
+	case *parser.Call:
+		out := *n
+		out.Args = make(parser.Expressions, len(n.Args))
+		for i, a := range n.Args {
+			out.Args[i] = sub(a)
+		}
+		return &out, err
+	case *parser.MatrixSelector:
+		out := *n
+		vs, ok := sub(n.VectorSelector).(*parser.VectorSelector)
+		if err == nil && !ok {
+			return nil, fmt.Errorf("a range of a number placeholder")
+		}
+		out.VectorSelector = vs
+		return &out, err
+	case *parser.NumberLiteral, *parser.StringLiteral:
+		return n, nil
+	default:
+		return nil, fmt.Errorf("alert text: %T is not supported by the placeholder substitution", e)
+	}
+}
+
+// checkJoins refuses a join on labels other than the catalog's GPU key, so
+// the text's `on (...)` cannot drift from schema.LevelGPU.
+func checkJoins(e parser.Expr) error {
+	var err error
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		b, ok := n.(*parser.BinaryExpr)
+		if !ok || b.VectorMatching == nil || !b.VectorMatching.On || len(b.VectorMatching.MatchingLabels) == 0 {
+			return nil
+		}
+		if want := schema.LevelGPU.Key(); !slices.Equal(b.VectorMatching.MatchingLabels, want) {
+			err = fmt.Errorf("joins on %v, want the GPU key %v", b.VectorMatching.MatchingLabels, want)
+		}
+		return nil
+	})
+	return err
+}
 
 func pct(v float64) string { return fmt.Sprintf("%g%%", v*100) }
 

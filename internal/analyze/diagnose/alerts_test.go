@@ -9,6 +9,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
 
 // TestAlertRules renders the alerting rules, compares them with the golden
@@ -23,8 +24,7 @@ func TestAlertRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "alerts.golden.yml")
-	compareGolden(t, golden, b)
+	golden.Compare(t, filepath.Join("testdata", "alerts.golden.yml"), b)
 	groups, err := diagnose.AlertRules(cat, diagnose.DefaultThresholds(), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)

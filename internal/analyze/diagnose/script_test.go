@@ -1,21 +1,18 @@
 package diagnose_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/promql/promqltest"
-
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/script"
 )
 
 // TestScripts runs testdata/*.test, promqltest-style scripts: a `load`
@@ -40,26 +37,79 @@ import (
 // for GPUs, the model name, or fleet.
 func TestScripts(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.test"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts: %v", err)
-	}
 	cat, err := schema.New(schema.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			t.Parallel()
-			runScript(t, cat, f)
-		})
-	}
-}
-
-type evalBlock struct {
-	line       int
-	at, window time.Duration
-	expect     []expectation
+	script.Run(t, filepath.Join("testdata", "*.test"), map[string]script.Verb{"diagnose": func(t *testing.T, q query.Querier, s *script.Script, c *script.Command) any {
+		var at, window time.Duration
+		if len(c.Args) != 4 || c.Args[0] != "at" || c.Args[2] != "window" {
+			t.Fatalf("%s: %q: want `diagnose at <T> window <W>`", c.Where(s), c.Text)
+		}
+		var err error
+		if at, err = time.ParseDuration(c.Args[1]); err == nil {
+			window, err = time.ParseDuration(c.Args[3])
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.Where(s), err)
+		}
+		var expect []expectation
+		for _, l := range c.Body {
+			fs := l.Fields
+			if len(fs) < 3 {
+				t.Fatalf("%s:%d: want <kind> <subject> <state>", s.Path, l.Line)
+			}
+			x := expectation{line: l.Line, kind: fs[0], subject: fs[1], state: fs[2]}
+			switch x.kind {
+			case "gpus":
+				if len(fs) != 4 {
+					t.Fatalf("%s:%d: gpus wants a count", s.Path, l.Line)
+				}
+				if x.n, err = strconv.Atoi(fs[3]); err != nil {
+					t.Fatalf("%s:%d: gpus count: %v", s.Path, l.Line, err)
+				}
+			case "action", "not-reported":
+				if len(fs) < 4 {
+					t.Fatalf("%s:%d: %s wants <subject> <state> <text>", s.Path, l.Line, x.kind)
+				}
+				x.text = strings.Join(fs[3:], " ")
+			case "capacity":
+				if len(fs) != 4 {
+					t.Fatalf("%s:%d: capacity wants <model> <gpu kind> <delta>", s.Path, l.Line)
+				}
+				x.text = strings.ReplaceAll(fs[2], "_", " ")
+				if x.n, err = strconv.Atoi(fs[3]); err != nil {
+					t.Fatalf("%s:%d: capacity delta: %v", s.Path, l.Line, err)
+				}
+			case "error", "step":
+				x.text = strings.Join(fs[2:], " ")
+			}
+			expect = append(expect, x)
+		}
+		d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := time.Unix(0, 0).UTC().Add(at)
+		rep, err := d.Diagnose(t.Context(), end, window)
+		if i := slices.IndexFunc(expect, func(x expectation) bool { return x.kind == "error" }); i >= 0 {
+			if err == nil || !strings.Contains(err.Error(), expect[i].text) {
+				t.Errorf("%s:%d: want an error containing %q, got %v", s.Path, expect[i].line, expect[i].text, err)
+			}
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.Where(s), err)
+		}
+		snap, err := d.Snapshot(t.Context(), end, window)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Where(s), err)
+		}
+		for _, x := range expect {
+			checkExpectation(t, s.Path, rep, snap, x)
+		}
+		return nil
+	}})
 }
 
 type expectation struct {
@@ -67,108 +117,6 @@ type expectation struct {
 	kind, subject, state string
 	text                 string
 	n                    int
-}
-
-func parseScript(t *testing.T, path string) (load string, evals []evalBlock) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var loadLines []string
-	inLoad := false
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
-			inLoad = false
-		case strings.HasPrefix(line, "load "):
-			inLoad = true
-			loadLines = append(loadLines, "", line)
-		case inLoad:
-			loadLines = append(loadLines, "  "+line)
-		case strings.HasPrefix(line, "diagnose "):
-			var at, window string
-			if _, err := fmt.Sscanf(line, "diagnose at %s window %s", &at, &window); err != nil {
-				t.Fatalf("%s:%d: %q: want `diagnose at <T> window <W>`: %v", path, n, line, err)
-			}
-			e := evalBlock{line: n}
-			if e.at, err = time.ParseDuration(at); err != nil {
-				t.Fatalf("%s:%d: %v", path, n, err)
-			}
-			if e.window, err = time.ParseDuration(window); err != nil {
-				t.Fatalf("%s:%d: %v", path, n, err)
-			}
-			evals = append(evals, e)
-		default:
-			if len(evals) == 0 {
-				t.Fatalf("%s:%d: expectation %q outside a diagnose block", path, n, line)
-			}
-			fs := strings.Fields(line)
-			if len(fs) < 3 {
-				t.Fatalf("%s:%d: %q: want <kind> <subject> <state>", path, n, line)
-			}
-			x := expectation{line: n, kind: fs[0], subject: fs[1], state: fs[2]}
-			switch x.kind {
-			case "gpus":
-				if len(fs) != 4 {
-					t.Fatalf("%s:%d: gpus wants a count", path, n)
-				}
-				if _, err := fmt.Sscan(fs[3], &x.n); err != nil {
-					t.Fatalf("%s:%d: gpus count: %v", path, n, err)
-				}
-			case "action", "not-reported":
-				if len(fs) < 4 {
-					t.Fatalf("%s:%d: %s wants <subject> <state> <text>", path, n, x.kind)
-				}
-				x.text = strings.Join(fs[3:], " ")
-			case "capacity":
-				if len(fs) != 4 {
-					t.Fatalf("%s:%d: capacity wants <model> <gpu kind> <delta>", path, n)
-				}
-				x.text = strings.ReplaceAll(fs[2], "_", " ")
-				if _, err := fmt.Sscan(fs[3], &x.n); err != nil {
-					t.Fatalf("%s:%d: capacity delta: %v", path, n, err)
-				}
-			case "error", "step":
-				x.text = strings.Join(fs[2:], " ")
-			}
-			e := &evals[len(evals)-1]
-			e.expect = append(e.expect, x)
-		}
-	}
-	return strings.Join(loadLines, "\n") + "\n", evals
-}
-
-func runScript(t *testing.T, cat *schema.Catalog, path string) {
-	load, evals := parseScript(t, path)
-	st := promqltest.LoadedStorage(t, load)
-	eng := query.NewEngine(st, query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: prometheus.NewRegistry()})
-	d, err := diagnose.New(diagnose.Options{Querier: eng, Catalog: cat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evals {
-		at := time.Unix(0, 0).UTC().Add(e.at)
-		rep, err := d.Diagnose(t.Context(), at, e.window)
-		if i := slices.IndexFunc(e.expect, func(x expectation) bool { return x.kind == "error" }); i >= 0 {
-			if err == nil || !strings.Contains(err.Error(), e.expect[i].text) {
-				t.Errorf("%s:%d: want an error containing %q, got %v", path, e.expect[i].line, e.expect[i].text, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s:%d: %v", path, e.line, err)
-		}
-		snap, err := d.Snapshot(t.Context(), at, e.window)
-		if err != nil {
-			t.Fatalf("%s:%d: %v", path, e.line, err)
-		}
-		for _, x := range e.expect {
-			checkExpectation(t, path, rep, snap, x)
-		}
-	}
 }
 
 func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *diagnose.Snapshot, x expectation) {

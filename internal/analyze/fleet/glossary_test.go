@@ -1,32 +1,16 @@
 package fleet
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite docs/glossary.md")
+	"github.com/servescope/servescope/internal/testutil/golden"
+)
 
 // TestGlossaryDoc keeps docs/glossary.md generated from Glossary.
 func TestGlossaryDoc(t *testing.T) {
 	path := filepath.Join("..", "..", "..", "docs", "glossary.md")
-	got := GlossaryMarkdown()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/analyze/fleet -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date: run go test ./internal/analyze/fleet -update", path)
-	}
+	golden.Compare(t, path, GlossaryMarkdown())
 }
 
 // TestDefine: every word is defined once and found case-insensitively.

@@ -14,8 +14,9 @@ import (
 // Remote is the Querier over any Prometheus-compatible HTTP API:
 // Prometheus, Thanos, Mimir, VictoriaMetrics, or another servescope.
 type Remote struct {
-	api v1.API
-	url string
+	api    v1.API
+	client api.Client // for the endpoints v1.API decodes short (Targets)
+	url    string
 }
 
 // NewRemote builds a Querier for the API at url.
@@ -24,7 +25,7 @@ func NewRemote(url string) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", url, err)
 	}
-	return &Remote{api: v1.NewAPI(c), url: url}, nil
+	return &Remote{api: v1.NewAPI(c), client: c, url: url}, nil
 }
 
 // Query implements Querier.

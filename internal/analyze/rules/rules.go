@@ -70,6 +70,7 @@ type Builtin struct {
 // Manager evaluates rule groups into the store.
 type Manager struct {
 	m        *prules.Manager
+	fails    *failures // rule failures logged once per change of error
 	loader   *loader
 	logger   *slog.Logger
 	interval time.Duration
@@ -98,6 +99,7 @@ func New(o Options) (*Manager, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("component", "rules")
+	fails := newFailures(logger)
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
@@ -120,7 +122,7 @@ func New(o Options) (*Manager, error) {
 		Context:              ctx,
 		AppendableV2:         o.Appendable,
 		Queryable:            o.Queryable,
-		Logger:               logger,
+		Logger:               slog.New(&handler{next: logger.Handler(), f: fails}),
 		Registerer:           o.Registerer,
 		OutageTolerance:      time.Hour,
 		ForGracePeriod:       10 * time.Minute,
@@ -128,7 +130,7 @@ func New(o Options) (*Manager, error) {
 		GroupLoader:          ld,
 		Parser:               p,
 	})
-	return &Manager{m: m, loader: ld, logger: logger, interval: o.Interval, extLbls: o.ExternalLabels, extURL: extURL, cancel: cancel}, nil
+	return &Manager{m: m, fails: fails, loader: ld, logger: logger, interval: o.Interval, extLbls: o.ExternalLabels, extURL: extURL, cancel: cancel}, nil
 }
 
 // ApplyConfig replaces the rule set with the given rule files and builtin
@@ -153,13 +155,13 @@ func (m *Manager) ApplyConfig(files []string, builtin ...Builtin) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev := m.loader.swap(sets)
-	loaded, errs := m.m.LoadGroups(m.interval, m.extLbls, m.extURL, nil, false, ids...)
+	loaded, errs := m.m.LoadGroups(m.interval, m.extLbls, m.extURL, m.fails.evalIteration, false, ids...)
 	if len(errs) > 0 {
 		m.loader.swap(prev)
 		return fmt.Errorf("rules: load %d files and %d builtin sets: %w", len(files), len(builtin), errors.Join(errs...))
 	}
 	if m.running {
-		if err := m.m.Update(m.interval, ids, m.extLbls, m.extURL, nil); err != nil {
+		if err := m.m.Update(m.interval, ids, m.extLbls, m.extURL, m.fails.evalIteration); err != nil {
 			m.loader.swap(prev)
 			return fmt.Errorf("rules: apply %d files and %d builtin sets: %w", len(files), len(builtin), err)
 		}
@@ -180,7 +182,7 @@ func (m *Manager) ApplyConfig(files []string, builtin ...Builtin) error {
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	m.running = true
-	err := m.m.Update(m.interval, m.ids, m.extLbls, m.extURL, nil)
+	err := m.m.Update(m.interval, m.ids, m.extLbls, m.extURL, m.fails.evalIteration)
 	m.mu.Unlock()
 	if err != nil {
 		m.cancel()
@@ -208,6 +210,7 @@ func (m *Manager) EvalAt(ctx context.Context, ts time.Time) {
 	m.mu.Unlock()
 	for _, g := range groups {
 		g.Eval(ctx, ts)
+		m.fails.recovered(g)
 	}
 }
 

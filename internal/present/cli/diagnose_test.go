@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
 
 // TestWriteDiagnosis: the table lists the findings that call for
@@ -33,5 +35,5 @@ func TestWriteDiagnosis(t *testing.T) {
 	if err := WriteDiagnosis(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "diagnose.golden", buf.Bytes())
+	golden.Compare(t, filepath.Join("testdata", "diagnose.golden"), buf.Bytes())
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/collect/scrape"
 	"github.com/servescope/servescope/internal/present/api"
 )
@@ -46,15 +47,19 @@ func TestScrapeInterval(t *testing.T) {
 		{"servescope: shortest target", api.New(api.Options{Targets: targets{{ScrapeInterval: "30s"}, {ScrapeInterval: "10s"}, {ScrapeInterval: "1m"}}}), 10 * time.Second, nil, ""},
 		{"prometheus targets", prometheus(`{"labels":{"job":"a"},"scrapeInterval":"7s","scrapeTimeout":"7s"}`, `"global:\n  scrape_interval: 1m\n"`), 7 * time.Second, nil, ""},
 		{"no targets yet: the global config", prometheus(`{"labels":{"job":"a"}}`, `"global:\n  scrape_interval: 20s\n  scrape_timeout: 10s\n"`), 20 * time.Second, nil, ""},
-		{"servescope without targets", api.New(api.Options{Targets: targets{}}), 0, ErrNoScrapeInterval, "/api/v1/status/config: 404"},
-		{"query-only API", prometheus("", ""), 0, ErrNoScrapeInterval, "/api/v1/targets?state=active: 404 Not Found"},
+		{"servescope without targets", api.New(api.Options{Targets: targets{}}), 0, ErrNoScrapeInterval, "/api/v1/status/config: client_error: client error: 404"},
+		{"query-only API", prometheus("", ""), 0, ErrNoScrapeInterval, "/api/v1/targets: 404 Not Found"},
 		{"bad config", prometheus(`{}`, `"global: ["`), 0, ErrNoScrapeInterval, "config: yaml:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(tc.h)
 			t.Cleanup(srv.Close)
-			got, err := ScrapeInterval(t.Context(), srv.Client(), srv.URL+"/")
+			server, err := query.NewRemote(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ScrapeInterval(t.Context(), server)
 			if got != tc.want || !errors.Is(err, tc.err) || (tc.err != nil) != (err != nil) || !strings.Contains(errText(err), tc.errText) {
 				t.Errorf("ScrapeInterval = %s, %v; want %s, %v containing %q", got, err, tc.want, tc.err, tc.errText)
 			}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"math"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,31 +18,8 @@ import (
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // topSeries is 20 minutes of four engine pods, scraped every 15s:
 //   - chat/llama-a on two GPUs, busy, KV half full, 1000 tokens/s, TTFT
@@ -128,7 +103,7 @@ func TestTopRows(t *testing.T) {
 			if err := RenderTop(&b, TopView{Server: "test", At: at, Interval: 5 * time.Second, Window: top.Window(), Rows: rows, Sort: TopSort{Column: ColDiagnosis}}); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "top_rows.golden", b.Bytes())
+			golden.Compare(t, filepath.Join("testdata", "top_rows.golden"), b.Bytes())
 		})
 	}
 }
@@ -244,7 +219,7 @@ func TestRenderTop(t *testing.T) {
 			t.Errorf("%s: RenderTop reordered the caller's rows", tc.name)
 		}
 	}
-	golden(t, "top_render.golden", out.Bytes())
+	golden.Compare(t, filepath.Join("testdata", "top_render.golden"), out.Bytes())
 }
 
 func equalRows(a, b []TopRow) bool {

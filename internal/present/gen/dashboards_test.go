@@ -170,6 +170,9 @@ func selectorNames(e parser.Expr) []string {
 // kubernetes_sd_configs for that reason alone, the config is checked again
 // with each kubernetes_sd_configs block replaced by static_configs, so the
 // relabelling, TLS, authorization and rule files are still checked by it.
+// promtool (Debian's or upstream's, which has Kubernetes discovery) checks
+// that credential files exist: the in-cluster token path points at a file
+// in the test's directory for every check config.
 func TestPromtool(t *testing.T) {
 	t.Parallel()
 	files := generateT(t, false)
@@ -197,6 +200,14 @@ func TestPromtool(t *testing.T) {
 	if out, err := run("check", "rules", filepath.Join(dir, filepath.Base(RulesFile))); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := bytes.ReplaceAll(files[PrometheusConfig], []byte(saTokenFile), []byte(token))
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, err := run("check", "config", cfgPath)
 	if err == nil {
 		return
@@ -207,16 +218,10 @@ func TestPromtool(t *testing.T) {
 	t.Log("this promtool has no Kubernetes service discovery (Debian build); checking the config with static_configs in its place")
 	// A kubernetes_sd_configs block of a job: the key and its deeper lines.
 	sd := regexp.MustCompile(`(?m)^    kubernetes_sd_configs:\n(      .*\n)+`)
-	static := sd.ReplaceAll(files[PrometheusConfig], []byte("    static_configs:\n      - targets: [\"127.0.0.1:9090\"]\n"))
+	static := sd.ReplaceAll(cfg, []byte("    static_configs:\n      - targets: [\"127.0.0.1:9090\"]\n"))
 	if bytes.Contains(static, []byte("kubernetes_sd_configs")) {
 		t.Fatal("a kubernetes_sd_configs block was not replaced")
 	}
-	// promtool also requires the in-cluster token file to exist.
-	token := filepath.Join(dir, "token")
-	if err := os.WriteFile(token, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	static = bytes.ReplaceAll(static, []byte(saTokenFile), []byte(token))
 	if err := os.WriteFile(cfgPath, static, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package gen
 
 import (
 	"bytes"
-	"flag"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,9 +13,8 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // testAlerts stands in for the diagnosis alerts: it proves the hook, without
 // tying these goldens to another package's thresholds.
@@ -62,46 +59,7 @@ func generateT(t *testing.T, raw bool) Files {
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	files := generateT(t, false)
-	dir := filepath.Join("testdata", "golden")
-	if *update {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range files.Paths() {
-			path := filepath.Join(dir, filepath.FromSlash(p))
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, files[p], 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	var golden []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		golden = append(golden, filepath.ToSlash(rel))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(golden)
-	if !slices.Equal(golden, files.Paths()) {
-		t.Fatalf("generated files differ from goldens (run go test -update):\ngenerated %v\ngolden    %v", files.Paths(), golden)
-	}
-	for _, p := range files.Paths() {
-		want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(files[p], want) {
-			t.Errorf("%s differs from its golden file (run go test -update and review the diff)", p)
-		}
-	}
+	golden.CompareDir(t, filepath.Join("testdata", "golden"), files)
 }
 
 func TestDeterministic(t *testing.T) {

@@ -6,11 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -25,9 +23,8 @@ import (
 	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // reportHostile is a label value a hostile target could report: markup,
 // both quotes, Markdown table and code syntax, a link, and length.
@@ -169,7 +166,7 @@ func TestReport(t *testing.T) {
 				t.Errorf("a panel has no data or failed:\n%s", out)
 			}
 			checkHostile(t, tc.format, out)
-			compareGolden(t, tc.golden, readable(t, out))
+			golden.Compare(t, filepath.Join("testdata", tc.golden), []byte(readable(t, out)))
 		})
 	}
 }
@@ -358,27 +355,6 @@ func readable(t *testing.T, out string) string {
 		out += fmt.Sprintf("\n==== svg %d ====\n%s\n", i+1, s)
 	}
 	return out
-}
-
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (run go test -update and review the diff); got:\n%s", path, got)
-	}
 }
 
 func TestMarkdownEscaping(t *testing.T) {

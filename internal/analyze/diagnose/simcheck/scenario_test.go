@@ -1,10 +1,12 @@
-package diagnose_test
+// Package simcheck holds tests only: the diagnosis against the simulator's
+// ground truth, scenario by scenario (precision and recall per state over
+// pod-minutes). It is, with schema/simcheck, cost/simcheck, app and cmd, one
+// of the few importers of sim.
+package simcheck
 
 import (
-	"flag"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,9 +21,8 @@ import (
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/sim"
 	"github.com/servescope/servescope/internal/store/tsdb"
+	goldenfile "github.com/servescope/servescope/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // truthState maps the simulator's truth onto the diagnosis's states.
 func truthState(s sim.State) diagnose.State {
@@ -147,7 +148,7 @@ func TestScenarios(t *testing.T) {
 		t.Log("-race or -short: a subset of the scenarios ran; golden file not compared")
 		return
 	}
-	compareGolden(t, filepath.Join("testdata", "scenarios.golden"), []byte(golden.String()))
+	goldenfile.Compare(t, filepath.Join("testdata", "scenarios.golden"), []byte(golden.String()))
 }
 
 // diagnoseScenario returns the confusion over pod-minutes, the final
@@ -163,7 +164,7 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 	if gpus == 0 {
 		gpus = simGPUs
 	}
-	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "examples", "scenarios", name+".yml"))
+	sc, err := sim.OpenScenario("", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,25 +295,5 @@ func midKV(t *testing.T, r *diagnose.Report) {
 	}
 	if n == 0 {
 		t.Error("no memory-bound pod above 0.25 KV usage: the scenario does not test a mid KV usage")
-	}
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs (run with -update and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

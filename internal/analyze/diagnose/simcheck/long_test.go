@@ -1,4 +1,4 @@
-package diagnose_test
+package simcheck
 
 import (
 	"path/filepath"
@@ -34,7 +34,7 @@ func TestLongWindows(t *testing.T) {
 		t.Skip("hours of simulated history: not under -short or -race")
 	}
 	end := time.Date(2026, 3, 2, 3, 50, 0, 0, time.UTC)
-	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "examples", "scenarios", "memory-bound.yml"))
+	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "..", "examples", "scenarios", "memory-bound.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

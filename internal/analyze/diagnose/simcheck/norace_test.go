@@ -1,6 +1,6 @@
-//go:build race
+//go:build !race
 
-package diagnose_test
+package simcheck
 
 // raceEnabled: under the race detector the scenario suite runs a subset.
-const raceEnabled = true
+const raceEnabled = false
