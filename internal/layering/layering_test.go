@@ -32,6 +32,7 @@ var layers = []struct {
 	{"internal/schema", "schema", 2},
 	{"internal/config", "config", 2},
 	{"internal/located", "located", 1},
+	{"internal/model", "model", 1},
 	// Data: the shipped scenarios, embedded (read by internal/sim).
 	{"examples/scenarios", "examples", 1},
 	// Test kit: imported by test files only, imports nothing of ours above it.
@@ -82,7 +83,7 @@ var adapters = []struct {
 // contracts and the terminal and web views stay small and testable.
 var light = []string{
 	"internal/analyze/cost", "internal/analyze/diagnose", "internal/analyze/query",
-	"internal/collect/parse", "internal/located", "internal/schema", "internal/sim",
+	"internal/collect/parse", "internal/located", "internal/model", "internal/schema", "internal/sim",
 	"internal/store", "internal/present/cli", "internal/present/web",
 }
 
