@@ -14,13 +14,13 @@ func TestOrderAndGroup(t *testing.T) {
 			Action: "do " + string(st), GPUHours: hours, Since: time.Unix(0, 0)}
 	}
 	fs := []Finding{
-		pod("a-7d9f8c6b5-aaaaa", StateHealthy, SeverityInfo, 8),
-		pod("web-5f6d7c8b9-aaaaa", StateIdle, SeverityWarning, 1),
-		pod("web-5f6d7c8b9-bbbbb", StateIdle, SeverityWarning, 1),
-		pod("web-5f6d7c8b9-ccccc", StateIdle, SeverityWarning, 1),
-		pod("big-6b7c8d9f0-aaaaa", StateKVSaturated, SeverityWarning, 8),
-		pod("x-6b7c8d9f0-aaaaa", StateXID, SeverityCritical, 1),
-		pod("b-7d9f8c6b5-bbbbb", StateHealthy, SeverityInfo, 8),
+		pod("a-7d9f8c6b5-b5n7z", StateHealthy, SeverityInfo, 8),
+		pod("web-5f6d7c8b9-b5n7z", StateIdle, SeverityWarning, 1),
+		pod("web-5f6d7c8b9-q9wtv", StateIdle, SeverityWarning, 1),
+		pod("web-5f6d7c8b9-x2k4q", StateIdle, SeverityWarning, 1),
+		pod("big-6b7c8d9f4-b5n7z", StateKVSaturated, SeverityWarning, 8),
+		pod("x-6b7c8d9f4-b5n7z", StateXID, SeverityCritical, 1),
+		pod("b-7d9f8c6b5-q9wtv", StateHealthy, SeverityInfo, 8),
 		{Subject: Subject{Level: LevelModel, Model: "m"}, State: StateConsolidate, Severity: SeverityWarning, GPUHours: 4},
 	}
 	sortFindings(fs)
@@ -28,9 +28,9 @@ func TestOrderAndGroup(t *testing.T) {
 	for _, f := range fs {
 		got = append(got, f.Subject.String())
 	}
-	want := []string{"chat/x-6b7c8d9f0-aaaaa", "chat/big-6b7c8d9f0-aaaaa", "m",
-		"chat/web-5f6d7c8b9-aaaaa", "chat/web-5f6d7c8b9-bbbbb", "chat/web-5f6d7c8b9-ccccc",
-		"chat/a-7d9f8c6b5-aaaaa", "chat/b-7d9f8c6b5-bbbbb"}
+	want := []string{"chat/x-6b7c8d9f4-b5n7z", "chat/big-6b7c8d9f4-b5n7z", "m",
+		"chat/web-5f6d7c8b9-b5n7z", "chat/web-5f6d7c8b9-q9wtv", "chat/web-5f6d7c8b9-x2k4q",
+		"chat/a-7d9f8c6b5-b5n7z", "chat/b-7d9f8c6b5-q9wtv"}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("order %v, want %v", got, want)
