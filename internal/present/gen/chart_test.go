@@ -14,9 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	helmengine "helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	helmengine "helm.sh/helm/v4/pkg/engine"
 
 	sconfig "github.com/servescope/servescope/internal/config"
 )
@@ -31,7 +32,7 @@ func renderChart(t *testing.T, overrides map[string]any) map[string][]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := chartutil.ToRenderValues(ch, overrides, chartutil.ReleaseOptions{Name: "servescope", Namespace: "monitoring", IsInstall: true}, chartutil.DefaultCapabilities)
+	vals, err := chartutil.ToRenderValues(ch, overrides, common.ReleaseOptions{Name: "servescope", Namespace: "monitoring", IsInstall: true}, common.DefaultCapabilities)
 	if err != nil {
 		t.Fatal(err)
 	}
