@@ -54,7 +54,9 @@ func AlertRules(cat *schema.Catalog, th Thresholds, interval time.Duration) (rul
 		LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchNotEqual, "pod", "")}}
 	p95 := &parser.VectorSelector{Name: schema.QuantileName("ttft_seconds", 0.95)}
 	base := &parser.VectorSelector{Name: p95.Name, OriginalOffset: th.TTFTBaseline}
-	up := &parser.VectorSelector{Name: "up"}
+	// Only servescope's own scrape jobs: a shared Prometheus has its own
+	// alert (TargetDown) for the rest of the cluster.
+	up := &parser.VectorSelector{Name: "up", LabelMatchers: []*labels.Matcher{schema.ScrapeJobMatcher()}}
 
 	gt := func(l parser.Expr, v float64) parser.Expr { return cmp(parser.GTR, l, num(v)) }
 	regression := &parser.BinaryExpr{Op: parser.LAND,
