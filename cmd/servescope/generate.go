@@ -19,7 +19,9 @@ type generateOptions struct {
 	out       string
 	teamsFile string
 	noAlerts  bool
-	gen       gen.Options
+	// monitorLabels, when any are given, replace gen's default.
+	monitorLabels map[string]string
+	gen           gen.Options
 }
 
 // generateCommands is `generate --out DIR`: the Kubernetes observability
@@ -27,7 +29,7 @@ type generateOptions struct {
 // queues) generated from the catalog, the diagnosis alerts and a teams file.
 func generateCommands(a *kingpin.Application, e env) []command {
 	c := a.Command("generate", "Write the Kubernetes observability stack (Grafana dashboards, rules, monitors, scrape config, Helm values, Kueue queues) to a directory.")
-	var o generateOptions
+	o := generateOptions{monitorLabels: map[string]string{}}
 	c.Flag("out", "Output directory; created if missing, generated files are overwritten.").Required().StringVar(&o.out)
 	c.Flag("teams", "Teams file (YAML) for the per-team ClusterQueues, LocalQueues and ResourceFlavors; see examples/teams.yml.").StringVar(&o.teamsFile)
 	c.Flag("team-label", "Namespace label key naming the owning team (allowlisted in kube-state-metrics).").Default("team").StringVar(&o.gen.TeamLabel)
@@ -36,6 +38,8 @@ func generateCommands(a *kingpin.Application, e env) []command {
 	c.Flag("namespace", "Namespace of the monitors and the PrometheusRule.").Default("monitoring").StringVar(&o.gen.Namespace)
 	c.Flag("dcgm-namespace", "Namespace dcgm-exporter runs in.").Default("gpu-operator").StringVar(&o.gen.DCGMNamespace)
 	c.Flag("kueue-namespace", "Namespace of Kueue's controller.").Default("kueue-system").StringVar(&o.gen.KueueNamespace)
+	c.Flag("monitor-label", "Label (KEY=VALUE, repeatable) on every ServiceMonitor, PodMonitor and PrometheusRule, for the Prometheus operator's selectors; kube-prometheus-stack selects release=<its Helm release name>. Default release=kube-prometheus-stack.").
+		PlaceHolder("KEY=VALUE").StringMapVar(&o.monitorLabels)
 	c.Flag("no-alerts", "Leave the diagnosis alerting rules out of the rules.").BoolVar(&o.noAlerts)
 	return []command{{clause: c, run: func(context.Context) error {
 		files, err := generate(o)
@@ -57,6 +61,9 @@ func generate(o generateOptions) (gen.Files, error) {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	in := gen.Input{Catalog: cat, Options: o.gen}
+	if len(o.monitorLabels) > 0 {
+		in.Options.MonitorLabels = o.monitorLabels
+	}
 	if o.teamsFile != "" {
 		content, err := os.ReadFile(o.teamsFile)
 		if err != nil {
