@@ -76,5 +76,13 @@ image:
 	  -out $(abspath $(IMAGE_DIR)) -ref $(IMAGE_REPO):$(VERSION) -version $(VERSION) \
 	  -revision "$(REVISION)" -arch $(GOARCH_IMAGE) -created $(SOURCE_DATE_EPOCH)
 
+## e2e: the chart (Helm SDK) and the generated stack with the operator's and
+## Kueue's CRDs, applied with strict server-side validation to a real
+## kube-apiserver v1.34.2 (built once into ~/.cache/servescope-e2e, 12-22 min)
+## on Debian's etcd. Needs etcd-server (installed here when root).
+e2e:
+	@dpkg -s etcd-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; } || true
+	GO=$(GO) scripts/e2e.sh
+
 clean:
 	rm -rf bin $(DEMO_DIR)
