@@ -65,7 +65,7 @@ wait_for() {
 
 step "prometheus-operator CRDs from monitoring/v1 (controller-gen)"
 mkdir -p "$WORK/crds/operator" "$WORK/crds/kueue"
-(cd "$ROOT/tools/crdgen" && "$CONTROLLER_GEN" crd:crdVersions=v1,maxDescLen=0 \
+(cd "$ROOT/tools/crdgen" && "$CONTROLLER_GEN" crd:crdVersions=v1,maxDescLen=0,allowDangerousTypes=true \
   paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1 \
   output:crd:dir="$WORK/crds/operator")
 KUEUE_DIR=$(cd "$ROOT" && "$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kueue)
