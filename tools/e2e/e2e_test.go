@@ -240,6 +240,11 @@ func TestGeneratedStackApplies(t *testing.T) {
 		t.Errorf("applied %d objects, want every generated manifest", total)
 	}
 	t.Logf("applied %d generated objects", total)
+	// The server's strict validation is on: a misspelt field is refused.
+	bad := "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: bad, namespace: monitoring}\nspec:\n  selector: {}\n  endpoints:\n  - port: http\n    honourLabels: true\n"
+	if _, err := c.apply(ctx, []byte(bad)); err == nil || !strings.Contains(err.Error(), "honourLabels") {
+		t.Errorf("misspelt field accepted by the API server: %v", err)
+	}
 }
 
 // TestChartInstalls installs the chart with Helm's Go SDK (server-side
