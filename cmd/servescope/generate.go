@@ -19,8 +19,10 @@ type generateOptions struct {
 	out       string
 	teamsFile string
 	noAlerts  bool
-	gen       gen.Options
-	set       settingsFlags
+	// monitorLabels, when any are given, replace gen's default.
+	monitorLabels map[string]string
+	gen           gen.Options
+	set           settingsFlags
 	// thresholds are the diagnosis alerts' (the config's, else defaults).
 	thresholds diagnose.Thresholds
 }
@@ -30,7 +32,7 @@ type generateOptions struct {
 // queues) generated from the catalog, the diagnosis alerts and a teams file.
 func generateCommands(a *kingpin.Application, e env) []command {
 	c := a.Command("generate", "Write the Kubernetes observability stack (Grafana dashboards, rules, monitors, scrape config, Helm values, Kueue queues) to a directory.")
-	var o generateOptions
+	o := generateOptions{monitorLabels: map[string]string{}}
 	c.Flag("out", "Output directory; created if missing, generated files are overwritten.").Required().StringVar(&o.out)
 	c.Flag("teams", "Teams file (YAML) for the per-team ClusterQueues, LocalQueues and ResourceFlavors; see examples/teams.yml.").StringVar(&o.teamsFile)
 	addSettings(c, &o.set, withTeamLabel)
@@ -39,6 +41,8 @@ func generateCommands(a *kingpin.Application, e env) []command {
 	c.Flag("namespace", "Namespace of the monitors and the PrometheusRule.").Default("monitoring").StringVar(&o.gen.Namespace)
 	c.Flag("dcgm-namespace", "Namespace dcgm-exporter runs in.").Default("gpu-operator").StringVar(&o.gen.DCGMNamespace)
 	c.Flag("kueue-namespace", "Namespace of Kueue's controller.").Default("kueue-system").StringVar(&o.gen.KueueNamespace)
+	c.Flag("monitor-label", "Label (KEY=VALUE, repeatable) on every ServiceMonitor, PodMonitor and PrometheusRule, for the Prometheus operator's selectors; kube-prometheus-stack selects release=<its Helm release name>. Default release=kube-prometheus-stack.").
+		PlaceHolder("KEY=VALUE").StringMapVar(&o.monitorLabels)
 	c.Flag("no-alerts", "Leave the diagnosis alerting rules out of the rules.").BoolVar(&o.noAlerts)
 	return []command{{clause: c, run: func(context.Context) error {
 		st, err := o.set.resolve()
@@ -65,6 +69,9 @@ func generate(o generateOptions) (gen.Files, error) {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	in := gen.Input{Catalog: cat, Options: o.gen}
+	if len(o.monitorLabels) > 0 {
+		in.Options.MonitorLabels = o.monitorLabels
+	}
 	if o.teamsFile != "" {
 		content, err := os.ReadFile(o.teamsFile)
 		if err != nil {
@@ -83,7 +90,7 @@ func generate(o generateOptions) (gen.Files, error) {
 		if th == (diagnose.Thresholds{}) {
 			th = diagnose.DefaultThresholds()
 		}
-		alerts, err := diagnose.AlertRules(cat, th, interval)
+		alerts, err := diagnose.ExternalAlertRules(cat, th, interval)
 		if err != nil {
 			return nil, fmt.Errorf("alerting rules: %w", err)
 		}

@@ -104,3 +104,35 @@ func TestGenerateBadTeamsWritesNothing(t *testing.T) {
 		t.Errorf("output directory written despite the error (stat: %v)", err)
 	}
 }
+
+// TestGenerateMonitorLabel: --monitor-label replaces the
+// kube-prometheus-stack default on every monitor and the PrometheusRule;
+// a bad label writes nothing.
+func TestGenerateMonitorLabel(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if out, err := runGenerate(t, "--out", dir, "--monitor-label", "release=prometheus", "--monitor-label", "team=platform"); err != nil {
+		t.Fatalf("generate: %v\n%s", err, out)
+	}
+	tree := readTree(t, dir)
+	n := 0
+	for p, content := range tree {
+		if !strings.HasPrefix(p, "kubernetes/monitors/") && p != "kubernetes/prometheusrule.yaml" {
+			continue
+		}
+		n++
+		if !bytes.Contains(content, []byte("release: prometheus\n")) || !bytes.Contains(content, []byte("team: platform\n")) || bytes.Contains(content, []byte("kube-prometheus-stack")) {
+			t.Errorf("%s does not carry exactly the given labels:\n%s", p, content)
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d monitors and rules, want 6", n)
+	}
+	bad := filepath.Join(t.TempDir(), "out")
+	if _, err := runGenerate(t, "--out", bad, "--monitor-label", "release=not valid"); err == nil || !strings.Contains(err.Error(), "monitor labels") {
+		t.Errorf("bad label: %v", err)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("output written despite a bad label (stat: %v)", err)
+	}
+}

@@ -25,7 +25,26 @@ const AlertGroup = "servescope-alerts"
 // and a threshold's name is replaced by its value. The rules are evaluated
 // where the catalog's recording rules are: the embedded rule manager, or a
 // Prometheus loading `servescope rules`.
+//
+// ExporterDown reads every `up` of the rule manager's own targets: the
+// embedded one scrapes only what servescope is configured to scrape. For
+// a shared Prometheus use ExternalAlertRules.
 func AlertRules(cat *schema.Catalog, th Thresholds, interval time.Duration) (rulefmt.RuleGroups, error) {
+	return alertRules(cat, th, interval, nil)
+}
+
+// ExternalAlertRules are the alerting rules for a Prometheus that scrapes
+// more than servescope's exporters (`servescope alert-rules`, the generated
+// PrometheusRule): `up` is narrowed to servescope's own scrape jobs
+// (schema.ScrapeJobs), leaving the rest of the cluster to that
+// Prometheus's own TargetDown.
+func ExternalAlertRules(cat *schema.Catalog, th Thresholds, interval time.Duration) (rulefmt.RuleGroups, error) {
+	return alertRules(cat, th, interval, schema.ScrapeJobMatcher())
+}
+
+// alertRules builds the rules; jobs, when set, is added to every `up`
+// selector.
+func alertRules(cat *schema.Catalog, th Thresholds, interval time.Duration, jobs *labels.Matcher) (rulefmt.RuleGroups, error) {
 	vars, err := alertVars(cat, th)
 	if err != nil {
 		return rulefmt.RuleGroups{}, err
@@ -72,6 +91,14 @@ func AlertRules(cat *schema.Catalog, th Thresholds, interval time.Duration) (rul
 		}
 		if err := checkJoins(e); err != nil {
 			return rulefmt.RuleGroups{}, fmt.Errorf("alert %s: %w", a.name, err)
+		}
+		if jobs != nil {
+			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+				if vs, ok := n.(*parser.VectorSelector); ok && vs.Name == "up" {
+					vs.LabelMatchers = append(vs.LabelMatchers, jobs)
+				}
+				return nil
+			})
 		}
 		g.Rules = append(g.Rules, rulefmt.Rule{Alert: a.name, Expr: e.String(), For: model.Duration(a.dur),
 			Labels:      map[string]string{"severity": a.severity},
@@ -220,7 +247,7 @@ func pct(v float64) string { return fmt.Sprintf("%g%%", v*100) }
 // AlertRulesFile renders the alerting rules as a Prometheus rules file,
 // checked with rulefmt as Prometheus would load it.
 func AlertRulesFile(cat *schema.Catalog, th Thresholds, interval time.Duration) ([]byte, error) {
-	groups, err := AlertRules(cat, th, interval)
+	groups, err := ExternalAlertRules(cat, th, interval)
 	if err != nil {
 		return nil, err
 	}

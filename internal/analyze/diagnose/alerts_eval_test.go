@@ -17,7 +17,8 @@ import (
 
 // alertSeries: from 0 to 40m at 15 s, one pod whose KV cache is full and
 // whose requests queue from 5m on, an idle allocated GPU, a GPU with an XID
-// from 10m, and a dcgm-exporter target down from 20m.
+// from 10m, a dcgm-exporter target down from 20m, and a target of another
+// job (not servescope's) down throughout.
 const alertSeries = `
 load 15s
   vllm:kv_cache_usage_perc{namespace="docs",pod="llama-0",instance="10.0.0.1:8000",model_name="llama-8b"} 0.5x20 0.95x140
@@ -26,6 +27,7 @@ load 15s
   DCGM_FI_PROF_GR_ENGINE_ACTIVE{Hostname="node-1",UUID="GPU-2",gpu="1",modelName="NVIDIA A100-SXM4-80GB",namespace="docs",pod="llama-1",container="vllm"} 0x160
   DCGM_FI_DEV_XID_ERRORS{Hostname="node-1",UUID="GPU-1",gpu="0",modelName="NVIDIA A100-SXM4-80GB",namespace="docs",pod="llama-0",container="vllm"} 0x40 79x120
   up{job="dcgm-exporter",instance="10.1.0.1:9400"} 1x80 0x80
+  up{job="node-exporter",instance="10.2.0.1:9100"} 0x160
 `
 
 // TestAlertsEvaluated runs the catalog's recording rules and the alerting
@@ -39,12 +41,16 @@ func TestAlertsEvaluated(t *testing.T) {
 	eng := query.NewEngine(st, query.EngineOptions{Timeout: time.Minute, MaxSamples: 1e7, Registerer: reg})
 	var mu sync.Mutex
 	fired := map[string]time.Time{}
+	downJobs := map[string]bool{}
 	m, err := rules.New(rules.Options{Appendable: st, Queryable: st, Engine: eng.Promql(), Registerer: reg,
 		Notify: func(_ context.Context, _ string, alerts ...*rules.Alert) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, a := range alerts {
 				name := a.Labels.Get("alertname")
+				if name == "ExporterDown" {
+					downJobs[a.Labels.Get("job")] = true
+				}
 				if _, seen := fired[name]; !seen && !a.FiredAt.IsZero() && a.ResolvedAt.IsZero() {
 					fired[name] = a.FiredAt
 				}
@@ -59,7 +65,7 @@ func TestAlertsEvaluated(t *testing.T) {
 	}
 	const interval = 30 * time.Second
 	th := diagnose.DefaultThresholds()
-	alerts, err := diagnose.AlertRules(cat, th, interval)
+	alerts, err := diagnose.ExternalAlertRules(cat, th, interval)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +100,9 @@ func TestAlertsEvaluated(t *testing.T) {
 		if latency < tc.dur || latency > tc.dur+interval+15*time.Second {
 			t.Errorf("%s fired %s after its condition began, want within [for %s, for + %s + 15s]", tc.alert, latency, tc.dur, interval)
 		}
+	}
+	if downJobs["node-exporter"] || !downJobs["dcgm-exporter"] {
+		t.Errorf("ExporterDown for jobs %v, want dcgm-exporter only (servescope's own jobs)", downJobs)
 	}
 	if _, ok := fired["TTFTp95Regression"]; ok {
 		t.Error("TTFTp95Regression fired without a TTFT histogram")

@@ -38,6 +38,18 @@ func TestAlertRules(t *testing.T) {
 			t.Errorf("rule %d = %+v, want alert %s with for, severity and summary", i, r, want[i])
 		}
 	}
+	// The embedded rule manager's targets are all servescope's; a shared
+	// Prometheus gets ExporterDown on servescope's own jobs only.
+	if got := groups.Groups[0].Rules[6].Expr; got != "up == 0" {
+		t.Errorf("embedded ExporterDown %q, want up == 0", got)
+	}
+	ext, err := diagnose.ExternalAlertRules(cat, diagnose.DefaultThresholds(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ext.Groups[0].Rules[6].Expr, `up{job=~"servescope-engines|dcgm-exporter|kueue|kube-state-metrics"} == 0`; got != want {
+		t.Errorf("external ExporterDown %q, want %q", got, want)
+	}
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Skip("promtool not installed (apt-get install prometheus): skipping promtool check rules")

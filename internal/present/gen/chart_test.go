@@ -3,6 +3,7 @@ package gen
 import (
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -15,25 +16,34 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	helmengine "helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	helmengine "helm.sh/helm/v4/pkg/engine"
 
 	sconfig "github.com/servescope/servescope/internal/config"
 )
 
 const chartDir = "../../../deploy/helm/servescope"
 
-// renderChart renders the servescope chart with the Helm SDK and decodes
-// every manifest strictly, returning the objects by kind.
-func renderChart(t *testing.T, overrides map[string]any) map[string][]any {
+// operatorAPI is what a cluster with prometheus-operator's CRDs serves.
+const operatorAPI = "monitoring.coreos.com/v1"
+
+// renderChart renders the servescope chart with the Helm SDK on a cluster
+// serving apis (beyond Kubernetes' own), decodes every manifest strictly
+// and validates it, returning the objects by kind.
+func renderChart(t *testing.T, overrides map[string]any, apis ...string) map[string][]any {
 	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := chartutil.ToRenderValues(ch, overrides, chartutil.ReleaseOptions{Name: "servescope", Namespace: "monitoring", IsInstall: true}, chartutil.DefaultCapabilities)
+	caps := common.DefaultCapabilities.Copy()
+	caps.APIVersions = append(slices.Clone(caps.APIVersions), apis...)
+	vals, err := chartutil.ToRenderValues(ch, overrides, common.ReleaseOptions{Name: "servescope", Namespace: "monitoring", IsInstall: true}, caps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +52,7 @@ func renderChart(t *testing.T, overrides map[string]any) map[string][]any {
 		t.Fatal(err)
 	}
 	objs := map[string][]any{}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range out {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(out)) {
 		if !strings.HasSuffix(name, ".yaml") {
 			continue
 		}
@@ -61,7 +65,63 @@ func renderChart(t *testing.T, overrides map[string]any) map[string][]any {
 			objs[kind] = append(objs[kind], obj)
 		}
 	}
+	checkReferences(t, objs)
 	return objs
+}
+
+// checkReferences checks what ties the rendered objects together: the
+// Deployment's selector matches its pods, the Service selects them and
+// targets a declared port, the volumes name the rendered ConfigMap and
+// claim, the pod runs as the rendered ServiceAccount.
+func checkReferences(t *testing.T, objs map[string][]any) {
+	t.Helper()
+	if len(objs["Deployment"]) != 1 {
+		t.Fatalf("%d Deployments, want 1", len(objs["Deployment"]))
+	}
+	d := objs["Deployment"][0].(*appsv1.Deployment)
+	pod := d.Spec.Template
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || sel.Empty() || !sel.Matches(k8slabels.Set(pod.Labels)) {
+		t.Errorf("Deployment selector %v does not select its pods %v (%v)", d.Spec.Selector, pod.Labels, err)
+	}
+	ports := map[string]bool{}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			ports[p.Name] = true
+		}
+	}
+	for _, o := range objs["Service"] {
+		svc := o.(*corev1.Service)
+		if len(svc.Spec.Selector) == 0 || !k8slabels.SelectorFromSet(svc.Spec.Selector).Matches(k8slabels.Set(pod.Labels)) {
+			t.Errorf("Service %s selects %v, not the pods %v", svc.Name, svc.Spec.Selector, pod.Labels)
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.TargetPort.StrVal != "" && !ports[p.TargetPort.StrVal] {
+				t.Errorf("Service %s targets undeclared port %q", svc.Name, p.TargetPort.StrVal)
+			}
+		}
+	}
+	names := func(kind string) map[string]bool {
+		m := map[string]bool{}
+		for _, o := range objs[kind] {
+			m[o.(metav1.Object).GetName()] = true
+		}
+		return m
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil && !names("ConfigMap")[v.ConfigMap.Name] {
+			t.Errorf("volume %s names ConfigMap %q, not rendered", v.Name, v.ConfigMap.Name)
+		}
+	}
+	if sa := pod.Spec.ServiceAccountName; len(objs["ServiceAccount"]) > 0 && !names("ServiceAccount")[sa] {
+		t.Errorf("pod runs as ServiceAccount %q, not rendered", sa)
+	}
+}
+
+// deploymentArgs returns the servescope container's arguments.
+func deploymentArgs(t *testing.T, objs map[string][]any) []string {
+	t.Helper()
+	return objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Args
 }
 
 // TestChartRenders renders the chart in embedded and external-Prometheus
@@ -70,22 +130,33 @@ func renderChart(t *testing.T, overrides map[string]any) map[string][]any {
 // that servescope's config loader accepts.
 func TestChartRenders(t *testing.T) {
 	t.Parallel()
+	external := map[string]any{"enabled": true, "url": "http://prometheus-operated.monitoring:9090"}
 	for _, tc := range []struct {
 		name      string
 		overrides map[string]any
+		apis      []string
 		pvc       bool
+		monitor   bool
+		recorded  bool
 		jobs      int
 	}{
-		{name: "embedded", pvc: true, jobs: 4},
-		{name: "external", overrides: map[string]any{"externalPrometheus": map[string]any{"enabled": true, "url": "http://prometheus-operated.monitoring:9090"}}},
+		{name: "embedded", apis: []string{operatorAPI}, pvc: true, monitor: true, jobs: 4},
+		{name: "external", overrides: map[string]any{"externalPrometheus": external}, apis: []string{operatorAPI}, monitor: true, recorded: true},
+		{name: "external without rules", overrides: map[string]any{"externalPrometheus": map[string]any{"enabled": true, "url": "http://p:9090", "recordingRules": false}}, apis: []string{operatorAPI}, monitor: true},
+		{name: "stock cluster without the operator's CRDs", pvc: true, jobs: 4},
+		{name: "monitor disabled", overrides: map[string]any{"serviceMonitor": map[string]any{"enabled": false}}, apis: []string{operatorAPI}, pvc: true, jobs: 4},
+		{name: "no persistence", overrides: map[string]any{"persistence": map[string]any{"enabled": false}, "nodeSelector": map[string]any{"nvidia.com/gpu.present": "false"}, "tolerations": []any{map[string]any{"key": "dedicated", "operator": "Exists"}}}, apis: []string{operatorAPI}, monitor: true, jobs: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			objs := renderChart(t, tc.overrides)
-			for _, k := range []string{"Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ServiceMonitor"} {
+			objs := renderChart(t, tc.overrides, tc.apis...)
+			for _, k := range []string{"Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap"} {
 				if len(objs[k]) != 1 {
 					t.Errorf("%d %s objects, want 1", len(objs[k]), k)
 				}
+			}
+			if got := len(objs["ServiceMonitor"]) == 1; got != tc.monitor {
+				t.Errorf("ServiceMonitor rendered: %v, want %v", got, tc.monitor)
 			}
 			if got := len(objs["PersistentVolumeClaim"]) == 1; got != tc.pvc {
 				t.Errorf("PVC rendered: %v, want %v", got, tc.pvc)
@@ -93,14 +164,21 @@ func TestChartRenders(t *testing.T) {
 			if len(objs["ClusterRole"]) == 1 {
 				checkReadOnly(t, objs["ClusterRole"][0].(*rbacv1.ClusterRole))
 			}
-			if len(objs["ServiceMonitor"]) == 1 && objs["ServiceMonitor"][0].(*monitoringv1.ServiceMonitor).Spec.Endpoints[0].Port != "http" {
-				t.Error("ServiceMonitor does not scrape the http port")
-			}
-			if len(objs["Deployment"]) == 1 {
-				d := objs["Deployment"][0].(*appsv1.Deployment)
-				if v := d.Spec.Template.Spec.Volumes[1]; (v.PersistentVolumeClaim != nil) != tc.pvc {
-					t.Errorf("data volume %+v, want PVC %v", v, tc.pvc)
+			if len(objs["ServiceMonitor"]) == 1 {
+				sm := objs["ServiceMonitor"][0].(*monitoringv1.ServiceMonitor)
+				if sm.Spec.Endpoints[0].Port != "http" {
+					t.Error("ServiceMonitor does not scrape the http port")
 				}
+				if sm.Labels["release"] != "kube-prometheus-stack" {
+					t.Errorf("ServiceMonitor labels %v lack the default release selector label", sm.Labels)
+				}
+			}
+			d := objs["Deployment"][0].(*appsv1.Deployment)
+			if v := d.Spec.Template.Spec.Volumes[1]; (v.PersistentVolumeClaim != nil) != tc.pvc {
+				t.Errorf("data volume %+v, want PVC %v", v, tc.pvc)
+			}
+			if got := slices.Contains(deploymentArgs(t, objs), "--query.remote-recorded"); got != tc.recorded {
+				t.Errorf("--query.remote-recorded in %v: %v, want %v", deploymentArgs(t, objs), got, tc.recorded)
 			}
 			if len(objs["ConfigMap"]) == 1 {
 				content := objs["ConfigMap"][0].(*corev1.ConfigMap).Data["servescope.yml"]
@@ -113,6 +191,42 @@ func TestChartRenders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChartMonitorLabels: the ServiceMonitor follows the selector labels
+// set in the values, like `generate --monitor-label`.
+func TestChartMonitorLabels(t *testing.T) {
+	t.Parallel()
+	objs := renderChart(t, map[string]any{"serviceMonitor": map[string]any{"labels": map[string]any{"release": "prometheus"}}}, operatorAPI)
+	sm := objs["ServiceMonitor"][0].(*monitoringv1.ServiceMonitor)
+	if sm.Labels["release"] != "prometheus" {
+		t.Errorf("ServiceMonitor labels %v, want release=prometheus", sm.Labels)
+	}
+}
+
+// TestChartImageIsMakeImage: the chart's default image is the reference
+// `make image` records (the repository and the chart's appVersion).
+func TestChartImageIsMakeImage(t *testing.T) {
+	t.Parallel()
+	objs := renderChart(t, nil)
+	mk, err := os.ReadFile("../../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var repo string
+	for _, l := range strings.Split(string(mk), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "IMAGE_REPO" && f[1] == "?=" {
+			repo = f[2]
+		}
+	}
+	want := repo + ":" + ch.Metadata.AppVersion
+	if got := objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Image; repo == "" || got != want {
+		t.Errorf("chart image %q, want what make image builds: %q", got, want)
 	}
 }
 

@@ -2,6 +2,8 @@ package gen
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +13,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 	kueueconfig "sigs.k8s.io/kueue/apis/config/v1beta2"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -73,24 +80,82 @@ func stripComments(b []byte) []byte {
 	return bytes.Join(out, []byte("\n"))
 }
 
-// decodeStrict decodes one manifest into its API type, refusing unknown
-// fields, and returns the object and its kind.
+// decodeStrict decodes one manifest into its API type as an API server
+// with fieldValidation=Strict does (and kubeconform -strict): duplicate
+// keys, unknown fields and fields in the wrong case are refused, values
+// must have the field's type. The object's metadata is then validated
+// (names, namespace, labels, annotations). It returns the object and its
+// kind.
 func decodeStrict(doc []byte) (any, string, error) {
+	js, err := sigsyaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return nil, "", fmt.Errorf("yaml: %w", err)
+	}
 	var tm struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 	}
-	if err := sigsyaml.Unmarshal(doc, &tm); err != nil {
+	if err := json.Unmarshal(js, &tm); err != nil {
 		return nil, "", fmt.Errorf("type meta: %w", err)
 	}
 	obj, err := typedObject(tm.APIVersion, tm.Kind)
 	if err != nil {
 		return nil, tm.Kind, err
 	}
-	if err := sigsyaml.UnmarshalStrict(doc, obj); err != nil {
+	strictErrs, err := sigsjson.UnmarshalStrict(js, obj, sigsjson.DisallowUnknownFields)
+	if err = errors.Join(append([]error{err}, strictErrs...)...); err != nil {
 		return nil, tm.Kind, fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, err)
 	}
+	if m, ok := obj.(metav1.Object); ok {
+		if err := validateMeta(tm.Kind, m); err != nil {
+			return nil, tm.Kind, fmt.Errorf("%s %s %q: %w", tm.APIVersion, tm.Kind, m.GetName(), err)
+		}
+	}
 	return obj, tm.Kind, nil
+}
+
+// clusterScoped kinds have no namespace.
+var clusterScoped = map[string]bool{
+	"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true,
+	"ClusterQueue": true, "ResourceFlavor": true, "Configuration": true,
+}
+
+// validateMeta applies the API server's metadata rules: a name (a DNS
+// label for Services and Namespaces, a subdomain otherwise), a valid
+// namespace on namespaced kinds, valid label keys and values and
+// annotation keys.
+func validateMeta(kind string, m metav1.Object) error {
+	var errs []error
+	nameCheck := validation.IsDNS1123Subdomain
+	switch kind {
+	case "Service":
+		nameCheck = validation.IsDNS1035Label
+	case "Namespace":
+		nameCheck = validation.IsDNS1123Label
+	case "Configuration":
+		nameCheck = nil // a component configuration, not an API object
+	}
+	if nameCheck != nil {
+		for _, e := range nameCheck(m.GetName()) {
+			errs = append(errs, fmt.Errorf("metadata.name: %s", e))
+		}
+	}
+	if ns := m.GetNamespace(); ns != "" && clusterScoped[kind] {
+		errs = append(errs, fmt.Errorf("metadata.namespace %q on a cluster-scoped kind", ns))
+	} else if ns != "" {
+		for _, e := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, fmt.Errorf("metadata.namespace: %s", e))
+		}
+	}
+	for _, e := range metav1validation.ValidateLabels(m.GetLabels(), field.NewPath("metadata", "labels")) {
+		errs = append(errs, e)
+	}
+	for k := range m.GetAnnotations() {
+		for _, e := range validation.IsQualifiedName(strings.ToLower(k)) {
+			errs = append(errs, fmt.Errorf("metadata.annotations %q: %s", k, e))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TestManifestsDecodeStrictly decodes every generated manifest into the
@@ -137,13 +202,25 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	}
 }
 
-// TestStrictDecodeRejectsUnknownFields makes sure the strict decoding above
-// would catch a misspelt field.
-func TestStrictDecodeRejectsUnknownFields(t *testing.T) {
+// TestStrictDecodeRejects makes sure the strict decoding and validation
+// above would catch what an API server or kubeconform -strict refuses.
+func TestStrictDecodeRejects(t *testing.T) {
 	t.Parallel()
-	doc := []byte("apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: x}\nspec:\n  endpoints:\n  - honourLabels: true\n")
-	if _, _, err := decodeStrict(doc); err == nil || !strings.Contains(err.Error(), "honourLabels") {
-		t.Fatalf("got %v, want an unknown field error", err)
+	const sm = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\n"
+	for _, tc := range []struct{ name, doc, want string }{
+		{"unknown field", sm + "metadata: {name: x}\nspec:\n  endpoints:\n  - honourLabels: true\n", "honourLabels"},
+		{"wrong case", sm + "metadata: {name: x}\nspec:\n  endpoints:\n  - honorlabels: true\n", "honorlabels"},
+		{"duplicate key", sm + "metadata: {name: x}\nspec:\n  endpoints:\n  - port: a\n    port: b\n", "port"},
+		{"wrong type", sm + "metadata: {name: x}\nspec:\n  endpoints:\n  - honorLabels: \"yes\"\n", "honorLabels"},
+		{"bad name", sm + "metadata: {name: Bad_Name}\n", "metadata.name"},
+		{"bad label", sm + "metadata: {name: x, labels: {release: \"has space\"}}\n", "metadata.labels"},
+		{"bad namespace", sm + "metadata: {name: x, namespace: Mon}\n", "metadata.namespace"},
+		{"namespaced cluster kind", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x, namespace: other}\n", "cluster-scoped"},
+		{"unknown kind", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", "unknown kind"},
+	} {
+		if _, _, err := decodeStrict([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error naming %q", tc.name, err, tc.want)
+		}
 	}
 }
 

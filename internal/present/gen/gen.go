@@ -44,8 +44,10 @@ type Options struct {
 	// Default "monitoring".
 	Namespace string
 	// MonitorLabels are put on every ServiceMonitor, PodMonitor and
-	// PrometheusRule so the Prometheus operator selects them. Default
-	// release=kube-prometheus-stack.
+	// PrometheusRule so the Prometheus operator selects them: they must
+	// match its serviceMonitorSelector, podMonitorSelector and
+	// ruleSelector. kube-prometheus-stack selects release=<its Helm release
+	// name>. Default (nil) release=kube-prometheus-stack.
 	MonitorLabels map[string]string
 	// TeamLabel is the namespace (and pod) label naming the owning team; it
 	// must match the catalog's. Default "team".
@@ -80,6 +82,20 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// checkLabels refuses label keys and values Kubernetes would reject.
+func checkLabels(m map[string]string) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if e := validation.IsQualifiedName(k); len(e) > 0 {
+			errs = append(errs, fmt.Errorf("key %q: %s", k, strings.Join(e, "; ")))
+		}
+		if e := validation.IsValidLabelValue(m[k]); len(e) > 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: %s", k, m[k], strings.Join(e, "; ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Input is everything the stack is generated from.
 type Input struct {
 	// Catalog provides the queries and recording rules. Required.
@@ -102,6 +118,9 @@ func Generate(in Input) (Files, error) {
 	o := in.Options.withDefaults()
 	if errs := validation.IsQualifiedName(o.TeamLabel); len(errs) > 0 {
 		return nil, fmt.Errorf("generate: team label %q: %s", o.TeamLabel, strings.Join(errs, "; "))
+	}
+	if err := checkLabels(o.MonitorLabels); err != nil {
+		return nil, fmt.Errorf("generate: monitor labels: %w", err)
 	}
 	files := Files{}
 	steps := []struct {

@@ -6,6 +6,8 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/servescope/servescope/internal/schema"
 )
 
 // EngineLabel is the pod label the engine PodMonitors select on; the
@@ -39,8 +41,13 @@ const (
 	kueueMetrics  = 8443
 	kueuePortName = "https"
 	saTokenFile   = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-	partOfLabel   = "app.kubernetes.io/part-of"
-	partOfValue   = "servescope"
+	// Kueue (chart and kustomize install, ≥0.15) labels its metrics Service
+	// app.kubernetes.io/component=metrics-service and its visibility
+	// Service visibility-service.
+	kueueComponentLabel   = "app.kubernetes.io/component"
+	kueueMetricsComponent = "metrics-service"
+	partOfLabel           = "app.kubernetes.io/part-of"
+	partOfValue           = "servescope"
 )
 
 func monitorMeta(name string, o Options) metav1.ObjectMeta {
@@ -48,6 +55,14 @@ func monitorMeta(name string, o Options) metav1.ObjectMeta {
 		Name: name, Namespace: o.Namespace,
 		Labels: mergeLabels(o.MonitorLabels, map[string]string{partOfLabel: partOfValue}),
 	}
+}
+
+// jobLabel sets the job label to the name of the matching job of the plain
+// scrape config, in place of the operator's default (the Service's name, or
+// namespace/monitor for a PodMonitor), so rules and alerts select the same
+// job in both setups.
+func jobLabel(job string) []monitoringv1.RelabelConfig {
+	return []monitoringv1.RelabelConfig{{TargetLabel: "job", Replacement: ptr.To(job), Action: "replace"}}
 }
 
 // monitors writes the PodMonitors of the engines, the ServiceMonitors of
@@ -61,9 +76,10 @@ func monitors(files Files, o Options) error {
 				Selector:          metav1.LabelSelector{MatchLabels: map[string]string{EngineLabel: e.name}},
 				NamespaceSelector: monitoringv1.NamespaceSelector{Any: true},
 				PodMetricsEndpoints: []monitoringv1.PodMetricsEndpoint{{
-					PortNumber: ptr.To(e.port),
-					Path:       e.path,
-					Interval:   "15s",
+					PortNumber:     ptr.To(e.port),
+					Path:           e.path,
+					Interval:       "15s",
+					RelabelConfigs: jobLabel(schema.JobEngines),
 					// Engines expose no namespace or pod labels of their
 					// own: the target's labels are the workload's.
 					HonorLabels: false,
@@ -84,9 +100,10 @@ func monitors(files Files, o Options) error {
 			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": dcgmAppName}},
 			NamespaceSelector: monitoringv1.NamespaceSelector{MatchNames: []string{o.DCGMNamespace}},
 			Endpoints: []monitoringv1.Endpoint{{
-				Port:     dcgmPortName,
-				Path:     "/metrics",
-				Interval: "15s",
+				Port:           dcgmPortName,
+				Path:           "/metrics",
+				Interval:       "15s",
+				RelabelConfigs: jobLabel(schema.JobDCGM),
 				// dcgm-exporter labels each GPU with the pod, namespace and
 				// container holding it; keep them instead of renaming them to
 				// exported_*. Idle GPUs then carry the exporter's own pod,
@@ -103,13 +120,16 @@ func monitors(files Files, o Options) error {
 		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.ServiceMonitorsKind},
 		ObjectMeta: monitorMeta("servescope-kueue", o),
 		Spec: monitoringv1.ServiceMonitorSpec{
-			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"control-plane": "controller-manager", "app.kubernetes.io/name": "kueue"}},
+			// Kueue's metrics Service only: its visibility-server Service
+			// has the same name, control-plane labels and port name.
+			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"control-plane": "controller-manager", "app.kubernetes.io/name": "kueue", kueueComponentLabel: kueueMetricsComponent}},
 			NamespaceSelector: monitoringv1.NamespaceSelector{MatchNames: []string{o.KueueNamespace}},
 			Endpoints: []monitoringv1.Endpoint{{
-				Port:     kueuePortName,
-				Path:     "/metrics",
-				Scheme:   ptr.To(monitoringv1.SchemeHTTPS),
-				Interval: "30s",
+				Port:           kueuePortName,
+				Path:           "/metrics",
+				Scheme:         ptr.To(monitoringv1.SchemeHTTPS),
+				Interval:       "30s",
+				RelabelConfigs: jobLabel(schema.JobKueue),
 				// LocalQueue metrics carry the queue's namespace; keep it
 				// instead of renaming it to exported_namespace.
 				HonorLabels:                    true,

@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/schema"
 )
 
 // Plain Prometheus configuration, limited to the keys generated here (field
@@ -80,7 +81,7 @@ func keepPort(port int) relabelConfig {
 func scrapeConfigs(o Options) []scrapeConfig {
 	replace12 := "$1:$2"
 	engines := scrapeConfig{
-		JobName:             "servescope-engines",
+		JobName:             schema.JobEngines,
 		HonorLabels:         false,
 		KubernetesSDConfigs: []kubernetesSD{{Role: "pod"}},
 		RelabelConfigs: append([]relabelConfig{
@@ -94,7 +95,7 @@ func scrapeConfigs(o Options) []scrapeConfig {
 		}, podTargetLabels()...),
 	}
 	dcgm := scrapeConfig{
-		JobName:             "dcgm-exporter",
+		JobName:             schema.JobDCGM,
 		HonorLabels:         true,
 		KubernetesSDConfigs: []kubernetesSD{{Role: "pod", Namespaces: &sdNamespaces{Names: []string{o.DCGMNamespace}}}},
 		RelabelConfigs: append([]relabelConfig{
@@ -106,7 +107,7 @@ func scrapeConfigs(o Options) []scrapeConfig {
 		}, podTargetLabels()...),
 	}
 	kueue := scrapeConfig{
-		JobName:             "kueue",
+		JobName:             schema.JobKueue,
 		HonorLabels:         true,
 		Scheme:              "https",
 		Authorization:       &authorization{CredentialsFile: saTokenFile},
@@ -118,7 +119,7 @@ func scrapeConfigs(o Options) []scrapeConfig {
 		}, podTargetLabels()...),
 	}
 	ksm := scrapeConfig{
-		JobName:             "kube-state-metrics",
+		JobName:             schema.JobKubeStateMetrics,
 		HonorLabels:         true,
 		KubernetesSDConfigs: []kubernetesSD{{Role: "pod"}},
 		RelabelConfigs: append([]relabelConfig{

@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	componentconfig "k8s.io/component-base/config/v1alpha1"
 	"k8s.io/utils/ptr"
 	kueueconfig "sigs.k8s.io/kueue/apis/config/v1beta2"
 )
@@ -148,30 +149,83 @@ func helmValues(files Files, o Options) error {
 	}
 	var kv kueueValues
 	kv.ManagerConfig.ControllerManagerConfigYaml = literal(cy)
-	return addValues(files, "helm-values/kueue.yaml", "Kueue chart (oci://registry.k8s.io/kueue/charts/kueue); replaces its manager configuration", kv)
+	return addValues(files, "helm-values/kueue.yaml", "Kueue chart (oci://registry.k8s.io/kueue/charts/kueue, "+KueueChartVersion+"): its default manager configuration plus servescope's metrics settings", kv)
 }
 
-// kueueConfiguration is Kueue's manager configuration with the metrics
-// servescope needs: ClusterQueue resource metrics (quota, reservation,
-// usage; off by default) and LocalQueue metrics (on by default since 0.17,
-// set explicitly for older defaults). Unset fields keep Kueue's defaults.
-func kueueConfiguration(o Options) *kueueconfig.Configuration {
-	return &kueueconfig.Configuration{
-		TypeMeta:  metav1.TypeMeta{APIVersion: kueueconfig.GroupVersion.String(), Kind: "Configuration"},
-		Namespace: ptr.To(o.KueueNamespace),
-		ControllerManager: kueueconfig.ControllerManager{
-			Metrics: kueueconfig.ControllerMetrics{
-				BindAddress:                 ":8443",
-				EnableClusterQueueResources: true,
-				LocalQueueMetrics:           &kueueconfig.LocalQueueMetrics{Enable: true},
-			},
-		},
-		ManageJobsWithoutQueueName: false,
-		Integrations: &kueueconfig.Integrations{Frameworks: []string{
-			"batch/job", "deployment", "jobset.x-k8s.io/jobset", "leaderworkerset.x-k8s.io/leaderworkerset", "pod", "statefulset",
-		}},
-		FeatureGates: map[string]bool{"LocalQueueMetrics": true},
+// KueueChartVersion is the Kueue release whose chart defaults
+// kueueConfiguration starts from (charts/kueue/values.yaml,
+// managerConfig.controllerManagerConfigYaml, at tag v0.17.0).
+const KueueChartVersion = "v0.17.0"
+
+// KueueFrameworks are the integrations enabled in Kueue's chart by default
+// (KueueChartVersion), in its order. The generated configuration keeps all
+// of them: a framework left out lets its jobs escape quota.
+func KueueFrameworks() []string {
+	return []string{
+		"batch/job",
+		"kubeflow.org/mpijob",
+		"ray.io/rayjob",
+		"ray.io/rayservice",
+		"ray.io/raycluster",
+		"jobset.x-k8s.io/jobset",
+		"trainer.kubeflow.org/trainjob",
+		"kubeflow.org/paddlejob",
+		"kubeflow.org/pytorchjob",
+		"kubeflow.org/tfjob",
+		"kubeflow.org/xgboostjob",
+		"kubeflow.org/jaxjob",
+		"workload.codeflare.dev/appwrapper",
+		"pod",
+		"deployment",
+		"statefulset",
+		"leaderworkerset.x-k8s.io/leaderworkerset",
 	}
+}
+
+// kueueChartDefaults is the manager configuration of Kueue's chart
+// (KueueChartVersion) as shipped: health and webhook ports, leader
+// election, per-kind controller concurrency, API client qps/burst and every
+// integration. Kueue's chart takes the configuration as one YAML string, so
+// Helm cannot merge servescope's settings into it: the generated string has
+// to carry Kueue's defaults itself.
+func kueueChartDefaults() *kueueconfig.Configuration {
+	return &kueueconfig.Configuration{
+		TypeMeta: metav1.TypeMeta{APIVersion: kueueconfig.GroupVersion.String(), Kind: "Configuration"},
+		ControllerManager: kueueconfig.ControllerManager{
+			Health:  kueueconfig.ControllerHealth{HealthProbeBindAddress: ":8081"},
+			Metrics: kueueconfig.ControllerMetrics{BindAddress: ":8443"},
+			Webhook: kueueconfig.ControllerWebhook{Port: ptr.To(9443)},
+			// The chart sets leaderElect and resourceName; the durations and
+			// lock are Kueue's own defaults, written out because the type
+			// has no omitempty (an empty resourceNamespace is Kueue's own
+			// namespace).
+			LeaderElection: &componentconfig.LeaderElectionConfiguration{
+				LeaderElect: ptr.To(true), ResourceName: kueueconfig.DefaultLeaderElectionID, ResourceLock: "leases",
+				LeaseDuration: metav1.Duration{Duration: kueueconfig.DefaultLeaderElectionLeaseDuration},
+				RenewDeadline: metav1.Duration{Duration: kueueconfig.DefaultLeaderElectionRenewDeadline},
+				RetryPeriod:   metav1.Duration{Duration: kueueconfig.DefaultLeaderElectionRetryPeriod},
+			},
+			Controller: &kueueconfig.ControllerConfigurationSpec{GroupKindConcurrency: map[string]int{
+				"Job.batch": 5, "Pod": 5, "Workload.kueue.x-k8s.io": 5,
+				"LocalQueue.kueue.x-k8s.io": 1, "ClusterQueue.kueue.x-k8s.io": 1, "ResourceFlavor.kueue.x-k8s.io": 1,
+			}},
+		},
+		ClientConnection: &kueueconfig.ClientConnection{QPS: ptr.To[float32](50), Burst: ptr.To[int32](100)},
+		Integrations:     &kueueconfig.Integrations{Frameworks: KueueFrameworks()},
+	}
+}
+
+// kueueConfiguration is Kueue's chart defaults plus the metrics servescope
+// needs: ClusterQueue resource metrics (quota, reservation, usage; off by
+// default) and LocalQueue metrics (on by default since 0.17, set explicitly
+// for older releases), in Kueue's namespace.
+func kueueConfiguration(o Options) *kueueconfig.Configuration {
+	c := kueueChartDefaults()
+	c.Namespace = ptr.To(o.KueueNamespace)
+	c.Metrics.EnableClusterQueueResources = true
+	c.Metrics.LocalQueueMetrics = &kueueconfig.LocalQueueMetrics{Enable: true}
+	c.FeatureGates = map[string]bool{"LocalQueueMetrics": true}
+	return c
 }
 
 // addValues writes a Helm values file with a header naming its chart.
