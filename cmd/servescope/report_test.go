@@ -116,10 +116,11 @@ func TestTopZeroWindow(t *testing.T) {
 	t.Parallel()
 	a := kingpin.New("servescope", "")
 	cmds := topCommands(a, env{stdout: io.Discard, stderr: io.Discard})
-	if _, err := a.Parse([]string{"top", "--window", "0s", "--once", "--server", "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
+	_, err := a.Parse([]string{"top", "--window", "0s", "--once", "--server", "http://127.0.0.1:1"})
+	if err == nil {
+		err = cmds[0].run(t.Context())
 	}
-	if err := cmds[0].run(t.Context()); err == nil || !strings.Contains(err.Error(), "--window 0s") {
-		t.Errorf("top --window 0s: %v, want a refusal naming --window", err)
+	if err == nil || !strings.Contains(err.Error(), "--window") || !strings.Contains(err.Error(), "shorter than one step") {
+		t.Errorf("top --window 0s: %v, want a refusal naming --window and the step", err)
 	}
 }

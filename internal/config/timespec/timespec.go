@@ -74,11 +74,17 @@ func Duration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration: %w; want %s", ErrEmpty, DurationForms)
 	}
 	d, err := ago(s)
+	if errors.Is(err, errZero) {
+		return 0, fmt.Errorf("a window of %q is shorter than one step: want %s", s, DurationForms)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("duration %q: want %s", s, DurationForms)
 	}
 	return d, nil
 }
+
+// errZero is a duration that parses but spans no time.
+var errZero = errors.New("zero")
 
 // ago reads an optionally negated, positive duration.
 func ago(s string) (time.Duration, error) {
@@ -86,7 +92,10 @@ func ago(s string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if d <= 0 {
+	if d == 0 {
+		return 0, errZero
+	}
+	if d < 0 {
 		return 0, errors.New("not positive")
 	}
 	return time.Duration(d), nil
