@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -221,7 +222,8 @@ func Shipped() []string {
 			names = append(names, name)
 		}
 	}
-	return names // ReadDir sorts by file name
+	slices.Sort(names) // by name, not file name (memory-bound before memory-bound-kv)
+	return names
 }
 
 // OpenScenario loads a scenario by path (anything with a slash or a .yml or
