@@ -150,7 +150,7 @@ func teamSignals() []Signal {
 	return []Signal{
 		gpuTeam,
 		queueTeam,
-		team("team_reserved_gpus", "GPUs reserved by the team's queues.", UnitGPUs, KindGauge, AggSum, "namespace_reserved_gpus", "queue_reserved_gpus"),
+		team("team_reserved_gpus", "GPU-equivalents admitted by the team's queues (Kueue quota reservation; the glossary's admitted).", UnitGPUs, KindGauge, AggSum, "namespace_reserved_gpus", "queue_reserved_gpus"),
 		team("team_used_gpus", "GPUs held by the team's workloads.", UnitGPUs, KindGauge, AggSum, "namespace_used_gpus", "queue_used_gpus"),
 		team("team_nominal_quota_gpus", "Nominal GPU quota of the team's ClusterQueues.", UnitGPUs, KindGauge, AggSum, "queue_nominal_quota_gpus"),
 		team("team_pending_workloads", "Workloads pending in the team's queues.", UnitWorkloads, KindGauge, AggSum, "namespace_pending_workloads", "queue_pending_workloads"),

@@ -11,7 +11,7 @@ import (
 )
 
 // The fleet dashboard mirrors the built-in UI's Fleet page and its derived
-// panels (busy vs waiting, tokens per running request, reserved vs used per
+// panels (busy vs waiting, tokens per running request, admitted vs used per
 // team): catalog queries combined as syntax trees, never as text.
 
 // fleetTarget is one query of a fleet panel.
@@ -88,9 +88,9 @@ func fleetPanels(cat *schema.Catalog, o Options) ([]fleetPanel, error) {
 			}},
 		{title: "Tokens/s per running request", help: "Generation tokens/s ÷ requests running, per pod.", unit: "suffix: tok/s", kind: "timeseries",
 			targets: []fleetTarget{{expr: perRequest, legend: "{{namespace}}/{{pod}}"}}},
-		{title: "Reserved vs used GPUs per team", help: "Kueue quota reserved against GPUs in use, per team.", unit: "short", kind: "timeseries",
+		{title: "Admitted vs used GPUs per team", help: "GPU-equivalents Kueue admitted workloads for (quota reservation; not the nominal quota the glossary calls reserved) against GPUs in use, per team.", unit: "short", kind: "timeseries",
 			targets: []fleetTarget{
-				{expr: q["team_reserved_gpus"], legend: "reserved {{team}}"},
+				{expr: q["team_reserved_gpus"], legend: "admitted {{team}}"},
 				{expr: q["team_used_gpus"], legend: "used {{team}}"},
 			}},
 		{title: "Firing alerts", help: "servescope's diagnosis alerts currently firing.", unit: "short", kind: "table",
