@@ -111,3 +111,37 @@ func TestDuplicateAlertGroupRefused(t *testing.T) {
 		t.Fatalf("got %v, want a duplicate group error", err)
 	}
 }
+
+// TestProgress: Generate reports each step as it finishes, up to all of
+// them, and a failing step reports no more.
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	in := testInput(t, false)
+	var calls [][2]int
+	in.Progress = func(done, total int) { calls = append(calls, [2]int{done, total}) }
+	if _, err := Generate(in); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) < 2 {
+		t.Fatalf("progress calls %v: want one per step", calls)
+	}
+	total := calls[0][1]
+	for i, c := range calls {
+		if c != [2]int{i + 1, total} {
+			t.Errorf("call %d: %v, want [%d %d]", i, c, i+1, total)
+		}
+	}
+	if len(calls) != total {
+		t.Errorf("%d calls, want %d", len(calls), total)
+	}
+	// Duplicate alert groups fail the rules step (the second): only the
+	// dashboards are reported done.
+	calls = nil
+	in.Alerts = append(testAlerts(), testAlerts()...)
+	if _, err := Generate(in); err == nil {
+		t.Fatal("duplicate alert groups accepted")
+	}
+	if len(calls) != 1 || calls[0] != [2]int{1, total} {
+		t.Errorf("after a failing step: calls %v, want [[1 %d]]", calls, total)
+	}
+}

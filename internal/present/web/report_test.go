@@ -423,3 +423,35 @@ func TestReportPartial(t *testing.T) {
 		t.Error("a complete report says it is partial")
 	}
 }
+
+// TestReportProgress: the report says after each panel how many of its
+// panels are read, one call per panel, counting up to every panel, and
+// the document is the same as without a progress callback.
+func TestReportProgress(t *testing.T) {
+	t.Parallel()
+	h := newReportHandler(t)
+	var plain bytes.Buffer
+	if err := h.Report(t.Context(), &plain, ReportOptions{Window: 2 * time.Hour, End: reportEnd, Format: FormatMarkdown}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		buf   bytes.Buffer
+		calls [][2]int
+	)
+	o := ReportOptions{Window: 2 * time.Hour, End: reportEnd, Format: FormatMarkdown,
+		Progress: func(done, total int) { calls = append(calls, [2]int{done, total}) }} // serialised by Report
+	if err := h.Report(t.Context(), &buf, o); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != reportPanels {
+		t.Fatalf("%d progress calls, want one per panel (%d): %v", len(calls), reportPanels, calls)
+	}
+	for i, c := range calls {
+		if c != [2]int{i + 1, reportPanels} {
+			t.Errorf("call %d: %v, want [%d %d]", i, c, i+1, reportPanels)
+		}
+	}
+	if buf.String() != plain.String() {
+		t.Error("the report differs with a progress callback")
+	}
+}
