@@ -42,7 +42,7 @@ func signalsCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return nil, err
 		}
-		return schema.New(schema.Options{TeamLabel: st.TeamLabel})
+		return app.Catalog(st.TeamLabel)
 	}
 
 	return []command{
