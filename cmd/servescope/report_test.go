@@ -116,12 +116,9 @@ func TestReportCommand(t *testing.T) {
 // document alone to stdout.
 func TestReportProgress(t *testing.T) {
 	t.Parallel()
-	st := promqltest.LoadedStorage(t, costSeries)
-	eng := query.NewEngine(st, query.EngineOptions{Registerer: prometheus.NewRegistry(), MaxSamples: 1e7, Timeout: time.Minute})
-	srv := httptest.NewServer(api.New(api.Options{Querier: eng}))
-	t.Cleanup(srv.Close)
+	server := apiServer(t, costSeries)
 	var out, errb bytes.Buffer
-	code := run(t.Context(), []string{"report", "--server", srv.URL, "--at", "1970-01-01T02:00:00Z", "--window", "2h", "--format", "md"}, env{stdout: &out, stderr: &errb})
+	code := run(t.Context(), []string{"report", "--server", server, "--at", "1970-01-01T02:00:00Z", "--window", "2h", "--format", "md"}, env{stdout: &out, stderr: &errb})
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}

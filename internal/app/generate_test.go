@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/servescope/servescope/internal/present/web"
+	"github.com/servescope/servescope/internal/testutil/counts"
 )
 
 // TestGenerateProgress: Generate counts gen's steps and then the writing,
@@ -13,23 +14,12 @@ import (
 func TestGenerateProgress(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var calls [][2]int
-	n, err := Generate(GenerateOptions{Out: dir, Progress: func(done, total int) { calls = append(calls, [2]int{done, total}) }})
+	var rec counts.Recorder
+	n, err := Generate(GenerateOptions{Out: dir, Progress: rec.Record})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) < 3 {
-		t.Fatalf("progress %v: want a call per step and one for the writing", calls)
-	}
-	total := calls[0][1]
-	for i, c := range calls {
-		if c != [2]int{i + 1, total} {
-			t.Errorf("call %d: %v, want [%d %d]", i, c, i+1, total)
-		}
-	}
-	if len(calls) != total {
-		t.Errorf("%d calls, want %d", len(calls), total)
-	}
+	rec.CheckComplete(t, 3) // a step of gen's at least, and the writing
 	written := 0
 	err = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/counts"
 	"github.com/servescope/servescope/internal/testutil/golden"
 )
 
@@ -117,31 +118,20 @@ func TestDuplicateAlertGroupRefused(t *testing.T) {
 func TestProgress(t *testing.T) {
 	t.Parallel()
 	in := testInput(t, false)
-	var calls [][2]int
-	in.Progress = func(done, total int) { calls = append(calls, [2]int{done, total}) }
+	var rec counts.Recorder
+	in.Progress = rec.Record
 	if _, err := Generate(in); err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) < 2 {
-		t.Fatalf("progress calls %v: want one per step", calls)
-	}
-	total := calls[0][1]
-	for i, c := range calls {
-		if c != [2]int{i + 1, total} {
-			t.Errorf("call %d: %v, want [%d %d]", i, c, i+1, total)
-		}
-	}
-	if len(calls) != total {
-		t.Errorf("%d calls, want %d", len(calls), total)
-	}
+	total := rec.CheckComplete(t, 2)
 	// Duplicate alert groups fail the rules step (the second): only the
 	// dashboards are reported done.
-	calls = nil
+	rec.Reset()
 	in.Alerts = append(testAlerts(), testAlerts()...)
 	if _, err := Generate(in); err == nil {
 		t.Fatal("duplicate alert groups accepted")
 	}
-	if len(calls) != 1 || calls[0] != [2]int{1, total} {
+	if calls := rec.Calls(); len(calls) != 1 || calls[0] != [2]int{1, total} {
 		t.Errorf("after a failing step: calls %v, want [[1 %d]]", calls, total)
 	}
 }

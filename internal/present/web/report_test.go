@@ -23,6 +23,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/counts"
 	"github.com/servescope/servescope/internal/testutil/golden"
 )
 
@@ -435,21 +436,15 @@ func TestReportProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
-		buf   bytes.Buffer
-		calls [][2]int
+		buf bytes.Buffer
+		rec counts.Recorder
 	)
-	o := ReportOptions{Window: 2 * time.Hour, End: reportEnd, Format: FormatMarkdown,
-		Progress: func(done, total int) { calls = append(calls, [2]int{done, total}) }} // serialised by Report
+	o := ReportOptions{Window: 2 * time.Hour, End: reportEnd, Format: FormatMarkdown, Progress: rec.Record}
 	if err := h.Report(t.Context(), &buf, o); err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != reportPanels {
-		t.Fatalf("%d progress calls, want one per panel (%d): %v", len(calls), reportPanels, calls)
-	}
-	for i, c := range calls {
-		if c != [2]int{i + 1, reportPanels} {
-			t.Errorf("call %d: %v, want [%d %d]", i, c, i+1, reportPanels)
-		}
+	if total := rec.CheckComplete(t, reportPanels); total != reportPanels {
+		t.Errorf("total %d, want every panel (%d)", total, reportPanels)
 	}
 	if buf.String() != plain.String() {
 		t.Error("the report differs with a progress callback")
