@@ -41,6 +41,7 @@ type Bar struct {
 	tenth   int // the last tenth written as a line
 	done    float64
 	drawLen int
+	last    string // the line last drawn on a terminal
 	ended   bool
 }
 
@@ -74,8 +75,11 @@ func (b *Bar) Set(done float64) {
 		if now.Sub(b.drawn) < b.o.Every && b.done < b.o.Total {
 			return
 		}
-		b.drawn = now
 		line := b.line(now)
+		if line == b.last {
+			return // nothing new to show (the end drawn twice)
+		}
+		b.drawn, b.last = now, line
 		pad := max(b.drawLen-len(line), 0)
 		b.drawLen = len(line)
 		fmt.Fprintf(b.o.Writer, "\r%s%s", line, strings.Repeat(" ", pad))

@@ -144,3 +144,19 @@ func TestStop(t *testing.T) {
 		})
 	}
 }
+
+// TestTerminalEndOnce: work counted to its end and then Done draws the
+// finished line once before the closing one.
+func TestTerminalEndOnce(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	var buf bytes.Buffer
+	b := New(Options{Writer: &buf, Label: "gen", Terminal: true, Width: 2, Now: c.now})
+	c.advance(time.Second)
+	b.Count(2, 2)
+	b.Done()
+	want := "\rgen [##] 100%  done\rgen [##] 100%  done in 1s\n"
+	if buf.String() != want {
+		t.Errorf("got  %q\nwant %q", buf.String(), want)
+	}
+}
