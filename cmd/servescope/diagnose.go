@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
-	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/present/cli"
-	"github.com/servescope/servescope/internal/schema"
 )
 
 // diagnoseCommands are `diagnose` (why the GPUs are not used, and what to
@@ -58,25 +54,8 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	var rulSet settingsFlags
 	addSettings(rul, &rulSet, withTeamLabel)
 
-	run := func(ctx context.Context, o common, st app.Settings) (*diagnose.Report, *diagnose.Diagnoser, error) {
-		at := o.at
-		if at.IsZero() {
-			at = time.Now()
-		}
-		q, err := query.NewRemote(o.server)
-		if err != nil {
-			return nil, nil, err
-		}
-		// The price book is cost's (strict, micro-units), read once.
-		d, err := app.NewDiagnoser(q, o.recorded, st.Cost(), st.Thresholds)
-		if err != nil {
-			return nil, nil, err
-		}
-		r, err := d.Diagnose(ctx, at, o.since)
-		if err != nil {
-			return nil, nil, fmt.Errorf("diagnose %s: %w", o.server, err)
-		}
-		return r, d, nil
+	run := func(ctx context.Context, o common, st app.Settings) (*diagnose.Report, error) {
+		return app.Diagnose(ctx, app.DiagnoseOptions{Server: o.server, Since: o.since, At: o.at, Recorded: o.recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
 	}
 	return []command{
 		fleet,
@@ -85,14 +64,12 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			r, _, err := run(ctx, dOpts, st)
+			r, err := run(ctx, dOpts, st)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return cli.WriteDiagnosisJSON(e.stdout, r)
 			}
 			return cli.WriteDiagnosis(e.stdout, r)
 		}},
@@ -101,25 +78,21 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			r, _, err := run(ctx, uOpts, st)
+			r, err := run(ctx, uOpts, st)
 			if err != nil {
 				return err
 			}
 			if err := cli.WriteUtilisation(e.stdout, r); err != nil {
 				return err
 			}
-			return warnCoverage(ctx, e.stdout, uOpts.server, r.At, r.Window)
+			return app.WarnCoverage(ctx, e.stdout, uOpts.server, r.At, r.Window)
 		}},
 		{clause: rul, run: func(context.Context) error {
 			st, err := rulSet.resolve()
 			if err != nil {
 				return err
 			}
-			cat, err := schema.New(schema.Options{TeamLabel: st.TeamLabel})
-			if err != nil {
-				return err
-			}
-			b, err := diagnose.AlertRulesFile(cat, st.Thresholds, interval)
+			b, err := app.AlertRules(st.TeamLabel, st.Thresholds, interval)
 			if err != nil {
 				return err
 			}

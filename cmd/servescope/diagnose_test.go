@@ -13,6 +13,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/present/cli"
 )
@@ -97,7 +98,7 @@ func TestUtilisationCoverage(t *testing.T) {
 		warn   bool
 	}{{24 * time.Hour, true}, {2 * time.Hour, false}} {
 		var out bytes.Buffer
-		if err := warnCoverage(t.Context(), &out, server, at, tc.window); err != nil {
+		if err := app.WarnCoverage(t.Context(), &out, server, at, tc.window); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.Contains(out.String(), "warning: data covers only 1970-01-01T00:"); got != tc.warn {

@@ -136,3 +136,29 @@ func TestGenerateMonitorLabel(t *testing.T) {
 		t.Errorf("output written despite a bad label (stat: %v)", err)
 	}
 }
+
+// TestGenerateProgress: away from a terminal, generate writes quiet
+// progress lines to stderr, ending at 100% before the summary on stdout.
+func TestGenerateProgress(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := kingpin.New("servescope", "")
+	var out, errb bytes.Buffer
+	cmds := generateCommands(a, env{stdout: &out, stderr: &errb})
+	if _, err := a.Parse([]string{"generate", "--out", dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmds[0].run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) < 2 || lines[len(lines)-1] != "generate "+dir+": 100% (done)" || !strings.HasPrefix(lines[0], "generate "+dir+": ") {
+		t.Errorf("stderr %q: want progress lines ending at 100%%", errb.String())
+	}
+	if strings.Contains(errb.String(), "\r") {
+		t.Error("carriage return outside a terminal")
+	}
+	if !strings.HasPrefix(out.String(), "wrote ") {
+		t.Errorf("stdout %q", out.String())
+	}
+}

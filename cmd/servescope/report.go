@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/model"
 
 	"github.com/servescope/servescope/internal/app"
+	"github.com/servescope/servescope/internal/present/progress"
 	"github.com/servescope/servescope/internal/present/web"
 )
 
@@ -40,28 +38,23 @@ func reportFleetCommand(rep *kingpin.CmdClause, e env) command {
 		o.Cost, o.Thresholds = st.Cost(), st.Thresholds
 		o.Format = format
 		if o.Format == "" {
-			o.Format = web.FormatHTML
-			if ext := strings.ToLower(filepath.Ext(output)); ext == ".md" || ext == ".markdown" {
-				o.Format = web.FormatMarkdown
-			}
+			o.Format = app.ReportFormat(output)
 		}
 		if err := reachable(ctx, o.Server); err != nil {
 			return err
 		}
-		// The whole document is rendered before anything is written, so a
-		// failure leaves no partial file.
-		var buf bytes.Buffer
-		if err := app.WriteReport(ctx, &buf, o); err != nil {
+		bar := progress.New(progress.Options{Writer: e.stderr, Label: "report " + model.Duration(o.Window).String(), Terminal: isTerminal(e.stderr)})
+		o.Progress = bar.Count
+		defer bar.Stop() // a failure starts on its own line
+		n, err := app.WriteReportFile(ctx, e.stdout, output, o)
+		if err != nil {
 			return err
 		}
+		bar.Done()
 		if output == "" {
-			_, err := buf.WriteTo(e.stdout)
-			return err
+			return nil
 		}
-		if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-		fmt.Fprintf(e.stderr, "wrote %s (%s, %d bytes)\n", output, o.Format, buf.Len())
+		fmt.Fprintf(e.stderr, "wrote %s (%s, %d bytes)\n", output, o.Format, n)
 		return nil
 	}}
 }

@@ -111,6 +111,31 @@ func TestReportCommand(t *testing.T) {
 	}
 }
 
+// TestReportProgress: away from a terminal, `report` writes quiet progress
+// lines (one per tenth of its panels) to stderr, ending at 100%, and the
+// document alone to stdout.
+func TestReportProgress(t *testing.T) {
+	t.Parallel()
+	server := apiServer(t, costSeries)
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"report", "--server", server, "--at", "1970-01-01T02:00:00Z", "--window", "2h", "--format", "md"}, env{stdout: &out, stderr: &errb})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) < 5 || lines[0] == lines[1] || lines[len(lines)-1] != "report 2h: 100% (done)" {
+		t.Errorf("stderr %q: want a line per tenth ending at 100%%", errb.String())
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "report 2h: ") {
+			t.Errorf("stderr line %q is not progress", l)
+		}
+	}
+	if !strings.HasPrefix(out.String(), "# GPU fleet report") {
+		t.Errorf("stdout starts %.40q", out.String())
+	}
+}
+
 // TestTopZeroWindow: `top --window 0s` is refused before anything is read.
 func TestTopZeroWindow(t *testing.T) {
 	t.Parallel()

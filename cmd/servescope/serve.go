@@ -14,10 +14,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/alecthomas/units"
 
-	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/present/api"
-	"github.com/servescope/servescope/internal/present/cli"
 )
 
 // Set at link time: -ldflags "-X main.version=... -X main.revision=...".
@@ -158,14 +156,6 @@ func summaryCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		q, err := query.NewRemote(*server)
-		if err != nil {
-			return err
-		}
-		fc, cat, err := app.NewFleetCalculator(st.Cost(), false)
-		if err != nil {
-			return err
-		}
-		return cli.Summary(ctx, e.stdout, cli.SummaryOptions{Querier: q, Fleet: fc, Catalog: cat}, time.Now())
+		return app.WriteSummary(ctx, e.stdout, *server, st.Cost(), time.Now())
 	}}}
 }

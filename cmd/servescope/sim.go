@@ -80,6 +80,7 @@ func simCommands(a *kingpin.Application, e env) []command {
 				}
 			}
 			bar := progress.New(progress.Options{Writer: e.stderr, Label: fmt.Sprintf("backfill %s of %s", dur.Round(time.Second), sc.Name), Total: dur.Seconds(), Terminal: isTerminal(e.stderr)})
+			defer bar.Stop() // a failure starts on its own line
 			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed, Duration: dur, End: end, Warmup: warmup,
 				StoragePath: storagePath, Into: into, Logger: newLogger(e, f.logLevel),
 				Progress: func(done, total time.Duration) {

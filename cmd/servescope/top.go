@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,14 +9,9 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/term"
 
-	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/app"
 	"github.com/servescope/servescope/internal/present/cli"
 )
-
-// defaultTopInterval is the refresh interval when the server tells no
-// scrape interval.
-const defaultTopInterval = 15 * time.Second
 
 // topCommands is `top`: a live table of the engine pods read from a
 // running servescope or any Prometheus-compatible API.
@@ -50,31 +44,11 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if interval < 0 {
 			return fmt.Errorf("--interval %s is negative", interval)
 		}
-		q, err := query.NewRemote(server)
-		if err != nil {
-			return err
-		}
-		if interval == 0 {
-			interval = defaultTopInterval
-			askCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			d, err := cli.ScrapeInterval(askCtx, q)
-			cancel()
-			switch {
-			case err == nil:
-				interval = d
-			case !errors.Is(err, cli.ErrNoScrapeInterval):
-				return err
-			}
-		}
 		st, err := set.resolve()
 		if err != nil {
 			return err
 		}
-		fc, cat, err := app.NewFleetCalculator(st.Cost(), recorded)
-		if err != nil {
-			return err
-		}
-		top, err := cli.NewTop(cli.TopOptions{Querier: q, Catalog: cat, Recorded: recorded, Step: interval, Window: window, Thresholds: st.Thresholds, Fleet: fc})
+		top, interval, err := app.NewTop(ctx, app.TopOptions{Server: server, Interval: interval, Window: window, Recorded: recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
 		if err != nil {
 			return err
 		}

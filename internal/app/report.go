@@ -1,11 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
@@ -34,7 +38,10 @@ type ReportOptions struct {
 	AllowPartial bool
 	// Thresholds of the diagnosis; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
-	Logger     *slog.Logger
+	// Progress, when set, is told after each panel is read how many of how
+	// many are done (web.ReportOptions.Progress).
+	Progress func(done, total int)
+	Logger   *slog.Logger
 }
 
 // WriteReport writes the self-contained fleet report (HTML or Markdown)
@@ -76,7 +83,35 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server), AllowPartial: o.AllowPartial})
+	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server), AllowPartial: o.AllowPartial, Progress: o.Progress})
+}
+
+// ReportFormat is the format of a report written to the file output when
+// none is asked for: Markdown for .md and .markdown, else HTML.
+func ReportFormat(output string) string {
+	if ext := strings.ToLower(filepath.Ext(output)); ext == ".md" || ext == ".markdown" {
+		return web.FormatMarkdown
+	}
+	return web.FormatHTML
+}
+
+// WriteReportFile writes the report to the file output, or to stdout when
+// output is "", and returns its size. The whole document is rendered
+// before anything is written, so a failure leaves no partial file.
+func WriteReportFile(ctx context.Context, stdout io.Writer, output string, o ReportOptions) (int, error) {
+	var buf bytes.Buffer
+	if err := WriteReport(ctx, &buf, o); err != nil {
+		return 0, err
+	}
+	n := buf.Len()
+	if output == "" {
+		_, err := buf.WriteTo(stdout)
+		return n, err
+	}
+	if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil {
+		return 0, fmt.Errorf("write report: %w", err)
+	}
+	return n, nil
 }
 
 // redact hides a password in the server URL the report names.

@@ -107,6 +107,9 @@ type Input struct {
 	Teams *Teams
 	// Options tune the output.
 	Options Options
+	// Progress, when set, is told after each step (dashboards, rules,
+	// monitors, ...) how many of how many are done.
+	Progress func(done, total int)
 }
 
 // Generate produces every file of the stack. It either returns all files or
@@ -134,9 +137,12 @@ func Generate(in Input) (Files, error) {
 		{"helm values", func() error { return helmValues(files, o) }},
 		{"kueue", func() error { return kueueFiles(files, in.Teams, o) }},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
 		if err := s.run(); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", s.name, err)
+		}
+		if in.Progress != nil {
+			in.Progress(i+1, len(steps))
 		}
 	}
 	return files, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/counts"
 	"github.com/servescope/servescope/internal/testutil/golden"
 )
 
@@ -109,5 +110,28 @@ func TestDuplicateAlertGroupRefused(t *testing.T) {
 	in.Alerts = append(in.Alerts, rulefmt.RuleGroup{Name: schema.GroupSignals})
 	if _, err := Generate(in); err == nil || !strings.Contains(err.Error(), "appears twice") {
 		t.Fatalf("got %v, want a duplicate group error", err)
+	}
+}
+
+// TestProgress: Generate reports each step as it finishes, up to all of
+// them, and a failing step reports no more.
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	in := testInput(t, false)
+	var rec counts.Recorder
+	in.Progress = rec.Record
+	if _, err := Generate(in); err != nil {
+		t.Fatal(err)
+	}
+	total := rec.CheckComplete(t, 2)
+	// Duplicate alert groups fail the rules step (the second): only the
+	// dashboards are reported done.
+	rec.Reset()
+	in.Alerts = append(testAlerts(), testAlerts()...)
+	if _, err := Generate(in); err == nil {
+		t.Fatal("duplicate alert groups accepted")
+	}
+	if calls := rec.Calls(); len(calls) != 1 || calls[0] != [2]int{1, total} {
+		t.Errorf("after a failing step: calls %v, want [[1 %d]]", calls, total)
 	}
 }

@@ -41,6 +41,7 @@ type Bar struct {
 	tenth   int // the last tenth written as a line
 	done    float64
 	drawLen int
+	last    string // the line last drawn on a terminal
 	ended   bool
 }
 
@@ -74,8 +75,11 @@ func (b *Bar) Set(done float64) {
 		if now.Sub(b.drawn) < b.o.Every && b.done < b.o.Total {
 			return
 		}
-		b.drawn = now
 		line := b.line(now)
+		if line == b.last {
+			return // nothing new to show (the end drawn twice)
+		}
+		b.drawn, b.last = now, line
 		pad := max(b.drawLen-len(line), 0)
 		b.drawLen = len(line)
 		fmt.Fprintf(b.o.Writer, "\r%s%s", line, strings.Repeat(" ", pad))
@@ -85,6 +89,19 @@ func (b *Bar) Set(done float64) {
 		b.tenth = t
 		fmt.Fprintf(b.o.Writer, "%s\n", b.line(now))
 	}
+}
+
+// Count records that done of total items are finished, for work whose
+// total is known only once it starts (a report's panels, generate's
+// steps): the total replaces Options.Total. Its signature fits the
+// Progress callbacks of app, web and gen.
+func (b *Bar) Count(done, total int) {
+	b.mu.Lock()
+	if !b.ended {
+		b.o.Total = float64(total)
+	}
+	b.mu.Unlock()
+	b.Set(float64(done))
 }
 
 // Done ends the bar: the terminal line is finished with the time taken.
@@ -98,6 +115,21 @@ func (b *Bar) Done() {
 	b.ended = true
 	if b.o.Terminal {
 		fmt.Fprintf(b.o.Writer, "\r%s in %s\n", b.line(b.o.Now()), Round(b.o.Now().Sub(b.start)))
+	}
+}
+
+// Stop ends the bar where it is, for work that failed: on a terminal the
+// line drawn so far is ended, so what follows (the error) starts on its
+// own line. After Done it does nothing; defer it beside Done.
+func (b *Bar) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended {
+		return
+	}
+	b.ended = true
+	if b.o.Terminal && b.drawLen > 0 {
+		fmt.Fprintln(b.o.Writer)
 	}
 }
 

@@ -84,3 +84,79 @@ func TestETA(t *testing.T) {
 		}
 	}
 }
+
+// TestCount: a bar started without a total takes it from Count, and its
+// lines say how many of the items are done.
+func TestCount(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	var buf bytes.Buffer
+	b := New(Options{Writer: &buf, Label: "report 24h", Now: c.now})
+	for i := 1; i <= 4; i++ {
+		c.advance(time.Second)
+		b.Count(i, 4)
+	}
+	b.Done()
+	want := "report 24h: 25% (ETA 3s)\nreport 24h: 50% (ETA 2s)\nreport 24h: 75% (ETA 1s)\nreport 24h: 100% (done)\n"
+	if buf.String() != want {
+		t.Errorf("got  %q\nwant %q", buf.String(), want)
+	}
+	b.Count(1, 2) // after Done: nothing
+	if buf.String() != want {
+		t.Error("drawn after Done")
+	}
+}
+
+// TestStop: a bar stopped on a terminal ends its line so an error starts
+// on its own; a bar never drawn, a bar of lines and a finished bar write
+// nothing more.
+func TestStop(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		terminal bool
+		set      bool
+		done     bool
+		want     string
+	}{
+		{"terminal", true, true, false, "\rrep [#.]  50%  ETA --\n"},
+		{"terminal never drawn", true, false, false, ""},
+		{"terminal done", true, true, true, "\rrep [#.]  50%  ETA --\rrep [##] 100%  done  \rrep [##] 100%  done in 0s\n"},
+		{"lines", false, true, false, "rep: 50% (ETA --)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			var buf bytes.Buffer
+			b := New(Options{Writer: &buf, Label: "rep", Total: 2, Terminal: tc.terminal, Width: 2, Now: c.now})
+			if tc.set {
+				b.Set(1)
+			}
+			if tc.done {
+				b.Done()
+			}
+			b.Stop()
+			b.Stop()
+			b.Set(2) // after Stop: nothing
+			if buf.String() != tc.want {
+				t.Errorf("got  %q\nwant %q", buf.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestTerminalEndOnce: work counted to its end and then Done draws the
+// finished line once before the closing one.
+func TestTerminalEndOnce(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	var buf bytes.Buffer
+	b := New(Options{Writer: &buf, Label: "gen", Terminal: true, Width: 2, Now: c.now})
+	c.advance(time.Second)
+	b.Count(2, 2)
+	b.Done()
+	want := "\rgen [##] 100%  done\rgen [##] 100%  done in 1s\n"
+	if buf.String() != want {
+		t.Errorf("got  %q\nwant %q", buf.String(), want)
+	}
+}

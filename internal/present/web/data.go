@@ -26,6 +26,9 @@ type env struct {
 	gpuErr     error
 	selOnce    sync.Once
 	selPods    map[string]bool // pods of the selected model (and pod)
+	// progress, when set, is told after each panel is built how many of
+	// how many are done (the report's progress bar).
+	progress func(done, total int)
 }
 
 // signalQuery is the catalog's query for a signal (or a quantile of a

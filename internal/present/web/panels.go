@@ -112,7 +112,11 @@ func (h *Handler) pages() []page {
 func (e *env) render(ctx context.Context, ps []panel) []panelView {
 	out := make([]panelView, len(ps))
 	sem := make(chan struct{}, 4) // bounds concurrent queries; buffered, never closed
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex // serialises the progress calls
+		done int
+	)
 	for i, p := range ps {
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -132,6 +136,12 @@ func (e *env) render(ctx context.Context, ps []panel) []panelView {
 				v.Link = "/query?" + url.Values{"q": {v.Queries[0]}, "range": {e.st.RangeValue()}}.Encode()
 			}
 			out[i] = v
+			if e.progress != nil {
+				mu.Lock()
+				done++
+				e.progress(done, len(ps))
+				mu.Unlock()
+			}
 		})
 	}
 	wg.Wait()

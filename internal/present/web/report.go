@@ -48,6 +48,10 @@ type ReportOptions struct {
 	// "partial" banner naming them; without it such a report is an error
 	// and nothing is written.
 	AllowPartial bool
+	// Progress, when set, is told after each panel is read how many of
+	// how many are done; calls are serialised. The panels are most of a
+	// report's time over a long window.
+	Progress func(done, total int)
 }
 
 // FleetSummary is the fleet's utilisation over a window and the capacity
@@ -204,7 +208,7 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 		end = h.opts.Now()
 	}
 	st := state{Range: o.Window, raw: url.Values{}}
-	e := &env{h: h, st: st, end: end, start: end.Add(-o.Window), step: stepFor(o.Window)}
+	e := &env{h: h, st: st, end: end, start: end.Add(-o.Window), step: stepFor(o.Window), progress: o.Progress}
 	src := &reportSources{h: h}
 	sections := reportSections(src)
 	var all []panel

@@ -23,6 +23,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/testutil/counts"
 	"github.com/servescope/servescope/internal/testutil/golden"
 )
 
@@ -421,5 +422,31 @@ func TestReportPartial(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "Partial report") {
 		t.Error("a complete report says it is partial")
+	}
+}
+
+// TestReportProgress: the report says after each panel how many of its
+// panels are read, one call per panel, counting up to every panel, and
+// the document is the same as without a progress callback.
+func TestReportProgress(t *testing.T) {
+	t.Parallel()
+	h := newReportHandler(t)
+	var plain bytes.Buffer
+	if err := h.Report(t.Context(), &plain, ReportOptions{Window: 2 * time.Hour, End: reportEnd, Format: FormatMarkdown}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		buf bytes.Buffer
+		rec counts.Recorder
+	)
+	o := ReportOptions{Window: 2 * time.Hour, End: reportEnd, Format: FormatMarkdown, Progress: rec.Record}
+	if err := h.Report(t.Context(), &buf, o); err != nil {
+		t.Fatal(err)
+	}
+	if total := rec.CheckComplete(t, reportPanels); total != reportPanels {
+		t.Errorf("total %d, want every panel (%d)", total, reportPanels)
+	}
+	if buf.String() != plain.String() {
+		t.Error("the report differs with a progress callback")
 	}
 }
