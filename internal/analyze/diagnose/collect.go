@@ -302,10 +302,10 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	return s, nil
 }
 
-// rangeQuery runs one range query of the snapshot; name says which in
-// errors.
+// rangeQuery runs one range query of the snapshot, one per UTC day of a
+// long window (query.DayChunk); name says which in errors.
 func (d *Diagnoser) rangeQuery(ctx context.Context, q string, rng query.Range, name string) (model.Matrix, error) {
-	res, err := d.q.QueryRange(ctx, q, rng)
+	res, err := query.QueryRangeSplit(ctx, d.q, q, rng, query.DayChunk)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: query %s: %w", name, err)
 	}
