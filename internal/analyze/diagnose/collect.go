@@ -215,7 +215,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		if old := gpus[g.key()]; old != nil {
 			return old
 		}
-		g.ModelName = string(m["modelName"])
+		g.ModelName, g.MIGProfile = string(m["modelName"]), string(m["GPU_I_PROFILE"])
 		gpus[g.key()] = g
 		gpuOrder = append(gpuOrder, g.key())
 		return g
@@ -238,6 +238,9 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 			g := gpu(ss.Metric)
 			if g.ModelName == "" {
 				g.ModelName = string(ss.Metric["modelName"])
+			}
+			if g.MIGProfile == "" {
+				g.MIGProfile = string(ss.Metric["GPU_I_PROFILE"])
 			}
 			t := gs.dst(g)
 			if *t == nil {

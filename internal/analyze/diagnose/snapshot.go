@@ -149,10 +149,13 @@ func Deployment(pod string) string {
 
 // GPU is one GPU (or MIG slice) over the window.
 type GPU struct {
-	Hostname  string `json:"hostname"`
-	UUID      string `json:"uuid"`
-	MIG       string `json:"mig,omitempty"`
-	ModelName string `json:"model_name"`
+	Hostname string `json:"hostname"`
+	UUID     string `json:"uuid"`
+	MIG      string `json:"mig,omitempty"`
+	// MIGProfile is the MIG slice's profile (GPU_I_PROFILE, e.g.
+	// "3g.40gb"), empty on a whole GPU or when dcgm-exporter omits it.
+	MIGProfile string `json:"mig_profile,omitempty"`
+	ModelName  string `json:"model_name"`
 	// Namespace and Pod hold the GPU; empty when unallocated.
 	Namespace string `json:"namespace,omitempty"`
 	Pod       string `json:"pod,omitempty"`
