@@ -64,6 +64,7 @@ const (
 	sigSpec      = "spec_decode_acceptance_ratio"
 	sigPrompt    = "prompt_tokens_per_second"
 	sigGen       = "generation_tokens_per_second"
+	sigIterTok   = "iteration_tokens_per_step"
 	sigTTFTp95   = "ttft_seconds:p95"
 	sigBusy      = "gpu_busy_ratio"
 	sigDRAM      = "gpu_memory_bandwidth_ratio"
@@ -93,7 +94,7 @@ func New(o Options) (*Diagnoser, error) {
 	}
 	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet,
 		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
-	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen,
+	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
 		q, err := o.Catalog.Select(name, o.Recorded)
 		if err != nil {
@@ -180,6 +181,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		{sigPrompt, true, func(p *Pod) *Track { return &p.PromptTPS }},
 		{sigGen, true, func(p *Pod) *Track { return &p.GenerationTPS }},
 		{sigTTFTp95, false, func(p *Pod) *Track { return &p.TTFTp95 }},
+		{sigIterTok, false, func(p *Pod) *Track { return &p.IterationTokens }},
 	}
 	for _, src := range d.engineQueries {
 		m, err := d.rangeQuery(ctx, src.Query, rng, "engine "+src.Source.Exporter)
