@@ -77,6 +77,7 @@ const (
 	UnitRequests        Unit = "requests"
 	UnitRatio           Unit = "ratio"
 	UnitTokensPerSecond Unit = "tokens/s"
+	UnitTokens          Unit = "tokens"
 	UnitPerSecond       Unit = "1/s"
 	UnitSeconds         Unit = "seconds"
 	UnitBytes           Unit = "bytes"

@@ -123,6 +123,14 @@ func engineSignals() []Signal {
 			},
 		},
 		{
+			Name: "iteration_tokens_per_step", Help: "Mean tokens (prompt and generated) per engine step: at pure decode, the running batch each step carries.",
+			Unit: UnitTokens, Kind: KindGauge, Level: LevelPod, Agg: AggAvg, Extra: engineExtra(), Range: NonNegative(),
+			Sources: []Source{
+				// A histogram despite the _total name: _sum over _count.
+				{Exporter: "vllm", Versions: "V1, current", Expr: `rate(vllm:iteration_tokens_total_sum{server=""}[5m])`, Denominator: `rate(vllm:iteration_tokens_total_count{server=""}[5m])`},
+			},
+		},
+		{
 			Name: "request_outcomes_per_second", Help: "Finished requests per second by finished_reason (stop, length, abort, ...).",
 			Unit: UnitPerSecond, Kind: KindRate, Level: LevelPod, Agg: AggSum, Extra: engineExtra("finished_reason"), Range: NonNegative(),
 			Sources: []Source{

@@ -1,7 +1,9 @@
 package schema
 
-// gpuExtra are the labels GPU signals keep besides the GPU key.
-func gpuExtra() []string { return []string{"gpu", "modelName"} }
+// gpuExtra are the labels GPU signals keep besides the GPU key: the
+// device index, the model and, on a MIG slice, its profile (e.g.
+// "3g.40gb"; dcgm-exporter's GPU_I_PROFILE), which names the kind of slice.
+func gpuExtra() []string { return []string{"gpu", "modelName", "GPU_I_PROFILE"} }
 
 // gpuSignals are the per-GPU signals from dcgm-exporter. Current releases
 // name metrics after DCGM fields; 1.x used dcgm_* names with uuid and

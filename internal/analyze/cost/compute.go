@@ -75,29 +75,19 @@ type series struct {
 func (g grid) at(k int) time.Time { return g.start.Add(time.Duration(k) * g.step) }
 
 // defaultChunk is the longest span of evaluation times one range query
-// covers. A range query whose step exceeds the lookback seeks every series
-// once per point, and Prometheus seeks a series by seeking it in every
-// block the query's range overlaps (a heap over them, rebuilt per seek): one
-// 30-day query over 24h blocks does that in 30 blocks at every point, one
-// query per day in two. Points are evaluated independently, so the answers
-// are the same; a day at a one-minute step also stays within Prometheus's
-// 11,000 points per query.
-const defaultChunk = 24 * time.Hour
+// covers: a UTC day (query.DayChunk says why).
+const defaultChunk = query.DayChunk
 
-// chunks cuts the grid's points into runs [k0, k1) whose times fall in the
-// same chunk-long span, aligned as time.Truncate aligns (to UTC days for
-// 24h). chunk ≤ 0 is one run.
+// chunks cuts the grid's points into runs [k0, k1) of query.Range.Split's
+// ranges. chunk ≤ 0 is one run.
 func (g grid) chunks(chunk time.Duration) [][2]int {
-	if chunk <= 0 {
-		return [][2]int{{0, g.n}}
+	if g.n == 0 && chunk > 0 {
+		return nil
 	}
 	var out [][2]int
-	for k0 := 0; k0 < g.n; {
-		next := g.at(k0).Truncate(chunk).Add(chunk)
-		k1 := int((next.Sub(g.start) + g.step - 1) / g.step) // first point at or after next
-		k1 = min(max(k1, k0+1), g.n)
-		out = append(out, [2]int{k0, k1})
-		k0 = k1
+	for _, r := range (query.Range{Start: g.start, End: g.at(g.n - 1), Step: g.step}).Split(chunk) {
+		k0 := int(r.Start.Sub(g.start) / g.step)
+		out = append(out, [2]int{k0, k0 + int(r.End.Sub(r.Start)/g.step) + 1})
 	}
 	return out
 }

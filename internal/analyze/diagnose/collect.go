@@ -64,6 +64,7 @@ const (
 	sigSpec      = "spec_decode_acceptance_ratio"
 	sigPrompt    = "prompt_tokens_per_second"
 	sigGen       = "generation_tokens_per_second"
+	sigIterTok   = "iteration_tokens_per_step"
 	sigTTFTp95   = "ttft_seconds:p95"
 	sigBusy      = "gpu_busy_ratio"
 	sigDRAM      = "gpu_memory_bandwidth_ratio"
@@ -93,7 +94,7 @@ func New(o Options) (*Diagnoser, error) {
 	}
 	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet,
 		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
-	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen,
+	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
 		q, err := o.Catalog.Select(name, o.Recorded)
 		if err != nil {
@@ -180,6 +181,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		{sigPrompt, true, func(p *Pod) *Track { return &p.PromptTPS }},
 		{sigGen, true, func(p *Pod) *Track { return &p.GenerationTPS }},
 		{sigTTFTp95, false, func(p *Pod) *Track { return &p.TTFTp95 }},
+		{sigIterTok, false, func(p *Pod) *Track { return &p.IterationTokens }},
 	}
 	for _, src := range d.engineQueries {
 		m, err := d.rangeQuery(ctx, src.Query, rng, "engine "+src.Source.Exporter)
@@ -215,7 +217,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		if old := gpus[g.key()]; old != nil {
 			return old
 		}
-		g.ModelName = string(m["modelName"])
+		g.ModelName, g.MIGProfile = string(m["modelName"]), string(m["GPU_I_PROFILE"])
 		gpus[g.key()] = g
 		gpuOrder = append(gpuOrder, g.key())
 		return g
@@ -238,6 +240,9 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 			g := gpu(ss.Metric)
 			if g.ModelName == "" {
 				g.ModelName = string(ss.Metric["modelName"])
+			}
+			if g.MIGProfile == "" {
+				g.MIGProfile = string(ss.Metric["GPU_I_PROFILE"])
 			}
 			t := gs.dst(g)
 			if *t == nil {
@@ -302,10 +307,10 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	return s, nil
 }
 
-// rangeQuery runs one range query of the snapshot; name says which in
-// errors.
+// rangeQuery runs one range query of the snapshot, one per UTC day of a
+// long window (query.DayChunk); name says which in errors.
 func (d *Diagnoser) rangeQuery(ctx context.Context, q string, rng query.Range, name string) (model.Matrix, error) {
-	res, err := d.q.QueryRange(ctx, q, rng)
+	res, err := query.QueryRangeSplit(ctx, d.q, q, rng, query.DayChunk)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: query %s: %w", name, err)
 	}

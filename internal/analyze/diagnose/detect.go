@@ -484,17 +484,25 @@ func detectMemoryBound(v *podView, _ *Snapshot) *Finding {
 	}
 	run := v.p.Running.stats(v.from, v.n)
 	room := 2*kv.max < th.KVHigh
-	summary := fmt.Sprintf("The engine is busy and the memory interface (%.0f%% active) far outpaces the tensor cores (%s): each decode step streams the weights for few tokens.",
-		v.dram.stats(v.from, v.n).mean*100, pctOrUnknown(v.tensor.stats(v.from, v.n).mean))
+	perStep := ""
+	evs := []Evidence{v.ev(sigBusy, "mean", v.busy), v.ev(sigDRAM, "mean", v.dram), v.ev(sigTensor, "mean", v.tensor),
+		v.ev(sigRunning, "mean", v.p.Running), v.ev(sigKV, "max", v.p.KVUsage)}
+	// Tokens per engine step, where the engine reports them, measure "few
+	// tokens" directly: the batch a step carries, which raising the batch
+	// raises.
+	if it := v.p.IterationTokens.stats(v.from, v.n); it.n > 0 {
+		perStep = fmt.Sprintf(" (%.0f per engine step on average, %.0f requests running)", it.mean, run.mean)
+		evs = append(evs, v.ev(sigIterTok, "mean", v.p.IterationTokens))
+	}
+	summary := fmt.Sprintf("The engine is busy and the memory interface (%.0f%% active) far outpaces the tensor cores (%s): each decode step streams the weights for few tokens%s.",
+		v.dram.stats(v.from, v.n).mean*100, pctOrUnknown(v.tensor.stats(v.from, v.n).mean), perStep)
 	action := fmt.Sprintf("Raise the batch per replica: doubling the running batch (%.0f on average) keeps the KV cache at %.0f%%, below %.0f%%; use fewer replicas for the same traffic (see the model's capacity advice), a larger %s, or route more traffic here.",
 		run.mean, 2*kv.max*100, th.KVHigh*100, v.knobs.batch)
 	if !room {
 		action = fmt.Sprintf("Give the KV cache room before raising the batch (at %.0f%% it cannot double below %.0f%%): raise %s, lower %s, use an FP8 KV cache or quantised weights; then raise %s.",
 			kv.max*100, th.KVHigh*100, v.knobs.memory, v.knobs.context, v.knobs.batch)
 	}
-	f := v.finding(StateMemoryBound, SeverityInfo, conf, since, summary, action,
-		v.ev(sigBusy, "mean", v.busy), v.ev(sigDRAM, "mean", v.dram), v.ev(sigTensor, "mean", v.tensor),
-		v.ev(sigRunning, "mean", v.p.Running), v.ev(sigKV, "max", v.p.KVUsage))
+	f := v.finding(StateMemoryBound, SeverityInfo, conf, since, summary, action, evs...)
 	f.Caveats = append(f.Caveats, caveats...)
 	return &f
 }

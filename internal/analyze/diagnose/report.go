@@ -166,10 +166,14 @@ func gpuFindings(s *Snapshot, th Thresholds) []Finding {
 type Capacity struct {
 	Model string `json:"model"`
 	// GPUModel is the dcgm modelName of the GPUs; MIG is set when they are
-	// MIG slices (counted as slices, never mixed with whole GPUs).
-	GPUModel string `json:"gpu_model"`
-	MIG      bool   `json:"mig,omitempty"`
-	Held     int    `json:"held"`
+	// MIG slices (counted as slices, never mixed with whole GPUs) and
+	// MIGProfile names the slices' profile (e.g. "3g.40gb") where
+	// dcgm-exporter reports it: slices of different profiles are different
+	// kinds.
+	GPUModel   string `json:"gpu_model"`
+	MIG        bool   `json:"mig,omitempty"`
+	MIGProfile string `json:"mig_profile,omitempty"`
+	Held       int    `json:"held"`
 	// PeakDemand is the peak over the window of the GPU-equivalents in use
 	// (Σ busy over the model's GPUs).
 	PeakDemand float64 `json:"peak_demand_gpus"`
@@ -186,12 +190,16 @@ type Capacity struct {
 	Advice    string   `json:"advice"`
 }
 
-// Kind names the GPUs of the advice, e.g. "NVIDIA H100 80GB HBM3 GPU" or
-// "NVIDIA A100-SXM4-80GB MIG slice".
+// Kind names the GPUs of the advice, e.g. "NVIDIA H100 80GB HBM3 GPU",
+// "NVIDIA A100-SXM4-80GB MIG 3g.40gb slice", or "… MIG slice" when the
+// profile is not reported.
 func (c Capacity) Kind() string {
 	k := c.GPUModel
 	if k == "" {
 		k = "(GPU model not reported)"
+	}
+	if c.MIG && c.MIGProfile != "" {
+		return k + " MIG " + c.MIGProfile + " slice"
 	}
 	if c.MIG {
 		return k + " MIG slice"
@@ -201,8 +209,8 @@ func (c Capacity) Kind() string {
 
 // capacityKey groups pods by model and the kind of GPU they hold.
 type capacityKey struct {
-	model, gpu string
-	mig        bool
+	model, gpu, profile string
+	mig                 bool
 }
 
 func capacity(s *Snapshot, th Thresholds) []Capacity {
@@ -214,7 +222,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 		k := capacityKey{model: p.Model}
 		if len(p.GPUs) > 0 {
 			g := s.GPUs[p.GPUs[0]]
-			k.gpu, k.mig = g.ModelName, g.MIG != ""
+			k.gpu, k.mig, k.profile = g.ModelName, g.MIG != "", g.MIGProfile
 		}
 		if by[k] == nil {
 			keys = append(keys, k)
@@ -224,7 +232,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 	var out []Capacity
 	for _, k := range keys {
 		pods := by[k]
-		c := Capacity{Model: k.model, GPUModel: k.gpu, MIG: k.mig}
+		c := Capacity{Model: k.model, GPUModel: k.gpu, MIG: k.mig, MIGProfile: k.profile}
 		var busySum float64
 		var busyN, waited, preempted, slow, unmet, waitSeenN int
 		for i := range n {
@@ -319,7 +327,10 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 		if c := cmpString(a.GPUModel, b.GPUModel); c != 0 {
 			return c
 		}
-		return boolInt(a.MIG) - boolInt(b.MIG)
+		if c := boolInt(a.MIG) - boolInt(b.MIG); c != 0 {
+			return c
+		}
+		return cmpString(a.MIGProfile, b.MIGProfile)
 	})
 	return out
 }

@@ -2,6 +2,7 @@ package diagnose_test
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -73,6 +74,14 @@ func TestScripts(t *testing.T) {
 					t.Fatalf("%s:%d: %s wants <subject> <state> <text>", s.Path, l.Line, x.kind)
 				}
 				x.text = strings.Join(fs[3:], " ")
+			case "evidence":
+				if len(fs) != 5 {
+					t.Fatalf("%s:%d: evidence wants <subject> <state> <signal> <value>", s.Path, l.Line)
+				}
+				x.text = fs[3]
+				if x.value, err = strconv.ParseFloat(fs[4], 64); err != nil {
+					t.Fatalf("%s:%d: evidence value: %v", s.Path, l.Line, err)
+				}
 			case "capacity":
 				if len(fs) != 4 {
 					t.Fatalf("%s:%d: capacity wants <model> <gpu kind> <delta>", s.Path, l.Line)
@@ -117,6 +126,7 @@ type expectation struct {
 	kind, subject, state string
 	text                 string
 	n                    int
+	value                float64
 }
 
 func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *diagnose.Snapshot, x expectation) {
@@ -173,6 +183,15 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 		i := slices.IndexFunc(found.Evidence, func(e diagnose.Evidence) bool { return e.Signal == x.text })
 		if i < 0 || !found.Evidence[i].NotReported {
 			t.Errorf("%s: %s evidence of %s %s is not 'not reported': %+v", where, x.text, x.subject, x.state, found.Evidence)
+		}
+	case "evidence":
+		if found == nil {
+			t.Errorf("%s: no %s finding for %s (findings %v)", where, x.state, x.subject, about)
+			return
+		}
+		i := slices.IndexFunc(found.Evidence, func(e diagnose.Evidence) bool { return e.Signal == x.text })
+		if i < 0 || found.Evidence[i].NotReported || math.Abs(found.Evidence[i].Value-x.value) > 0.01*max(1, math.Abs(x.value)) {
+			t.Errorf("%s: %s evidence of %s %s is not %g: %+v", where, x.text, x.subject, x.state, x.value, found.Evidence)
 		}
 	case "model", "engine":
 		i := slices.IndexFunc(snap.Pods, func(p diagnose.Pod) bool { return p.Namespace+"/"+p.Pod == x.subject })

@@ -104,6 +104,9 @@ type Pod struct {
 	SpecAcceptance Track `json:"-"`
 	PromptTPS      Track `json:"-"`
 	GenerationTPS  Track `json:"-"`
+	// IterationTokens is the mean tokens per engine step, where the engine
+	// exports it (vLLM's iteration_tokens_total histogram).
+	IterationTokens Track `json:"-"`
 	// GPUs are indexes into Snapshot.GPUs of the GPUs the pod holds.
 	GPUs []int `json:"-"`
 }
@@ -149,10 +152,13 @@ func Deployment(pod string) string {
 
 // GPU is one GPU (or MIG slice) over the window.
 type GPU struct {
-	Hostname  string `json:"hostname"`
-	UUID      string `json:"uuid"`
-	MIG       string `json:"mig,omitempty"`
-	ModelName string `json:"model_name"`
+	Hostname string `json:"hostname"`
+	UUID     string `json:"uuid"`
+	MIG      string `json:"mig,omitempty"`
+	// MIGProfile is the MIG slice's profile (GPU_I_PROFILE, e.g.
+	// "3g.40gb"), empty on a whole GPU or when dcgm-exporter omits it.
+	MIGProfile string `json:"mig_profile,omitempty"`
+	ModelName  string `json:"model_name"`
 	// Namespace and Pod hold the GPU; empty when unallocated.
 	Namespace string `json:"namespace,omitempty"`
 	Pod       string `json:"pod,omitempty"`
@@ -205,7 +211,7 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	out := &Snapshot{Window: Window{Start: w.At(from), End: w.At(max(to-1, from)), Step: w.Step}, Queries: s.Queries}
 	for _, p := range s.Pods {
 		q := p
-		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS} {
+		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens} {
 			*t = t.slice(from, to)
 		}
 		out.Pods = append(out.Pods, q)

@@ -45,7 +45,9 @@ func (e *env) signalQuery(name string, q float64) (string, error) {
 }
 
 func (e *env) rangeOf(ctx context.Context, q string) (model.Matrix, error) {
-	res, err := e.h.opts.Querier.QueryRange(ctx, q, query.Range{Start: e.start, End: e.end, Step: e.step})
+	// One query per UTC day: a 7d chart over raw series seeks a week of
+	// blocks at every point otherwise (query.DayChunk).
+	res, err := query.QueryRangeSplit(ctx, e.h.opts.Querier, q, query.Range{Start: e.start, End: e.end, Step: e.step}, query.DayChunk)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,110 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// DayChunk is the span one range query of a long window covers
+// (QueryRangeSplit). A range query whose step exceeds its selectors'
+// lookback seeks every series once per point, and Prometheus seeks a
+// series by seeking it in every block the query's range overlaps (a heap
+// over them, rebuilt at each seek): one query over a week of 18 h blocks
+// does that in a dozen blocks at every point, one query per UTC day in two
+// or three. Points are evaluated independently, so the answers are the
+// same; a day at a one-minute step also stays within Prometheus's 11,000
+// points per query.
+const DayChunk = 24 * time.Hour
+
+// RangeQuerier is the part of Querier QueryRangeSplit needs.
+type RangeQuerier interface {
+	QueryRange(ctx context.Context, q string, r Range) (Result, error)
+}
+
+// Split cuts r's evaluation times (Start, Start+Step, … up to End) into
+// consecutive ranges whose points fall in the same chunk-long span,
+// aligned as time.Truncate aligns (to UTC days for DayChunk). A chunk ≤ 0,
+// a step ≤ 0 or an empty range gives r itself.
+func (r Range) Split(chunk time.Duration) []Range {
+	if chunk <= 0 || r.Step <= 0 || r.End.Before(r.Start) {
+		return []Range{r}
+	}
+	n := int(r.End.Sub(r.Start)/r.Step) + 1
+	at := func(k int) time.Time { return r.Start.Add(time.Duration(k) * r.Step) }
+	var out []Range
+	for k0 := 0; k0 < n; {
+		next := at(k0).Truncate(chunk).Add(chunk)
+		k1 := int((next.Sub(r.Start) + r.Step - 1) / r.Step) // first point at or after next
+		k1 = min(max(k1, k0+1), n)
+		out = append(out, Range{Start: at(k0), End: at(k1 - 1), Step: r.Step})
+		k0 = k1
+	}
+	return out
+}
+
+// QueryRangeSplit evaluates expr over r as one range query per chunk
+// (Range.Split) and joins each series' points across them, in time order:
+// the same matrix as one query over r, cheaper over many blocks (DayChunk).
+// Warnings and infos are kept once each.
+func QueryRangeSplit(ctx context.Context, q RangeQuerier, expr string, r Range, chunk time.Duration) (Result, error) {
+	parts := r.Split(chunk)
+	if len(parts) == 1 {
+		return q.QueryRange(ctx, expr, r)
+	}
+	var (
+		out  model.Matrix
+		res  Result
+		byFP = map[model.Fingerprint][]int{}
+	)
+	for _, p := range parts {
+		part, err := q.QueryRange(ctx, expr, p)
+		if err != nil {
+			return Result{}, err
+		}
+		m, ok := part.Value.(model.Matrix)
+		if !ok {
+			return Result{}, fmt.Errorf("range query %q: got %s, want a matrix", expr, part.Value.Type())
+		}
+		for _, w := range part.Warnings {
+			if !slices.Contains(res.Warnings, w) {
+				res.Warnings = append(res.Warnings, w)
+			}
+		}
+		for _, w := range part.Infos {
+			if !slices.Contains(res.Infos, w) {
+				res.Infos = append(res.Infos, w)
+			}
+		}
+		for _, ss := range m {
+			fp := ss.Metric.Fingerprint()
+			i := slices.IndexFunc(byFP[fp], func(i int) bool { return out[i].Metric.Equal(ss.Metric) })
+			if i < 0 {
+				byFP[fp] = append(byFP[fp], len(out))
+				out = append(out, &model.SampleStream{Metric: ss.Metric})
+				i = len(byFP[fp]) - 1
+			}
+			s := out[byFP[fp][i]]
+			s.Values = append(s.Values, ss.Values...)
+			s.Histograms = append(s.Histograms, ss.Histograms...)
+		}
+	}
+	slices.SortFunc(out, func(a, b *model.SampleStream) int { return compareMetric(a.Metric, b.Metric) })
+	res.Value = out
+	return res, nil
+}
+
+// compareMetric orders metrics as Prometheus orders a range query's
+// series: by their label sets.
+func compareMetric(a, b model.Metric) int {
+	if a.Before(b) {
+		return -1
+	}
+	if b.Before(a) {
+		return 1
+	}
+	return 0
+}
