@@ -316,7 +316,11 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 				-c.Delta, kind, c.MeanBusy*100, c.PeakDemand, th.TargetBusy*100, c.Needed, c.Held)
 		default:
 			c.Needed = c.Held
-			c.Advice = fmt.Sprintf("none: demand is met on %d × %s (nothing waits, no preemptions, TTFT on target)", c.Held, kind)
+			met := "nothing waits, no preemptions"
+			if th.TTFTTarget > 0 {
+				met += ", TTFT p95 within " + th.TTFTTarget.String()
+			}
+			c.Advice = fmt.Sprintf("none: demand is met on %d × %s (%s)", c.Held, kind, met)
 		}
 		out = append(out, c)
 	}

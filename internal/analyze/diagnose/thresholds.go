@@ -50,7 +50,11 @@ type Thresholds struct {
 	// nothing waiting holds GPUs it could free.
 	ConsolidateBusy float64 `yaml:"consolidate_busy"`
 	// TTFTTarget: a TTFT p95 above it is unmet demand for the capacity
-	// advice.
+	// advice. Zero (the default) sets no latency objective: what TTFT is
+	// acceptable depends on the model, the prompts and the GPU (a 7B model
+	// on a MIG slice with long prompts takes seconds with nothing queued),
+	// so only the user can say; without it waiting requests and preemptions
+	// are the evidence.
 	TTFTTarget time.Duration `yaml:"ttft_target"`
 	// TargetBusy is the busy level capacity advice sizes for.
 	TargetBusy float64 `yaml:"target_busy"`
@@ -128,7 +132,6 @@ func DefaultThresholds() Thresholds {
 		BacklogBusy:               0.5,
 		ScaleOutBusy:              0.85,
 		ConsolidateBusy:           0.3,
-		TTFTTarget:                2 * time.Second,
 		TargetBusy:                0.7,
 		LowBusy:                   0.7,
 		HighBusy:                  0.85,
@@ -193,8 +196,8 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	if th.TTFTFactor <= 1 {
 		bad("ttft_factor", "%g must be above 1", th.TTFTFactor)
 	}
-	if th.TTFTTarget <= 0 {
-		bad("ttft_target", "%s must be positive", th.TTFTTarget)
+	if th.TTFTTarget < 0 {
+		bad("ttft_target", "%s is negative (0 sets no target)", th.TTFTTarget)
 	}
 	if th.TTFTMinIncrease < 0 {
 		bad("ttft_min_increase", "%s is negative", th.TTFTMinIncrease)
