@@ -58,7 +58,7 @@ func TestReportServed(t *testing.T) {
 			loadInBrowser(t, out)
 			continue
 		}
-		for _, want := range []string{"# GPU fleet report", "| physical GPUs | ", "| unused | ", " USD |", "## Why not?", "1. **",
+		for _, want := range []string{"# GPU fleet report", "| physical GPUs | ", "| unused | ", " USD |", "## Why not?", "### Top findings",
 			"| model | GPU | GPUs held |", "| team | reserved GPU-h |", "data:image/svg+xml;base64,"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("md: lacks %q:\n%s", want, out)
@@ -66,6 +66,11 @@ func TestReportServed(t *testing.T) {
 		}
 		if strings.Contains(out, "no data in range") || strings.Contains(out, "not available") {
 			t.Errorf("md: a panel has no data:\n%s", out)
+		}
+		// The mixed fleet serves its demand (the simulator's truth: healthy):
+		// no GPUs to add (a default TTFT target once said "add 7 MIG slices").
+		if strings.Contains(out, "add at least") {
+			t.Errorf("md: the healthy mixed fleet is told to add GPUs:\n%s", out)
 		}
 	}
 }
