@@ -1,4 +1,4 @@
-// Command loadtest measures whether scraping keeps its schedule under API
+// Package main is the loadtest command: it measures whether scraping keeps its schedule under API
 // load: it serves N vLLM-like targets, starts a `servescope serve` binary
 // scraping them, fires a fixed rate of mixed dashboard pages and PromQL
 // queries at it, and reports the requests/s served within 1 s at p95,
