@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -200,7 +199,7 @@ func instantQuery(t *testing.T, base, q string, at time.Time) map[string]float64
 	t.Helper()
 	v := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
 	var data vectorData
-	getJSON(t, base+"/api/v1/query?"+v.Encode(), &data)
+	proc.GetAPI(t, base+"/api/v1/query?"+v.Encode(), &data)
 	out := map[string]float64{}
 	for _, s := range data.Result {
 		f, err := strconv.ParseFloat(s.Value[1].(string), 64)
@@ -210,25 +209,6 @@ func instantQuery(t *testing.T, base, q string, at time.Time) map[string]float64
 		out[fmt.Sprint(s.Metric)] = f
 	}
 	return out
-}
-
-func getJSON(t *testing.T, u string, data any) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r apiResponse
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	if r.Status != "success" {
-		t.Fatalf("GET %s: %s %s", u, r.ErrorType, r.Error)
-	}
-	if err := json.Unmarshal(r.Data, data); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func compareVectors(t *testing.T, what string, a, b map[string]float64) {
@@ -257,7 +237,7 @@ func compareVectors(t *testing.T, what string, a, b map[string]float64) {
 func seriesSet(t *testing.T, base string, v url.Values) []string {
 	t.Helper()
 	var data []map[string]string
-	getJSON(t, base+"/api/v1/series?"+v.Encode(), &data)
+	proc.GetAPI(t, base+"/api/v1/series?"+v.Encode(), &data)
 	out := make([]string, 0, len(data))
 	for _, m := range data {
 		for _, l := range []string{"le", "quantile"} {
@@ -279,6 +259,6 @@ func seriesSet(t *testing.T, base string, v url.Values) []string {
 func stringsAPI(t *testing.T, base, path string, v url.Values) []string {
 	t.Helper()
 	var data []string
-	getJSON(t, base+path+"?"+v.Encode(), &data)
+	proc.GetAPI(t, base+path+"?"+v.Encode(), &data)
 	return data
 }

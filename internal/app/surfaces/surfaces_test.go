@@ -9,10 +9,8 @@ package surfaces
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -38,6 +36,7 @@ import (
 	"github.com/servescope/servescope/internal/present/web"
 	"github.com/servescope/servescope/internal/schema/schematest"
 	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // scrapeEvery is the simulated scrape interval.
@@ -309,32 +308,6 @@ func costFigures(s cost.Set) figures {
 		capacity: s.Fleet.AllocatableGPUHours, allocatedMoney: float64(s.Totals.Cost) / 1e6, idleMoney: float64(s.Totals.IdleCost) / 1e6}
 }
 
-// apiResponse is the API's envelope.
-type apiResponse struct {
-	Status string          `json:"status"`
-	Error  string          `json:"error"`
-	Data   json.RawMessage `json:"data"`
-}
-
-func getAPI(t *testing.T, u string, data any) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r apiResponse
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	if r.Status != "success" {
-		t.Fatalf("GET %s: %s", u, r.Error)
-	}
-	if err := json.Unmarshal(r.Data, data); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // money parses a JSON decimal string.
 func money(t *testing.T, s string) float64 {
 	t.Helper()
@@ -365,7 +338,7 @@ func apiCosts(t *testing.T, f *fixture) figures {
 			} `json:"totals"`
 		} `json:"sets"`
 	}
-	getAPI(t, f.url+"/api/v1/costs?"+v.Encode(), &rep)
+	proc.GetAPI(t, f.url+"/api/v1/costs?"+v.Encode(), &rep)
 	s := rep.Sets[0]
 	return figures{gpus: s.Fleet.PhysicalGPUs, migGPUs: s.Fleet.MIGGPUs, migSlices: s.Fleet.MIGSlices,
 		allocated: s.Totals.AllocatedGPUHours, used: s.Totals.UsedGPUHours, idle: s.Totals.IdleGPUHours, capacity: s.Fleet.AllocatableGPUHours,
@@ -402,7 +375,7 @@ func apiDiagnoses(t *testing.T, f *fixture) figures {
 			Fleet    fleetJSON `json:"fleet"`
 		} `json:"utilisation"`
 	}
-	getAPI(t, f.url+"/api/v1/diagnoses?"+windowQuery(f), &raw)
+	proc.GetAPI(t, f.url+"/api/v1/diagnoses?"+windowQuery(f), &raw)
 	fig := raw.Utilisation.Fleet.figures(t)
 	fig.busy = raw.Utilisation.MeanBusy
 	return fig
@@ -411,7 +384,7 @@ func apiDiagnoses(t *testing.T, f *fixture) figures {
 func apiFleet(t *testing.T, f *fixture) figures {
 	t.Helper()
 	var m fleetJSON
-	getAPI(t, f.url+"/api/v1/fleet?"+windowQuery(f), &m)
+	proc.GetAPI(t, f.url+"/api/v1/fleet?"+windowQuery(f), &m)
 	return m.figures(t)
 }
 

@@ -1,10 +1,12 @@
 // Package proc runs real processes for tests: a free loopback address, a
 // background process that lives until the test ends (its log shown when
-// the test fails), polling with a deadline, and a wait for /-/ready. It is
+// the test fails), polling with a deadline, a wait for /-/ready, and a GET of a
+// Prometheus-compatible API's envelope. It is
 // imported by _test.go files only.
 package proc
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -121,4 +123,32 @@ func PrometheusOver(t testing.TB, openMetrics string) string {
 	base := "http://" + addr
 	WaitReady(t, "prometheus", base, 60*time.Second)
 	return base
+}
+
+// GetAPI GETs u from a Prometheus-compatible API and decodes the data of
+// its envelope into data; a transport error, a non-JSON answer or an
+// envelope whose status is not success fails t, naming the URL and the
+// error the server gave.
+func GetAPI(t testing.TB, u string, data any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status    string          `json:"status"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Data      json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	if r.Status != "success" {
+		t.Fatalf("GET %s: %s %s", u, r.ErrorType, r.Error)
+	}
+	if err := json.Unmarshal(r.Data, data); err != nil {
+		t.Fatalf("GET %s: data: %v", u, err)
+	}
 }
