@@ -72,6 +72,8 @@ func serveCommands(a *kingpin.Application, e env) []command {
 		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)
 	c.Flag("query.remote-recorded", "The external Prometheus evaluates servescope's recording rules (servescope rules): the dashboard reads the recorded series.").
 		BoolVar(&o.RemoteRecorded)
+	c.Flag("agent", "Agent mode, one per cluster: scrape into a WAL-only store and send everything to the config's remote_write (required); no queries, rules, diagnosis or dashboard.").
+		BoolVar(&o.Agent)
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		o.Logger = newLogger(e, logLevel)

@@ -78,6 +78,11 @@ type Options struct {
 	// --web.config.file format): TLS and basic auth on every endpoint.
 	// Empty serves plain HTTP without auth.
 	WebConfigFile string
+	// Agent runs servescope as an agent (`serve --agent`), one per
+	// cluster: scrape, a WAL-only store (Prometheus's tsdb/agent) and
+	// remote_write, with no query engine, rules, diagnosis or dashboard.
+	// The config must have a remote_write section.
+	Agent bool
 	// OpenStore opens the embedded store; nil is tsdb.Open. Tests slow it
 	// down to observe the server during WAL replay.
 	OpenStore func(tsdb.Options) (*tsdb.DB, error)
@@ -131,6 +136,9 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMode(opts, cfg); err != nil {
+		return nil, err
+	}
 	if opts.WebConfigFile != "" {
 		if err := web.Validate(opts.WebConfigFile); err != nil {
 			return nil, fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
@@ -156,20 +164,11 @@ func New(opts Options) (_ *Server, err error) {
 	if open == nil {
 		open = tsdb.Open
 	}
-	logger.Info("opening the store (replaying its WAL)", "path", opts.StoragePath)
-	s.db, err = open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Logger: logger, Registerer: reg})
+	logger.Info("opening the store (replaying its WAL)", "path", opts.StoragePath, "agent", opts.Agent)
+	s.db, err = open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Agent: opts.Agent, Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "servescope_head_series",
-		Help: "Series in the embedded store's in-memory head block.",
-	}, func() float64 { return float64(s.db.HeadSeries()) }))
-	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
-		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
-		MaxConcurrency: opts.QueryMaxConcurrency, MaxQueue: opts.QueryMaxQueue, QueueTimeout: opts.QueryQueueTimeout,
-		MaxSubqueryPoints: opts.QueryMaxSubqueryPoints, MemoryBudget: opts.QueryMemoryBudget,
-	})
 	// The catalog parses every query now: a bad one fails the start.
 	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel})
 	if err != nil {
@@ -181,10 +180,6 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery metrics: %w", err)
 	}
-	s.alerter, err = alert.New(alert.Options{Logger: logger, Registerer: reg, SDMetrics: sdMetrics})
-	if err != nil {
-		return nil, err
-	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
@@ -192,27 +187,11 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.rules, err = rules.New(rules.Options{
-		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
-		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
-		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.querier = s.engine
-	if opts.RemoteURL != "" {
-		if s.querier, err = query.NewRemote(opts.RemoteURL); err != nil {
-			return nil, err
-		}
-		logger.Info("reading an external Prometheus", "url", opts.RemoteURL)
-	}
-	s.api = api.New(api.Options{
-		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
-		Ready: s.ready.Load, Build: opts.Build, MaxResponseBytes: opts.MaxResponseBytes,
-	})
-	s.api.HandleRules(s.rules)
-	if err := s.analysis(cfg); err != nil {
+	// Remote write sends the metadata of the scraped targets.
+	s.db.SetScrapeManager(s.scraper)
+	if opts.Agent {
+		s.agentAPI()
+	} else if err := s.local(cfg, externalURL, sdMetrics); err != nil {
 		return nil, err
 	}
 	if err := s.applyLoaded(cfg); err != nil {
@@ -222,6 +201,46 @@ func New(opts Options) (_ *Server, err error) {
 	var h http.Handler = s.api
 	s.handler.Store(&h)
 	return s, nil
+}
+
+// local builds what reads the embedded store: the query engine, the rule
+// manager and Alertmanager notifier, the API over them and the analysis.
+func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdiscovery.SDMetrics) (err error) {
+	opts, logger, reg := s.opts, s.logger, s.registry
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "servescope_head_series",
+		Help: "Series in the embedded store's in-memory head block.",
+	}, func() float64 { return float64(s.db.HeadSeries()) }))
+	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
+		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
+		MaxConcurrency: opts.QueryMaxConcurrency, MaxQueue: opts.QueryMaxQueue, QueueTimeout: opts.QueryQueueTimeout,
+		MaxSubqueryPoints: opts.QueryMaxSubqueryPoints, MemoryBudget: opts.QueryMemoryBudget,
+	})
+	s.alerter, err = alert.New(alert.Options{Logger: logger, Registerer: reg, SDMetrics: sdMetrics})
+	if err != nil {
+		return err
+	}
+	s.rules, err = rules.New(rules.Options{
+		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
+		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
+		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
+	})
+	if err != nil {
+		return err
+	}
+	s.querier = s.engine
+	if opts.RemoteURL != "" {
+		if s.querier, err = query.NewRemote(opts.RemoteURL); err != nil {
+			return err
+		}
+		logger.Info("reading an external Prometheus", "url", opts.RemoteURL)
+	}
+	s.api = api.New(api.Options{
+		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
+		Ready: s.ready.Load, Build: opts.Build, MaxResponseBytes: opts.MaxResponseBytes,
+	})
+	s.api.HandleRules(s.rules)
+	return s.analysis(cfg)
 }
 
 // Addr is the address the API listens on.
@@ -254,6 +273,9 @@ func (s *Server) applyConfig() error {
 	cfg, err := CheckConfig(s.opts.ConfigFile)
 	if err == nil && cfg.Empty {
 		err = fmt.Errorf("%s: the file is empty; keeping the running config (an empty config would drop every target)", s.opts.ConfigFile)
+	}
+	if err == nil {
+		err = checkMode(s.opts, cfg)
 	}
 	if err == nil {
 		err = s.applyLoaded(cfg)
@@ -325,14 +347,20 @@ func CheckConfig(path string) (*config.Config, error) {
 }
 
 // applyLoaded applies a loaded config to every reloadable component: the
-// rules first (they only read), then collection.
+// rules first (they only read; none in agent mode), then remote write
+// (remote_write, global.external_labels), then collection.
 func (s *Server) applyLoaded(cfg *config.Config) error {
-	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
-	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
-		return fmt.Errorf("rules of %s: %w", cfg.File, err)
+	if s.rules != nil {
+		interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
+		if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
+			return fmt.Errorf("rules of %s: %w", cfg.File, err)
+		}
+		if err := s.alerter.ApplyConfig(cfg); err != nil {
+			return err
+		}
 	}
-	if err := s.alerter.ApplyConfig(cfg); err != nil {
-		return err
+	if err := s.db.ApplyConfig(cfg.Prometheus); err != nil {
+		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	return s.scraper.ApplyConfig(cfg)
 }
@@ -345,11 +373,11 @@ func (s *Server) Run(ctx context.Context) error {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.scraper.Run(ctx) }, func(error) { cancel() })
 	}
-	{
+	if s.rules != nil {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.rules.Run(ctx) }, func(error) { cancel() })
 	}
-	{
+	if s.alerter != nil {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.alerter.Run(ctx) }, func(error) { cancel() })
 	}
