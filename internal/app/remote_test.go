@@ -218,7 +218,7 @@ func TestRemoteWrite(t *testing.T) {
 				proc.Eventually(t, "scrapes arrive", 30*time.Second, func() (bool, string) {
 					return checkEveryScrape(t, recv, scrapes.since(from), from, time.Now().Add(-2*time.Second))
 				})
-				metrics := getText(t, s.base+"/metrics")
+				_, metrics := getBody(t, s.base+"/metrics")
 				for _, m := range []string{"prometheus_remote_storage_samples_total{", "prometheus_remote_storage_bytes_total{", "prometheus_remote_storage_shards{"} {
 					if !strings.Contains(metrics, m) {
 						t.Errorf("/metrics has no %s…", m)
@@ -296,8 +296,8 @@ func checkAgentAPI(t *testing.T, s *started) {
 			t.Errorf("GET %s in agent mode: %d %s %q, want 422 execution naming agent mode", path, code, r.ErrorType, r.Error)
 		}
 	}
-	if body := getText(t, s.base+"/"); !strings.Contains(body, "agent mode") {
-		t.Errorf("GET / in agent mode: %q", body)
+	if code, body := getBody(t, s.base+"/"); !strings.Contains(body, "agent mode") {
+		t.Errorf("GET / in agent mode: %d %q", code, body)
 	}
 	proc.Eventually(t, "agent target scraped", 30*time.Second, func() (bool, string) {
 		code, r := s.get(t, "/api/v1/targets", nil)
@@ -336,17 +336,3 @@ func TestAgentNeedsRemoteWrite(t *testing.T) {
 	}
 }
 
-// getText GETs u and returns its body.
-func getText(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
