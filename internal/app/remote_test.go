@@ -335,4 +335,3 @@ func TestAgentNeedsRemoteWrite(t *testing.T) {
 		t.Errorf("agent reloading a config without remote_write: %v, want a refusal", err)
 	}
 }
-
