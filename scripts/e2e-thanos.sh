@@ -7,12 +7,14 @@
 #      per cluster so no name is shared), each scraped by `servescope serve
 #      --agent` with external label cluster=a or cluster=b, remote-writing
 #      to `thanos receive`; `thanos query` over receive's StoreAPI;
-#   3. a servescope in external mode (--query.remote-url at thanos query),
-#      and an embedded servescope scraping both clusters itself (the
-#      cluster label set by relabelling, so both hold the same series);
-#   4. after $E2E_THANOS_MINUTES minutes, `cost` and `diagnose` over one
-#      window against the external and the embedded servescope: every
-#      figure within 0.5% (scripts/e2e-compare.py says what it compared).
+#   3. a servescope in external mode (--query.remote-url at thanos query);
+#   4. after $E2E_THANOS_MINUTES minutes the agents stop (sending what they
+#      hold), `cost` and `diagnose` over one window read the external
+#      servescope; receive stops (flushing its TSDB), and an embedded
+#      servescope opens a copy of receive's TSDB: the same samples, so the
+#      same figures within 0.5% (scripts/e2e-compare.py says what it
+#      compared). A servescope scraping the clusters itself would see them
+#      at other instants: its used GPU-hours differ by about 1% per team.
 #
 # Everything runs on loopback in a temporary directory removed at the end
 # ($E2E_KEEP=1 keeps it); only the processes started here are stopped.
@@ -49,10 +51,18 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # run NAME CMD...: start CMD in the background, logging to $WORK/NAME.log.
+declare -A PID
 run() {
   local name=$1; shift
   "$@" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
+  PID[$name]=$!
+}
+
+# stop NAME: stop a process started by run and wait for it to exit.
+stop() {
+  kill "${PID[$1]}"
+  wait "${PID[$1]}" || true
 }
 
 # wait_for URL WHAT: poll until URL answers 200, the last process started
@@ -71,24 +81,21 @@ step "servescope binary"
 SS=$WORK/servescope
 "$GO" build -C "$ROOT" -o "$SS" ./cmd/servescope
 
-# scrape_jobs CLUSTER RELABEL: the scrape configs of one simulated
-# cluster (as scripts/demo.sh has them); RELABEL=1 sets the cluster label
-# on every target, as an agent's external label does on the wire.
+# scrape_jobs CLUSTER: the scrape configs of one simulated cluster (as
+# scripts/demo.sh has them).
 scrape_jobs() {
-  local c=$1 relabel=$2 extra=""
-  [ "$relabel" = 1 ] && extra="
-      - {target_label: cluster, replacement: $c}"
+  local c=$1
   cat <<YML
   - job_name: sim-honor-$c
     honor_labels: true
     file_sd_configs: [{files: ['$WORK/targets-$c.json'], refresh_interval: 5s}]
     relabel_configs:
-      - {source_labels: [__meta_sim_honor_labels], regex: 'true', action: keep}$extra
+      - {source_labels: [__meta_sim_honor_labels], regex: 'true', action: keep}
   - job_name: sim-$c
     honor_labels: false
     file_sd_configs: [{files: ['$WORK/targets-$c.json'], refresh_interval: 5s}]
     relabel_configs:
-      - {source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}$extra
+      - {source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}
 YML
 }
 
@@ -125,7 +132,7 @@ global:
   scrape_timeout: ${INTERVAL}s
   external_labels: {cluster: $c}
 scrape_configs:
-$(scrape_jobs $c 0)
+$(scrape_jobs $c)
 remote_write:
   - url: http://127.0.0.1:$RECV_RW/api/v1/receive
 YML
@@ -135,20 +142,7 @@ YML
   eval "AGENT_${c}=127.0.0.1:$port"
 done
 
-step "embedded servescope scraping both clusters; external servescope reading thanos query"
-cat >"$WORK/embedded.yml" <<YML
-global:
-  scrape_interval: ${INTERVAL}s
-  scrape_timeout: ${INTERVAL}s
-servescope:
-  price_book: $ROOT/examples/scenarios/prices.yml
-scrape_configs:
-$(scrape_jobs a 1)
-$(scrape_jobs b 1)
-YML
-EMB=127.0.0.1:$(free_port)
-run embedded "$SS" serve --config "$WORK/embedded.yml" --storage.path "$WORK/embedded" --web.listen-address "$EMB"
-wait_for "http://$EMB/-/ready" embedded
+step "servescope in external mode reading thanos query"
 printf 'global: {scrape_interval: %ss}\nservescope: {price_book: %s}\n' "$INTERVAL" "$ROOT/examples/scenarios/prices.yml" >"$WORK/external.yml"
 EXT=127.0.0.1:$(free_port)
 run external "$SS" serve --config "$WORK/external.yml" --storage.path "$WORK/external" --web.listen-address "$EXT" \
@@ -165,12 +159,28 @@ for c in a b; do
   echo "agent-$c: $(curl -fsS "http://$a/metrics" | grep -E '^prometheus_remote_storage_(samples_total|samples_failed_total|bytes_total|shards)\{' | tr '\n' ' ')"
 done
 
-step "cost and diagnose over $START..$END: embedded against external (thanos)"
+step "agents stop, sending what they hold"
+stop agent-a
+stop agent-b
+
 printf 'servescope: {price_book: %s}\n' "$ROOT/examples/scenarios/prices.yml" >"$WORK/settings.yml"
-for side in embedded external; do
-  server=$EMB; [ $side = external ] && server=$EXT
-  "$SS" cost --server "http://$server" --config "$WORK/settings.yml" --window "$START,$END" --resolution 15s --output json >"$WORK/cost-$side.json"
-  "$SS" diagnose --server "http://$server" --config "$WORK/settings.yml" --since "$((END - START))s" --at "$END" --output json >"$WORK/diagnose-$side.json"
-done
+# figures SIDE SERVER: cost and diagnose over [START, END] as JSON.
+figures() {
+  "$SS" cost --server "http://$2" --config "$WORK/settings.yml" --window "$START,$END" --resolution 15s --output json >"$WORK/cost-$1.json"
+  "$SS" diagnose --server "http://$2" --config "$WORK/settings.yml" --since "$((END - START))s" --at "$END" --output json >"$WORK/diagnose-$1.json"
+}
+step "cost and diagnose over $START..$END through thanos query (external mode)"
+figures external "$EXT"
+
+step "receive stops (flushing its TSDB); an embedded servescope opens a copy of it"
+stop receive
+cp -r "$WORK/receive/default-tenant" "$WORK/embedded"
+rm -f "$WORK/embedded/lock"
+printf 'global: {scrape_interval: %ss}\nservescope: {price_book: %s}\n' "$INTERVAL" "$ROOT/examples/scenarios/prices.yml" >"$WORK/embedded.yml"
+EMB=127.0.0.1:$(free_port)
+run embedded "$SS" serve --config "$WORK/embedded.yml" --storage.path "$WORK/embedded" --web.listen-address "$EMB"
+wait_for "http://$EMB/-/ready" embedded
+step "cost and diagnose over $START..$END in the embedded store"
+figures embedded "$EMB"
 python3 "$ROOT/scripts/e2e-compare.py" "$WORK" 0.005
 step "e2e thanos passed"
