@@ -25,7 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 E2E_CACHE=${E2E_CACHE:-$HOME/.cache/servescope-e2e}
 THANOS_VERSION=v0.42.4
 THANOS=$E2E_CACHE/thanos-$THANOS_VERSION
-MINUTES=${E2E_THANOS_MINUTES:-4}
+MINUTES=${E2E_THANOS_MINUTES:-4} # of data; the window compared is the last whole minutes of it
 INTERVAL=5 # scrape interval, seconds
 mkdir -p "$E2E_CACHE"
 
