@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +97,11 @@ func Open(opts Options) (_ *DB, err error) {
 		}
 	}()
 	if opts.Agent {
+		// The TSDB keeps head chunks there; the agent would replay the
+		// TSDB's WAL as its own and truncate it.
+		if _, err := os.Stat(filepath.Join(opts.Path, "chunks_head")); err == nil {
+			return nil, fmt.Errorf("open agent store %s: the directory holds a TSDB; give the agent a --storage.path of its own", opts.Path)
+		}
 		d.agent, err = agent.Open(logger.With("component", "agent"), opts.Registerer, d.remote, opts.Path, agent.DefaultOptions())
 		if err != nil {
 			return nil, fmt.Errorf("open agent store %s: %w", opts.Path, err)

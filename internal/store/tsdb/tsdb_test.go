@@ -93,3 +93,19 @@ func TestApplyConfigNeedsScrapeManager(t *testing.T) {
 		t.Errorf("ApplyConfig without remote_write: %v", err)
 	}
 }
+
+// TestAgentRefusesTSDB: the agent does not open a TSDB's directory.
+func TestAgentRefusesTSDB(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "data")
+	d, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{Path: path, Agent: true}); err == nil || !strings.Contains(err.Error(), "holds a TSDB") {
+		t.Errorf("agent over a TSDB: %v", err)
+	}
+}
