@@ -69,8 +69,13 @@ func alertsOf(r rules.RuleStatus) []alertJSON {
 }
 
 // HandleRules serves /api/v1/rules and /api/v1/alerts from src, in the
-// shape of Prometheus's API (Grafana's alert views read them).
+// shape of Prometheus's API (Grafana's alert views read them). In
+// external mode (Options.Backend) they are the backend's already and src
+// is not read.
 func (a *API) HandleRules(src RuleSource) {
+	if a.opts.Backend != nil {
+		return
+	}
 	a.handle("/api/v1/rules", func(r *http.Request) (any, []string, []string, error) {
 		typ := r.FormValue("type")
 		groups := []ruleGroupJSON{}
