@@ -204,6 +204,11 @@ func (a *API) tsdbStatus(r *http.Request) (any, []string, []string, error) {
 		return nil, nil, nil, err
 	}
 	st.HeadStats.ChunkCount = int64(m[metricHeadChunks])
+	for _, l := range []*[]TSDBStat{&st.SeriesCountByMetricName, &st.LabelValueCountByLabelName, &st.MemoryInBytesByLabelName, &st.SeriesCountByLabelValuePair} {
+		if *l == nil {
+			*l = []TSDBStat{}
+		}
+	}
 	return st, nil, nil, nil
 }
 
