@@ -1,7 +1,7 @@
 package tsdb
 
 import (
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/tsdb/index"
 )
 
@@ -25,7 +25,7 @@ type Count struct {
 // HeadStatus computes the head's cardinality with limit entries per list
 // (expensive on a large head: it walks the postings).
 func (d *DB) HeadStatus(limit int) HeadStatus {
-	s := d.db.Head().Stats(labels.MetricName, limit)
+	s := d.db.Head().Stats(model.MetricNameLabel, limit)
 	p := s.IndexPostingStats
 	return HeadStatus{NumSeries: s.NumSeries, NumLabelPairs: p.NumLabelPairs, MinTime: s.MinTime, MaxTime: s.MaxTime,
 		SeriesByMetric: counts(p.CardinalityMetricsStats), ValuesByLabel: counts(p.CardinalityLabelStats),
