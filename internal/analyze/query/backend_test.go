@@ -162,3 +162,38 @@ func TestFormatAndTree(t *testing.T) {
 		t.Errorf("tree sum( = %v", err)
 	}
 }
+
+// FuzzTree: any query either fails as bad data or gives a tree that
+// encodes as JSON, and format_query's output parses, to the same tree
+// when the query has no parentheses (the pretty-printer may add or drop
+// them).
+func FuzzTree(f *testing.F) {
+	for _, q := range []string{`up`, `sum by (job) (rate(x[5m] offset 1m))`, `foo[5m+1m:1m] @ start()`, `-a > bool on(b) group_left(c) d`,
+		`label_replace(x, "a", "$1", "b", "(.*)")`, `"s"`, `1.5e3`, `(x)`, `sum(`, `x{a=~"b|c"}[1m] @ 100`} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		tree, err := Tree(q)
+		if err != nil {
+			if TypeOf(err) != ErrBadData {
+				t.Fatalf("%q: %v is not bad data", q, err)
+			}
+			return
+		}
+		b, err := json.Marshal(tree)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		pretty, err := Format(q)
+		if err != nil {
+			t.Fatalf("%q parses for the tree but not for format: %v", q, err)
+		}
+		again, err := Tree(pretty)
+		if err != nil {
+			t.Fatalf("%q formats as %q, which does not parse: %v", q, pretty, err)
+		}
+		if b2, _ := json.Marshal(again); string(b2) != string(b) && !strings.Contains(q, "(") {
+			t.Errorf("%q and its formatted %q have different trees:\n%s\n%s", q, pretty, b, b2)
+		}
+	})
+}
