@@ -98,11 +98,21 @@ func TestExternalModeAgainstPrometheus(t *testing.T) {
     labels: {severity: info}
     annotations: {summary: always firing}
 `)
+	// A target with an exemplar, which the backend's exemplar storage keeps.
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+		io.WriteString(w, "# TYPE latency_seconds histogram\n"+
+			`latency_seconds_bucket{le="1.0"} 3 # {trace_id="4bf92f3577b34da6"} 0.7 1700000000.123`+"\n"+
+			`latency_seconds_bucket{le="+Inf"} 4`+"\nlatency_seconds_count 4\nlatency_seconds_sum 5.2\n# EOF\n")
+	}))
+	t.Cleanup(target.Close)
 	cfg := write("prometheus.yml", `global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [rules.yml]
 scrape_configs:
 - job_name: prometheus
   static_configs: [{targets: ['`+addr+`']}]
+- job_name: exemplars
+  static_configs: [{targets: ['`+strings.TrimPrefix(target.URL, "http://")+`']}]
 `)
 	proc.Start(t, dir, "prometheus", bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--enable-feature=exemplar-storage")
@@ -111,7 +121,9 @@ scrape_configs:
 	proc.Eventually(t, "the alert firing and the metadata scraped", 30*time.Second, func() (bool, string) {
 		alerts := get(t, http.MethodGet, prom+"/api/v1/alerts").body
 		md := get(t, http.MethodGet, prom+"/api/v1/metadata?metric=prometheus_build_info").body
-		return strings.Contains(alerts, `"firing"`) && strings.Contains(md, "gauge"), alerts + "\n" + md
+		ex := get(t, http.MethodGet, prom+"/api/v1/query_exemplars?query=latency_seconds_bucket&start=1699999999").body
+		return strings.Contains(alerts, `"firing"`) && strings.Contains(md, "gauge") && strings.Contains(ex, "4bf92f3577b34da6"),
+			alerts + "\n" + md + "\n" + ex
 	})
 
 	remote, err := query.NewRemote(prom)
@@ -133,6 +145,7 @@ scrape_configs:
 		{"GET", "/api/v1/rules?type=alert", volatile, 200},
 		{"GET", "/api/v1/alerts", same, 200},
 		{"GET", "/api/v1/query_exemplars?query=up&start=0&end=4000000000", same, 200},
+		{"GET", "/api/v1/query_exemplars?query=" + url.QueryEscape("histogram_quantile(0.9, rate(latency_seconds_bucket[5m]))") + "&start=1699999999", same, 200},
 		{"GET", "/api/v1/query_exemplars?query=sum(", sameError, 400},
 		{"GET", "/api/v1/query_exemplars?query=up&start=10&end=5", sameError, 400},
 		{"GET", "/api/v1/status/config", same, 200},
