@@ -13,15 +13,13 @@ import (
 	"strconv"
 	"time"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-
 	"github.com/servescope/servescope/internal/analyze/query"
 )
 
 // ExemplarSource answers exemplar queries in embedded mode
 // (query.Engine).
 type ExemplarSource interface {
-	Exemplars(ctx context.Context, q string, start, end time.Time) ([]v1.ExemplarQueryResult, error)
+	Exemplars(ctx context.Context, q string, start, end time.Time) ([]query.ExemplarSeries, error)
 }
 
 // Status is what the embedded mode's status pages show beyond what the
@@ -157,7 +155,7 @@ func (a *API) exemplars(r *http.Request) (any, []string, []string, error) {
 		if _, err := query.Format(r.FormValue("query")); err != nil {
 			return nil, nil, nil, err
 		}
-		return []v1.ExemplarQueryResult{}, nil, nil, nil
+		return []query.ExemplarSeries{}, nil, nil, nil
 	}
 	out, err := a.opts.Exemplars.Exemplars(r.Context(), r.FormValue("query"), start, end)
 	return out, nil, nil, err

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
@@ -20,13 +19,13 @@ import (
 
 type fixedExemplars struct{ start, end time.Time }
 
-func (f *fixedExemplars) Exemplars(_ context.Context, q string, start, end time.Time) ([]v1.ExemplarQueryResult, error) {
+func (f *fixedExemplars) Exemplars(_ context.Context, q string, start, end time.Time) ([]query.ExemplarSeries, error) {
 	if _, err := query.Format(q); err != nil {
 		return nil, err
 	}
 	f.start, f.end = start, end
-	return []v1.ExemplarQueryResult{{SeriesLabels: model.LabelSet{"__name__": "x"},
-		Exemplars: []v1.Exemplar{{Labels: model.LabelSet{"trace_id": "t"}, Value: 0.5, Timestamp: 1500}}}}, nil
+	return []query.ExemplarSeries{{SeriesLabels: model.LabelSet{"__name__": "x"},
+		Exemplars: []query.Exemplar{{Labels: model.LabelSet{"trace_id": "t"}, Value: 0.5, Timestamp: 1500}}}}, nil
 }
 
 // TestEmbeddedStatusEndpoints serves each endpoint of embedded mode from
