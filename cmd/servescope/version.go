@@ -10,15 +10,16 @@ import (
 )
 
 // Set at link time: `make image` sets version and revision; `make build`
-// sets revision, commitTime (RFC 3339) and modified ("true" for a tree
-// with changes), which stand for the Go toolchain's VCS stamp where it
-// has none (a git worktree, GOFLAGS=-buildvcs=false). Without them the
+// sets revision, branch, commitTime (RFC 3339) and modified ("true" for a
+// tree with changes), which stand for the Go toolchain's VCS stamp where
+// it has none (a git worktree, GOFLAGS=-buildvcs=false). Without them the
 // toolchain's build info gives the version (see build).
 var (
 	version    = ""
 	revision   = ""
 	commitTime = ""
 	modified   = ""
+	branch     = ""
 )
 
 // versionString is the line of `servescope --version`.
@@ -44,7 +45,9 @@ func buildInfo() api.BuildInfo {
 	// fill only what is still unset.
 	linked := []debug.BuildSetting{{Key: "vcs.revision", Value: revision}, {Key: "vcs.time", Value: commitTime}, {Key: "vcs.modified", Value: modified}}
 	bi.Settings = append(slices.DeleteFunc(linked, func(s debug.BuildSetting) bool { return s.Value == "" }), bi.Settings...)
-	return build(version, bi)
+	b := build(version, bi)
+	b.Branch = branch
+	return b
 }
 
 // build is the build's identity from the link-time version and the VCS
