@@ -131,6 +131,14 @@ func TestDiscoveryAndKubeStateMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// No controller-manager creates the default ServiceAccounts that the
+	// admission of a pod looks up.
+	for _, ns := range []string{"e2e-alpha", "e2e-shared", "kube-system"} {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}
+		if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
 	node, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-node-1",
 		Labels: map[string]string{"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}}}, metav1.CreateOptions{})
 	if err != nil {
@@ -210,7 +218,8 @@ func TestDiscoveryAndKubeStateMetrics(t *testing.T) {
 	}
 	want[podIPPrefix+"13:9000"] = "not-annotated"
 	waitTargets(ctx, t, api, "servescope-engines", want)
-	if err := admin.CoreV1().Pods("e2e-alpha").Delete(ctx, "not-annotated", metav1.DeleteOptions{}); err != nil {
+	// Grace period 0: no kubelet confirms a graceful deletion here.
+	if err := admin.CoreV1().Pods("e2e-alpha").Delete(ctx, "not-annotated", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
 		t.Fatal(err)
 	}
 	delete(want, podIPPrefix+"13:9000")
