@@ -61,6 +61,23 @@ func (g *groups) wait(t *testing.T, source string, targets int) *targetgroup.Gro
 	}
 }
 
+// runPods runs a discoverer of role pod on client until the test ends.
+func runPods(t *testing.T, client k8s.Interface, portTargets bool) *groups {
+	t.Helper()
+	cfg := &PodConfig{
+		SD:          &kubernetes.SDConfig{Role: kubernetes.RolePod},
+		NewClient:   func(*kubernetes.SDConfig) (k8s.Interface, error) { return client, nil },
+		PortTargets: portTargets,
+	}
+	d, err := cfg.NewDiscoverer(pdiscovery.DiscovererOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGroups()
+	go d.Run(t.Context(), g.ch)
+	return g
+}
+
 func TestPodsHonourAnnotations(t *testing.T) {
 	client := fake.NewClientset(
 		pod("serving", "vllm-0", "10.0.0.1", map[string]string{AnnotationScrape: "true", AnnotationPort: "8000", AnnotationPath: "/vllm/metrics"}),
@@ -68,18 +85,8 @@ func TestPodsHonourAnnotations(t *testing.T) {
 		pod("serving", "sidecar", "10.0.0.3", nil, 8080),
 		pod("serving", "noport", "10.0.0.4", map[string]string{AnnotationScrape: "true"}),
 	)
-	cfg := &PodConfig{
-		SD:        &kubernetes.SDConfig{Role: kubernetes.RolePod},
-		NewClient: func(*kubernetes.SDConfig) (k8s.Interface, error) { return client, nil },
-	}
-	d, err := cfg.NewDiscoverer(pdiscovery.DiscovererOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	g := newGroups()
-	go d.Run(ctx, g.ch)
+	ctx := t.Context()
+	g := runPods(t, client, false)
 
 	tg := g.wait(t, "pod/serving/vllm-0", 1)
 	want := model.LabelSet{"__address__": "10.0.0.1:8000", "__metrics_path__": "/vllm/metrics", "namespace": "serving", "pod": "vllm-0"}
@@ -161,19 +168,7 @@ func TestPodsPortTargets(t *testing.T) {
 		!ReadsContainerPorts(port("__meta_kubernetes_pod_container_port_name")) {
 		t.Error("ReadsContainerPorts decides on the wrong labels")
 	}
-	cfg := &PodConfig{
-		SD:          &kubernetes.SDConfig{Role: kubernetes.RolePod},
-		NewClient:   func(*kubernetes.SDConfig) (k8s.Interface, error) { return client, nil },
-		PortTargets: true,
-	}
-	d, err := cfg.NewDiscoverer(pdiscovery.DiscovererOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	g := newGroups()
-	go d.Run(ctx, g.ch)
+	g := runPods(t, client, true)
 	tg := g.wait(t, "pod/kube-system/kube-state-metrics-0", 3)
 	want := []model.LabelSet{
 		{"__address__": "10.0.0.5:8080", "__meta_kubernetes_pod_container_name": "engine", "__meta_kubernetes_pod_container_image": "",
