@@ -233,7 +233,11 @@ func TestDiscoveryAndKubeStateMetrics(t *testing.T) {
 
 	// Cost: each pod's GPUs to its team, from the pod label (beta) or its
 	// namespace's (alpha).
-	checkCostTeams(ctx, t, api, begin)
+	window, costs := checkCostTeams(ctx, t, api, begin)
+
+	// The central servescope (chart mode external) over this one's API
+	// gives the same cost.
+	checkCentral(ctx, t, c, ch, dir, bin, api, window, costs)
 }
 
 // createRunningPod creates p and sets, through the status subresource,
@@ -306,23 +310,27 @@ func generatedAllowlist(ctx context.Context, t *testing.T, bin, dir string) stri
 }
 
 // writeServescopeConfig writes the chart's servescope.yml with every
-// kubernetes_sd_configs block reading kubeconfig and 1 s scrape and
-// evaluation intervals.
+// kubernetes_sd_configs block reading kubeconfig (when not empty) and 1 s
+// scrape and evaluation intervals (external labels kept).
 func writeServescopeConfig(t *testing.T, path, chartConfig, kubeconfig string) {
 	t.Helper()
 	var cfg map[string]any
 	if err := sigsyaml.Unmarshal([]byte(chartConfig), &cfg); err != nil {
 		t.Fatalf("chart servescope.yml: %v", err)
 	}
-	cfg["global"] = map[string]any{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
-	jobs, _ := cfg["scrape_configs"].([]any)
-	if len(jobs) == 0 {
-		t.Fatalf("chart servescope.yml has no scrape_configs:\n%s", chartConfig)
+	global, _ := cfg["global"].(map[string]any)
+	if global == nil {
+		global = map[string]any{}
 	}
+	global["scrape_interval"], global["scrape_timeout"], global["evaluation_interval"] = "1s", "1s", "1s"
+	cfg["global"] = global
+	jobs, _ := cfg["scrape_configs"].([]any)
 	for _, j := range jobs {
 		sds, _ := j.(map[string]any)["kubernetes_sd_configs"].([]any)
 		for _, sd := range sds {
-			sd.(map[string]any)["kubeconfig_file"] = kubeconfig
+			if kubeconfig != "" {
+				sd.(map[string]any)["kubeconfig_file"] = kubeconfig
+			}
 		}
 	}
 	b, err := sigsyaml.Marshal(cfg)
@@ -348,12 +356,19 @@ func freeAddr(t *testing.T) string {
 // and polls ready (200) with a deadline.
 func start(ctx context.Context, t *testing.T, dir, name, bin, ready string, args ...string) {
 	t.Helper()
+	startEnv(ctx, t, dir, name, bin, ready, nil, args...)
+}
+
+// startEnv is start with env (NAME=VALUE) added to the environment.
+func startEnv(ctx context.Context, t *testing.T, dir, name, bin, ready string, env []string, args ...string) {
+	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -561,39 +576,41 @@ func matchAll(res []sample, want []map[string]string) bool {
 	return true
 }
 
-// checkCostTeams polls /api/v1/costs by team over the time since begin
-// until both teams have allocated GPU-hours, then checks the split: alpha
-// holds 1 GPU, beta 2, over the same time.
-func checkCostTeams(ctx context.Context, t *testing.T, api string, begin time.Time) {
-	t.Helper()
-	type alloc struct {
-		Name              string  `json:"name"`
-		AllocatedGPUHours float64 `json:"allocatedGpuHours"`
-	}
+// costByTeam returns the allocated GPU-hours per team over window
+// (START,END) from api's /api/v1/costs at a 5 s resolution.
+func costByTeam(ctx context.Context, api, window string) (map[string]float64, error) {
 	var resp struct {
 		Data struct {
 			Sets []struct {
-				Allocations []alloc `json:"allocations"`
+				Allocations []struct {
+					Name              string  `json:"name"`
+					AllocatedGPUHours float64 `json:"allocatedGpuHours"`
+				} `json:"allocations"`
 			} `json:"sets"`
 		} `json:"data"`
 	}
+	err := get(ctx, api+"/api/v1/costs?aggregate=team&resolution=5s&window="+url.QueryEscape(window), &resp)
+	got := map[string]float64{}
+	for _, s := range resp.Data.Sets {
+		for _, a := range s.Allocations {
+			got[a.Name] += a.AllocatedGPUHours
+		}
+	}
+	return got, err
+}
+
+// checkCostTeams polls /api/v1/costs by team over the time since begin
+// until both teams have allocated GPU-hours, then checks the split: alpha
+// holds 1 GPU, beta 2, over the same time. It returns the window and the
+// hours per team.
+func checkCostTeams(ctx context.Context, t *testing.T, api string, begin time.Time) (string, map[string]float64) {
+	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		// A window of at least two minutes at a 5 s resolution; the
-		// earlier part, before the data, counts nothing.
-		end := time.Now().UTC()
-		from := begin.Add(-2 * time.Minute).UTC()
-		u := api + "/api/v1/costs?aggregate=team&resolution=5s&window=" +
-			url.QueryEscape(from.Format(time.RFC3339)+","+end.Format(time.RFC3339))
-		err := get(ctx, u, &resp)
-		got := map[string]float64{}
-		if err == nil {
-			for _, s := range resp.Data.Sets {
-				for _, a := range s.Allocations {
-					got[a.Name] += a.AllocatedGPUHours
-				}
-			}
-		}
+		// A window of at least two minutes; the earlier part, before the
+		// data, counts nothing.
+		window := begin.Add(-2*time.Minute).UTC().Format(time.RFC3339) + "," + time.Now().UTC().Format(time.RFC3339)
+		got, err := costByTeam(ctx, api, window)
 		// 20 s of allocation at least, so one step at each edge weighs little.
 		if a, b := got["alpha"], got["beta"]; err == nil && a*3600 >= 20 && b > 0 {
 			names := slices.Sorted(maps.Keys(got))
@@ -604,7 +621,7 @@ func checkCostTeams(ctx context.Context, t *testing.T, api string, begin time.Ti
 				t.Errorf("beta/alpha allocated GPU-hours %.3f (%.5f / %.5f), want 2 (2 GPUs against 1)", r, b, a)
 			}
 			t.Logf("cost by team: alpha %.5f, beta %.5f allocated GPU-hours", a, b)
-			return
+			return window, got
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("cost by team: %v (%v), want alpha and beta allocated", got, err)
