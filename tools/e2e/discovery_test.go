@@ -110,14 +110,7 @@ func TestDiscoveryAndKubeStateMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A token of the chart's ServiceAccount (TokenRequest API).
-	tr, err := admin.CoreV1().ServiceAccounts(release).CreateToken(ctx, release,
-		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("token of ServiceAccount %s/%s: %v", release, release, err)
-	}
-	saKubeconfig := filepath.Join(dir, "sa.kubeconfig")
-	writeKubeconfig(t, saKubeconfig, c.cfg.Host, "system:serviceaccount:"+release+":"+release, tr.Status.Token)
+	saKubeconfig := serviceAccountKubeconfig(ctx, t, c, admin, dir, release)
 
 	// The objects: namespaces (one labelled with its team), a GPU node,
 	// annotated and unannotated pods, and a pod object standing for
@@ -238,6 +231,10 @@ func TestDiscoveryAndKubeStateMetrics(t *testing.T) {
 	// The central servescope (chart mode external) over this one's API
 	// gives the same cost.
 	checkCentral(ctx, t, c, ch, dir, bin, api, window, costs)
+
+	// An agent (chart mode agent) sends the same series, with its cluster
+	// label, to a remote-write receiver.
+	checkAgent(ctx, t, c, ch, dir, bin)
 }
 
 // createRunningPod creates p and sets, through the status subresource,
@@ -256,6 +253,21 @@ func createRunningPod(ctx context.Context, t *testing.T, cs kubernetes.Interface
 	if _, err := cs.CoreV1().Pods(p.ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("pod %s/%s status: %v", p.ns, p.name, err)
 	}
+}
+
+// serviceAccountKubeconfig writes a kubeconfig with a token of the
+// release's ServiceAccount (named as the release, in its namespace), minted
+// with the TokenRequest API.
+func serviceAccountKubeconfig(ctx context.Context, t *testing.T, c *cluster, admin kubernetes.Interface, dir, release string) string {
+	t.Helper()
+	tr, err := admin.CoreV1().ServiceAccounts(release).CreateToken(ctx, release,
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token of ServiceAccount %s/%s: %v", release, release, err)
+	}
+	path := filepath.Join(dir, release+".kubeconfig")
+	writeKubeconfig(t, path, c.cfg.Host, "system:serviceaccount:"+release+":"+release, tr.Status.Token)
+	return path
 }
 
 func writeKubeconfig(t *testing.T, path, server, user, token string) {

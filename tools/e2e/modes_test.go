@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,4 +89,52 @@ func runChartDeployment(ctx context.Context, t *testing.T, admin kubernetes.Inte
 	startEnv(ctx, t, dir, release, bin, api+"/-/ready", env, args...)
 	t.Logf("%s running: %v %v", release, env, args)
 	return api
+}
+
+// agentFlag is how kingpin lists a --agent flag in the help.
+var agentFlag = regexp.MustCompile(`--(\[no-\])?agent\b`)
+
+// checkAgent installs the chart in agent mode (cluster e2e-1) writing to
+// a receiver (Debian's Prometheus with its remote-write receiver), runs
+// the installed Deployment (`serve --agent`) as the release's own
+// ServiceAccount with the chart's config, and checks that the receiver
+// holds the real kube_pod_labels with the cluster label. It logs why and
+// returns while the binary has no --agent or Prometheus is absent.
+func checkAgent(ctx context.Context, t *testing.T, c *cluster, ch *chart.Chart, dir, bin string) {
+	t.Helper()
+	if help, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput(); !agentFlag.Match(help) {
+		t.Log("agent mode not run: this servescope has no `serve --agent`")
+		return
+	}
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Log("agent mode not run: no prometheus for the receiver (Debian: apt-get install prometheus)")
+		return
+	}
+	rdir := filepath.Join(dir, "receiver")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rdir, "prometheus.yml"), []byte("global: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raddr := freeAddr(t)
+	receiver := "http://" + raddr
+	start(ctx, t, rdir, "receiver", prom, receiver+"/-/ready", "--config.file="+filepath.Join(rdir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(rdir, "data"), "--web.listen-address="+raddr, "--web.enable-remote-write-receiver")
+
+	const release = "servescope-agent-sd"
+	values := map[string]any{"mode": "agent", "externalLabels": map[string]any{"cluster": "e2e-1"},
+		"agent": map[string]any{"remoteWrite": map[string]any{"url": receiver + "/api/v1/write"}}}
+	if err := c.helmInstall(ctx, ch, release, release, values); err != nil {
+		t.Fatalf("helm install %s: %v", release, err)
+	}
+	admin, err := kubernetes.NewForConfig(c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := serviceAccountKubeconfig(ctx, t, c, admin, dir, release)
+	runChartDeployment(ctx, t, admin, filepath.Join(dir, "agent"), bin, release, kubeconfig)
+	waitQuery(ctx, t, receiver, `kube_pod_labels{cluster="e2e-1",namespace="e2e-shared",pod="sglang-beta",label_team="beta"}`, 1)
+	t.Log("agent: the receiver holds kube_pod_labels with cluster=e2e-1")
 }
