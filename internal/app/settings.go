@@ -20,7 +20,10 @@ type Settings struct {
 	TeamLabel  string
 	PriceBook  string
 	QueueTeams map[string]string
-	Thresholds diagnose.Thresholds
+	// MonitorLabels are the config's monitor selector labels for
+	// `generate` (nil when it sets none).
+	MonitorLabels map[string]string
+	Thresholds    diagnose.Thresholds
 }
 
 // LoadSettings reads the settings of the config at path. A missing file is
@@ -42,6 +45,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 		return s, err
 	}
 	s.File, s.TeamLabel, s.PriceBook, s.Thresholds = cfg.File, cfg.Servescope.TeamLabel, cfg.Servescope.PriceBook, th
+	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
