@@ -42,7 +42,7 @@ func (s *Server) agentAPI() {
 	s.querier = agentQuerier{}
 	s.api = api.New(api.Options{
 		Logger: s.logger, Querier: s.querier, Targets: s.scraper, Gatherer: s.registry,
-		Ready: s.ready.Load, Build: s.opts.Build, MaxResponseBytes: s.opts.MaxResponseBytes,
+		Ready: s.ready.Load, Build: s.opts.Build, MaxResponseBytes: s.opts.MaxResponseBytes, Status: s.apiStatus(),
 	})
 	s.api.Handle("/api/v1/", s.api.Unavailable(agentUnavailable))
 	s.api.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

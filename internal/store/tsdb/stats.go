@@ -23,8 +23,12 @@ type Count struct {
 }
 
 // HeadStatus computes the head's cardinality with limit entries per list
-// (expensive on a large head: it walks the postings).
+// (expensive on a large head: it walks the postings); zero in agent mode,
+// which has no head.
 func (d *DB) HeadStatus(limit int) HeadStatus {
+	if d.db == nil {
+		return HeadStatus{}
+	}
 	s := d.db.Head().Stats(model.MetricNameLabel, limit)
 	p := s.IndexPostingStats
 	return HeadStatus{NumSeries: s.NumSeries, NumLabelPairs: p.NumLabelPairs, MinTime: s.MinTime, MaxTime: s.MaxTime,
