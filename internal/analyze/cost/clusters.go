@@ -1,0 +1,160 @@
+package cost
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/servescope/servescope/internal/analyze/cluster"
+)
+
+// NoCluster names, in a report grouped by cluster, the one cluster whose
+// series carry no cluster label.
+const NoCluster = "(none)"
+
+// computeClusters computes one window cluster by cluster, each through a
+// Querier scoped to its series, and adds the sets: a pod, node or queue of
+// the same name in two clusters is two, and a team present in both is one
+// allocation summing them. Grouped by cluster, each cluster is one
+// allocation. One cluster (or none named) is computed as it always was.
+func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []string, start, end time.Time, step time.Duration, by Aggregate, shareIdle bool) (*Set, error) {
+	inner := by
+	if by == ByCluster {
+		inner = ByTeam
+	}
+	sets := make([]*Set, 0, len(names))
+	for _, name := range names {
+		set, err := c.computeSet(ctx, cluster.ScopeRange(q, c.opts.ClusterLabel, name), start, end, step, inner, shareIdle)
+		if err != nil {
+			return nil, err
+		}
+		if by == ByCluster {
+			collapse(set, name)
+		}
+		if len(names) > 1 {
+			for i, w := range set.Warnings {
+				set.Warnings[i] = "cluster " + name + ": " + w
+			}
+		}
+		sets = append(sets, set)
+	}
+	if len(sets) == 1 {
+		if names[0] != "" {
+			sets[0].Clusters = names
+		}
+		return sets[0], nil
+	}
+	out := mergeSets(sets)
+	out.Clusters = names
+	return out, nil
+}
+
+// clusterNames are the clusters a request computes: the one it selects,
+// else those holding series in the window, else the unnamed one.
+func (c *Calculator) clusterNames(ctx context.Context, q Querier, req Request) ([]string, error) {
+	if req.Cluster != "" {
+		return []string{req.Cluster}, nil
+	}
+	names, err := cluster.Names(ctx, q, c.opts.ClusterLabel, req.Start, req.End)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Select(names, ""), nil
+}
+
+// collapse turns a cluster's allocations into one named after the cluster.
+func collapse(set *Set, name string) {
+	if name == "" {
+		name = NoCluster
+	}
+	if len(set.Allocations) == 0 {
+		return
+	}
+	a := Allocation{Name: name}
+	for _, x := range set.Allocations {
+		merge(&a, x)
+	}
+	efficiency(&a)
+	set.Allocations = []Allocation{a}
+}
+
+// merge adds a's hours and money to t.
+func merge(t *Allocation, a Allocation) {
+	addTo(t, a)
+	t.IdleGPUHours += a.IdleGPUHours
+	sort.Strings(t.Unpriced)
+}
+
+func efficiency(a *Allocation) {
+	a.Efficiency = 0
+	if a.AllocatedGPUHours > 0 {
+		a.Efficiency = a.UsedGPUHours / a.AllocatedGPUHours
+	}
+}
+
+// mergeSets adds the sets of several clusters over one window.
+func mergeSets(sets []*Set) *Set {
+	out := &Set{Start: sets[0].Start, End: sets[0].End, Allocations: []Allocation{}}
+	out.Totals.Name = "__total__"
+	rows := map[string]*Allocation{}
+	models := map[string]*ModelGPUs{}
+	var sources []string
+	for _, s := range sets {
+		if !s.CoveredStart.IsZero() && (out.CoveredStart.IsZero() || s.CoveredStart.Before(out.CoveredStart)) {
+			out.CoveredStart = s.CoveredStart
+		}
+		if s.CoveredEnd.After(out.CoveredEnd) {
+			out.CoveredEnd = s.CoveredEnd
+		}
+		if s.AllocationSource != "" && !slices.Contains(sources, s.AllocationSource) {
+			sources = append(sources, s.AllocationSource)
+		}
+		for _, a := range s.Allocations {
+			r := rows[a.Name]
+			if r == nil {
+				r = &Allocation{Name: a.Name}
+				rows[a.Name] = r
+			}
+			merge(r, a)
+		}
+		if s.Idle != nil {
+			if out.Idle == nil {
+				out.Idle = &Allocation{Name: s.Idle.Name}
+			}
+			merge(out.Idle, *s.Idle)
+		}
+		merge(&out.Totals, s.Totals)
+		f := &out.Fleet
+		addGPUs(&f.ModelGPUs, s.Fleet.ModelGPUs)
+		f.AllocatableGPUHours += s.Fleet.AllocatableGPUHours
+		f.AllocatableCost += s.Fleet.AllocatableCost
+		for _, m := range s.Fleet.ByModel {
+			if models[m.Model] == nil {
+				models[m.Model] = &ModelGPUs{Model: m.Model}
+			}
+			addGPUs(models[m.Model], m)
+		}
+		out.Warnings = append(out.Warnings, s.Warnings...)
+	}
+	sort.Strings(sources)
+	out.AllocationSource = strings.Join(sources, "+")
+	for _, name := range slices.Sorted(maps.Keys(rows)) {
+		efficiency(rows[name])
+		out.Allocations = append(out.Allocations, *rows[name])
+	}
+	efficiency(&out.Totals)
+	for _, m := range slices.Sorted(maps.Keys(models)) {
+		out.Fleet.ByModel = append(out.Fleet.ByModel, *models[m])
+	}
+	return out
+}
+
+func addGPUs(t *ModelGPUs, m ModelGPUs) {
+	t.PhysicalGPUs += m.PhysicalGPUs
+	t.MIGGPUs += m.MIGGPUs
+	t.MIGSlices += m.MIGSlices
+	t.GPUEquivalents += m.GPUEquivalents
+}
