@@ -332,3 +332,11 @@ func keepCluster(e parser.Expr, cluster string) {
 		return nil
 	})
 }
+
+// KeepCluster adds the catalog's cluster label to every `by` grouping and
+// `on` matching of e, in place: for queries built outside the catalog
+// (the alerting rules) that join or aggregate its signals.
+func (cat *Catalog) KeepCluster(e parser.Expr) { keepCluster(e, cat.c.cluster) }
+
+// ClusterLabel is the external label naming each series' cluster.
+func (cat *Catalog) ClusterLabel() string { return cat.c.cluster }
