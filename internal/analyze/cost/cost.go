@@ -130,6 +130,9 @@ func New(opts Options) (*Calculator, error) {
 	return &Calculator{q: q, opts: opts, unpod: re, logger: logger.With("component", "cost"), chunk: defaultChunk}, nil
 }
 
+// ClusterLabel is the external label naming each series' cluster.
+func (c *Calculator) ClusterLabel() string { return c.opts.ClusterLabel }
+
 // Request is one report's window and shape.
 type Request struct {
 	Start, End time.Time
