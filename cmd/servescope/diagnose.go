@@ -92,7 +92,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			b, err := app.AlertRules(st.TeamLabel, st.Thresholds, interval)
+			b, err := app.AlertRules(st, interval)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ func generateCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		o.Gen.TeamLabel, o.Thresholds = st.TeamLabel, st.Thresholds
+		o.Gen.TeamLabel, o.Thresholds, o.ClusterLabel = st.TeamLabel, st.Thresholds, st.ClusterLabel
 		bar := progress.New(progress.Options{Writer: e.stderr, Label: "generate " + o.Out, Terminal: isTerminal(e.stderr)})
 		o.Progress = bar.Count
 		defer bar.Stop() // a failure starts on its own line

@@ -44,7 +44,7 @@ func newFleetView(q query.Querier, cat *schema.Catalog, calc *cost.Calculator, t
 	if err != nil {
 		return nil, err
 	}
-	d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Thresholds: th, Fleet: fc, Logger: logger})
+	d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Thresholds: th, Fleet: fc, ClusterLabel: cat.ClusterLabel(), Logger: logger})
 	if err != nil {
 		return nil, err
 	}

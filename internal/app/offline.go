@@ -18,15 +18,17 @@ import (
 // `alert-rules`, `signals`): each reads a server's API or the catalog, and
 // present/cli prints.
 
-// Catalog is the signal catalog with the team label teamLabel.
-func Catalog(teamLabel string) (*schema.Catalog, error) {
-	return schema.New(schema.Options{TeamLabel: teamLabel})
+// Catalog is the signal catalog with the settings' team and cluster labels.
+func Catalog(s Settings) (*schema.Catalog, error) {
+	return schema.New(schema.Options{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel})
 }
 
 // AlertRules is servescope's alerting rules file for an external
-// Prometheus, evaluated every interval (`servescope alert-rules`).
-func AlertRules(teamLabel string, th diagnose.Thresholds, interval time.Duration) ([]byte, error) {
-	cat, err := Catalog(teamLabel)
+// Prometheus, evaluated every interval (`servescope alert-rules`), at the
+// settings' thresholds.
+func AlertRules(s Settings, interval time.Duration) ([]byte, error) {
+	th := s.Thresholds
+	cat, err := Catalog(s)
 	if err != nil {
 		return nil, err
 	}

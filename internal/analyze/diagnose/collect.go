@@ -364,6 +364,31 @@ func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Dura
 	return r, nil
 }
 
+// ForCluster returns the diagnosis of one cluster: the same Diagnoser
+// reading through a Querier scoped to the cluster's series; "" returns d.
+// It needs a whole query.Querier.
+func (d *Diagnoser) ForCluster(name string) (*Diagnoser, error) {
+	if name == "" {
+		return d, nil
+	}
+	full, ok := d.q.(query.Querier)
+	if !ok {
+		return nil, errors.New("diagnose: selecting a cluster needs a querier that answers every query")
+	}
+	c := *d
+	c.q = cluster.Scope(full, string(d.cluster), name)
+	return &c, nil
+}
+
+// DiagnoseCluster diagnoses one cluster (ForCluster), every one with "".
+func (d *Diagnoser) DiagnoseCluster(ctx context.Context, name string, at time.Time, window time.Duration) (*Report, error) {
+	dc, err := d.ForCluster(name)
+	if err != nil {
+		return nil, err
+	}
+	return dc.Diagnose(ctx, at, window)
+}
+
 // Fleet computes the fleet model over the snapshot's window and puts it on
 // the report's utilisation; without a fleet calculator it does nothing.
 func (d *Diagnoser) Fleet(ctx context.Context, s *Snapshot, r *Report) error {

@@ -163,7 +163,7 @@ type Serving struct {
 // Compute builds the fleet model over [start, end]; step zero picks the
 // cost package's default for the window.
 func (c *Calculator) Compute(ctx context.Context, q Querier, start, end time.Time, step time.Duration) (*Model, error) {
-	return c.compute(ctx, q, "", start, end, step)
+	return c.ComputeCluster(ctx, q, "", start, end, step)
 }
 
 // PerCluster builds one fleet model per cluster over [start, end], in the
@@ -176,7 +176,7 @@ func (c *Calculator) PerCluster(ctx context.Context, q Querier, start, end time.
 	}
 	out := make([]*Model, 0, len(names))
 	for _, name := range names {
-		m, err := c.compute(ctx, q, name, start, end, step)
+		m, err := c.ComputeCluster(ctx, q, name, start, end, step)
 		if err != nil {
 			return nil, err
 		}
@@ -185,8 +185,9 @@ func (c *Calculator) PerCluster(ctx context.Context, q Querier, start, end time.
 	return out, nil
 }
 
-// compute builds the model of one cluster, or of all with name "".
-func (c *Calculator) compute(ctx context.Context, q Querier, name string, start, end time.Time, step time.Duration) (*Model, error) {
+// ComputeCluster builds the fleet model of one cluster over [start,
+// end], every cluster's with name "".
+func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string, start, end time.Time, step time.Duration) (*Model, error) {
 	rep, err := c.opts.Cost.Compute(ctx, q, cost.Request{Start: start, End: end, Step: step, By: cost.ByTeam, Cluster: name})
 	if err != nil {
 		return nil, fmt.Errorf("fleet model: %w", err)
