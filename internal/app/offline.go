@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/cli"
@@ -35,8 +36,22 @@ func AlertRules(s Settings, interval time.Duration) ([]byte, error) {
 	return diagnose.AlertRulesFile(cat, th, interval)
 }
 
+// remote reads the API at url (servescope or any Prometheus-compatible
+// one), only the series of cluster name when one is given: the value of
+// co's cluster label.
+func remote(url string, co CostOptions, name string) (query.Querier, error) {
+	q, err := query.NewRemote(url)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Scope(q, co.ClusterLabel, name), nil
+}
+
 // DiagnoseOptions configure `servescope diagnose` and `report utilisation`.
 type DiagnoseOptions struct {
+	// Cluster, if set, diagnoses that cluster only (its cluster label's
+	// value); otherwise every cluster.
+	Cluster string
 	// Server is the URL of a running servescope or any
 	// Prometheus-compatible API.
 	Server string
@@ -58,7 +73,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*diagnose.Report, error) 
 	if at.IsZero() {
 		at = time.Now()
 	}
-	q, err := query.NewRemote(o.Server)
+	q, err := remote(o.Server, o.Cost, o.Cluster)
 	if err != nil {
 		return nil, err
 	}
