@@ -106,6 +106,29 @@ func cmpString(a, b string) int {
 	return 0
 }
 
+// Clusters are the clusters the report's subjects come from (the cluster
+// label's values), sorted; fewer than two means one cluster, whose views
+// need no cluster column.
+func (r *Report) Clusters() []string {
+	var out []string
+	add := func(c string) {
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	for _, p := range r.Pods {
+		add(p.Subject.Cluster)
+	}
+	for _, f := range r.Findings {
+		add(f.Subject.Cluster)
+	}
+	for _, c := range r.Capacity {
+		add(c.Cluster)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ForSubject returns the findings about one subject (pod, GPU or model).
 func (r *Report) ForSubject(s Subject) []Finding {
 	var out []Finding
