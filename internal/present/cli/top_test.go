@@ -7,8 +7,8 @@ import (
 	"math"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
