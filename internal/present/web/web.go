@@ -318,11 +318,11 @@ type pageData struct {
 	// Clusters are the picker's clusters; the picker shows with two or
 	// more (or one selected).
 	Clusters []string
-	Notes     []string
-	Start     time.Time
-	End       time.Time
-	Panels    []panelView
-	Query     *queryView
+	Notes    []string
+	Start    time.Time
+	End      time.Time
+	Panels   []panelView
+	Query    *queryView
 }
 
 type navItem struct {
