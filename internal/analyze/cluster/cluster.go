@@ -26,6 +26,10 @@ import (
 // DefaultLabel is the external label naming a series' cluster.
 const DefaultLabel = "cluster"
 
+// Unnamed names, among named clusters, the one whose series carry no
+// cluster label: selecting it reads the series without the label.
+const Unnamed = "(none)"
+
 // LabelValuer lists the values of a label, as query.Querier does.
 type LabelValuer interface {
 	LabelValues(ctx context.Context, name string, matchers []string, start, end time.Time) ([]string, error)
@@ -61,8 +65,11 @@ func Select(names []string, selected string) []string {
 }
 
 // Inject returns expr with label="name" required on every selector, the
-// selectors inside ranges and subqueries included.
+// selectors inside ranges and subqueries included (label="" for Unnamed).
 func Inject(expr, label, name string) (string, error) {
+	if name == Unnamed {
+		name = ""
+	}
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
 	if err != nil {
 		return "", fmt.Errorf("cluster %q: parse %q: %w", name, expr, err)
@@ -87,8 +94,9 @@ type RangeQuerier interface {
 	LabelValuer
 }
 
-// ScopeRange returns q restricted to the series of one cluster; "" (the
-// unnamed single cluster) returns q itself.
+// ScopeRange returns q restricted to the series of one cluster; "" (every
+// cluster, or the one cluster of a fleet without the label) returns q
+// itself, and Unnamed the series without the label.
 func ScopeRange(q RangeQuerier, label, name string) RangeQuerier {
 	if name == "" {
 		return q
@@ -107,6 +115,9 @@ func Scope(q query.Querier, label, name string) query.Querier {
 func newRange(q RangeQuerier, label, name string) *scopedRange {
 	if label == "" {
 		label = DefaultLabel
+	}
+	if name == Unnamed {
+		name = ""
 	}
 	return &scopedRange{r: q, label: label, name: name}
 }
@@ -133,8 +144,10 @@ func (s *scopedRange) inject(expr string) (string, error) {
 // every series of the cluster.
 func (s *scopedRange) matchers(ms []string) ([]string, error) {
 	if len(ms) == 0 {
+		// A selector needs one matcher that does not match "".
+		named := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")
 		m := labels.MustNewMatcher(labels.MatchEqual, s.label, s.name)
-		return []string{(&parser.VectorSelector{LabelMatchers: []*labels.Matcher{m}}).String()}, nil
+		return []string{(&parser.VectorSelector{LabelMatchers: []*labels.Matcher{named, m}}).String()}, nil
 	}
 	out := make([]string, len(ms))
 	for i, m := range ms {

@@ -77,6 +77,13 @@ load 1m
 	if err != nil || !slices.Contains(ns, "cluster") {
 		t.Errorf("label names in b = %v, %v", ns, err)
 	}
+	none := cluster.Scope(eng, "", cluster.Unnamed)
+	if res, err := none.Query(ctx, `sum(up)`, at); err != nil || len(res.Value.(model.Vector)) != 1 || res.Value.(model.Vector)[0].Value != 1 {
+		t.Errorf("sum(up) without a cluster label = %v, %v; want 1", res.Value, err)
+	}
+	if ss, err := none.Series(ctx, nil, time.Unix(0, 0), at); err != nil || len(ss) != 1 || ss[0]["cluster"] != "" {
+		t.Errorf("series without a cluster label = %v, %v", ss, err)
+	}
 	if cluster.Scope(eng, "", "") != query.Querier(eng) {
 		t.Error("the unnamed cluster is not the Querier itself")
 	}

@@ -11,16 +11,17 @@ import (
 	"github.com/servescope/servescope/internal/analyze/cluster"
 )
 
-// NoCluster names, in a report grouped by cluster, the one cluster whose
-// series carry no cluster label.
-const NoCluster = "(none)"
+// NoCluster names, among named clusters, the one whose series carry no
+// cluster label (selecting it reads those series).
+const NoCluster = cluster.Unnamed
 
 // computeClusters computes one window cluster by cluster, each through a
 // Querier scoped to its series, and adds the sets: a pod, node or queue of
 // the same name in two clusters is two, and a team present in both is one
 // allocation summing them. Grouped by cluster, each cluster is one
-// allocation. One cluster (or none named) is computed as it always was.
-func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []string, start, end time.Time, step time.Duration, by Aggregate, shareIdle bool) (*Set, error) {
+// allocation. Unless one cluster is selected, series without the label
+// are one more cluster (NoCluster) when they hold data. One cluster (or none named) is computed as it always was.
+func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []string, selected bool, start, end time.Time, step time.Duration, by Aggregate, shareIdle bool) (*Set, error) {
 	inner := by
 	if by == ByCluster {
 		inner = ByTeam
@@ -40,6 +41,24 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 			}
 		}
 		sets = append(sets, set)
+	}
+	if !selected && names[0] != "" {
+		// Among named clusters, series without the label are one more
+		// cluster, added when it has data.
+		set, err := c.computeSet(ctx, cluster.ScopeRange(q, c.opts.ClusterLabel, NoCluster), start, end, step, inner, shareIdle)
+		if err != nil {
+			return nil, err
+		}
+		if !set.CoveredEnd.IsZero() {
+			if by == ByCluster {
+				collapse(set, NoCluster)
+			}
+			for i, w := range set.Warnings {
+				set.Warnings[i] = "series without a cluster label: " + w
+			}
+			sets = append(sets, set)
+			names = append(slices.Clone(names), NoCluster)
+		}
 	}
 	if len(sets) == 1 {
 		if names[0] != "" {

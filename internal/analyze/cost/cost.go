@@ -278,7 +278,7 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, req Request) (*Repo
 		return nil, err
 	}
 	for _, w := range splitWindow(req.Start, req.End, req.Split) {
-		set, err := c.computeClusters(ctx, q, names, w[0], w[1], step, by, req.ShareIdle)
+		set, err := c.computeClusters(ctx, q, names, req.Cluster != "", w[0], w[1], step, by, req.ShareIdle)
 		if err != nil {
 			return nil, err
 		}

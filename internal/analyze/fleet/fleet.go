@@ -167,20 +167,26 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, start, end time.Tim
 }
 
 // PerCluster builds one fleet model per cluster over [start, end], in the
-// clusters' order; nil when the series name no more than one cluster.
-// Their figures add up to Compute's.
+// clusters' order, then the series without a cluster label as
+// cluster.Unnamed when they hold data; nil when there are not two. Their
+// figures add up to Compute's.
 func (c *Calculator) PerCluster(ctx context.Context, q Querier, start, end time.Time, step time.Duration) ([]*Model, error) {
 	names, err := cluster.Names(ctx, q, c.opts.Cost.ClusterLabel(), start, end)
-	if err != nil || len(names) < 2 {
+	if err != nil || len(names) == 0 {
 		return nil, err
 	}
-	out := make([]*Model, 0, len(names))
-	for _, name := range names {
+	out := make([]*Model, 0, len(names)+1)
+	for _, name := range append(names, cluster.Unnamed) {
 		m, err := c.ComputeCluster(ctx, q, name, start, end, step)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		if name != cluster.Unnamed || !m.CoveredEnd.IsZero() {
+			out = append(out, m)
+		}
+	}
+	if len(out) < 2 {
+		return nil, nil
 	}
 	return out, nil
 }
