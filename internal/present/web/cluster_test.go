@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -71,5 +73,28 @@ func TestClusterState(t *testing.T) {
 	_, body = get(t, srv.URL+"/findings")
 	if !strings.Contains(body, "pod of all") || !strings.Contains(body, `name="cluster"`) {
 		t.Error("without a selection the page does not show every cluster with the picker")
+	}
+}
+
+// TestFleetTablePerCluster: with two clusters the fleet table gains a
+// column per cluster for GPUs, GPU-hours and busy; with one it has none.
+func TestFleetTablePerCluster(t *testing.T) {
+	m := func(name string, gpus int, alloc float64) *fleet.Model {
+		return &fleet.Model{Cluster: name, GPUs: cost.ModelGPUs{PhysicalGPUs: gpus, GPUEquivalents: float64(gpus)},
+			Hours: fleet.Quantities{Allocatable: float64(gpus), Allocated: alloc}, Busy: 0.5}
+	}
+	total := m("", 12, 9)
+	tb := fleetTable(&FleetSummary{Model: total, Clusters: []*fleet.Model{m("eu-1", 4, 3), m("us-1", 8, 6)}})
+	if got := strings.Join(tb.Head, "|"); got != "quantity|GPUs or GPU-hours|eu-1|us-1" {
+		t.Errorf("head %s", got)
+	}
+	if got := strings.Join(tb.Rows[0], "|"); got != "physical GPUs|12 GPUs|4 GPUs|8 GPUs" {
+		t.Errorf("GPUs row %s", got)
+	}
+	if got := strings.Join(tb.Rows[4], "|"); !strings.HasPrefix(got, "allocated|") || !strings.HasSuffix(got, "|3|6") && !strings.HasSuffix(got, "|3.0|6.0") {
+		t.Errorf("allocated row %s", got)
+	}
+	if one := fleetTable(&FleetSummary{Model: total, Clusters: []*fleet.Model{m("eu-1", 4, 3)}}); len(one.Head) != 2 {
+		t.Errorf("one cluster: head %v", one.Head)
 	}
 }
