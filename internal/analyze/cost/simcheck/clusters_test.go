@@ -32,7 +32,11 @@ func TestTwoClustersAddUp(t *testing.T) {
 	alone := &store{v: v, st: teststorage.New(t), last: map[string]map[uint64]labels.Labels{}}
 	two := &store{v: v, st: teststorage.New(t), last: map[string]map[uint64]labels.Labels{}, clusters: []string{"a", "b"}}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	end := start.Add(2 * time.Hour)
+	span := 2 * time.Hour
+	if raceEnabled {
+		span = 30 * time.Minute
+	}
+	end := start.Add(span)
 	simulate(t, sc, []*store{alone, two}, start, end)
 
 	cat, err := schema.New(schema.Options{})

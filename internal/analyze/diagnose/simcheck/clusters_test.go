@@ -27,10 +27,14 @@ func TestTwoClustersDiagnosedApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	span := simDuration
+	if raceEnabled {
+		span = evalWindow + time.Minute
+	}
 	backfill := func(ext map[string]string) storage.Queryable {
 		t.Helper()
 		dir := t.TempDir()
-		if _, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: simGPUs, Seed: 1, Duration: simDuration, End: end,
+		if _, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: simGPUs, Seed: 1, Duration: span, End: end,
 			StoragePath: dir, ExternalLabels: ext, EvalInterval: -1}); err != nil {
 			t.Fatal(err)
 		}
