@@ -53,7 +53,7 @@ func Names(ctx context.Context, q LabelValuer, label string, start, end time.Tim
 
 // Select returns the clusters to compute: the one selected (which need not
 // be among names: a cluster without data is empty, not an error), else
-// every name, else the one unnamed cluster "".
+// every name, else the one cluster "" of a fleet without the label.
 func Select(names []string, selected string) []string {
 	switch {
 	case selected != "":

@@ -50,6 +50,9 @@ load 1m
 	if got := cluster.Select(nil, ""); !slices.Equal(got, []string{""}) {
 		t.Errorf("Select(none) = %q", got)
 	}
+	if got := cluster.Select(names, "c"); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("Select(names, c) = %q", got)
+	}
 	b := cluster.Scope(eng, "", "b")
 	res, err := b.Query(ctx, `sum(up)`, at)
 	if err != nil {

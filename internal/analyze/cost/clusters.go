@@ -20,7 +20,8 @@ const NoCluster = cluster.Unnamed
 // the same name in two clusters is two, and a team present in both is one
 // allocation summing them. Grouped by cluster, each cluster is one
 // allocation. Unless one cluster is selected, series without the label
-// are one more cluster (NoCluster) when they hold data. One cluster (or none named) is computed as it always was.
+// are one more cluster (NoCluster) when they hold data. A fleet without
+// the label is one cluster, computed as it always was.
 func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []string, selected bool, start, end time.Time, step time.Duration, by Aggregate, shareIdle bool) (*Set, error) {
 	inner := by
 	if by == ByCluster {
@@ -74,14 +75,14 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 // clusterNames are the clusters a request computes: the one it selects,
 // else those holding series in the window, else the unnamed one.
 func (c *Calculator) clusterNames(ctx context.Context, q Querier, req Request) ([]string, error) {
-	if req.Cluster != "" {
-		return []string{req.Cluster}, nil
+	var names []string
+	if req.Cluster == "" {
+		var err error
+		if names, err = cluster.Names(ctx, q, c.opts.ClusterLabel, req.Start, req.End); err != nil {
+			return nil, err
+		}
 	}
-	names, err := cluster.Names(ctx, q, c.opts.ClusterLabel, req.Start, req.End)
-	if err != nil {
-		return nil, err
-	}
-	return cluster.Select(names, ""), nil
+	return cluster.Select(names, req.Cluster), nil
 }
 
 // collapse turns a cluster's allocations into one named after the cluster.
