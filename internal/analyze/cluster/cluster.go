@@ -145,7 +145,7 @@ func (s *scopedRange) inject(expr string) (string, error) {
 func (s *scopedRange) matchers(ms []string) ([]string, error) {
 	if len(ms) == 0 {
 		// A selector needs one matcher that does not match "".
-		named := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")
+		named := labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")
 		m := labels.MustNewMatcher(labels.MatchEqual, s.label, s.name)
 		return []string{(&parser.VectorSelector{LabelMatchers: []*labels.Matcher{named, m}}).String()}, nil
 	}
