@@ -31,8 +31,12 @@ debs:
 	  fi; \
 	fi
 
+## build: the binary, its version from git (revision, commit time, changes)
+## since the toolchain's VCS stamp is off in worktrees and with
+## GOFLAGS=-buildvcs=false; `servescope --version` and buildinfo show it.
 build:
-	$(GO) build -o $(BIN) ./cmd/servescope
+	$(GO) build -ldflags "-X main.revision=$(REVISION) -X main.commitTime=$(COMMIT_TIME) -X main.modified=$(MODIFIED) -X main.branch=$(BRANCH)" \
+	  -o $(BIN) ./cmd/servescope
 
 vet:
 	@test -z "$$(gofmt -l cmd internal examples)" || { echo "gofmt needed:"; gofmt -l cmd internal examples; exit 1; }
@@ -71,6 +75,9 @@ IMAGE_REPO        ?= ghcr.io/servescope/servescope
 IMAGE_DIR         ?= bin/image
 VERSION           ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' deploy/helm/servescope/Chart.yaml)
 REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT_TIME       ?= $(shell git log -1 --format=%cI 2>/dev/null)
+BRANCH            ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+MODIFIED          ?= $(shell git status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 GOARCH_IMAGE      ?= $(shell $(GO) env GOARCH)
 

@@ -59,6 +59,9 @@ type Options struct {
 	MaxResponseBytes int
 	Logger           *slog.Logger
 	Build            api.BuildInfo
+	// Flags are the command line's flags and values, for
+	// /api/v1/status/flags.
+	Flags map[string]string
 	// RemoteURL, when set, is a Prometheus-compatible API (Prometheus,
 	// Thanos, Mimir) that the HTTP API, diagnosis, cost and dashboard read
 	// instead of the embedded store: the external-Prometheus mode, where
@@ -112,6 +115,8 @@ type Server struct {
 	served  chan error
 	ready   atomic.Bool
 	reloads reloadMetrics
+	// loaded is the config in force, for /api/v1/status/config.
+	loaded atomic.Pointer[config.Config]
 	// reload is sent to by Reload and read by Run's reload actor;
 	// unbuffered, never closed.
 	reload chan chan error
@@ -201,15 +206,20 @@ func New(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.querier = s.engine
+	var backend query.Backend
 	if opts.RemoteURL != "" {
-		if s.querier, err = query.NewRemote(opts.RemoteURL); err != nil {
+		remote, err := query.NewRemote(opts.RemoteURL)
+		if err != nil {
 			return nil, err
 		}
+		s.querier, backend = remote, remote
 		logger.Info("reading an external Prometheus", "url", opts.RemoteURL)
 	}
+	reg.MustRegister(buildInfoMetric(opts.Build))
 	s.api = api.New(api.Options{
 		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
 		Ready: s.ready.Load, Build: opts.Build, MaxResponseBytes: opts.MaxResponseBytes,
+		Backend: backend, Exemplars: s.engine, Status: s.apiStatus(),
 	})
 	s.api.HandleRules(s.rules)
 	if err := s.analysis(cfg); err != nil {
@@ -326,7 +336,12 @@ func CheckConfig(path string) (*config.Config, error) {
 
 // applyLoaded applies a loaded config to every reloadable component: the
 // rules first (they only read), then collection.
-func (s *Server) applyLoaded(cfg *config.Config) error {
+func (s *Server) applyLoaded(cfg *config.Config) (err error) {
+	defer func() {
+		if err == nil {
+			s.loaded.Store(cfg)
+		}
+	}()
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
 	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
 		return fmt.Errorf("rules of %s: %w", cfg.File, err)

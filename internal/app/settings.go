@@ -22,7 +22,10 @@ type Settings struct {
 	ClusterLabel string
 	PriceBook    string
 	QueueTeams   map[string]string
-	Thresholds   diagnose.Thresholds
+	// MonitorLabels are the config's monitor selector labels for
+	// `generate` (nil when it sets none).
+	MonitorLabels map[string]string
+	Thresholds    diagnose.Thresholds
 }
 
 // LoadSettings reads the settings of the config at path. A missing file is
@@ -45,6 +48,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	}
 	s.File, s.TeamLabel, s.PriceBook, s.Thresholds = cfg.File, cfg.Servescope.TeamLabel, cfg.Servescope.PriceBook, th
 	s.ClusterLabel = cfg.Servescope.ClusterLabel
+	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}

@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +30,7 @@ import (
 	_ "github.com/prometheus/prometheus/discovery/file"
 	_ "github.com/prometheus/prometheus/discovery/kubernetes"
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/servescope/servescope/internal/located"
 )
@@ -63,9 +66,29 @@ type Extension struct {
 	// QueueTeams maps Kueue ClusterQueues to teams, the last resort of team
 	// resolution.
 	QueueTeams map[string]string `yaml:"queue_teams"`
+	// MonitorLabels are the labels `generate` puts on every ServiceMonitor,
+	// PodMonitor and PrometheusRule for the Prometheus operator's selectors
+	// (kube-prometheus-stack selects release=<its Helm release name>);
+	// empty keeps generate's default, release=kube-prometheus-stack.
+	MonitorLabels map[string]string `yaml:"monitor_labels"`
 	// Diagnosis overrides the diagnosis thresholds; the diagnosis package
 	// owns their schema and decodes this node with DecodeSection.
 	Diagnosis yaml.Node `yaml:"diagnosis"`
+}
+
+// CheckLabels validates Kubernetes labels (monitor selector labels): each
+// key a qualified name, each value a valid label value.
+func CheckLabels(m map[string]string) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if e := validation.IsQualifiedName(k); len(e) > 0 {
+			errs = append(errs, fmt.Errorf("key %q: %s", k, strings.Join(e, "; ")))
+		}
+		if e := validation.IsValidLabelValue(m[k]); len(e) > 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: %s", k, m[k], strings.Join(e, "; ")))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DecodeSection decodes one node of the servescope section strictly into
@@ -175,6 +198,9 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 		cfg.Servescope = doc.Servescope
 		if l := cfg.Servescope.ClusterLabel; l != "" && !model.LegacyValidation.IsValidLabelName(l) {
 			return nil, &Error{File: name, Line: findKey(ext, "cluster_label"), Reason: fmt.Sprintf("cluster_label %q: not a valid label name", l)}
+		}
+		if err := checkMonitorLabels(name, ext, cfg.Servescope.MonitorLabels); err != nil {
+			return nil, err
 		}
 	}
 	pc, err := promconfig.Load(string(rest), logger)
@@ -384,4 +410,36 @@ func findJob(root *yaml.Node, job string) int {
 	}
 	walk(root)
 	return line
+}
+
+// checkMonitorLabels validates the section's monitor_labels, each bad
+// label located at its own line.
+func checkMonitorLabels(file string, ext *yaml.Node, labels map[string]string) error {
+	var node *yaml.Node
+	walkPairs(ext, func(k, v *yaml.Node) {
+		if k.Value == "monitor_labels" && node == nil {
+			node = v
+		}
+	})
+	var out Errors
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		err := CheckLabels(map[string]string{k: labels[k]})
+		if err == nil {
+			continue
+		}
+		line := node.Line
+		walkPairs(node, func(kn, _ *yaml.Node) {
+			if kn.Value == k {
+				line = kn.Line
+			}
+		})
+		out = append(out, &Error{File: file, Line: line, Reason: fmt.Sprintf("%s.monitor_labels: %s", ExtensionKey, strings.ReplaceAll(err.Error(), "\n", "; "))})
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
 }

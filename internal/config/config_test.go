@@ -56,6 +56,7 @@ func TestLineNumbers(t *testing.T) {
 		{"testdata/servescope_typo.bad.yml", 4},
 		{"testdata/global_typo.bad.yml", 3},
 		{"testdata/bad_cluster_label.bad.yml", 5},
+		{"testdata/monitor_labels.bad.yml", 7},
 	}
 	for _, tt := range tests {
 		_, err := LoadFile(tt.file, nil)
@@ -121,7 +122,8 @@ func TestExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 	ext := cfg.Servescope
-	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") {
+	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") ||
+		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" {
 		t.Errorf("servescope section: %+v", ext)
 	}
 	if len(cfg.Prometheus.ScrapeConfigs) != 1 {

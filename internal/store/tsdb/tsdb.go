@@ -33,6 +33,10 @@ type Options struct {
 // DefaultRetention is the retention used when Options.Retention is zero.
 const DefaultRetention = 15 * 24 * time.Hour
 
+// MaxExemplars is how many exemplars the store keeps, the latest: a ring
+// allocated at open (0.7 MiB of heap measured for 10,000).
+const MaxExemplars = 10_000
+
 // DB is an open embedded store.
 type DB struct {
 	db   *ptsdb.DB
@@ -61,6 +65,9 @@ func Open(opts Options) (*DB, error) {
 	// as Prometheus does: with 2 h blocks only, a 30-day query walks 360
 	// blocks per series.
 	o.MaxBlockDuration = max(o.MinBlockDuration, min(31*24*time.Hour, retention/10).Milliseconds())
+	// Exemplars scraped from OpenMetrics targets, for
+	// /api/v1/query_exemplars: the latest MaxExemplars in a ring in memory.
+	o.EnableExemplarStorage, o.MaxExemplars = true, MaxExemplars
 	db, err := ptsdb.Open(opts.Path, logger.With("component", "tsdb"), opts.Registerer, o, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
