@@ -36,11 +36,6 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 		if by == ByCluster {
 			collapse(set, name)
 		}
-		if len(names) > 1 {
-			for i, w := range set.Warnings {
-				set.Warnings[i] = "cluster " + name + ": " + w
-			}
-		}
 		sets = append(sets, set)
 	}
 	if !selected && names[0] != "" {
@@ -54,9 +49,6 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 			if by == ByCluster {
 				collapse(set, NoCluster)
 			}
-			for i, w := range set.Warnings {
-				set.Warnings[i] = "series without a cluster label: " + w
-			}
 			sets = append(sets, set)
 			names = append(slices.Clone(names), NoCluster)
 		}
@@ -69,7 +61,32 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 	}
 	out := mergeSets(sets)
 	out.Clusters = names
+	out.Warnings = clusterWarnings(sets, names)
 	return out, nil
+}
+
+// clusterWarnings are the clusters' warnings, each once, saying which
+// clusters it is about ("clusters a, b: no price for …").
+func clusterWarnings(sets []*Set, names []string) []string {
+	var order []string
+	about := map[string][]string{}
+	for i, s := range sets {
+		for _, w := range s.Warnings {
+			if about[w] == nil {
+				order = append(order, w)
+			}
+			about[w] = append(about[w], names[i])
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, w := range order {
+		noun := "cluster "
+		if len(about[w]) > 1 {
+			noun = "clusters "
+		}
+		out = append(out, noun+strings.Join(about[w], ", ")+": "+w)
+	}
+	return out
 }
 
 // clusterNames are the clusters a request computes: the one it selects,
@@ -157,7 +174,6 @@ func mergeSets(sets []*Set) *Set {
 			}
 			addGPUs(models[m.Model], m)
 		}
-		out.Warnings = append(out.Warnings, s.Warnings...)
 	}
 	sort.Strings(sources)
 	out.AllocationSource = strings.Join(sources, "+")

@@ -2,10 +2,12 @@ package cost_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/schema"
 )
 
 // TestClustersAdd: over two clusters whose pods share names, each team's
@@ -50,5 +52,21 @@ func TestClustersAdd(t *testing.T) {
 	byCluster := rows(run(cost.ByCluster, ""))
 	if len(byCluster) != 2 || !near(byCluster["a"].AllocatedGPUHours, a.Totals.AllocatedGPUHours) || byCluster["b"].Cost != b.Totals.Cost {
 		t.Errorf("by cluster %+v, want a and b with their totals", byCluster)
+	}
+	// Without prices both clusters warn alike: one warning naming both.
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpriced, err := cost.New(cost.Options{Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := unpriced.Compute(t.Context(), eng, cost.Request{Start: time.Unix(0, 0), End: time.Unix(3600, 0), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := rep.Sets[0].Warnings; len(w) != 1 || !strings.HasPrefix(w[0], "clusters a, b: no price for ") {
+		t.Errorf("warnings %q, want one about clusters a, b", w)
 	}
 }
