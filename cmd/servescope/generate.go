@@ -33,7 +33,7 @@ func generateCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		o.Gen.TeamLabel, o.Thresholds = st.TeamLabel, st.Thresholds
+		o.Gen.TeamLabel, o.Thresholds, o.ClusterLabel = st.TeamLabel, st.Thresholds, st.ClusterLabel
 		if len(o.MonitorLabels) == 0 {
 			o.MonitorLabels = st.MonitorLabels
 		}

@@ -175,7 +175,7 @@ func New(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	// The catalog parses every query now: a bad one fails the start.
-	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel})
+	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel})
 	if err != nil {
 		return nil, fmt.Errorf("signal catalog: %w", err)
 	}
@@ -304,7 +304,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	}
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
 	calc, err := NewCostCalculator(CostOptions{
-		TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook,
+		TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook,
 		QueueTeams: cfg.Servescope.QueueTeams, Logger: s.logger,
 	})
 	if err != nil {
@@ -350,7 +350,7 @@ func CheckConfig(path string) (*config.Config, error) {
 	if _, err := Thresholds(cfg); err != nil {
 		return nil, err
 	}
-	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
+	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil

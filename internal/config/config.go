@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	// The discovery mechanisms servescope accepts register their YAML
 	// blocks with Prometheus's config package when linked.
@@ -55,6 +56,10 @@ type Extension struct {
 	// TeamLabel is the label naming a namespace's or pod's owning team, as
 	// kube-state-metrics exposes it with label_ prepended (default team).
 	TeamLabel string `yaml:"team_label"`
+	// ClusterLabel is the external label naming the cluster each series
+	// comes from when many clusters send to one backend (default cluster);
+	// the catalog keeps it through every aggregation and join.
+	ClusterLabel string `yaml:"cluster_label"`
 	// PriceBook is the path of the GPU price book (relative to the config
 	// file); empty leaves GPU-hours unpriced.
 	PriceBook string `yaml:"price_book"`
@@ -191,6 +196,9 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 			return nil, yamlErrors(name, err, &root)
 		}
 		cfg.Servescope = doc.Servescope
+		if l := cfg.Servescope.ClusterLabel; l != "" && !model.LegacyValidation.IsValidLabelName(l) {
+			return nil, &Error{File: name, Line: findKey(ext, "cluster_label"), Reason: fmt.Sprintf("cluster_label %q: not a valid label name", l)}
+		}
 		if err := checkMonitorLabels(name, ext, cfg.Servescope.MonitorLabels); err != nil {
 			return nil, err
 		}

@@ -61,6 +61,10 @@ type store struct {
 	v    variant
 	st   *teststorage.TestStorage
 	last map[string]map[uint64]labels.Labels // target path → series
+	// clusters, if set, stores every series once per cluster with the
+	// external label cluster=<name>: the same fleet sent by several
+	// clusters to one backend.
+	clusters []string
 }
 
 // ingest appends one target's samples as Prometheus would: target labels
@@ -69,11 +73,20 @@ type store struct {
 func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples []schematest.Sample, target labels.Labels, honor bool, ms int64) {
 	t.Helper()
 	now := map[uint64]labels.Labels{}
+	clusters := s.clusters
+	if clusters == nil {
+		clusters = []string{""}
+	}
 	for _, smp := range samples {
-		ls := schematest.WithTarget(smp.Labels, target, honor)
-		now[ls.Hash()] = ls
-		if _, err := app.Append(0, ls, ms, smp.Value); err != nil {
-			t.Fatalf("append: %v", err)
+		for _, cl := range clusters {
+			ls := schematest.WithTarget(smp.Labels, target, honor)
+			if cl != "" {
+				ls = labels.NewBuilder(ls).Set("cluster", cl).Labels()
+			}
+			now[ls.Hash()] = ls
+			if _, err := app.Append(0, ls, ms, smp.Value); err != nil {
+				t.Fatalf("append: %v", err)
+			}
 		}
 	}
 	for k, ls := range s.last[path] {
