@@ -34,8 +34,8 @@ import (
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/present/cli"
 	"github.com/servescope/servescope/internal/present/web"
-	"github.com/servescope/servescope/internal/schema/schematest"
 	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/testutil/expo"
 	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
@@ -104,8 +104,8 @@ func simulate(t *testing.T) *fixture {
 			}
 			target := labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels()
 			now := map[uint64]labels.Labels{}
-			for _, smp := range schematest.ParseExposition(t, b) {
-				ls := schematest.WithTarget(smp.Labels, target, tg.HonorLabels)
+			for _, smp := range expo.Scrape(t, b, target, tg.HonorLabels) {
+				ls := smp.Labels
 				now[ls.Hash()] = ls
 				if _, err := a.Append(0, ls, ts.UnixMilli(), smp.Value); err != nil {
 					t.Fatalf("append: %v", err)
