@@ -14,8 +14,8 @@ import (
 
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/schema/schematest"
-	"github.com/servescope/servescope/internal/testutil/expo"
 	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/testutil/expo"
 )
 
 // simScrapeEvery is how often the test scrapes every simulated target.
