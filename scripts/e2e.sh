@@ -8,10 +8,14 @@
 #      CRDs from the monitoring/v1 types the main module uses;
 #   2. Debian's etcd as the store, the API server with a static token file
 #      and RBAC authorization, an admin kubeconfig;
-#   3. tools/e2e: the CRDs (prometheus-operator's generated, Kueue's from
+#   3. kube-state-metrics v2.20.0 (tools/kube-state-metrics, cached in
+#      $E2E_CACHE) for the discovery and kube-state-metrics test;
+#   4. tools/e2e: the CRDs (prometheus-operator's generated, Kueue's from
 #      its module) and every manifest of `servescope generate` applied
 #      server-side with strict field validation, the chart installed with
-#      Helm's Go SDK in embedded and external-Prometheus mode.
+#      Helm's Go SDK in embedded, external and agent mode; servescope run
+#      with the chart's config and the chart's read-only ServiceAccount
+#      token, discovering the test's pods and scraping kube-state-metrics.
 #
 # Everything runs on loopback in a temporary directory removed at the end;
 # only the processes started here are stopped.
@@ -35,6 +39,18 @@ if [ ! -x "$APISERVER" ]; then
   (cd "$ROOT/tools/kube-apiserver" && nice -n 19 "$GO" build -o "$APISERVER.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
   mv "$APISERVER.tmp" "$APISERVER"
 fi
+# --- kube-state-metrics (issue 17: discovery and kube_pod_labels) ---
+KSM_VERSION=v2.20.0
+KSM=$E2E_CACHE/kube-state-metrics-$KSM_VERSION
+build_ksm() {
+  [ -x "$KSM" ] && return
+  step "building kube-state-metrics $KSM_VERSION into $KSM (3-6 min on two idle cores)"
+  (cd "$ROOT/tools/kube-state-metrics" && nice -n 10 "$GO" build -o "$KSM.tmp" k8s.io/kube-state-metrics/v2)
+  mv "$KSM.tmp" "$KSM"
+}
+build_ksm
+# --- end kube-state-metrics ---
+
 if [ ! -x "$CONTROLLER_GEN" ]; then
   step "building controller-gen"
   (cd "$ROOT/tools/crdgen" && "$GO" build -o "$CONTROLLER_GEN" sigs.k8s.io/controller-tools/cmd/controller-gen)
@@ -120,5 +136,6 @@ step "tools/e2e: generated stack and chart against the API server"
 export SERVESCOPE_E2E_KUBECONFIG="$WORK/kubeconfig"
 export SERVESCOPE_E2E_CRDS="$WORK/crds/operator:$WORK/crds/kueue"
 export SERVESCOPE_E2E_BINARY="$WORK/servescope"
+export SERVESCOPE_E2E_KSM="$KSM"
 (cd "$ROOT/tools/e2e" && "$GO" test -count=1 -v -timeout 20m ./...)
 step "e2e passed"

@@ -23,6 +23,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 		since    time.Duration
 		at       time.Time
 		recorded bool
+		cluster  string
 		set      settingsFlags
 	}
 	flags := func(c *kingpin.CmdClause, o *common, since string) {
@@ -35,6 +36,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			which |= withPrices
 		}
 		addSettings(c, &o.set, which)
+		addCluster(c, &o.cluster)
 	}
 	diag := a.Command("diagnose", "Say why GPUs are not used and what to do: findings per pod, GPU, model and fleet.")
 	var dOpts common
@@ -55,7 +57,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	addSettings(rul, &rulSet, withTeamLabel)
 
 	run := func(ctx context.Context, o common, st app.Settings) (*diagnose.Report, error) {
-		return app.Diagnose(ctx, app.DiagnoseOptions{Server: o.server, Since: o.since, At: o.at, Recorded: o.recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
+		return app.Diagnose(ctx, app.DiagnoseOptions{Server: o.server, Cluster: o.cluster, Since: o.since, At: o.at, Recorded: o.recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
 	}
 	return []command{
 		fleet,
@@ -92,7 +94,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return err
 			}
-			b, err := app.AlertRules(st.TeamLabel, st.Thresholds, interval)
+			b, err := app.AlertRules(st, interval)
 			if err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ func generateCommands(a *kingpin.Application, e env) []command {
 	c.Flag("namespace", "Namespace of the monitors and the PrometheusRule.").Default("monitoring").StringVar(&o.Gen.Namespace)
 	c.Flag("dcgm-namespace", "Namespace dcgm-exporter runs in.").Default("gpu-operator").StringVar(&o.Gen.DCGMNamespace)
 	c.Flag("kueue-namespace", "Namespace of Kueue's controller.").Default("kueue-system").StringVar(&o.Gen.KueueNamespace)
-	c.Flag("monitor-label", "Label (KEY=VALUE, repeatable) on every ServiceMonitor, PodMonitor and PrometheusRule, for the Prometheus operator's selectors; kube-prometheus-stack selects release=<its Helm release name>. Default release=kube-prometheus-stack.").
+	c.Flag("monitor-label", "Label (KEY=VALUE, repeatable) on every ServiceMonitor, PodMonitor and PrometheusRule, for the Prometheus operator's selectors; kube-prometheus-stack selects release=<its Helm release name>. Given, they replace the config's monitor_labels; default release=kube-prometheus-stack.").
 		PlaceHolder("KEY=VALUE").StringMapVar(&o.MonitorLabels)
 	c.Flag("no-alerts", "Leave the diagnosis alerting rules out of the rules.").BoolVar(&o.NoAlerts)
 	return []command{{clause: c, run: func(context.Context) error {
@@ -33,7 +33,10 @@ func generateCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		o.Gen.TeamLabel, o.Thresholds = st.TeamLabel, st.Thresholds
+		o.Gen.TeamLabel, o.Thresholds, o.ClusterLabel = st.TeamLabel, st.Thresholds, st.ClusterLabel
+		if len(o.MonitorLabels) == 0 {
+			o.MonitorLabels = st.MonitorLabels
+		}
 		bar := progress.New(progress.Options{Writer: e.stderr, Label: "generate " + o.Out, Terminal: isTerminal(e.stderr)})
 		o.Progress = bar.Count
 		defer bar.Stop() // a failure starts on its own line

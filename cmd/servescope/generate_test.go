@@ -137,6 +137,33 @@ func TestGenerateMonitorLabel(t *testing.T) {
 	}
 }
 
+// TestGenerateMonitorLabelsFromConfig: servescope.yml's monitor_labels
+// label every monitor; --monitor-label replaces them.
+func TestGenerateMonitorLabelsFromConfig(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "servescope.yml")
+	if err := os.WriteFile(cfg, []byte("servescope:\n  monitor_labels:\n    release: prom-main\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		want, gone string
+	}{
+		{name: "config", want: "release: prom-main\n", gone: "kube-prometheus-stack"},
+		{name: "flag overrides", args: []string{"--monitor-label", "release=from-flag"}, want: "release: from-flag\n", gone: "prom-main"},
+	} {
+		dir := t.TempDir()
+		if out, err := runGenerate(t, append([]string{"--out", dir, "--config", cfg}, tc.args...)...); err != nil {
+			t.Fatalf("%s: generate: %v\n%s", tc.name, err, out)
+		}
+		content := readTree(t, dir)["kubernetes/prometheusrule.yaml"]
+		if !bytes.Contains(content, []byte(tc.want)) || bytes.Contains(content, []byte(tc.gone)) {
+			t.Errorf("%s: PrometheusRule labels, want %q and no %q:\n%.400s", tc.name, tc.want, tc.gone, content)
+		}
+	}
+}
+
 // TestGenerateProgress: away from a terminal, generate writes quiet
 // progress lines to stderr, ending at 100% before the summary on stdout.
 func TestGenerateProgress(t *testing.T) {

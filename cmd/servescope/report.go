@@ -28,6 +28,7 @@ func reportFleetCommand(rep *kingpin.CmdClause, e env) command {
 	c.Flag("server", "URL of a running servescope or any Prometheus-compatible API.").Default("http://127.0.0.1:9464").StringVar(&o.Server)
 	c.Flag("at", "End of the window: RFC 3339, Unix seconds, a duration ago (-1h), now, today or yesterday; default now.").SetValue(timeValue{&o.At, "--at"})
 	addSettings(c, &set, withTeamLabel|withPrices|withQueueTeams)
+	addCluster(c, &o.Cluster)
 	c.Flag("allow-partial", "Write the report even when some panels fail, under a visible \"partial\" banner (default: fail and write nothing).").BoolVar(&o.AllowPartial)
 	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&o.Recorded)
 	return command{clause: c, run: func(ctx context.Context) error {

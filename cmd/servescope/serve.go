@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -15,29 +14,7 @@ import (
 	"github.com/alecthomas/units"
 
 	"github.com/servescope/servescope/internal/app"
-	"github.com/servescope/servescope/internal/present/api"
 )
-
-// Set at link time: -ldflags "-X main.version=... -X main.revision=...".
-var (
-	version  = "dev"
-	revision = ""
-)
-
-func versionString() string { return "servescope " + version + " " + revision }
-
-func buildInfo() api.BuildInfo {
-	b := api.BuildInfo{Version: version, Revision: revision}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		b.GoVersion = bi.GoVersion
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && b.Revision == "" {
-				b.Revision = s.Value
-			}
-		}
-	}
-	return b
-}
 
 func newLogger(e env, level string) *slog.Logger {
 	var l slog.Level
@@ -72,10 +49,13 @@ func serveCommands(a *kingpin.Application, e env) []command {
 		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)
 	c.Flag("query.remote-recorded", "The external Prometheus evaluates servescope's recording rules (servescope rules): the dashboard reads the recorded series.").
 		BoolVar(&o.RemoteRecorded)
+	c.Flag("agent", "Agent mode, one per cluster: scrape into a WAL-only store and send everything to the config's remote_write (required); no queries, rules, diagnosis or dashboard.").
+		BoolVar(&o.Agent)
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		o.Logger = newLogger(e, logLevel)
 		o.Build = buildInfo()
+		o.Flags = flagValues(a, c)
 		s, err := app.New(o)
 		if err != nil {
 			return err
@@ -158,4 +138,14 @@ func summaryCommands(a *kingpin.Application, e env) []command {
 		}
 		return app.WriteSummary(ctx, e.stdout, *server, st.Cost(), time.Now())
 	}}}
+}
+
+// flagValues are the parsed flags of the application and of c, by name,
+// for /api/v1/status/flags.
+func flagValues(a *kingpin.Application, c *kingpin.CmdClause) map[string]string {
+	out := map[string]string{}
+	for _, f := range append(a.Model().Flags, c.Model().Flags...) {
+		out[f.Name] = f.Value.String()
+	}
+	return out
 }

@@ -42,6 +42,12 @@ func addSettings(c *kingpin.CmdClause, s *settingsFlags, which int) {
 	}
 }
 
+// addCluster registers --cluster: one cluster of many sending to one
+// backend.
+func addCluster(c *kingpin.CmdClause, name *string) {
+	c.Flag("cluster", "Only this cluster: the value of the cluster label (the config's cluster_label, default cluster) each cluster's series carry in one backend; default every cluster.").StringVar(name)
+}
+
 // resolve reads the config (when present, or when named) and applies the
 // flags over it.
 func (s *settingsFlags) resolve() (app.Settings, error) {

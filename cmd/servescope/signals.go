@@ -42,7 +42,7 @@ func signalsCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return nil, err
 		}
-		return app.Catalog(st.TeamLabel)
+		return app.Catalog(st)
 	}
 
 	return []command{

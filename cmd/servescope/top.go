@@ -19,6 +19,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 	c := a.Command("top", "Live table of the engine pods: GPUs, busy, memory bandwidth, KV cache, requests, TTFT, tokens/s and diagnosis.")
 	var (
 		server, sortBy, filter  string
+		cluster                 string
 		interval, window        time.Duration
 		reverse, once, recorded bool
 		set                     settingsFlags
@@ -31,6 +32,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 	c.Flag("reverse", "Reverse the column's natural order (numbers largest first, problems first).").BoolVar(&reverse)
 	c.Flag("once", "Print one table and exit (the default when stdin or stdout is not a terminal).").BoolVar(&once)
 	addSettings(c, &set, withTeamLabel)
+	addCluster(c, &cluster)
 	c.Flag("recorded", "Read servescope's recorded series (the backend evaluates the catalog's rules).").BoolVar(&recorded)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		col, err := cli.ParseTopColumn(sortBy)
@@ -48,7 +50,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 		if err != nil {
 			return err
 		}
-		top, interval, err := app.NewTop(ctx, app.TopOptions{Server: server, Interval: interval, Window: window, Recorded: recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
+		top, interval, err := app.NewTop(ctx, app.TopOptions{Server: server, Cluster: cluster, Interval: interval, Window: window, Recorded: recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
 		if err != nil {
 			return err
 		}

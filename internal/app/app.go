@@ -59,6 +59,9 @@ type Options struct {
 	MaxResponseBytes int
 	Logger           *slog.Logger
 	Build            api.BuildInfo
+	// Flags are the command line's flags and values, for
+	// /api/v1/status/flags.
+	Flags map[string]string
 	// RemoteURL, when set, is a Prometheus-compatible API (Prometheus,
 	// Thanos, Mimir) that the HTTP API, diagnosis, cost and dashboard read
 	// instead of the embedded store: the external-Prometheus mode, where
@@ -78,6 +81,11 @@ type Options struct {
 	// --web.config.file format): TLS and basic auth on every endpoint.
 	// Empty serves plain HTTP without auth.
 	WebConfigFile string
+	// Agent runs servescope as an agent (`serve --agent`), one per
+	// cluster: scrape, a WAL-only store (Prometheus's tsdb/agent) and
+	// remote_write, with no query engine, rules, diagnosis or dashboard.
+	// The config must have a remote_write section.
+	Agent bool
 	// OpenStore opens the embedded store; nil is tsdb.Open. Tests slow it
 	// down to observe the server during WAL replay.
 	OpenStore func(tsdb.Options) (*tsdb.DB, error)
@@ -112,6 +120,8 @@ type Server struct {
 	served  chan error
 	ready   atomic.Bool
 	reloads reloadMetrics
+	// loaded is the config in force, for /api/v1/status/config.
+	loaded atomic.Pointer[config.Config]
 	// reload is sent to by Reload and read by Run's reload actor;
 	// unbuffered, never closed.
 	reload chan chan error
@@ -129,6 +139,9 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	cfg, err := CheckConfig(opts.ConfigFile)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkMode(opts, cfg); err != nil {
 		return nil, err
 	}
 	if opts.WebConfigFile != "" {
@@ -156,22 +169,13 @@ func New(opts Options) (_ *Server, err error) {
 	if open == nil {
 		open = tsdb.Open
 	}
-	logger.Info("opening the store (replaying its WAL)", "path", opts.StoragePath)
-	s.db, err = open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Logger: logger, Registerer: reg})
+	logger.Info("opening the store (replaying its WAL)", "path", opts.StoragePath, "agent", opts.Agent)
+	s.db, err = open(tsdb.Options{Path: opts.StoragePath, Retention: opts.Retention, Agent: opts.Agent, Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "servescope_head_series",
-		Help: "Series in the embedded store's in-memory head block.",
-	}, func() float64 { return float64(s.db.HeadSeries()) }))
-	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
-		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
-		MaxConcurrency: opts.QueryMaxConcurrency, MaxQueue: opts.QueryMaxQueue, QueueTimeout: opts.QueryQueueTimeout,
-		MaxSubqueryPoints: opts.QueryMaxSubqueryPoints, MemoryBudget: opts.QueryMemoryBudget,
-	})
 	// The catalog parses every query now: a bad one fails the start.
-	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel})
+	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel})
 	if err != nil {
 		return nil, fmt.Errorf("signal catalog: %w", err)
 	}
@@ -181,10 +185,6 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery metrics: %w", err)
 	}
-	s.alerter, err = alert.New(alert.Options{Logger: logger, Registerer: reg, SDMetrics: sdMetrics})
-	if err != nil {
-		return nil, err
-	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
@@ -192,27 +192,12 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.rules, err = rules.New(rules.Options{
-		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
-		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
-		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.querier = s.engine
-	if opts.RemoteURL != "" {
-		if s.querier, err = query.NewRemote(opts.RemoteURL); err != nil {
-			return nil, err
-		}
-		logger.Info("reading an external Prometheus", "url", opts.RemoteURL)
-	}
-	s.api = api.New(api.Options{
-		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
-		Ready: s.ready.Load, Build: opts.Build, MaxResponseBytes: opts.MaxResponseBytes,
-	})
-	s.api.HandleRules(s.rules)
-	if err := s.analysis(cfg); err != nil {
+	reg.MustRegister(buildInfoMetric(opts.Build))
+	// Remote write sends the metadata of the scraped targets.
+	s.db.SetScrapeManager(s.scraper)
+	if opts.Agent {
+		s.agentAPI()
+	} else if err := s.local(cfg, externalURL, sdMetrics); err != nil {
 		return nil, err
 	}
 	if err := s.applyLoaded(cfg); err != nil {
@@ -222,6 +207,50 @@ func New(opts Options) (_ *Server, err error) {
 	var h http.Handler = s.api
 	s.handler.Store(&h)
 	return s, nil
+}
+
+// local builds what reads the embedded store: the query engine, the rule
+// manager and Alertmanager notifier, the API over them and the analysis.
+func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdiscovery.SDMetrics) (err error) {
+	opts, logger, reg := s.opts, s.logger, s.registry
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "servescope_head_series",
+		Help: "Series in the embedded store's in-memory head block.",
+	}, func() float64 { return float64(s.db.HeadSeries()) }))
+	s.engine = query.NewEngine(s.db.Queryable(), query.EngineOptions{
+		Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples, Logger: logger, Registerer: reg,
+		MaxConcurrency: opts.QueryMaxConcurrency, MaxQueue: opts.QueryMaxQueue, QueueTimeout: opts.QueryQueueTimeout,
+		MaxSubqueryPoints: opts.QueryMaxSubqueryPoints, MemoryBudget: opts.QueryMemoryBudget,
+	})
+	s.alerter, err = alert.New(alert.Options{Logger: logger, Registerer: reg, SDMetrics: sdMetrics})
+	if err != nil {
+		return err
+	}
+	s.rules, err = rules.New(rules.Options{
+		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
+		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
+		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
+	})
+	if err != nil {
+		return err
+	}
+	s.querier = s.engine
+	var backend query.Backend
+	if opts.RemoteURL != "" {
+		remote, err := query.NewRemote(opts.RemoteURL)
+		if err != nil {
+			return err
+		}
+		s.querier, backend = remote, remote
+		logger.Info("reading an external Prometheus", "url", opts.RemoteURL)
+	}
+	s.api = api.New(api.Options{
+		Logger: logger, Querier: s.querier, Targets: s.scraper, Gatherer: reg,
+		Ready: s.ready.Load, Build: opts.Build, MaxResponseBytes: opts.MaxResponseBytes,
+		Backend: backend, Exemplars: s.engine, Status: s.apiStatus(),
+	})
+	s.api.HandleRules(s.rules)
+	return s.analysis(cfg)
 }
 
 // Addr is the address the API listens on.
@@ -256,6 +285,9 @@ func (s *Server) applyConfig() error {
 		err = fmt.Errorf("%s: the file is empty; keeping the running config (an empty config would drop every target)", s.opts.ConfigFile)
 	}
 	if err == nil {
+		err = checkMode(s.opts, cfg)
+	}
+	if err == nil {
 		err = s.applyLoaded(cfg)
 	}
 	s.reloads.succeeded(err == nil)
@@ -272,7 +304,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	}
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
 	calc, err := NewCostCalculator(CostOptions{
-		TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook,
+		TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook,
 		QueueTeams: cfg.Servescope.QueueTeams, Logger: s.logger,
 	})
 	if err != nil {
@@ -318,21 +350,32 @@ func CheckConfig(path string) (*config.Config, error) {
 	if _, err := Thresholds(cfg); err != nil {
 		return nil, err
 	}
-	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
+	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
 
 // applyLoaded applies a loaded config to every reloadable component: the
-// rules first (they only read), then collection.
-func (s *Server) applyLoaded(cfg *config.Config) error {
-	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
-	if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
-		return fmt.Errorf("rules of %s: %w", cfg.File, err)
+// rules first (they only read; none in agent mode), then remote write
+// (remote_write, global.external_labels), then collection.
+func (s *Server) applyLoaded(cfg *config.Config) (err error) {
+	defer func() {
+		if err == nil {
+			s.loaded.Store(cfg)
+		}
+	}()
+	if s.rules != nil {
+		interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
+		if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
+			return fmt.Errorf("rules of %s: %w", cfg.File, err)
+		}
+		if err := s.alerter.ApplyConfig(cfg); err != nil {
+			return err
+		}
 	}
-	if err := s.alerter.ApplyConfig(cfg); err != nil {
-		return err
+	if err := s.db.ApplyConfig(cfg.Prometheus); err != nil {
+		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	return s.scraper.ApplyConfig(cfg)
 }
@@ -345,11 +388,11 @@ func (s *Server) Run(ctx context.Context) error {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.scraper.Run(ctx) }, func(error) { cancel() })
 	}
-	{
+	if s.rules != nil {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.rules.Run(ctx) }, func(error) { cancel() })
 	}
-	{
+	if s.alerter != nil {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.alerter.Run(ctx) }, func(error) { cancel() })
 	}

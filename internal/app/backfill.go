@@ -61,6 +61,10 @@ type BackfillOptions struct {
 	// must end before the oldest sample in that store's head, as
 	// Prometheus's own backfill (promtool tsdb create-blocks-from) asks.
 	Into string
+	// ExternalLabels are added to every scraped series, as Prometheus's
+	// global.external_labels are to what it sends: cluster=<name> writes
+	// the history of one of several clusters sending to one backend.
+	ExternalLabels map[string]string
 	// Progress, when set, is told after each simulated scrape how much of
 	// the history is written.
 	Progress func(done, total time.Duration)
@@ -138,7 +142,7 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 			return res, fmt.Errorf("backfill interrupted at %s: %w", t.Format(time.RFC3339), err)
 		}
 		c.Step(t)
-		if err := scrapeAll(ctx, c, db, t, &res); err != nil {
+		if err := scrapeAll(ctx, c, db, t, opts.ExternalLabels, &res); err != nil {
 			db.Close()
 			return res, fmt.Errorf("backfill at %s: %w", t.Format(time.RFC3339), err)
 		}
@@ -235,7 +239,7 @@ func recorder(db *tsdb.DB, opts BackfillOptions) (func(context.Context, time.Tim
 
 // scrapeAll renders and ingests every target at t, spreading the targets
 // over one worker per core, each with its own append batch.
-func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.Time, res *BackfillResult) error {
+func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.Time, ext map[string]string, res *BackfillResult) error {
 	targets := c.Targets()
 	workers := min(runtime.GOMAXPROCS(0), len(targets))
 	parts := make([]BackfillResult, workers)
@@ -247,7 +251,7 @@ func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.
 			for i := w; i < len(targets); i += workers {
 				mine = append(mine, targets[i])
 			}
-			errs[w] = scrapeSome(ctx, c, db, mine, t.UnixMilli(), &parts[w])
+			errs[w] = scrapeSome(ctx, c, db, mine, t.UnixMilli(), ext, &parts[w])
 		})
 	}
 	wg.Wait()
@@ -260,10 +264,10 @@ func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.
 }
 
 // scrapeSome ingests targets in one append batch.
-func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, targets []sim.Target, ts int64, res *BackfillResult) error {
+func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, targets []sim.Target, ts int64, ext map[string]string, res *BackfillResult) error {
 	app := db.Appender(ctx)
 	for _, tg := range targets {
-		target := targetLabels(tg)
+		target := targetLabels(tg, ext)
 		up := 1.0
 		body, err := c.RenderBytes(tg.Path)
 		switch {
@@ -295,11 +299,15 @@ func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, target
 	return nil
 }
 
-// targetLabels are the labels a scrape attaches: job plus the target's.
-func targetLabels(tg sim.Target) labels.Labels {
+// targetLabels are the labels a scrape attaches: job plus the target's,
+// and the external labels.
+func targetLabels(tg sim.Target, ext map[string]string) labels.Labels {
 	b := labels.NewBuilder(labels.EmptyLabels())
 	b.Set("job", tg.Job)
 	for k, v := range tg.Labels {
+		b.Set(k, v)
+	}
+	for k, v := range ext {
 		b.Set(k, v)
 	}
 	return b.Labels()

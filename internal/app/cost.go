@@ -14,6 +14,9 @@ import (
 type CostOptions struct {
 	// TeamLabel is the pod and namespace label key naming the team.
 	TeamLabel string
+	// ClusterLabel is the external label naming each series' cluster
+	// (servescope.yml's cluster_label; default cluster).
+	ClusterLabel string
 	// PriceBook is the path of the price book; "" leaves every hour unpriced.
 	PriceBook string
 	// QueueTeams maps ClusterQueues to teams.
@@ -30,7 +33,7 @@ func NewCostCalculator(opts CostOptions) (*cost.Calculator, error) {
 // newCost builds the calculator and returns the catalog and price book
 // it uses (nil without a price book), for callers that read them too.
 func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBook, error) {
-	cat, err := schema.New(schema.Options{TeamLabel: opts.TeamLabel})
+	cat, err := schema.New(schema.Options{TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("signal catalog: %w", err)
 	}
@@ -40,7 +43,7 @@ func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBo
 			return nil, nil, nil, err
 		}
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
 	return calc, cat, pb, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/fleet"
@@ -22,6 +23,9 @@ import (
 // disagree.
 type fleetView struct {
 	d *diagnose.Diagnoser
+	// fc and q give the fleet model per cluster (nil fc: none).
+	fc *fleet.Calculator
+	q  query.Querier
 
 	mu     sync.Mutex
 	now    time.Time
@@ -44,11 +48,11 @@ func newFleetView(q query.Querier, cat *schema.Catalog, calc *cost.Calculator, t
 	if err != nil {
 		return nil, err
 	}
-	d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Thresholds: th, Fleet: fc, Logger: logger})
+	d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Thresholds: th, Fleet: fc, ClusterLabel: cat.ClusterLabel(), Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	return &fleetView{d: d}, nil
+	return &fleetView{d: d, fc: fc, q: q}, nil
 }
 
 func (v *fleetView) diagnose(ctx context.Context, now time.Time, window time.Duration) (*diagnose.Report, error) {
@@ -80,8 +84,18 @@ func (v *fleetView) Fleet(ctx context.Context, now time.Time, window time.Durati
 	u := rep.Utilisation
 	f := &web.FleetSummary{Model: u.Fleet, MeanBusy: u.MeanBusy, LowBusy: u.Bands[0], HighBusy: u.Bands[1],
 		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean}
+	if v.fc != nil {
+		if f.Clusters, err = v.fc.PerCluster(ctx, v.q, now.Add(-window), now, 0); err != nil {
+			return nil, err
+		}
+	}
+	many := len(rep.Clusters()) > 1
 	for _, c := range rep.Capacity {
-		f.Capacity = append(f.Capacity, web.Capacity{Model: c.Model, GPU: c.Kind(), Held: c.Held, PeakDemand: c.PeakDemand, MeanBusy: c.MeanBusy,
+		name := c.Model
+		if many {
+			name = clusterName(c.Cluster) + ":" + name
+		}
+		f.Capacity = append(f.Capacity, web.Capacity{Model: name, GPU: c.Kind(), Held: c.Held, PeakDemand: c.PeakDemand, MeanBusy: c.MeanBusy,
 			Needed: c.Needed, Saturated: c.Saturated, Advice: c.Advice})
 	}
 	return f, nil
@@ -125,9 +139,13 @@ func teamRows(currency string, as []cost.Allocation, idle *cost.Allocation) []we
 func webFindings(r *diagnose.Report) []web.Finding {
 	groups, healthy := diagnose.Visible(r.Findings)
 	out := make([]web.Finding, 0, len(groups))
+	many := len(r.Clusters()) > 1
 	for _, g := range groups {
 		x := g.Finding
 		subject := g.Subject
+		if many {
+			subject = clusterName(x.Subject.Cluster) + ":" + subject
+		}
 		if g.Count > 1 {
 			subject += " (" + strconv.Itoa(g.Count) + " pods)"
 		}
@@ -143,4 +161,13 @@ func webFindings(r *diagnose.Report) []web.Finding {
 	}
 	return append(out, web.Finding{State: "healthy", Severity: "info", Count: healthy,
 		Subject: strconv.Itoa(healthy) + " healthy subjects hidden"})
+}
+
+// clusterName names a subject's cluster where several show: its cluster
+// label, or cluster.Unnamed for series without one.
+func clusterName(c string) string {
+	if c == "" {
+		return cluster.Unnamed
+	}
+	return c
 }

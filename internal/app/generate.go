@@ -23,6 +23,9 @@ type GenerateOptions struct {
 	MonitorLabels map[string]string
 	// Gen tunes the output; Gen.TeamLabel names the team label.
 	Gen gen.Options
+	// ClusterLabel is the external label the generated rules keep
+	// (servescope.yml's cluster_label; default cluster).
+	ClusterLabel string
 	// Thresholds of the diagnosis alerts; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
 	// Progress, when set, is told after each step (generating each part,
@@ -54,7 +57,7 @@ func Generate(o GenerateOptions) (int, error) {
 // GenerateFiles reads the inputs and produces every file; nothing is
 // written. The progress counts one step more than gen's, the writing.
 func GenerateFiles(o GenerateOptions) (gen.Files, error) {
-	cat, err := schema.New(schema.Options{TeamLabel: o.Gen.TeamLabel})
+	cat, err := schema.New(schema.Options{TeamLabel: o.Gen.TeamLabel, ClusterLabel: o.ClusterLabel})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/cli"
@@ -18,23 +19,39 @@ import (
 // `alert-rules`, `signals`): each reads a server's API or the catalog, and
 // present/cli prints.
 
-// Catalog is the signal catalog with the team label teamLabel.
-func Catalog(teamLabel string) (*schema.Catalog, error) {
-	return schema.New(schema.Options{TeamLabel: teamLabel})
+// Catalog is the signal catalog with the settings' team and cluster labels.
+func Catalog(s Settings) (*schema.Catalog, error) {
+	return schema.New(schema.Options{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel})
 }
 
 // AlertRules is servescope's alerting rules file for an external
-// Prometheus, evaluated every interval (`servescope alert-rules`).
-func AlertRules(teamLabel string, th diagnose.Thresholds, interval time.Duration) ([]byte, error) {
-	cat, err := Catalog(teamLabel)
+// Prometheus, evaluated every interval (`servescope alert-rules`), at the
+// settings' thresholds.
+func AlertRules(s Settings, interval time.Duration) ([]byte, error) {
+	th := s.Thresholds
+	cat, err := Catalog(s)
 	if err != nil {
 		return nil, err
 	}
 	return diagnose.AlertRulesFile(cat, th, interval)
 }
 
+// remote reads the API at url (servescope or any Prometheus-compatible
+// one), only the series of cluster name when one is given: the value of
+// co's cluster label.
+func remote(url string, co CostOptions, name string) (query.Querier, error) {
+	q, err := query.NewRemote(url)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Scope(q, co.ClusterLabel, name), nil
+}
+
 // DiagnoseOptions configure `servescope diagnose` and `report utilisation`.
 type DiagnoseOptions struct {
+	// Cluster, if set, diagnoses that cluster only (its cluster label's
+	// value); otherwise every cluster.
+	Cluster string
 	// Server is the URL of a running servescope or any
 	// Prometheus-compatible API.
 	Server string
@@ -56,7 +73,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*diagnose.Report, error) 
 	if at.IsZero() {
 		at = time.Now()
 	}
-	q, err := query.NewRemote(o.Server)
+	q, err := remote(o.Server, o.Cost, o.Cluster)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
-	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/web"
 )
 
@@ -28,6 +27,8 @@ type ReportOptions struct {
 	At time.Time
 	// Format is web.FormatHTML or web.FormatMarkdown.
 	Format string
+	// Cluster, if set, reports on that cluster only; otherwise every one.
+	Cluster string
 	// Recorded reads servescope's recorded series (the backend evaluates
 	// the catalog's rules).
 	Recorded bool
@@ -56,7 +57,7 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	q, err := query.NewRemote(o.Server)
+	q, err := remote(o.Server, o.Cost, o.Cluster)
 	if err != nil {
 		return err
 	}

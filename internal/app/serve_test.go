@@ -298,6 +298,18 @@ scrape_configs:
 	if code != 200 || !strings.Contains(string(r.Data), `"goVersion":"go1.`) {
 		t.Errorf("buildinfo: %d %s", code, r.Data)
 	}
+	// The embedded status pages: the loaded config, the head's
+	// cardinality, the reload status, as Prometheus shows its own.
+	for _, c := range []struct{ path, want string }{
+		{"/api/v1/status/config", "job_name: good"},
+		{"/api/v1/status/tsdb", `{"name":"job=good","value":`},
+		{"/api/v1/status/runtimeinfo", `"reloadConfigSuccess":true`},
+		{"/api/v1/query_exemplars", `[]`},
+	} {
+		if code, r = s.get(t, c.path, url.Values{"query": {"up"}}); code != 200 || !strings.Contains(string(r.Data), c.want) {
+			t.Errorf("%s: %d %.400s, want %s", c.path, code, r.Data, c.want)
+		}
+	}
 
 	// Health, readiness and our own metrics.
 	for _, path := range []string{"/-/healthy", "/-/ready"} {
@@ -315,7 +327,7 @@ scrape_configs:
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"servescope_scrape_duration_seconds_bucket{job=\"good\"", "servescope_samples_ingested_total{job=\"good\"}", "servescope_head_series", "servescope_query_duration_seconds_bucket{kind=\"instant\""} {
+	for _, m := range []string{"servescope_scrape_duration_seconds_bucket{job=\"good\"", "servescope_samples_ingested_total{job=\"good\"}", "servescope_head_series", "servescope_build_info{", "servescope_query_duration_seconds_bucket{kind=\"instant\""} {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

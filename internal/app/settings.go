@@ -16,11 +16,16 @@ import (
 // them; what neither sets keeps the analysis packages' defaults.
 type Settings struct {
 	// File is the config read; "" when none was.
-	File       string
-	TeamLabel  string
-	PriceBook  string
-	QueueTeams map[string]string
-	Thresholds diagnose.Thresholds
+	File      string
+	TeamLabel string
+	// ClusterLabel is the external label naming each series' cluster.
+	ClusterLabel string
+	PriceBook    string
+	QueueTeams   map[string]string
+	// MonitorLabels are the config's monitor selector labels for
+	// `generate` (nil when it sets none).
+	MonitorLabels map[string]string
+	Thresholds    diagnose.Thresholds
 }
 
 // LoadSettings reads the settings of the config at path. A missing file is
@@ -42,6 +47,8 @@ func LoadSettings(path string, required bool) (Settings, error) {
 		return s, err
 	}
 	s.File, s.TeamLabel, s.PriceBook, s.Thresholds = cfg.File, cfg.Servescope.TeamLabel, cfg.Servescope.PriceBook, th
+	s.ClusterLabel = cfg.Servescope.ClusterLabel
+	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -64,7 +71,7 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams}
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams}
 }
 
 // String says where the settings came from, for messages.

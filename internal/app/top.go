@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/cli"
@@ -26,6 +27,8 @@ type TopOptions struct {
 	// Window is the diagnosis window ending at each read.
 	Window   time.Duration
 	Recorded bool
+	// Cluster, if set, shows that cluster only; otherwise every cluster.
+	Cluster string
 	// Cost names the team label; Thresholds are the diagnosis's (zero:
 	// the defaults).
 	Cost       CostOptions
@@ -35,15 +38,16 @@ type TopOptions struct {
 // NewTop builds top's table over o.Server and returns it with the refresh
 // interval chosen.
 func NewTop(ctx context.Context, o TopOptions) (*cli.Top, time.Duration, error) {
-	q, err := query.NewRemote(o.Server)
+	rq, err := query.NewRemote(o.Server)
 	if err != nil {
 		return nil, 0, err
 	}
+	q := cluster.Scope(rq, o.Cost.ClusterLabel, o.Cluster)
 	interval := o.Interval
 	if interval == 0 {
 		interval = DefaultTopInterval
 		askCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		d, err := cli.ScrapeInterval(askCtx, q)
+		d, err := cli.ScrapeInterval(askCtx, rq)
 		cancel()
 		switch {
 		case err == nil:

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
@@ -33,6 +35,42 @@ type webOptions struct {
 // errNoFleet: the fleet model is not wired in (no cost calculator).
 var errNoFleet = errors.New("no fleet model")
 
+// maxClusterViews bounds the per-cluster views kept between pages (a URL
+// may name any cluster); past it a view is built per page.
+const maxClusterViews = 64
+
+// clusterViews returns the dashboard's cluster= selection: the options of
+// all with every source reading one cluster's series through a scoped
+// Querier, each cluster's fleet view kept so its one evaluation per
+// (time, window) serves all its panels and pages.
+func clusterViews(all web.Options, o webOptions, logger *slog.Logger) func(string) (web.Options, error) {
+	var mu sync.Mutex
+	views := map[string]*fleetView{}
+	return func(name string) (web.Options, error) {
+		q := cluster.Scope(o.Querier, o.Catalog.ClusterLabel(), name)
+		mu.Lock()
+		fv := views[name]
+		mu.Unlock()
+		if fv == nil {
+			var err error
+			if fv, err = newFleetView(q, o.Catalog, o.Calc, o.Thresholds, o.Recorded, logger); err != nil {
+				return web.Options{}, err
+			}
+			mu.Lock()
+			if len(views) < maxClusterViews {
+				views[name] = fv
+			}
+			mu.Unlock()
+		}
+		out := all
+		out.Querier, out.Findings, out.ForCluster = q, fv, nil
+		if o.Calc != nil {
+			out.Costs, out.Fleet = fv, fv
+		}
+		return out, nil
+	}
+}
+
 // mountWeb serves the dashboard at / on the API's mux, with the findings
 // of the diagnosis, the fleet model and the cost panels, all from one
 // evaluation per page (fleetView).
@@ -53,6 +91,8 @@ func mountWeb(a *api.API, o webOptions) error {
 	if o.Calc != nil {
 		opts.Costs, opts.Fleet = fv, fv
 	}
+	opts.ClusterLabel = o.Catalog.ClusterLabel()
+	opts.ForCluster = clusterViews(opts, o, logger)
 	h, err := web.New(opts)
 	if err != nil {
 		return fmt.Errorf("mount dashboard: %w", err)

@@ -14,19 +14,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	// The discovery mechanisms servescope accepts register their YAML
 	// blocks with Prometheus's config package when linked.
 	_ "github.com/prometheus/prometheus/discovery/file"
 	_ "github.com/prometheus/prometheus/discovery/kubernetes"
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/servescope/servescope/internal/located"
 )
@@ -52,15 +56,39 @@ type Extension struct {
 	// TeamLabel is the label naming a namespace's or pod's owning team, as
 	// kube-state-metrics exposes it with label_ prepended (default team).
 	TeamLabel string `yaml:"team_label"`
+	// ClusterLabel is the external label naming the cluster each series
+	// comes from when many clusters send to one backend (default cluster);
+	// the catalog keeps it through every aggregation and join.
+	ClusterLabel string `yaml:"cluster_label"`
 	// PriceBook is the path of the GPU price book (relative to the config
 	// file); empty leaves GPU-hours unpriced.
 	PriceBook string `yaml:"price_book"`
 	// QueueTeams maps Kueue ClusterQueues to teams, the last resort of team
 	// resolution.
 	QueueTeams map[string]string `yaml:"queue_teams"`
+	// MonitorLabels are the labels `generate` puts on every ServiceMonitor,
+	// PodMonitor and PrometheusRule for the Prometheus operator's selectors
+	// (kube-prometheus-stack selects release=<its Helm release name>);
+	// empty keeps generate's default, release=kube-prometheus-stack.
+	MonitorLabels map[string]string `yaml:"monitor_labels"`
 	// Diagnosis overrides the diagnosis thresholds; the diagnosis package
 	// owns their schema and decodes this node with DecodeSection.
 	Diagnosis yaml.Node `yaml:"diagnosis"`
+}
+
+// CheckLabels validates Kubernetes labels (monitor selector labels): each
+// key a qualified name, each value a valid label value.
+func CheckLabels(m map[string]string) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if e := validation.IsQualifiedName(k); len(e) > 0 {
+			errs = append(errs, fmt.Errorf("key %q: %s", k, strings.Join(e, "; ")))
+		}
+		if e := validation.IsValidLabelValue(m[k]); len(e) > 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: %s", k, m[k], strings.Join(e, "; ")))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DecodeSection decodes one node of the servescope section strictly into
@@ -168,6 +196,12 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 			return nil, yamlErrors(name, err, &root)
 		}
 		cfg.Servescope = doc.Servescope
+		if l := cfg.Servescope.ClusterLabel; l != "" && !model.LegacyValidation.IsValidLabelName(l) {
+			return nil, &Error{File: name, Line: findKey(ext, "cluster_label"), Reason: fmt.Sprintf("cluster_label %q: not a valid label name", l)}
+		}
+		if err := checkMonitorLabels(name, ext, cfg.Servescope.MonitorLabels); err != nil {
+			return nil, err
+		}
 	}
 	pc, err := promconfig.Load(string(rest), logger)
 	if err != nil {
@@ -376,4 +410,36 @@ func findJob(root *yaml.Node, job string) int {
 	}
 	walk(root)
 	return line
+}
+
+// checkMonitorLabels validates the section's monitor_labels, each bad
+// label located at its own line.
+func checkMonitorLabels(file string, ext *yaml.Node, labels map[string]string) error {
+	var node *yaml.Node
+	walkPairs(ext, func(k, v *yaml.Node) {
+		if k.Value == "monitor_labels" && node == nil {
+			node = v
+		}
+	})
+	var out Errors
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		err := CheckLabels(map[string]string{k: labels[k]})
+		if err == nil {
+			continue
+		}
+		line := node.Line
+		walkPairs(node, func(kn, _ *yaml.Node) {
+			if kn.Value == k {
+				line = kn.Line
+			}
+		})
+		out = append(out, &Error{File: file, Line: line, Reason: fmt.Sprintf("%s.monitor_labels: %s", ExtensionKey, strings.ReplaceAll(err.Error(), "\n", "; "))})
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
 }

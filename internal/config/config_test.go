@@ -55,6 +55,8 @@ func TestLineNumbers(t *testing.T) {
 		{"testdata/bad_relabel.bad.yml", 7},
 		{"testdata/servescope_typo.bad.yml", 4},
 		{"testdata/global_typo.bad.yml", 3},
+		{"testdata/bad_cluster_label.bad.yml", 5},
+		{"testdata/monitor_labels.bad.yml", 7},
 	}
 	for _, tt := range tests {
 		_, err := LoadFile(tt.file, nil)
@@ -120,7 +122,8 @@ func TestExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 	ext := cfg.Servescope
-	if ext.TeamLabel != "owner" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") {
+	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") ||
+		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" {
 		t.Errorf("servescope section: %+v", ext)
 	}
 	if len(cfg.Prometheus.ScrapeConfigs) != 1 {
@@ -158,7 +161,7 @@ func TestLocateIn(t *testing.T) {
 }
 
 func TestClosest(t *testing.T) {
-	known := []string{"team_label", "price_book", "queue_teams", "diagnosis"}
+	known := []string{"team_label", "cluster_label", "price_book", "queue_teams", "diagnosis"}
 	for in, want := range map[string]string{"team_lable": "team_label", "pricebook": "price_book", "queue_team": "queue_teams", "colour": "", "diagnosys": "diagnosis"} {
 		if got := closest(in, known); got != want {
 			t.Errorf("closest(%q) = %q, want %q", in, got, want)

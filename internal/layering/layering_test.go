@@ -70,7 +70,10 @@ var adapters = []struct {
 	// The config registers the discovery mechanisms it accepts; app
 	// registers their metrics; alert discovers Alertmanagers.
 	{"github.com/prometheus/prometheus/discovery", []string{"internal/collect/scrape", "internal/collect/discovery", "internal/config", "internal/present/alert", "internal/app"}},
-	{"github.com/prometheus/prometheus/config", []string{"internal/config", "internal/collect/scrape"}},
+	// store/tsdb applies remote_write and global.external_labels.
+	{"github.com/prometheus/prometheus/config", []string{"internal/config", "internal/collect/scrape", "internal/store/tsdb"}},
+	// Remote write reads the store's WAL; the agent store is built on it.
+	{"github.com/prometheus/prometheus/storage/remote", []string{"internal/store/tsdb"}},
 	{"k8s.io/client-go", []string{"internal/collect/discovery"}},
 	{"github.com/prometheus/client_golang/api", []string{"internal/analyze/query"}},
 	// Prometheus's test kit never ships.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -20,6 +21,12 @@ type Options struct {
 	// in kube-state-metrics (--metric-labels-allowlist=namespaces=[<key>]).
 	// Default "team".
 	TeamLabel string
+	// ClusterLabel is the external label naming the cluster a series
+	// comes from when many clusters send to one backend; every
+	// aggregation and join keeps it, so figures of two clusters are never
+	// merged. A series without it is the one unnamed cluster, as before.
+	// Default "cluster".
+	ClusterLabel string
 	// Signals replaces the built-in signals (tests use it to inject bad data).
 	Signals []Signal
 }
@@ -58,6 +65,12 @@ func New(opts Options) (*Catalog, error) {
 	if opts.UnallocatedPod == "" {
 		opts.UnallocatedPod = ".*dcgm-exporter.*"
 	}
+	if opts.ClusterLabel == "" {
+		opts.ClusterLabel = DefaultClusterLabel
+	}
+	if !model.LegacyValidation.IsValidLabelName(opts.ClusterLabel) {
+		return nil, fmt.Errorf("cluster label %q: not a valid label name", opts.ClusterLabel)
+	}
 	sigs := opts.Signals
 	if sigs == nil {
 		sigs = builtinSignals()
@@ -79,6 +92,7 @@ func New(opts Options) (*Catalog, error) {
 			aliases:     aliases(),
 			unallocated: opts.UnallocatedPod,
 			dropRole:    "follower",
+			cluster:     opts.ClusterLabel,
 		},
 	}
 	for i := range cat.signals {
@@ -145,8 +159,10 @@ func validate(s *Signal) error {
 	return nil
 }
 
-// check parses q: every query the catalog hands out has been parsed once.
+// check keeps the cluster label through e and parses the result: every
+// query the catalog hands out has been parsed once.
 func (cat *Catalog) check(what string, e parser.Expr) (string, error) {
+	keepCluster(e, cat.c.cluster)
 	q := e.String()
 	if _, err := cat.c.parse(what, q); err != nil {
 		return "", err

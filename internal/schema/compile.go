@@ -21,6 +21,8 @@ type compiler struct {
 	unallocated string
 	// dropRole is the replica_role value whose series are dropped everywhere.
 	dropRole string
+	// cluster is the external label every grouping and join keeps.
+	cluster string
 }
 
 // parse parses q, naming it in the error.
@@ -303,3 +305,38 @@ func outOfRange(e parser.Expr, r *Range) parser.Expr {
 	}
 	return out
 }
+
+// DefaultClusterLabel is the external label naming a series' cluster.
+const DefaultClusterLabel = "cluster"
+
+// keepCluster adds the cluster label to every `by` grouping and every `on`
+// matching of e, in place, so no aggregation or join merges two clusters.
+// Series without the label are one cluster whose label is empty: their
+// figures are unchanged. `without` groupings and `ignoring` matchings keep
+// it already.
+func keepCluster(e parser.Expr, cluster string) {
+	if cluster == "" {
+		return
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.AggregateExpr:
+			if !n.Without && !slices.Contains(n.Grouping, cluster) {
+				n.Grouping = append([]string{cluster}, n.Grouping...)
+			}
+		case *parser.BinaryExpr:
+			if vm := n.VectorMatching; vm != nil && vm.On && !slices.Contains(vm.MatchingLabels, cluster) {
+				vm.MatchingLabels = append([]string{cluster}, vm.MatchingLabels...)
+			}
+		}
+		return nil
+	})
+}
+
+// KeepCluster adds the catalog's cluster label to every `by` grouping and
+// `on` matching of e, in place: for queries built outside the catalog
+// (the alerting rules) that join or aggregate its signals.
+func (cat *Catalog) KeepCluster(e parser.Expr) { keepCluster(e, cat.c.cluster) }
+
+// ClusterLabel is the external label naming each series' cluster.
+func (cat *Catalog) ClusterLabel() string { return cat.c.cluster }

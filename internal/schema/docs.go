@@ -56,6 +56,9 @@ func (cat *Catalog) Markdown() []byte {
 	for _, l := range []Level{LevelPod, LevelGPU, LevelQueue, LevelNamespace, LevelTeam} {
 		w("| ", string(l), " | `", strings.Join(l.Key(), "`, `"), "` |\n")
 	}
+	w("\nEvery level is also keyed by the cluster label `", cat.c.cluster, "` (servescope.yml's `cluster_label`), the external label ")
+	w("each cluster sends its series with to one backend: every aggregation and join keeps it, so two clusters' pods of the same name ")
+	w("are never merged. Series without it are one cluster, as before.\n")
 
 	for _, s := range cat.signals {
 		c := cat.compiled[s.Name]

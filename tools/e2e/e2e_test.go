@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/kube"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
@@ -54,6 +56,12 @@ func connect(t *testing.T) *cluster {
 	if kc == "" {
 		t.Skip(envKubeconfig + " not set: run `make e2e`")
 	}
+	return connectTo(t, kc)
+}
+
+// connectTo connects with the kubeconfig kc.
+func connectTo(t *testing.T, kc string) *cluster {
+	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 	if err != nil {
 		t.Fatalf("kubeconfig %s: %v", kc, err)
@@ -247,9 +255,31 @@ func TestGeneratedStackApplies(t *testing.T) {
 	}
 }
 
-// TestChartInstalls installs the chart with Helm's Go SDK (server-side
-// apply), embedded and external-Prometheus mode, on the API server with the
-// operator's CRDs installed, and checks the release is deployed.
+// helmInstall installs the chart as release in namespace ns (created)
+// with Helm's Go SDK, waiting only for hooks: without a kubelet nothing
+// becomes ready.
+func (c *cluster) helmInstall(ctx context.Context, ch *chart.Chart, release, ns string, values map[string]any) error {
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &c.kubeconfig
+	flags.Namespace = &ns
+	cfg := action.NewConfiguration()
+	cfg.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil)).Handler())
+	if err := cfg.Init(flags, ns, "secret"); err != nil {
+		return err
+	}
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName, inst.Namespace, inst.CreateNamespace = release, ns, true
+	inst.WaitStrategy = kube.HookOnlyStrategy
+	_, err := inst.RunWithContext(ctx, ch, values)
+	return err
+}
+
+// TestChartInstalls installs the chart with Helm's Go SDK in each mode —
+// embedded, external (the central servescope over the store) and agent
+// (one per cluster, remote-writing with a bearer token from a Secret) — on
+// the API server with the operator's CRDs installed, and checks what each
+// mode creates: the Deployment, a Service and ServiceMonitor (a PodMonitor
+// and no Service for an agent), a claim where samples or the WAL are kept.
 func TestChartInstalls(t *testing.T) {
 	c := connect(t)
 	ctx := t.Context()
@@ -261,23 +291,19 @@ func TestChartInstalls(t *testing.T) {
 	for _, tc := range []struct {
 		release string
 		values  map[string]any
+		agent   bool
+		claim   bool
 	}{
-		{release: "servescope"},
+		{release: "servescope", claim: true},
 		{release: "servescope-external", values: map[string]any{"externalPrometheus": map[string]any{"enabled": true, "url": "http://prometheus-operated.monitoring:9090"}}},
+		{release: "servescope-central", values: map[string]any{"mode": "external", "externalPrometheus": map[string]any{"url": "http://thanos-query.monitoring:9090"}}},
+		{release: "servescope-agent", agent: true, claim: true, values: map[string]any{
+			"mode": "agent", "externalLabels": map[string]any{"cluster": "eu-1"},
+			"agent": map[string]any{"remoteWrite": map[string]any{"url": "http://thanos-receive.monitoring:19291/api/v1/receive", "bearerToken": map[string]any{"secretName": "remote-write"}}},
+		}},
 	} {
 		ns := tc.release
-		flags := genericclioptions.NewConfigFlags(false)
-		flags.KubeConfig = &c.kubeconfig
-		flags.Namespace = &ns
-		cfg := action.NewConfiguration()
-		cfg.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil)).Handler())
-		if err := cfg.Init(flags, ns, "secret"); err != nil {
-			t.Fatal(err)
-		}
-		inst := action.NewInstall(cfg)
-		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = tc.release, ns, true
-		inst.WaitStrategy = kube.HookOnlyStrategy // no kubelet here: nothing becomes ready
-		if _, err := inst.RunWithContext(ctx, ch, tc.values); err != nil {
+		if err := c.helmInstall(ctx, ch, tc.release, ns, tc.values); err != nil {
 			t.Errorf("helm install %s: %v", tc.release, err)
 			continue
 		}
@@ -286,12 +312,25 @@ func TestChartInstalls(t *testing.T) {
 			t.Errorf("%s: Deployment not created: %v", tc.release, err)
 			continue
 		}
-		containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
-		t.Logf("%s installed: %d container(s)", tc.release, len(containers))
-		if _, err := c.dyn.Resource(serviceMonitors).Namespace(ns).Get(ctx, tc.release, metav1.GetOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("%s: ServiceMonitor: %v", tc.release, err)
-		} else if err != nil {
-			t.Errorf("%s: no ServiceMonitor although the cluster serves monitoring.coreos.com/v1", tc.release)
+		args, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+		t.Logf("%s installed: %v", tc.release, args[0].(map[string]any)["args"])
+		for _, o := range []struct {
+			what   string
+			gvr    schema.GroupVersionResource
+			exists bool
+		}{
+			{"Service", services, !tc.agent},
+			{"ServiceMonitor", serviceMonitors, !tc.agent},
+			{"PodMonitor", podMonitors, tc.agent},
+			{"PersistentVolumeClaim", claims, tc.claim},
+		} {
+			_, err := c.dyn.Resource(o.gvr).Namespace(ns).Get(ctx, tc.release, metav1.GetOptions{})
+			switch {
+			case err != nil && !apierrors.IsNotFound(err):
+				t.Errorf("%s: %s: %v", tc.release, o.what, err)
+			case (err == nil) != o.exists:
+				t.Errorf("%s: %s exists: %v, want %v", tc.release, o.what, err == nil, o.exists)
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -29,6 +30,8 @@ import (
 // Querier is what cost reads through; query.Querier satisfies it.
 type Querier interface {
 	QueryRange(ctx context.Context, q string, r query.Range) (query.Result, error)
+	// LabelValues lists the clusters (cluster.Names).
+	cluster.LabelValuer
 }
 
 // Aggregate is what allocations are grouped by.
@@ -40,6 +43,9 @@ const (
 	ByNamespace Aggregate = "namespace"
 	ByQueue     Aggregate = "queue"
 	ByModel     Aggregate = "model"
+	// ByCluster is one allocation per cluster (the cluster label's value;
+	// NoCluster for series without it).
+	ByCluster Aggregate = "cluster"
 )
 
 // ParseAggregate checks an aggregate name; empty means team.
@@ -47,10 +53,10 @@ func ParseAggregate(s string) (Aggregate, error) {
 	switch a := Aggregate(s); a {
 	case "":
 		return ByTeam, nil
-	case ByTeam, ByNamespace, ByQueue, ByModel:
+	case ByTeam, ByNamespace, ByQueue, ByModel, ByCluster:
 		return a, nil
 	}
-	return "", fmt.Errorf("aggregate %q: want team, namespace, queue or model", s)
+	return "", fmt.Errorf("aggregate %q: want team, namespace, queue, model or cluster", s)
 }
 
 // Names of synthetic allocations.
@@ -77,6 +83,10 @@ type Options struct {
 	// UnallocatedPod matches the pod label of the GPU exporter's own pod;
 	// default ".*dcgm-exporter.*".
 	UnallocatedPod string
+	// ClusterLabel is the external label naming each series' cluster when
+	// many clusters send to one backend; default "cluster". Each cluster is
+	// computed on its own and the results added.
+	ClusterLabel string
 	// Logger receives debug output; nil discards it.
 	Logger *slog.Logger
 }
@@ -102,6 +112,9 @@ func New(opts Options) (*Calculator, error) {
 	if opts.UnallocatedPod == "" {
 		opts.UnallocatedPod = ".*dcgm-exporter.*"
 	}
+	if opts.ClusterLabel == "" {
+		opts.ClusterLabel = cluster.DefaultLabel
+	}
 	re, err := regexp.Compile("^(?:" + opts.UnallocatedPod + ")$")
 	if err != nil {
 		return nil, fmt.Errorf("cost: unallocated pod pattern %q: %w", opts.UnallocatedPod, err)
@@ -116,6 +129,9 @@ func New(opts Options) (*Calculator, error) {
 	}
 	return &Calculator{q: q, opts: opts, unpod: re, logger: logger.With("component", "cost"), chunk: defaultChunk}, nil
 }
+
+// ClusterLabel is the external label naming each series' cluster.
+func (c *Calculator) ClusterLabel() string { return c.opts.ClusterLabel }
 
 // Request is one report's window and shape.
 type Request struct {
@@ -132,6 +148,9 @@ type Request struct {
 	// Split, if positive, cuts the window into consecutive sub-windows of
 	// this length (24h: one set per day, aligned to UTC midnight).
 	Split time.Duration
+	// Cluster, if set, computes that cluster only (the value of the
+	// cluster label); otherwise every cluster in the window, added.
+	Cluster string
 }
 
 // DefaultStep is the evaluation step used when a request sets none.
@@ -174,6 +193,9 @@ type Set struct {
 	Fleet FleetTotals `json:"fleet"`
 	// Warnings say what could not be attributed or priced.
 	Warnings []string `json:"warnings,omitempty"`
+	// Clusters are the clusters computed and added (the cluster label's
+	// values); empty when the series carry none.
+	Clusters []string `json:"clusters,omitempty"`
 }
 
 // FleetTotals are the fleet's GPUs at the end of a set's window and its
@@ -251,8 +273,12 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, req Request) (*Repo
 	if c.opts.Prices != nil {
 		rep.Currency = c.opts.Prices.Currency
 	}
+	names, err := c.clusterNames(ctx, q, req)
+	if err != nil {
+		return nil, err
+	}
 	for _, w := range splitWindow(req.Start, req.End, req.Split) {
-		set, err := c.computeSet(ctx, q, w[0], w[1], step, by, req.ShareIdle)
+		set, err := c.computeClusters(ctx, q, names, req.Cluster != "", w[0], w[1], step, by, req.ShareIdle)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,11 @@ func (failingQuerier) QueryRange(context.Context, string, query.Range) (query.Re
 	return query.Result{}, &query.Error{Type: query.ErrExec, Err: errors.New("boom")}
 }
 
+// LabelValues finds no cluster label, so the range queries fail.
+func (failingQuerier) LabelValues(context.Context, string, []string, time.Time, time.Time) ([]string, error) {
+	return nil, nil
+}
+
 func TestComputeErrors(t *testing.T) {
 	t.Parallel()
 	calc := newCalc(t, nil)

@@ -24,7 +24,7 @@ gpus:
 `
 
 // TestScripts runs testdata/*.test: promqltest `load` blocks, then one
-// `cost <start> <end> [by=…] [shareIdle] [step=…] [split=…]` line per
+// `cost <start> <end> [by=…] [shareIdle] [step=…] [split=…] [cluster=…]` line per
 // report (times are offsets from the epoch, as in promqltest). The reports
 // are compared with testdata/<name>.golden.json; -update rewrites them.
 func TestScripts(t *testing.T) {
@@ -102,6 +102,8 @@ func parseCmd(t *testing.T, c string) cost.Request {
 			req.Step, err = time.ParseDuration(v)
 		case "split":
 			req.Split, err = time.ParseDuration(v)
+		case "cluster":
+			req.Cluster = v
 		default:
 			t.Fatalf("%q: unknown option %q", c, o)
 		}

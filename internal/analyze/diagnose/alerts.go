@@ -92,6 +92,7 @@ func alertRules(cat *schema.Catalog, th Thresholds, interval time.Duration, jobs
 		if err := checkJoins(e); err != nil {
 			return rulefmt.RuleGroups{}, fmt.Errorf("alert %s: %w", a.name, err)
 		}
+		cat.KeepCluster(e)
 		if jobs != nil {
 			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 				if vs, ok := n.(*parser.VectorSelector); ok && vs.Name == "up" {

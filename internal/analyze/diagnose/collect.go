@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
@@ -37,6 +38,11 @@ type Options struct {
 	// on the utilisation report; the Querier must then also answer
 	// instant queries (fleet.Querier).
 	Fleet *fleet.Calculator
+	// ClusterLabel is the external label naming each series' cluster
+	// (default "cluster"): pods and GPUs of the same name in two clusters
+	// are two subjects. To diagnose one cluster, pass a Querier scoped to
+	// it (cluster.Scope).
+	ClusterLabel string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -50,6 +56,7 @@ type Diagnoser struct {
 	th      Thresholds
 	fleet   *fleet.Calculator
 	logger  *slog.Logger
+	cluster model.LabelName
 	queries map[string]string
 	// engineQueries are requests_running per source, in catalog order.
 	engineQueries []schema.SourceQuery
@@ -92,7 +99,10 @@ func New(o Options) (*Diagnoser, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet,
+	if o.ClusterLabel == "" {
+		o.ClusterLabel = cluster.DefaultLabel
+	}
+	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet, cluster: model.LabelName(o.ClusterLabel),
 		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
 	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
@@ -159,10 +169,10 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	pods := map[string]*Pod{}
 	var podOrder []string
 	pod := func(m model.Metric) *Pod {
-		k := string(m["namespace"]) + "\xff" + string(m["pod"]) + "\xff" + string(m["instance"])
+		k := string(m[d.cluster]) + "\xff" + string(m["namespace"]) + "\xff" + string(m["pod"]) + "\xff" + string(m["instance"])
 		p := pods[k]
 		if p == nil {
-			p = &Pod{Namespace: string(m["namespace"]), Pod: string(m["pod"]), Instance: string(m["instance"]), Model: string(m["model_name"])}
+			p = &Pod{Cluster: string(m[d.cluster]), Namespace: string(m["namespace"]), Pod: string(m["pod"]), Instance: string(m["instance"]), Model: string(m["model_name"])}
 			pods[k] = p
 			podOrder = append(podOrder, k)
 		}
@@ -213,7 +223,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	gpus := map[string]*GPU{}
 	var gpuOrder []string
 	gpu := func(m model.Metric) *GPU {
-		g := &GPU{Hostname: string(m["hostname"]), UUID: string(m["uuid"]), MIG: string(m["GPU_I_ID"])}
+		g := &GPU{Cluster: string(m[d.cluster]), Hostname: string(m["hostname"]), UUID: string(m["uuid"]), MIG: string(m["GPU_I_ID"])}
 		if old := gpus[g.key()]; old != nil {
 			return old
 		}
@@ -279,7 +289,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		return nil, err
 	}
 	for _, ss := range down {
-		t := Target{Job: string(ss.Metric["job"]), Instance: string(ss.Metric["instance"]), Down: newTrack(n)}
+		t := Target{Cluster: string(ss.Metric[d.cluster]), Job: string(ss.Metric["job"]), Instance: string(ss.Metric["instance"]), Down: newTrack(n)}
 		fill(t.Down, w, ss.Values, false)
 		s.Targets = append(s.Targets, t)
 	}
@@ -290,7 +300,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		g := gpus[k]
 		s.GPUs = append(s.GPUs, *g)
 		if g.Pod != "" {
-			pk := g.Namespace + "\xff" + g.Pod
+			pk := g.Cluster + "\xff" + g.Namespace + "\xff" + g.Pod
 			byPod[pk] = append(byPod[pk], len(s.GPUs)-1)
 		}
 	}
@@ -300,7 +310,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		if p.Model == "" {
 			p.Model, p.ModelFrom = Deployment(p.Pod), "deployment"
 		}
-		p.GPUs = byPod[p.Namespace+"\xff"+p.Pod]
+		p.GPUs = byPod[p.Cluster+"\xff"+p.Namespace+"\xff"+p.Pod]
 		s.Pods = append(s.Pods, *p)
 	}
 	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
@@ -352,6 +362,31 @@ func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Dura
 		return nil, err
 	}
 	return r, nil
+}
+
+// ForCluster returns the diagnosis of one cluster: the same Diagnoser
+// reading through a Querier scoped to the cluster's series; "" returns d.
+// It needs a whole query.Querier.
+func (d *Diagnoser) ForCluster(name string) (*Diagnoser, error) {
+	if name == "" {
+		return d, nil
+	}
+	full, ok := d.q.(query.Querier)
+	if !ok {
+		return nil, errors.New("diagnose: selecting a cluster needs a querier that answers every query")
+	}
+	c := *d
+	c.q = cluster.Scope(full, string(d.cluster), name)
+	return &c, nil
+}
+
+// DiagnoseCluster diagnoses one cluster (ForCluster), every one with "".
+func (d *Diagnoser) DiagnoseCluster(ctx context.Context, name string, at time.Time, window time.Duration) (*Report, error) {
+	dc, err := d.ForCluster(name)
+	if err != nil {
+		return nil, err
+	}
+	return dc.Diagnose(ctx, at, window)
 }
 
 // Fleet computes the fleet model over the snapshot's window and puts it on

@@ -64,7 +64,10 @@ const (
 // Subject identifies what a finding is about; only the fields of its level
 // are set.
 type Subject struct {
-	Level     Level  `json:"level"`
+	Level Level `json:"level"`
+	// Cluster is the value of the cluster label (many clusters sending to
+	// one backend); empty for series without it.
+	Cluster   string `json:"cluster,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	Pod       string `json:"pod,omitempty"`
 	Instance  string `json:"instance,omitempty"`
@@ -165,22 +168,22 @@ func stakes(s *Snapshot, r *Report) {
 	h := s.Window.End.Sub(s.Window.Start).Hours()
 	pods := map[string]int{}
 	for _, p := range s.Pods {
-		pods[p.Subject().String()] = len(p.GPUs)
+		pods[p.Cluster+"\xff"+p.Subject().String()] = len(p.GPUs)
 	}
 	held := map[string]int{}
 	for _, m := range r.Models {
-		held[m.Model] = m.GPUs
+		held[m.Cluster+"\xff"+m.Model] += m.GPUs
 	}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		var n int
 		switch f.Subject.Level {
 		case LevelPod:
-			n = pods[f.Subject.String()]
+			n = pods[f.Subject.Cluster+"\xff"+f.Subject.String()]
 		case LevelGPU:
 			n = 1
 		case LevelModel:
-			n = held[f.Subject.Model]
+			n = held[f.Subject.Cluster+"\xff"+f.Subject.Model]
 			if f.GPUs != 0 {
 				n = max(f.GPUs, -f.GPUs)
 			}

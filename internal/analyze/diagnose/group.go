@@ -29,7 +29,7 @@ func Visible(fs []Finding) (groups []Group, healthy int) {
 		subj := f.Subject.String()
 		key := ""
 		if f.Subject.Level == LevelPod {
-			key = f.Subject.Namespace + "/" + Deployment(f.Subject.Pod) + "\xff" + string(f.State) + "\xff" + string(f.Severity) + "\xff" + f.Action
+			key = f.Subject.Cluster + "\xff" + f.Subject.Namespace + "/" + Deployment(f.Subject.Pod) + "\xff" + string(f.State) + "\xff" + string(f.Severity) + "\xff" + f.Action
 		}
 		if i, ok := idx[key]; ok && key != "" {
 			g := &groups[i]

@@ -33,10 +33,12 @@ type PodStatus struct {
 // ModelStatus rolls pods up per model: how many pods are in each primary
 // state and how many GPUs they hold.
 type ModelStatus struct {
-	Model  string        `json:"model"`
-	Pods   int           `json:"pods"`
-	GPUs   int           `json:"gpus"`
-	States map[State]int `json:"states"`
+	// Cluster is the cluster label's value; empty without it.
+	Cluster string        `json:"cluster,omitempty"`
+	Model   string        `json:"model"`
+	Pods    int           `json:"pods"`
+	GPUs    int           `json:"gpus"`
+	States  map[State]int `json:"states"`
 }
 
 // Analyze runs every detector over the snapshot: the pure core of the
@@ -53,10 +55,10 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 		}
 		r.Pods = append(r.Pods, st)
 		r.Findings = append(r.Findings, fs...)
-		m := models[p.Model]
+		m := models[p.Cluster+"\xff"+p.Model]
 		if m == nil {
-			m = &ModelStatus{Model: p.Model, States: map[State]int{}}
-			models[p.Model] = m
+			m = &ModelStatus{Cluster: p.Cluster, Model: p.Model, States: map[State]int{}}
+			models[p.Cluster+"\xff"+p.Model] = m
 		}
 		m.Pods++
 		m.GPUs += len(p.GPUs)
@@ -65,14 +67,19 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 	for _, m := range models {
 		r.Models = append(r.Models, *m)
 	}
-	slices.SortFunc(r.Models, func(a, b ModelStatus) int { return cmpString(a.Model, b.Model) })
+	slices.SortFunc(r.Models, func(a, b ModelStatus) int {
+		if c := cmpString(a.Cluster, b.Cluster); c != 0 {
+			return c
+		}
+		return cmpString(a.Model, b.Model)
+	})
 	r.Findings = append(r.Findings, gpuFindings(s, th)...)
 	r.Capacity = capacity(s, th)
 	for i := range r.Capacity {
 		c := &r.Capacity[i]
 		// Memory-bound engines are busy streaming weights for small
 		// batches: their busy overstates what the load needs.
-		if m := models[c.Model]; m != nil && m.States[StateMemoryBound]*2 >= m.Pods && c.Delta == 0 && !c.Saturated {
+		if m := models[c.Cluster+"\xff"+c.Model]; m != nil && m.States[StateMemoryBound]*2 >= m.Pods && c.Delta == 0 && !c.Saturated {
 			c.Advice = "none from demand; busy overstates the need: most pods are memory-bound (small batches), so fewer replicas with larger batches would serve the same load (see their findings)"
 		}
 	}
@@ -99,11 +106,34 @@ func cmpString(a, b string) int {
 	return 0
 }
 
+// Clusters are the clusters the report's subjects come from (the cluster
+// label's values), sorted; fewer than two means one cluster, whose views
+// need no cluster column.
+func (r *Report) Clusters() []string {
+	var out []string
+	add := func(c string) {
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	for _, p := range r.Pods {
+		add(p.Subject.Cluster)
+	}
+	for _, f := range r.Findings {
+		add(f.Subject.Cluster)
+	}
+	for _, c := range r.Capacity {
+		add(c.Cluster)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ForSubject returns the findings about one subject (pod, GPU or model).
 func (r *Report) ForSubject(s Subject) []Finding {
 	var out []Finding
 	for _, f := range r.Findings {
-		if f.Subject.Level == s.Level && f.Subject.String() == s.String() {
+		if f.Subject.Level == s.Level && f.Subject.Cluster == s.Cluster && f.Subject.String() == s.String() {
 			out = append(out, f)
 		}
 	}
@@ -164,7 +194,10 @@ func gpuFindings(s *Snapshot, th Thresholds) []Finding {
 // above target) and freed only when they are barely busy with nothing
 // waiting; a model that serves its demand gets no advice.
 type Capacity struct {
-	Model string `json:"model"`
+	// Cluster is the cluster label's value; empty without it. GPUs are
+	// advised per cluster: one cluster's cannot serve another's demand.
+	Cluster string `json:"cluster,omitempty"`
+	Model   string `json:"model"`
 	// GPUModel is the dcgm modelName of the GPUs; MIG is set when they are
 	// MIG slices (counted as slices, never mixed with whole GPUs) and
 	// MIGProfile names the slices' profile (e.g. "3g.40gb") where
@@ -209,8 +242,8 @@ func (c Capacity) Kind() string {
 
 // capacityKey groups pods by model and the kind of GPU they hold.
 type capacityKey struct {
-	model, gpu, profile string
-	mig                 bool
+	cluster, model, gpu, profile string
+	mig                          bool
 }
 
 func capacity(s *Snapshot, th Thresholds) []Capacity {
@@ -219,7 +252,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 	var keys []capacityKey
 	for i := range s.Pods {
 		p := &s.Pods[i]
-		k := capacityKey{model: p.Model}
+		k := capacityKey{cluster: p.Cluster, model: p.Model}
 		if len(p.GPUs) > 0 {
 			g := s.GPUs[p.GPUs[0]]
 			k.gpu, k.mig, k.profile = g.ModelName, g.MIG != "", g.MIGProfile
@@ -232,7 +265,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 	var out []Capacity
 	for _, k := range keys {
 		pods := by[k]
-		c := Capacity{Model: k.model, GPUModel: k.gpu, MIG: k.mig, MIGProfile: k.profile}
+		c := Capacity{Cluster: k.cluster, Model: k.model, GPUModel: k.gpu, MIG: k.mig, MIGProfile: k.profile}
 		var busySum float64
 		var busyN, waited, preempted, slow, unmet, waitSeenN int
 		for i := range n {
@@ -325,6 +358,9 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b Capacity) int {
+		if c := cmpString(a.Cluster, b.Cluster); c != 0 {
+			return c
+		}
 		if c := cmpString(a.Model, b.Model); c != 0 {
 			return c
 		}
@@ -358,7 +394,7 @@ func modelFindings(s *Snapshot, caps []Capacity, th Thresholds) []Finding {
 		wait := math.NaN() // not reported until a pod of the model reports it
 		for i := range s.Pods {
 			p := &s.Pods[i]
-			if p.Model != c.Model {
+			if p.Model != c.Model || p.Cluster != c.Cluster {
 				continue
 			}
 			if st := p.Waiting.stats(0, len(p.Waiting)); st.n > 0 {
@@ -368,7 +404,7 @@ func modelFindings(s *Snapshot, caps []Capacity, th Thresholds) []Finding {
 				wait += st.mean
 			}
 		}
-		subj := Subject{Level: LevelModel, Model: c.Model}
+		subj := Subject{Level: LevelModel, Cluster: c.Cluster, Model: c.Model}
 		ev := []Evidence{{Signal: sigBusy, Stat: "mean", Value: c.MeanBusy, Query: s.Queries[sigBusy]},
 			evidence(sigWaiting, "mean", wait, s.Queries[sigWaiting])}
 		switch {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
@@ -18,7 +19,7 @@ import (
 
 // TestScripts runs testdata/*.test, promqltest-style scripts: a `load`
 // block of series (promqltest's syntax), then `diagnose at <T> window <W>`
-// blocks of expectations, one per line:
+// [cluster=<name>]` blocks of expectations, one per line:
 //
 //	primary <namespace/pod> <state>      the pod's primary state
 //	finding <subject> <state>            some finding about the subject
@@ -29,13 +30,15 @@ import (
 //	not-reported <subject> <state> <sig> the finding's evidence shows sig as not reported
 //	model <namespace/pod> <name>         the pod's model name
 //	engine <namespace/pod> <exporter>    the engine the catalog recognised
+//	no-pod <subject> <any>               the pod is not diagnosed
 //	capacity <model> <gpu kind> <delta>  the capacity advice for the model on that
 //	                                     kind of GPU (spaces in the kind as _)
 //	step <any> <duration>                the snapshot's step (report window / steps)
 //	error <any> <text>                   the diagnosis fails with an error containing text
 //
 // Subjects are written as Subject.String(): namespace/pod, hostname/uuid
-// for GPUs, the model name, or fleet.
+// for GPUs, the model name, or fleet, after `<cluster>:` when the series
+// carry a cluster label. cluster= diagnoses that cluster only.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	cat, err := schema.New(schema.Options{})
@@ -44,8 +47,11 @@ func TestScripts(t *testing.T) {
 	}
 	script.Run(t, filepath.Join("testdata", "*.test"), map[string]script.Verb{"diagnose": func(t *testing.T, q query.Querier, s *script.Script, c *script.Command) any {
 		var at, window time.Duration
-		if len(c.Args) != 4 || c.Args[0] != "at" || c.Args[2] != "window" {
-			t.Fatalf("%s: %q: want `diagnose at <T> window <W>`", c.Where(s), c.Text)
+		var only string
+		if len(c.Args) == 5 && strings.HasPrefix(c.Args[4], "cluster=") {
+			only = strings.TrimPrefix(c.Args[4], "cluster=")
+		} else if len(c.Args) != 4 || c.Args[0] != "at" || c.Args[2] != "window" {
+			t.Fatalf("%s: %q: want `diagnose at <T> window <W> [cluster=<name>]`", c.Where(s), c.Text)
 		}
 		var err error
 		if at, err = time.ParseDuration(c.Args[1]); err == nil {
@@ -95,7 +101,7 @@ func TestScripts(t *testing.T) {
 			}
 			expect = append(expect, x)
 		}
-		d, err := diagnose.New(diagnose.Options{Querier: q, Catalog: cat})
+		d, err := diagnose.New(diagnose.Options{Querier: cluster.Scope(q, "", only), Catalog: cat})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +142,7 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 	var about []string
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
-		if f.Subject.String() != x.subject {
+		if subjectName(f.Subject) != x.subject {
 			continue
 		}
 		about = append(about, string(f.State))
@@ -147,7 +153,7 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 	switch x.kind {
 	case "primary":
 		for _, p := range rep.Pods {
-			if p.Subject.String() == x.subject {
+			if subjectName(p.Subject) == x.subject {
 				if string(p.Primary) != x.state {
 					t.Errorf("%s: %s primary %s, want %s (findings %v)", where, x.subject, p.Primary, x.state, about)
 				}
@@ -155,6 +161,10 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 			}
 		}
 		t.Errorf("%s: no pod %s diagnosed", where, x.subject)
+	case "no-pod":
+		if slices.ContainsFunc(rep.Pods, func(p diagnose.PodStatus) bool { return subjectName(p.Subject) == x.subject }) {
+			t.Errorf("%s: pod %s diagnosed", where, x.subject)
+		}
 	case "finding":
 		if found == nil {
 			t.Errorf("%s: no %s finding for %s (findings %v)", where, x.state, x.subject, about)
@@ -203,7 +213,9 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 			t.Errorf("%s: %s %s is %q, want %q", where, x.subject, x.kind, got, x.state)
 		}
 	case "capacity":
-		i := slices.IndexFunc(rep.Capacity, func(c diagnose.Capacity) bool { return c.Model == x.subject && c.Kind() == x.text })
+		i := slices.IndexFunc(rep.Capacity, func(c diagnose.Capacity) bool {
+			return subjectName(diagnose.Subject{Level: diagnose.LevelModel, Cluster: c.Cluster, Model: c.Model}) == x.subject && c.Kind() == x.text
+		})
 		if i < 0 {
 			t.Errorf("%s: no capacity advice for %s on %s: %+v", where, x.subject, x.text, rep.Capacity)
 			return
@@ -222,4 +234,13 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 	default:
 		t.Fatalf("%s: unknown expectation %q", where, x.kind)
 	}
+}
+
+// subjectName is a subject as scripts write it: cluster:subject when the
+// series carry a cluster label.
+func subjectName(s diagnose.Subject) string {
+	if s.Cluster != "" {
+		return s.Cluster + ":" + s.String()
+	}
+	return s.String()
 }

@@ -84,6 +84,8 @@ func (t Track) slice(from, to int) Track {
 // Pod is one engine pod's signals over the window. Engine tracks are per
 // pod (data-parallel ranks already aggregated by the catalog).
 type Pod struct {
+	// Cluster is the cluster label's value; empty without it.
+	Cluster   string `json:"cluster,omitempty"`
 	Namespace string `json:"namespace"`
 	Pod       string `json:"pod"`
 	Instance  string `json:"instance"`
@@ -113,7 +115,7 @@ type Pod struct {
 
 // Subject is the pod as a finding's subject.
 func (p *Pod) Subject() Subject {
-	return Subject{Level: LevelPod, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model}
+	return Subject{Level: LevelPod, Cluster: p.Cluster, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model}
 }
 
 // podHashAlphabet is the alphabet of Kubernetes' generated name suffixes
@@ -152,6 +154,8 @@ func Deployment(pod string) string {
 
 // GPU is one GPU (or MIG slice) over the window.
 type GPU struct {
+	// Cluster is the cluster label's value; empty without it.
+	Cluster  string `json:"cluster,omitempty"`
 	Hostname string `json:"hostname"`
 	UUID     string `json:"uuid"`
 	MIG      string `json:"mig,omitempty"`
@@ -175,13 +179,15 @@ type GPU struct {
 
 // Subject is the GPU as a finding's subject.
 func (g *GPU) Subject() Subject {
-	return Subject{Level: LevelGPU, Hostname: g.Hostname, UUID: g.UUID, MIG: g.MIG, Namespace: g.Namespace, Pod: g.Pod}
+	return Subject{Level: LevelGPU, Cluster: g.Cluster, Hostname: g.Hostname, UUID: g.UUID, MIG: g.MIG, Namespace: g.Namespace, Pod: g.Pod}
 }
 
-func (g *GPU) key() string { return g.Hostname + "\xff" + g.UUID + "\xff" + g.MIG }
+func (g *GPU) key() string { return g.Cluster + "\xff" + g.Hostname + "\xff" + g.UUID + "\xff" + g.MIG }
 
 // Target is a scrape target that was down at some step of the window.
 type Target struct {
+	// Cluster is the cluster label's value; empty without it.
+	Cluster  string `json:"cluster,omitempty"`
 	Job      string `json:"job"`
 	Instance string `json:"instance"`
 	// Down is 0 at the steps where the target's up was 0, NaN elsewhere.

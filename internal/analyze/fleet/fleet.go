@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
@@ -45,8 +46,8 @@ type Options struct {
 
 // Calculator computes fleet models. It is safe for concurrent use.
 type Calculator struct {
-	opts    Options
-	serving []servingQuery
+	opts     Options
+	servingQ []servingQuery
 }
 
 // servingQuery is one fleet-wide serving total: Σ of a catalog signal.
@@ -80,15 +81,21 @@ func New(o Options) (*Calculator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fleet: signal %s: parse %q: %w", s.signal, q, err)
 		}
-		c.serving = append(c.serving, servingQuery{signal: s.signal, query: (&parser.AggregateExpr{Op: parser.SUM, Expr: e}).String(), dst: s.dst})
+		c.servingQ = append(c.servingQ, servingQuery{signal: s.signal, query: (&parser.AggregateExpr{Op: parser.SUM, Expr: e}).String(), dst: s.dst})
 	}
 	return c, nil
 }
 
 // Model is the fleet over one window, in the glossary's words.
 type Model struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
+	// Cluster is the one cluster this model covers (PerCluster); empty
+	// for every cluster together.
+	Cluster string `json:"cluster,omitempty"`
+	// Clusters are the clusters added up (the cluster label's values);
+	// empty when the series carry none.
+	Clusters []string  `json:"clusters,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
 	// CoveredStart and CoveredEnd are the span with data (zero without).
 	CoveredStart time.Time `json:"coveredStart,omitzero"`
 	CoveredEnd   time.Time `json:"coveredEnd,omitzero"`
@@ -156,14 +163,45 @@ type Serving struct {
 // Compute builds the fleet model over [start, end]; step zero picks the
 // cost package's default for the window.
 func (c *Calculator) Compute(ctx context.Context, q Querier, start, end time.Time, step time.Duration) (*Model, error) {
-	rep, err := c.opts.Cost.Compute(ctx, q, cost.Request{Start: start, End: end, Step: step, By: cost.ByTeam})
+	return c.ComputeCluster(ctx, q, "", start, end, step)
+}
+
+// PerCluster builds one fleet model per cluster over [start, end], in the
+// clusters' order, then the series without a cluster label as
+// cluster.Unnamed when they hold data; nil when there are not two. Their
+// figures add up to Compute's.
+func (c *Calculator) PerCluster(ctx context.Context, q Querier, start, end time.Time, step time.Duration) ([]*Model, error) {
+	names, err := cluster.Names(ctx, q, c.opts.Cost.ClusterLabel(), start, end)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	out := make([]*Model, 0, len(names)+1)
+	for _, name := range append(names, cluster.Unnamed) {
+		m, err := c.ComputeCluster(ctx, q, name, start, end, step)
+		if err != nil {
+			return nil, err
+		}
+		if name != cluster.Unnamed || !m.CoveredEnd.IsZero() {
+			out = append(out, m)
+		}
+	}
+	if len(out) < 2 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// ComputeCluster builds the fleet model of one cluster over [start,
+// end], every cluster's with name "".
+func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string, start, end time.Time, step time.Duration) (*Model, error) {
+	rep, err := c.opts.Cost.Compute(ctx, q, cost.Request{Start: start, End: end, Step: step, By: cost.ByTeam, Cluster: name})
 	if err != nil {
 		return nil, fmt.Errorf("fleet model: %w", err)
 	}
 	set := rep.Sets[0]
 	m := &Model{Start: start, End: end, CoveredStart: set.CoveredStart, CoveredEnd: set.CoveredEnd, Currency: rep.Currency,
 		GPUs: set.Fleet.ModelGPUs, ByModel: set.Fleet.ByModel, Teams: set.Allocations, Idle: set.Idle,
-		AllocationSource: set.AllocationSource, Warnings: set.Warnings}
+		AllocationSource: set.AllocationSource, Warnings: set.Warnings, Cluster: name, Clusters: set.Clusters}
 	m.GPUs.Model = ""
 	t := set.Totals
 	m.Hours = Quantities{Allocatable: set.Fleet.AllocatableGPUHours, Reserved: t.ReservedGPUHours, Allocated: t.AllocatedGPUHours,
@@ -177,7 +215,7 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, start, end time.Tim
 			m.SavingsPer10Points = cost.Micros(math.Round(float64(t.Cost) * (1 - m.Busy/min(1, m.Busy+0.1))))
 		}
 	}
-	if m.Serving, err = c.Serving(ctx, q, end); err != nil {
+	if m.Serving, err = c.serving1(ctx, q, name, end); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -185,10 +223,22 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, start, end time.Tim
 
 // Serving reads the serving totals at t.
 func (c *Calculator) Serving(ctx context.Context, q Querier, t time.Time) (Serving, error) {
+	return c.serving1(ctx, q, "", t)
+}
+
+// serving1 reads the serving totals of one cluster, or of all with name "".
+func (c *Calculator) serving1(ctx context.Context, q Querier, name string, t time.Time) (Serving, error) {
 	s := Serving{Queries: map[string]string{}}
-	for _, sq := range c.serving {
-		s.Queries[sq.signal] = sq.query
-		res, err := q.Query(ctx, sq.query, t)
+	for _, sq := range c.servingQ {
+		text := sq.query
+		if name != "" {
+			var err error
+			if text, err = cluster.Inject(text, c.opts.Cost.ClusterLabel(), name); err != nil {
+				return s, fmt.Errorf("fleet model: %s: %w", sq.signal, err)
+			}
+		}
+		s.Queries[sq.signal] = text
+		res, err := q.Query(ctx, text, t)
 		if err != nil {
 			return s, fmt.Errorf("fleet model: %s: %w", sq.signal, err)
 		}

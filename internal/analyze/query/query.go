@@ -60,17 +60,31 @@ const (
 	ErrCanceled  ErrorType = "canceled"
 	ErrInternal  ErrorType = "internal"
 	ErrCostLimit ErrorType = "too_many_resources"
+	// ErrUnavailable is a backend that did not answer (external mode).
+	ErrUnavailable ErrorType = "unavailable"
+	// ErrNotFound is an endpoint the backend does not serve.
+	ErrNotFound ErrorType = "not_found"
 )
 
-// Error is a query error with its type.
+// Error is a query error with its type. Err's message goes to API
+// clients; Detail, when set, is the full cause for the server's log only
+// (it may name internal addresses).
 type Error struct {
-	Type ErrorType
-	Err  error
+	Type   ErrorType
+	Err    error
+	Detail error
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
 
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns Err and Detail, so errors.Is and errors.As see the
+// cause (callers on the command line still find the *url.Error).
+func (e *Error) Unwrap() []error {
+	if e.Detail == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Detail}
+}
 
 // TypeOf returns the ErrorType of err, ErrInternal when it carries none.
 func TypeOf(err error) ErrorType {

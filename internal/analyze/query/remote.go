@@ -81,11 +81,21 @@ func (r *Remote) LabelValues(ctx context.Context, name string, matchers []string
 	return out, nil
 }
 
-// classify keeps the remote API's error type and names the backend.
+// classify keeps the remote API's error type and message, without the
+// backend's address: the message goes to API clients. Errors of the
+// connection keep their full text in Detail, for the log.
 func (r *Remote) classify(err error) error {
-	var ae *v1.Error
-	if errors.As(err, &ae) {
-		return &Error{Type: ErrorType(ae.Type), Err: fmt.Errorf("%s: %w", r.url, err)}
+	var qe *Error
+	if errors.As(err, &qe) {
+		return qe
 	}
-	return &Error{Type: ErrInternal, Err: fmt.Errorf("%s: %w", r.url, err)}
+	var ae *v1.Error
+	if !errors.As(err, &ae) {
+		return transportError(err)
+	}
+	switch ae.Type {
+	case v1.ErrBadResponse, v1.ErrServer, v1.ErrClient:
+		return &Error{Type: ErrUnavailable, Err: fmt.Errorf("the query backend answered: %s", r.scrub(ae.Msg)), Detail: err}
+	}
+	return &Error{Type: ErrorType(ae.Type), Err: errors.New(r.scrub(ae.Msg))}
 }

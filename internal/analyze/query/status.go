@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -69,7 +68,8 @@ func (r *Remote) Targets(ctx context.Context) ([]Target, error) {
 func (r *Remote) ConfigYAML(ctx context.Context) (string, error) {
 	c, err := r.api.Config(ctx)
 	if err != nil {
-		return "", r.classify(fmt.Errorf("/api/v1/status/config: %w", err))
+		err = r.classify(err)
+		return "", &Error{Type: TypeOf(err), Err: fmt.Errorf("%s: %w", EndpointConfig, err)}
 	}
 	return c.YAML, nil
 }
@@ -77,33 +77,12 @@ func (r *Remote) ConfigYAML(ctx context.Context) (string, error) {
 // get calls an API endpoint through the client and decodes the data of a
 // success into out.
 func (r *Remote) get(ctx context.Context, path string, q url.Values, out any) error {
-	u := r.client.URL(path, nil)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	env, err := r.call(ctx, path, q)
 	if err != nil {
-		return r.classify(fmt.Errorf("%s: %w", path, err))
-	}
-	resp, body, err := r.client.Do(ctx, req)
-	if err != nil {
-		return r.classify(fmt.Errorf("%s: %w", path, err))
-	}
-	var env struct {
-		Status    string          `json:"status"`
-		Data      json.RawMessage `json:"data"`
-		ErrorType string          `json:"errorType"`
-		Error     string          `json:"error"`
-	}
-	if resp.StatusCode/100 != 2 && json.Unmarshal(body, &env) != nil {
-		return r.classify(fmt.Errorf("%s: %s", path, resp.Status))
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return r.classify(fmt.Errorf("%s: decode: %w", path, err))
-	}
-	if env.Status != "success" {
-		return r.classify(&v1.Error{Type: v1.ErrorType(env.ErrorType), Msg: fmt.Sprintf("%s: %s: %s", path, resp.Status, env.Error)})
+		return err
 	}
 	if err := json.Unmarshal(env.Data, out); err != nil {
-		return r.classify(fmt.Errorf("%s: decode data: %w", path, err))
+		return &Error{Type: ErrUnavailable, Err: fmt.Errorf("%s: decode the query backend's data: %w", path, err)}
 	}
 	return nil
 }

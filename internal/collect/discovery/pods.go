@@ -1,6 +1,8 @@
 // Package discovery finds scrape targets among Kubernetes pods with
 // client-go, honouring the prometheus.io/scrape, prometheus.io/port,
-// prometheus.io/path and prometheus.io/scheme annotations. It plugs into
+// prometheus.io/path and prometheus.io/scheme annotations; a job whose
+// relabelling selects by container port gets Prometheus's pod role
+// instead (PortTargets). It plugs into
 // Prometheus's discovery manager as a discovery.Config, so the rest of the
 // scrape configuration (relabelling, limits) applies unchanged, and it takes
 // a kubernetes.Interface so tests run it on client-go's fake clientset.
@@ -9,6 +11,7 @@
 package discovery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,6 +24,7 @@ import (
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/discovery/kubernetes"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/util/strutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,6 +78,33 @@ func NewClient(c *kubernetes.SDConfig) (k8s.Interface, error) {
 type PodConfig struct {
 	SD        *kubernetes.SDConfig
 	NewClient ClientFunc
+	// PortTargets serves Prometheus's pod role instead of the annotation
+	// convention: every running pod with an IP, one target per declared
+	// container port (see ReadsContainerPorts).
+	PortTargets bool
+}
+
+// Meta labels of a container port, as Prometheus's pod role sets them.
+const (
+	metaPortName     = metaPrefix + "pod_container_port_name"
+	metaPortNumber   = metaPrefix + "pod_container_port_number"
+	metaPortProtocol = metaPrefix + "pod_container_port_protocol"
+)
+
+// ReadsContainerPorts reports whether relabel configs read a container
+// port's meta labels: such a job (dcgm-exporter's, Kueue's and
+// kube-state-metrics' in the generated config) selects its targets by
+// port, as written for Prometheus's pod role, and gets PortTargets.
+func ReadsContainerPorts(rcs []*relabel.Config) bool {
+	for _, rc := range rcs {
+		for _, l := range rc.SourceLabels {
+			switch string(l) {
+			case metaPortName, metaPortNumber, metaPortProtocol:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Name implements discovery.Config.
@@ -119,7 +150,7 @@ func (c *PodConfig) NewDiscoverer(o pdiscovery.DiscovererOptions) (pdiscovery.Di
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	return &Pods{client: client, namespaces: namespaces, labelSelector: selector, fieldSelector: field, logger: logger}, nil
+	return &Pods{client: client, namespaces: namespaces, labelSelector: selector, fieldSelector: field, portTargets: c.PortTargets, logger: logger}, nil
 }
 
 // Pods discovers annotated pods.
@@ -128,6 +159,7 @@ type Pods struct {
 	namespaces    []string
 	labelSelector string
 	fieldSelector string
+	portTargets   bool
 	logger        *slog.Logger
 }
 
@@ -193,16 +225,22 @@ func (p *Pods) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 
 func source(pod *corev1.Pod) string { return "pod/" + pod.Namespace + "/" + pod.Name }
 
-// group turns a pod into its target group: one target when the pod is
-// running, has an IP and is annotated prometheus.io/scrape=true.
+// group turns a pod into its target group: with PortTargets, one target
+// per container port of a pod that has an IP and has not finished;
+// otherwise one target when such a pod is annotated prometheus.io/scrape=true.
 func (p *Pods) group(o any) *targetgroup.Group {
 	pod, ok := o.(*corev1.Pod)
 	if !ok {
 		return &targetgroup.Group{}
 	}
 	tg := &targetgroup.Group{Source: source(pod)}
-	if pod.Annotations[AnnotationScrape] != "true" || pod.Status.PodIP == "" ||
-		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Status.PodIP == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return tg
+	}
+	if p.portTargets {
+		return portGroup(pod, tg)
+	}
+	if pod.Annotations[AnnotationScrape] != "true" {
 		return tg
 	}
 	port, container := pod.Annotations[AnnotationPort], ""
@@ -237,6 +275,36 @@ func (p *Pods) group(o any) *targetgroup.Group {
 		t[metaPrefix+"pod_container_name"] = model.LabelValue(container)
 	}
 	tg.Targets = []model.LabelSet{t}
+	tg.Labels = podLabels(pod)
+	return tg
+}
+
+// portGroup fills tg as Prometheus's pod role does: one target per
+// declared container port, one per container without ports (its address
+// the pod IP alone), annotations not required.
+func portGroup(pod *corev1.Pod, tg *targetgroup.Group) *targetgroup.Group {
+	for _, c := range pod.Spec.Containers {
+		base := model.LabelSet{
+			metaPrefix + "pod_container_name":  model.LabelValue(c.Name),
+			metaPrefix + "pod_container_image": model.LabelValue(c.Image),
+			metaPrefix + "pod_container_init":  "false",
+		}
+		if len(c.Ports) == 0 {
+			t := base.Clone()
+			t[model.AddressLabel] = model.LabelValue(pod.Status.PodIP)
+			tg.Targets = append(tg.Targets, t)
+			continue
+		}
+		for _, cp := range c.Ports {
+			port := strconv.Itoa(int(cp.ContainerPort))
+			t := base.Clone()
+			t[model.AddressLabel] = model.LabelValue(net.JoinHostPort(pod.Status.PodIP, port))
+			t[metaPortName] = model.LabelValue(cp.Name)
+			t[metaPortNumber] = model.LabelValue(port)
+			t[metaPortProtocol] = model.LabelValue(cmp.Or(cp.Protocol, corev1.ProtocolTCP))
+			tg.Targets = append(tg.Targets, t)
+		}
+	}
 	tg.Labels = podLabels(pod)
 	return tg
 }

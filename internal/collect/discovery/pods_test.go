@@ -9,6 +9,7 @@ import (
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/discovery/kubernetes"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
+	"github.com/prometheus/prometheus/model/relabel"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8s "k8s.io/client-go/kubernetes"
@@ -60,6 +61,23 @@ func (g *groups) wait(t *testing.T, source string, targets int) *targetgroup.Gro
 	}
 }
 
+// runPods runs a discoverer of role pod on client until the test ends.
+func runPods(t *testing.T, client k8s.Interface, portTargets bool) *groups {
+	t.Helper()
+	cfg := &PodConfig{
+		SD:          &kubernetes.SDConfig{Role: kubernetes.RolePod},
+		NewClient:   func(*kubernetes.SDConfig) (k8s.Interface, error) { return client, nil },
+		PortTargets: portTargets,
+	}
+	d, err := cfg.NewDiscoverer(pdiscovery.DiscovererOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGroups()
+	go d.Run(t.Context(), g.ch)
+	return g
+}
+
 func TestPodsHonourAnnotations(t *testing.T) {
 	client := fake.NewClientset(
 		pod("serving", "vllm-0", "10.0.0.1", map[string]string{AnnotationScrape: "true", AnnotationPort: "8000", AnnotationPath: "/vllm/metrics"}),
@@ -67,18 +85,8 @@ func TestPodsHonourAnnotations(t *testing.T) {
 		pod("serving", "sidecar", "10.0.0.3", nil, 8080),
 		pod("serving", "noport", "10.0.0.4", map[string]string{AnnotationScrape: "true"}),
 	)
-	cfg := &PodConfig{
-		SD:        &kubernetes.SDConfig{Role: kubernetes.RolePod},
-		NewClient: func(*kubernetes.SDConfig) (k8s.Interface, error) { return client, nil },
-	}
-	d, err := cfg.NewDiscoverer(pdiscovery.DiscovererOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	g := newGroups()
-	go d.Run(ctx, g.ch)
+	ctx := t.Context()
+	g := runPods(t, client, false)
 
 	tg := g.wait(t, "pod/serving/vllm-0", 1)
 	want := model.LabelSet{"__address__": "10.0.0.1:8000", "__metrics_path__": "/vllm/metrics", "namespace": "serving", "pod": "vllm-0"}
@@ -139,4 +147,47 @@ func TestNamespacesRestrictDiscovery(t *testing.T) {
 	if _, ok := g.last["pod/serving/a"]; ok {
 		t.Error("a pod outside the configured namespaces was discovered")
 	}
+}
+
+// TestPodsPortTargets: a job whose relabelling reads container ports gets
+// Prometheus's pod role — one target per declared port of every running
+// pod, annotated or not, with the port's meta labels; a container without
+// ports is one target at the pod IP; a pod without an IP or finished is none.
+func TestPodsPortTargets(t *testing.T) {
+	ksm := pod("kube-system", "kube-state-metrics-0", "10.0.0.5", nil, 8080, 8081)
+	ksm.Spec.Containers[0].Ports[0].Name = "http"
+	ksm.Spec.Containers = append(ksm.Spec.Containers, corev1.Container{Name: "sidecar", Image: "busybox"})
+	pending := pod("kube-system", "pending", "", nil, 8080)
+	finished := pod("kube-system", "finished", "10.0.0.6", nil, 8080)
+	finished.Status.Phase = corev1.PodFailed
+	client := fake.NewClientset(ksm, pending, finished)
+	port := func(name string) []*relabel.Config {
+		return []*relabel.Config{{SourceLabels: model.LabelNames{model.LabelName(name)}, Regex: relabel.MustNewRegexp("8080"), Action: relabel.Keep}}
+	}
+	if ReadsContainerPorts(port("__meta_kubernetes_pod_label_app")) || !ReadsContainerPorts(port("__meta_kubernetes_pod_container_port_number")) ||
+		!ReadsContainerPorts(port("__meta_kubernetes_pod_container_port_name")) {
+		t.Error("ReadsContainerPorts decides on the wrong labels")
+	}
+	g := runPods(t, client, true)
+	tg := g.wait(t, "pod/kube-system/kube-state-metrics-0", 3)
+	want := []model.LabelSet{
+		{"__address__": "10.0.0.5:8080", "__meta_kubernetes_pod_container_name": "engine", "__meta_kubernetes_pod_container_image": "",
+			"__meta_kubernetes_pod_container_init": "false", "__meta_kubernetes_pod_container_port_name": "http",
+			"__meta_kubernetes_pod_container_port_number": "8080", "__meta_kubernetes_pod_container_port_protocol": "TCP"},
+		{"__address__": "10.0.0.5:8081", "__meta_kubernetes_pod_container_name": "engine", "__meta_kubernetes_pod_container_image": "",
+			"__meta_kubernetes_pod_container_init": "false", "__meta_kubernetes_pod_container_port_name": "",
+			"__meta_kubernetes_pod_container_port_number": "8081", "__meta_kubernetes_pod_container_port_protocol": "TCP"},
+		{"__address__": "10.0.0.5", "__meta_kubernetes_pod_container_name": "sidecar", "__meta_kubernetes_pod_container_image": "busybox",
+			"__meta_kubernetes_pod_container_init": "false"},
+	}
+	for i, w := range want {
+		if !tg.Targets[i].Equal(w) {
+			t.Errorf("target %d: %v, want %v", i, tg.Targets[i], w)
+		}
+	}
+	if tg.Labels["__meta_kubernetes_pod_name"] != "kube-state-metrics-0" || tg.Labels["__meta_kubernetes_namespace"] != "kube-system" {
+		t.Errorf("pod meta labels: %v", tg.Labels)
+	}
+	g.wait(t, "pod/kube-system/pending", 0)
+	g.wait(t, "pod/kube-system/finished", 0)
 }

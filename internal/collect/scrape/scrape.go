@@ -124,7 +124,7 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 		cfgs := make(pdiscovery.Configs, 0, len(sc.ServiceDiscoveryConfigs))
 		for _, c := range sc.ServiceDiscoveryConfigs {
 			if k, ok := c.(*kubernetes.SDConfig); ok && k.Role == kubernetes.RolePod {
-				c = &discovery.PodConfig{SD: k, NewClient: m.kube}
+				c = &discovery.PodConfig{SD: k, NewClient: m.kube, PortTargets: discovery.ReadsContainerPorts(sc.RelabelConfigs)}
 			}
 			cfgs = append(cfgs, c)
 		}

@@ -56,6 +56,16 @@ type Options struct {
 	// Ready reports whether the server is ready to serve queries.
 	Ready func() bool
 	Build BuildInfo
+	// Backend, when set (external mode), answers metadata, rules, alerts,
+	// exemplars and the status pages but buildinfo: they are the
+	// backend's. Nil serves them from the embedded components (Targets,
+	// HandleRules's source, Exemplars, Status).
+	Backend query.Backend
+	// Exemplars answers exemplar queries in embedded mode; nil answers
+	// none (after checking the query).
+	Exemplars ExemplarSource
+	// Status is what the embedded mode's status pages show.
+	Status Status
 	// Now is the clock for queries without a time; nil means time.Now.
 	Now func() time.Time
 	// MaxResponseBytes caps one JSON response: a larger one is refused
@@ -99,10 +109,8 @@ func New(opts Options) *API {
 	a.handle("/api/v1/series", a.series)
 	a.handle("/api/v1/labels", a.labelNames)
 	a.handle("/api/v1/label/{name}/values", a.labelValues)
-	a.handle("/api/v1/metadata", a.metadata)
 	a.handle("/api/v1/targets", a.targets)
-	a.handle("/api/v1/status/buildinfo", func(*http.Request) (any, []string, []string, error) { return a.opts.Build, nil, nil, nil })
-	a.handle("/api/v1/query_exemplars", func(*http.Request) (any, []string, []string, error) { return []any{}, nil, nil, nil })
+	a.statusRoutes()
 	a.Handle("/-/healthy", http.HandlerFunc(healthy))
 	a.Handle("/-/ready", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if !a.opts.Ready() {
@@ -119,8 +127,33 @@ func New(opts Options) *API {
 	return a
 }
 
-// ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Under /api/v1/ it sets the CORS
+// headers as Prometheus does with its default --web.cors.origin='.*' and
+// answers OPTIONS, on any path there, with 204 and no body.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		setCORS(w, r)
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// setCORS allows cross-origin reads from any origin (a request without an
+// Origin header gets only Vary).
+func setCORS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if r.Header.Get("Origin") == "" {
+		return
+	}
+	h.Set("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type, Origin")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	h.Set("Access-Control-Expose-Headers", "Date")
+	h.Set("Access-Control-Allow-Origin", "*")
+}
 
 // Handle adds a handler from another presentation package (the web UI,
 // later API groups) to the same mux.
@@ -166,6 +199,14 @@ func (a *API) wrap(f apiFunc) http.Handler {
 	})
 }
 
+// statusClientClosed is the code Prometheus answers a canceled query with
+// (nginx's 499).
+const statusClientClosed = 499
+
+// fail answers err in Prometheus's error envelope with Prometheus's HTTP
+// code for its type (unavailable, like internal, is 500 there). The full
+// cause of a backend error, which may name its address, goes to the log
+// only.
 func (a *API) fail(w http.ResponseWriter, err error) {
 	typ := query.TypeOf(err)
 	code := http.StatusInternalServerError
@@ -174,8 +215,16 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case query.ErrExec, query.ErrCostLimit:
 		code = http.StatusUnprocessableEntity
-	case query.ErrCanceled, query.ErrTimeout:
+	case query.ErrCanceled:
+		code = statusClientClosed
+	case query.ErrTimeout:
 		code = http.StatusServiceUnavailable
+	case query.ErrNotFound:
+		code = http.StatusNotFound
+	}
+	var qe *query.Error
+	if errors.As(err, &qe) && qe.Detail != nil {
+		a.opts.Logger.Warn("query backend", "type", typ, "err", qe.Detail)
 	}
 	a.write(w, code, response{Status: "error", ErrorType: string(typ), Error: err.Error()})
 }

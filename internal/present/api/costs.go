@@ -57,7 +57,7 @@ func costRequest(r *http.Request, now time.Time) (cost.Request, error) {
 	if err != nil {
 		return cost.Request{}, badData("invalid parameter \"aggregate\": %v", err)
 	}
-	req := cost.Request{Start: start, End: end, By: by}
+	req := cost.Request{Start: start, End: end, By: by, Cluster: r.FormValue("cluster")}
 	if s := r.FormValue("shareIdle"); s != "" {
 		if req.ShareIdle, err = strconv.ParseBool(s); err != nil {
 			return cost.Request{}, badData("invalid parameter \"shareIdle\": %v", err)

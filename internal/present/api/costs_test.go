@@ -65,6 +65,8 @@ func TestCosts(t *testing.T) {
 		{url.Values{"window": {"2h"}, "shareIdle": {"true"}, "aggregate": {"team"}}, 200, 1, 2, "5.000000"},
 		{url.Values{"window": {"1970-01-01T00:00:00Z,1970-01-01T02:00:00Z"}, "step": {"1h"}}, 200, 2, 1, "0.000000"},
 		{url.Values{"window": {"2h"}, "aggregate": {"namespace"}, "resolution": {"5m"}}, 200, 1, 2, "0.000000"},
+		// A cluster the series do not name: nothing of it to attribute.
+		{url.Values{"window": {"2h"}, "cluster": {"eu-1"}}, 200, 1, 0, ""},
 		{url.Values{"window": {"soon"}}, 400, 0, 0, ""},
 		{url.Values{"aggregate": {"pod"}}, 400, 0, 0, ""},
 		{url.Values{"shareIdle": {"maybe"}}, 400, 0, 0, ""},

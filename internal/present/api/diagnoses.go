@@ -8,17 +8,19 @@ import (
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 )
 
-// Diagnoser is what /api/v1/diagnoses reads: a diagnosis report at a time
-// over a window (diagnose.Diagnoser satisfies it).
+// Diagnoser is what /api/v1/diagnoses reads: a diagnosis report of one
+// cluster ("" every one) at a time over a window (diagnose.Diagnoser
+// satisfies it).
 type Diagnoser interface {
-	Diagnose(ctx context.Context, at time.Time, window time.Duration) (*diagnose.Report, error)
+	DiagnoseCluster(ctx context.Context, cluster string, at time.Time, window time.Duration) (*diagnose.Report, error)
 }
 
 // DefaultDiagnosisWindow is the window of /api/v1/diagnoses without since.
 const DefaultDiagnosisWindow = time.Hour
 
 // Diagnoses returns the handler of /api/v1/diagnoses: parameters time
-// (default now), since (the window, default 1h) and timeout, answered in
+// (default now), since (the window, default 1h), cluster (one cluster,
+// default every one) and timeout, answered in
 // the API's envelope with a diagnose.Report as data. Register it with
 // Handle("/api/v1/diagnoses", a.Diagnoses(d)).
 func (a *API) Diagnoses(d Diagnoser) http.Handler {
@@ -32,7 +34,7 @@ func (a *API) Diagnoses(d Diagnoser) http.Handler {
 			return nil, nil, nil, err
 		}
 		defer cancel()
-		rep, err := d.Diagnose(ctx, at, window)
+		rep, err := d.DiagnoseCluster(ctx, r.FormValue("cluster"), at, window)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -16,13 +16,14 @@ import (
 
 // fakeDiagnoser records what it was asked and answers with a fixed report.
 type fakeDiagnoser struct {
-	at     time.Time
-	window time.Duration
-	err    error
+	at      time.Time
+	window  time.Duration
+	cluster string
+	err     error
 }
 
-func (f *fakeDiagnoser) Diagnose(_ context.Context, at time.Time, window time.Duration) (*diagnose.Report, error) {
-	f.at, f.window = at, window
+func (f *fakeDiagnoser) DiagnoseCluster(_ context.Context, cluster string, at time.Time, window time.Duration) (*diagnose.Report, error) {
+	f.at, f.window, f.cluster = at, window, cluster
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -39,9 +40,11 @@ func TestDiagnoses(t *testing.T) {
 		wantCode   int
 		wantAt     time.Time
 		wantWindow time.Duration
+		cluster    string
 	}{
 		{name: "defaults", wantCode: http.StatusOK, wantAt: now, wantWindow: time.Hour},
 		{name: "time and since", query: "?time=1772445600&since=30m", wantCode: http.StatusOK, wantAt: time.Unix(1772445600, 0).UTC(), wantWindow: 30 * time.Minute},
+		{name: "one cluster", query: "?cluster=eu-1", wantCode: http.StatusOK, wantAt: now, wantWindow: time.Hour, cluster: "eu-1"},
 		{name: "bad since", query: "?since=-5m", wantCode: http.StatusBadRequest},
 		{name: "bad time", query: "?time=yesterday", wantCode: http.StatusBadRequest},
 		{name: "query error", err: &query.Error{Type: query.ErrExec, Err: errors.New("boom")}, wantCode: http.StatusUnprocessableEntity},
@@ -70,8 +73,8 @@ func TestDiagnoses(t *testing.T) {
 				}
 				return
 			}
-			if !d.at.Equal(tc.wantAt) || d.window != tc.wantWindow {
-				t.Errorf("asked at %s over %s, want %s over %s", d.at, d.window, tc.wantAt, tc.wantWindow)
+			if !d.at.Equal(tc.wantAt) || d.window != tc.wantWindow || d.cluster != tc.cluster {
+				t.Errorf("asked at %s over %s of cluster %q, want %s over %s of %q", d.at, d.window, d.cluster, tc.wantAt, tc.wantWindow, tc.cluster)
 			}
 			if resp.Status != "success" || len(resp.Data.Pods) != 1 || resp.Data.Pods[0].Primary != diagnose.StateIdle {
 				t.Errorf("response %+v", resp)

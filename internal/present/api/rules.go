@@ -62,15 +62,29 @@ func alertsOf(r rules.RuleStatus) []alertJSON {
 	out := []alertJSON{}
 	for _, a := range r.Alerts {
 		at := a.ActiveAt
-		out = append(out, alertJSON{Labels: a.Labels, Annotations: a.Annotations, State: a.State, ActiveAt: &at,
+		out = append(out, alertJSON{Labels: orEmpty(a.Labels), Annotations: orEmpty(a.Annotations), State: a.State, ActiveAt: &at,
 			Value: strconv.FormatFloat(a.Value, 'e', -1, 64)})
 	}
 	return out
 }
 
+// orEmpty makes a nil label map {} in JSON, as Prometheus's empty label
+// sets are.
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
 // HandleRules serves /api/v1/rules and /api/v1/alerts from src, in the
-// shape of Prometheus's API (Grafana's alert views read them).
+// shape of Prometheus's API (Grafana's alert views read them). In
+// external mode (Options.Backend) they are the backend's already and src
+// is not read.
 func (a *API) HandleRules(src RuleSource) {
+	if a.opts.Backend != nil {
+		return
+	}
 	a.handle("/api/v1/rules", func(r *http.Request) (any, []string, []string, error) {
 		typ := r.FormValue("type")
 		groups := []ruleGroupJSON{}
@@ -81,7 +95,7 @@ func (a *API) HandleRules(src RuleSource) {
 				switch {
 				case rs.Type == "alerting" && (typ == "" || typ == "alert"):
 					gj.Rules = append(gj.Rules, alertingRuleJSON{State: rs.State, Name: rs.Name, Query: rs.Query,
-						Duration: rs.Duration.Seconds(), Labels: rs.Labels, Annotations: rs.Annotations, Alerts: alertsOf(rs),
+						Duration: rs.Duration.Seconds(), Labels: orEmpty(rs.Labels), Annotations: orEmpty(rs.Annotations), Alerts: alertsOf(rs),
 						Health: rs.Health, LastError: rs.LastError, EvaluationTime: rs.EvaluationTime.Seconds(),
 						LastEvaluation: rs.LastEvaluation, Type: "alerting"})
 				case rs.Type == "recording" && (typ == "" || typ == "record"):

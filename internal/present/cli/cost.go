@@ -13,6 +13,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/fleet"
+	"github.com/servescope/servescope/internal/model"
 )
 
 // Cost output formats.
@@ -73,6 +74,9 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 			fmt.Fprintf(tw, "fleet at %s: %s; %.2f GPU-equivalents; allocatable %s GPU-h (%s) = allocated + idle\n",
 				set.End.Format(time.RFC3339), fleet.GPUsText(set.Fleet.ModelGPUs), set.Fleet.GPUEquivalents,
 				costHours(set.Fleet.AllocatableGPUHours), costMoney(rep, set.Fleet.AllocatableCost, format))
+		}
+		if len(set.Clusters) > 1 {
+			fmt.Fprintf(tw, "clusters: %s (each computed on its own and added; --by cluster for a row each, --cluster NAME for one)\n", model.TerminalSafe(strings.Join(set.Clusters, ", ")))
 		}
 		for _, warn := range set.Warnings {
 			fmt.Fprintf(tw, "warning: %s\n", warn)

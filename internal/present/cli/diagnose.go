@@ -30,22 +30,35 @@ func WriteDiagnosis(w io.Writer, r *diagnose.Report) error {
 	if m := r.Utilisation.Fleet; m != nil {
 		fmt.Fprintf(tw, "fleet: %s\n", fleet.GPUsText(m.GPUs))
 	}
-	fmt.Fprintln(tw, "\nSUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tGPU-H AT STAKE\tSINCE\tWHAT TO DO")
+	many := len(r.Clusters()) > 1
+	fmt.Fprintln(tw, "\n"+clusterCol(many, "CLUSTER")+"SUBJECT\tSTATE\tSEVERITY\tCONFIDENCE\tGPU-H AT STAKE\tSINCE\tWHAT TO DO")
 	for _, g := range groups {
 		f := g.Finding
 		subj := string(f.Subject.Level) + " " + model.TerminalSafe(g.Subject)
 		if g.Count > 1 {
 			subj += fmt.Sprintf(" (%d pods)", g.Count)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%s\t%s\n", subj, f.State, f.Severity, f.Confidence, g.GPUHours, f.Since.UTC().Format("15:04"), model.TerminalSafe(f.Action))
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%.2f\t%.1f\t%s\t%s\n", clusterCol(many, f.Subject.Cluster), subj, f.State, f.Severity, f.Confidence, g.GPUHours, f.Since.UTC().Format("15:04"), model.TerminalSafe(f.Action))
 	}
 	noun := "subjects"
 	if healthy == 1 {
 		noun = "subject"
 	}
 	fmt.Fprintf(tw, "\n%d healthy %s hidden\n", healthy, noun)
-	writeCapacity(tw, r.Capacity)
+	writeCapacity(tw, r.Capacity, many)
 	return tw.Flush()
+}
+
+// clusterCol is a table's leading cluster cell (name, "-" when none), or
+// nothing when the fleet is one cluster.
+func clusterCol(many bool, name string) string {
+	if !many {
+		return ""
+	}
+	if name == "" {
+		name = "-"
+	}
+	return model.TerminalSafe(name) + "\t"
 }
 
 // WriteUtilisation prints the utilisation report: the fleet model's GPU
@@ -86,18 +99,19 @@ func WriteUtilisation(w io.Writer, r *diagnose.Report) error {
 			fmt.Fprintf(tw, "unpriced allocated GPU-hours\t%.1f\t%s\n", m.UnpricedGPUHours, strings.Join(m.Unpriced, "; "))
 		}
 	}
-	writeCapacity(tw, r.Capacity)
+	writeCapacity(tw, r.Capacity, len(r.Clusters()) > 1)
 	return tw.Flush()
 }
 
-// writeCapacity is the capacity advice per model and kind of GPU.
-func writeCapacity(tw io.Writer, cs []diagnose.Capacity) {
+// writeCapacity is the capacity advice per model and kind of GPU (and
+// cluster, when there are several).
+func writeCapacity(tw io.Writer, cs []diagnose.Capacity, many bool) {
 	if len(cs) == 0 {
 		return
 	}
-	fmt.Fprintln(tw, "\nMODEL\tGPU\tHELD\tMEAN BUSY\tPEAK DEMAND\tCHANGE\tADVICE")
+	fmt.Fprintln(tw, "\n"+clusterCol(many, "CLUSTER")+"MODEL\tGPU\tHELD\tMEAN BUSY\tPEAK DEMAND\tCHANGE\tADVICE")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f%%\t%.1f\t%s\t%s\n", model.TerminalSafe(c.Model), c.Kind(), c.Held, c.MeanBusy*100, c.PeakDemand, change(c.Delta), c.Advice)
+		fmt.Fprintf(tw, "%s%s\t%s\t%d\t%.0f%%\t%.1f\t%s\t%s\n", clusterCol(many, c.Cluster), model.TerminalSafe(c.Model), c.Kind(), c.Held, c.MeanBusy*100, c.PeakDemand, change(c.Delta), c.Advice)
 	}
 }
 

@@ -37,3 +37,33 @@ func TestWriteDiagnosis(t *testing.T) {
 	}
 	golden.Compare(t, filepath.Join("testdata", "diagnose.golden"), buf.Bytes())
 }
+
+// TestWriteDiagnosisClusters: with pods of the same name in two clusters,
+// the tables lead with a CLUSTER column and the pods are not grouped
+// across clusters; one cluster's table has no such column.
+func TestWriteDiagnosisClusters(t *testing.T) {
+	at := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	pod := func(cl string) diagnose.Subject {
+		return diagnose.Subject{Level: diagnose.LevelPod, Cluster: cl, Namespace: "chat", Pod: "llama-7d9c5b6f4-x2x4z", Model: "llama-8b"}
+	}
+	idle := func(cl string) diagnose.Finding {
+		return diagnose.Finding{Subject: pod(cl), State: diagnose.StateIdle, Severity: diagnose.SeverityWarning, Confidence: 0.9, Since: at.Add(-time.Hour), Action: "Scale down."}
+	}
+	r := &diagnose.Report{At: at, Window: time.Hour,
+		Findings: []diagnose.Finding{idle("eu-1"), idle("us-1")},
+		Pods:     []diagnose.PodStatus{{Subject: pod("eu-1"), Primary: diagnose.StateIdle}, {Subject: pod("us-1"), Primary: diagnose.StateIdle}},
+		Capacity: []diagnose.Capacity{{Cluster: "eu-1", Model: "llama-8b", GPUModel: "NVIDIA H100 80GB HBM3", Held: 1, Advice: "none"}}}
+	var buf bytes.Buffer
+	if err := WriteDiagnosis(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	golden.Compare(t, filepath.Join("testdata", "diagnose-clusters.golden"), buf.Bytes())
+	one := &diagnose.Report{At: at, Window: time.Hour, Findings: r.Findings[:1], Pods: r.Pods[:1]}
+	buf.Reset()
+	if err := WriteDiagnosis(&buf, one); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("CLUSTER")) {
+		t.Errorf("one cluster's table has a cluster column:\n%s", buf.Bytes())
+	}
+}

@@ -60,11 +60,13 @@ type Top struct {
 }
 
 // podKey identifies a pod as the snapshot does.
-type podKey struct{ namespace, pod, instance string }
+type podKey struct{ cluster, namespace, pod, instance string }
 
 // TopRow is one engine pod's line. Ratios are in [0, 1]; NaN means the
 // signal had no value.
 type TopRow struct {
+	// Cluster is the pod's cluster label; empty without one.
+	Cluster   string `json:"cluster,omitempty"`
 	Namespace string `json:"namespace"`
 	Pod       string `json:"pod"`
 	Instance  string `json:"instance"`
@@ -106,7 +108,7 @@ func NewTop(o TopOptions) (*Top, error) {
 	if o.Step < 0 {
 		return nil, fmt.Errorf("top: step %s is negative", o.Step)
 	}
-	diag, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Thresholds: th, Fleet: o.Fleet})
+	diag, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Thresholds: th, Fleet: o.Fleet, ClusterLabel: o.Catalog.ClusterLabel()})
 	if err != nil {
 		return nil, fmt.Errorf("top: %w", err)
 	}
@@ -115,7 +117,7 @@ func NewTop(o TopOptions) (*Top, error) {
 	liveTh := th
 	liveTh.Step = o.Step
 	liveTh.Sustain = max(liveTh.Sustain, o.Step)
-	live, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Thresholds: liveTh})
+	live, err := diagnose.New(diagnose.Options{Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Thresholds: liveTh, ClusterLabel: o.Catalog.ClusterLabel()})
 	if err != nil {
 		return nil, fmt.Errorf("top: %w", err)
 	}
@@ -139,8 +141,8 @@ func (t *Top) Rows(ctx context.Context, at time.Time) ([]TopRow, error) {
 	rows := make([]TopRow, 0, len(s.Pods))
 	for i := range s.Pods {
 		p := &s.Pods[i]
-		k := podKey{p.Namespace, p.Pod, p.Instance}
-		r := TopRow{Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model, GPUs: len(p.GPUs),
+		k := podKey{p.Cluster, p.Namespace, p.Pod, p.Instance}
+		r := TopRow{Cluster: p.Cluster, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model, GPUs: len(p.GPUs),
 			KVUsage: latest(p.KVUsage), Running: latest(p.Running), Waiting: latest(p.Waiting),
 			TTFTp95: latest(p.TTFTp95), TokensPerSecond: latest(p.GenerationTPS),
 			Diagnosis: states[k], Severity: severities[k]}
@@ -171,13 +173,13 @@ func (t *Top) diagnosis(ctx context.Context, at time.Time) (map[podKey]diagnose.
 	states := map[podKey]diagnose.State{}
 	severities := map[podKey]diagnose.Severity{}
 	for _, ps := range r.Pods {
-		states[podKey{ps.Subject.Namespace, ps.Subject.Pod, ps.Subject.Instance}] = ps.Primary
+		states[podKey{ps.Subject.Cluster, ps.Subject.Namespace, ps.Subject.Pod, ps.Subject.Instance}] = ps.Primary
 	}
 	for _, f := range r.Findings {
 		if f.Subject.Level != diagnose.LevelPod {
 			continue
 		}
-		k := podKey{f.Subject.Namespace, f.Subject.Pod, f.Subject.Instance}
+		k := podKey{f.Subject.Cluster, f.Subject.Namespace, f.Subject.Pod, f.Subject.Instance}
 		if _, seen := severities[k]; !seen && states[k] == f.State {
 			severities[k] = f.Severity
 		}
@@ -348,7 +350,7 @@ func SortTopRows(rows []TopRow, s TopSort) {
 		if r != 0 {
 			return r
 		}
-		return cmp.Or(strings.Compare(podName(a), podName(b)), strings.Compare(a.Instance, b.Instance))
+		return cmp.Or(strings.Compare(podName(a), podName(b)), strings.Compare(a.Instance, b.Instance), strings.Compare(a.Cluster, b.Cluster))
 	})
 }
 

@@ -51,7 +51,7 @@ func (v TopView) Visible() []TopRow {
 	rows := make([]TopRow, 0, len(v.Rows))
 	f := strings.ToLower(v.Filter)
 	for _, r := range v.Rows {
-		if f == "" || strings.Contains(strings.ToLower(r.Namespace), f) || strings.Contains(strings.ToLower(r.Pod), f) ||
+		if f == "" || strings.Contains(strings.ToLower(r.Cluster), f) || strings.Contains(strings.ToLower(r.Namespace), f) || strings.Contains(strings.ToLower(r.Pod), f) ||
 			strings.Contains(strings.ToLower(r.Model), f) {
 			rows = append(rows, r)
 		}
@@ -172,10 +172,15 @@ func table(rows []TopRow, sort TopSort) []string {
 		}
 	}
 	cells = append(cells, header)
+	// Pods of several clusters are named cluster:namespace/pod.
+	many := slices.ContainsFunc(rows, func(r TopRow) bool { return r.Cluster != rows[0].Cluster })
 	for _, r := range rows {
 		line := make([]string, len(cols))
 		for i, c := range cols {
 			line[i] = smodel.TerminalSafe(c.cell(r))
+		}
+		if many {
+			line[ColPod] = smodel.TerminalSafe(r.Cluster) + ":" + line[ColPod]
 		}
 		cells = append(cells, line)
 	}

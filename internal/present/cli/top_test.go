@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,8 +210,14 @@ func TestRenderTop(t *testing.T) {
 		{"filter by model", with(func(v *TopView) { v.Filter = "LLAMA" })},
 		{"filter by namespace, typing", with(func(v *TopView) { v.Filter, v.Typing = "sear", true })},
 		{"filter matching nothing", with(func(v *TopView) { v.Filter = "gpt" })},
+		// Two clusters' pods of one name: each named cluster:namespace/pod.
+		{"two clusters", with(func(v *TopView) {
+			v.Rows = append(slices.Clone(v.Rows[:1]), v.Rows[0])
+			v.Rows[0].Cluster, v.Rows[1].Cluster = "us-1", "eu-1"
+			v.Sort = TopSort{Column: ColPod}
+		})},
 	} {
-		rows := viewRows()
+		rows := slices.Clone(tc.v.Rows)
 		out.WriteString("== " + tc.name + "\n")
 		if err := RenderTop(&out, tc.v); err != nil {
 			t.Fatal(err)

@@ -323,3 +323,164 @@ func TestChartHardening(t *testing.T) {
 		}
 	}
 }
+
+// TestChartAgentMode renders mode agent (one per cluster): `serve --agent`,
+// the scrape jobs with remote_write to the receiver and the cluster's
+// external label, credentials read from the mounted Secret, a PVC for the
+// WAL, smaller resources, no Service (a PodMonitor for its /metrics) and no
+// query flags; missing url or cluster, or two kinds of credentials, fail
+// the render with a message naming the value.
+func TestChartAgentMode(t *testing.T) {
+	t.Parallel()
+	agent := func(rw map[string]any) map[string]any {
+		return map[string]any{"mode": "agent", "externalLabels": map[string]any{"cluster": "eu-1"}, "agent": map[string]any{"remoteWrite": rw}}
+	}
+	const url = "http://thanos-receive.monitoring:19291/api/v1/receive"
+	for _, tc := range []struct {
+		name     string
+		rw       map[string]any
+		auth     string // basic, bearer or ""
+		keyPaths map[string]string
+	}{
+		{name: "no credentials", rw: map[string]any{"url": url}},
+		{name: "basic auth", rw: map[string]any{"url": url, "basicAuth": map[string]any{"secretName": "rw-creds", "passwordKey": "pw"}}, auth: "basic",
+			keyPaths: map[string]string{"username": "username", "pw": "password"}},
+		{name: "bearer token", rw: map[string]any{"url": url, "bearerToken": map[string]any{"secretName": "rw-token"}, "extra": map[string]any{"queue_config": map[string]any{"max_samples_per_send": 2000}}}, auth: "bearer",
+			keyPaths: map[string]string{"token": "token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs := renderChart(t, agent(tc.rw), operatorAPI)
+			if n := len(objs["Service"]); n != 0 {
+				t.Errorf("%d Services in agent mode, want none", n)
+			}
+			if len(objs["ServiceMonitor"]) != 0 || len(objs["PodMonitor"]) != 1 {
+				t.Errorf("%d ServiceMonitors and %d PodMonitors, want a PodMonitor only", len(objs["ServiceMonitor"]), len(objs["PodMonitor"]))
+			} else if pm := objs["PodMonitor"][0].(*monitoringv1.PodMonitor); pm.Spec.PodMetricsEndpoints[0].Port == nil || *pm.Spec.PodMetricsEndpoints[0].Port != "http" {
+				t.Errorf("PodMonitor endpoints %+v, want the http port", pm.Spec.PodMetricsEndpoints)
+			}
+			if len(objs["PersistentVolumeClaim"]) != 1 {
+				t.Fatalf("%d PVCs, want one for the WAL", len(objs["PersistentVolumeClaim"]))
+			}
+			if got := objs["PersistentVolumeClaim"][0].(*corev1.PersistentVolumeClaim).Spec.Resources.Requests.Storage().String(); got != "10Gi" {
+				t.Errorf("WAL claim %s, want agent.walSize 10Gi", got)
+			}
+			args := deploymentArgs(t, objs)
+			if args[0] != "serve" || args[1] != "--agent" {
+				t.Errorf("args %v, want serve --agent", args)
+			}
+			for _, a := range args {
+				if strings.HasPrefix(a, "--query.") || strings.HasPrefix(a, "--storage.retention") {
+					t.Errorf("agent given %s", a)
+				}
+			}
+			pod := objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec
+			if lim := pod.Containers[0].Resources.Limits.Memory().String(); lim != "1Gi" {
+				t.Errorf("agent memory limit %s, want agent.resources' 1Gi", lim)
+			}
+			cfg, err := sconfig.Parse("servescope.yml", []byte(objs["ConfigMap"][0].(*corev1.ConfigMap).Data["servescope.yml"]), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Prometheus.ScrapeConfigs) != 4 || len(cfg.Prometheus.RuleFiles) != 0 {
+				t.Errorf("%d scrape jobs and rule files %v, want the 4 jobs and no rules", len(cfg.Prometheus.ScrapeConfigs), cfg.Prometheus.RuleFiles)
+			}
+			if got := cfg.Prometheus.GlobalConfig.ExternalLabels.Get("cluster"); got != "eu-1" {
+				t.Errorf("external label cluster %q, want eu-1", got)
+			}
+			if len(cfg.Prometheus.RemoteWriteConfigs) != 1 || cfg.Prometheus.RemoteWriteConfigs[0].URL.String() != url {
+				t.Fatalf("remote_write %+v, want one to %s", cfg.Prometheus.RemoteWriteConfigs, url)
+			}
+			rw := cfg.Prometheus.RemoteWriteConfigs[0]
+			var mounted *corev1.Volume
+			for i, v := range pod.Volumes {
+				if v.Secret != nil {
+					mounted = &pod.Volumes[i]
+				}
+			}
+			switch tc.auth {
+			case "basic":
+				if ba := rw.HTTPClientConfig.BasicAuth; ba == nil || !strings.HasSuffix(ba.PasswordFile, "/password") || !strings.HasSuffix(ba.UsernameFile, "/username") {
+					t.Errorf("basic_auth %+v, want username and password files", ba)
+				}
+			case "bearer":
+				if a := rw.HTTPClientConfig.Authorization; a == nil || !strings.HasSuffix(a.CredentialsFile, "/token") {
+					t.Errorf("authorization %+v, want a credentials file", a)
+				}
+				if rw.QueueConfig.MaxSamplesPerSend != 2000 {
+					t.Errorf("queue_config from extra not merged: %+v", rw.QueueConfig)
+				}
+			default:
+				if mounted != nil || rw.HTTPClientConfig.BasicAuth != nil || rw.HTTPClientConfig.Authorization != nil {
+					t.Errorf("credentials without a Secret: %+v, %+v", mounted, rw.HTTPClientConfig)
+				}
+				return
+			}
+			if mounted == nil {
+				t.Fatal("no Secret volume for the credentials")
+			}
+			got := map[string]string{}
+			for _, it := range mounted.Secret.Items {
+				got[it.Key] = it.Path
+			}
+			if !reflect.DeepEqual(got, tc.keyPaths) {
+				t.Errorf("Secret items %v, want %v", got, tc.keyPaths)
+			}
+			if m := pod.Containers[0].VolumeMounts[len(pod.Containers[0].VolumeMounts)-1]; m.Name != mounted.Name || !m.ReadOnly {
+				t.Errorf("credentials mount %+v", m)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"no url", agent(map[string]any{}), "agent.remoteWrite.url is required"},
+		{"no cluster", map[string]any{"mode": "agent", "agent": map[string]any{"remoteWrite": map[string]any{"url": url}}}, "externalLabels.cluster is required"},
+		{"two credentials", agent(map[string]any{"url": url, "basicAuth": map[string]any{"secretName": "a"}, "bearerToken": map[string]any{"secretName": "b"}}), "not both"},
+		{"unknown mode", map[string]any{"mode": "central"}, `mode "central"`},
+		{"agent and external", map[string]any{"mode": "agent", "externalPrometheus": map[string]any{"enabled": true, "url": url}}, "contradict"},
+	} {
+		if err := renderError(t, tc.values); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: render error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestChartExternalMode: mode external is externalPrometheus.enabled —
+// the central servescope over the store the agents write to.
+func TestChartExternalMode(t *testing.T) {
+	t.Parallel()
+	objs := renderChart(t, map[string]any{"mode": "external", "externalPrometheus": map[string]any{"url": "http://thanos-query.monitoring:9090"}}, operatorAPI)
+	if len(objs["PersistentVolumeClaim"]) != 0 || len(objs["Service"]) != 1 || len(objs["ServiceMonitor"]) != 1 {
+		t.Errorf("external mode: %d PVCs, %d Services, %d ServiceMonitors, want 0, 1, 1", len(objs["PersistentVolumeClaim"]), len(objs["Service"]), len(objs["ServiceMonitor"]))
+	}
+	if args := deploymentArgs(t, objs); !slices.Contains(args, "--query.remote-recorded") || slices.Contains(args, "--agent") {
+		t.Errorf("external mode args %v", args)
+	}
+	env := objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Env
+	if !slices.ContainsFunc(env, func(e corev1.EnvVar) bool {
+		return e.Name == "SERVESCOPE_EXTERNAL_PROMETHEUS_URL" && e.Value == "http://thanos-query.monitoring:9090"
+	}) {
+		t.Errorf("env %+v lacks the store's URL", env)
+	}
+	if err := renderError(t, map[string]any{"mode": "external"}); err == nil || !strings.Contains(err.Error(), "externalPrometheus.url is required") {
+		t.Errorf("external mode without url: %v", err)
+	}
+}
+
+// renderError renders the chart with values and returns the engine's error.
+func renderError(t *testing.T, values map[string]any) error {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ToRenderValues(ch, values, common.ReleaseOptions{Name: "servescope", Namespace: "monitoring", IsInstall: true}, common.DefaultCapabilities)
+	if err != nil {
+		return err
+	}
+	_, err = helmengine.Render(ch, vals)
+	return err
+}

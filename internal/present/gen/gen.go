@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -82,20 +83,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// checkLabels refuses label keys and values Kubernetes would reject.
-func checkLabels(m map[string]string) error {
-	var errs []error
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if e := validation.IsQualifiedName(k); len(e) > 0 {
-			errs = append(errs, fmt.Errorf("key %q: %s", k, strings.Join(e, "; ")))
-		}
-		if e := validation.IsValidLabelValue(m[k]); len(e) > 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: %s", k, m[k], strings.Join(e, "; ")))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Input is everything the stack is generated from.
 type Input struct {
 	// Catalog provides the queries and recording rules. Required.
@@ -122,7 +109,7 @@ func Generate(in Input) (Files, error) {
 	if errs := validation.IsQualifiedName(o.TeamLabel); len(errs) > 0 {
 		return nil, fmt.Errorf("generate: team label %q: %s", o.TeamLabel, strings.Join(errs, "; "))
 	}
-	if err := checkLabels(o.MonitorLabels); err != nil {
+	if err := config.CheckLabels(o.MonitorLabels); err != nil {
 		return nil, fmt.Errorf("generate: monitor labels: %w", err)
 	}
 	files := Files{}

@@ -67,6 +67,9 @@ type FleetSummary struct {
 	LowBusy, HighBusy   float64
 	BelowLow, AboveHigh float64
 	Capacity            []Capacity
+	// Clusters is the fleet model per cluster when the series name two or
+	// more (their figures add up to Model's); nil for one cluster.
+	Clusters []*fleet.Model
 }
 
 // Capacity is the advice for one model: GPUs needed for the observed peak
@@ -335,7 +338,39 @@ func fleetTable(f *FleetSummary) *table {
 	if m.UnpricedGPUHours > 0 {
 		t.Rows = append(t.Rows, []string{"unpriced allocated GPU-hours", hours(m.UnpricedGPUHours)})
 	}
+	perCluster(t, f.Clusters, pct)
 	return t
+}
+
+// perCluster adds a column per cluster to the fleet table's GPU, GPU-hour
+// and busy rows (the first 9), when there are two or more clusters.
+func perCluster(t *table, cs []*fleet.Model, pct func(float64) string) {
+	if len(cs) < 2 {
+		return
+	}
+	width := len(t.Head)
+	for _, c := range cs {
+		t.Head = append(t.Head, c.Cluster)
+	}
+	for i := range t.Rows {
+		for len(t.Rows[i]) < width {
+			t.Rows[i] = append(t.Rows[i], "")
+		}
+		for _, c := range cs {
+			cell := ""
+			switch i {
+			case 0:
+				cell = fleet.GPUsText(c.GPUs)
+			case 1:
+				cell = strconv.FormatFloat(math.Round(c.GPUs.GPUEquivalents*100)/100, 'f', -1, 64)
+			case 2, 3, 4, 5, 6, 7:
+				cell = hours([]float64{c.Hours.Allocatable, c.Hours.Reserved, c.Hours.Allocated, c.Hours.Used, c.Hours.Idle, c.Hours.Unused}[i-2])
+			case 8:
+				cell = pct(c.Busy)
+			}
+			t.Rows[i] = append(t.Rows[i], cell)
+		}
+	}
 }
 
 var severityRank = map[string]int{"critical": 0, "warning": 1, "info": 2}

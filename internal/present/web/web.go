@@ -26,10 +26,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -98,6 +100,13 @@ type Options struct {
 	Fleet Fleet
 	// Regions are the GPU quadrant's thresholds; zero means DefaultRegions.
 	Regions Regions
+	// ForCluster, if set, returns the options of the dashboard of one
+	// cluster (every source reading that cluster's series only): the
+	// cluster= URL state. Nil leaves the cluster picker out.
+	ForCluster func(name string) (Options, error)
+	// ClusterLabel names the cluster label the picker lists the values of
+	// (default cluster).
+	ClusterLabel string
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -160,6 +169,8 @@ type state struct {
 	Model   string
 	Pod     string
 	Q       string
+	// Cluster selects one cluster of many sending to one backend.
+	Cluster string
 	raw     url.Values
 }
 
@@ -198,7 +209,7 @@ func parseState(v url.Values) (state, []string) {
 			st.Refresh = d
 		}
 	}
-	st.Model, st.Pod, st.Q = v.Get("model"), v.Get("pod"), v.Get("q")
+	st.Model, st.Pod, st.Q, st.Cluster = v.Get("model"), v.Get("pod"), v.Get("q"), v.Get("cluster")
 	return st, notes
 }
 
@@ -238,7 +249,7 @@ func (s state) values() url.Values {
 	if s.Refresh > 0 {
 		v.Set("refresh", s.raw.Get("refresh"))
 	}
-	for k, x := range map[string]string{"model": s.Model, "pod": s.Pod} {
+	for k, x := range map[string]string{"model": s.Model, "pod": s.Pod, "cluster": s.Cluster} {
 		if x != "" {
 			v.Set(k, x)
 		}
@@ -304,11 +315,14 @@ type pageData struct {
 	Refreshes []string
 	Models    []string
 	Pods      []string
-	Notes     []string
-	Start     time.Time
-	End       time.Time
-	Panels    []panelView
-	Query     *queryView
+	// Clusters are the picker's clusters; the picker shows with two or
+	// more (or one selected).
+	Clusters []string
+	Notes    []string
+	Start    time.Time
+	End      time.Time
+	Panels   []panelView
+	Query    *queryView
 }
 
 type navItem struct {
@@ -326,12 +340,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p page) {
 	if end.IsZero() {
 		end = h.opts.Now()
 	}
-	env := &env{h: h, st: st, end: end, start: end.Add(-st.Range), step: stepFor(st.Range)}
-	d := pageData{Title: p.Title, Path: p.Path, State: st, Ranges: rangeChoices(), Refreshes: refreshChoices(), Notes: notes, Start: env.start, End: end}
+	ctx := r.Context()
+	hc, clusters, note := h.forCluster(ctx, st, end.Add(-st.Range), end)
+	if note != "" {
+		notes = append(notes, note)
+	}
+	env := &env{h: hc, st: st, end: end, start: end.Add(-st.Range), step: stepFor(st.Range)}
+	d := pageData{Title: p.Title, Path: p.Path, State: st, Ranges: rangeChoices(), Refreshes: refreshChoices(), Notes: notes, Start: env.start, End: end, Clusters: clusters}
 	for _, q := range h.pages() {
 		d.Nav = append(d.Nav, navItem{Title: q.Title, Href: st.Link(q.Path), Current: q.Path == p.Path})
 	}
-	ctx := r.Context()
 	d.Models, d.Pods = env.selection(ctx)
 	if p.Query {
 		d.Query = env.queryPage(ctx)
@@ -350,6 +368,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p page) {
 	if _, err := buf.WriteTo(w); err != nil {
 		h.logger.Debug("write page", "page", p.Path, "err", err)
 	}
+}
+
+// forCluster is the handler reading the state's cluster (h itself for
+// every cluster) and the clusters the picker offers; note says why a
+// selection could not be applied.
+func (h *Handler) forCluster(ctx context.Context, st state, start, end time.Time) (*Handler, []string, string) {
+	if h.opts.ForCluster == nil {
+		return h, nil, ""
+	}
+	names, err := cluster.Names(ctx, h.opts.Querier, h.opts.ClusterLabel, start, end)
+	if err != nil {
+		h.logger.Debug("list clusters", "err", err)
+	}
+	if st.Cluster == "" {
+		return h, names, ""
+	}
+	if !slices.Contains(names, st.Cluster) {
+		names = append(names, st.Cluster)
+	}
+	o, err := h.opts.ForCluster(st.Cluster)
+	if err != nil {
+		return h, names, "cluster " + strconv.Quote(st.Cluster) + ": " + err.Error() + "; showing every cluster"
+	}
+	hc := *h
+	hc.opts = o
+	return &hc, names, ""
 }
 
 // stepFor picks a range query resolution of about 240 points, at least 15s.

@@ -62,6 +62,10 @@ type store struct {
 	v    variant
 	st   *teststorage.TestStorage
 	last map[string]map[uint64]labels.Labels // target path → series
+	// clusters, if set, stores every series once per cluster with the
+	// external label cluster=<name>: the same fleet sent by several
+	// clusters to one backend.
+	clusters []string
 }
 
 // ingest appends one target's samples as Prometheus would: target labels
@@ -70,12 +74,21 @@ type store struct {
 func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples []expo.Sample, target labels.Labels, honor bool, ms int64) {
 	t.Helper()
 	now := map[uint64]labels.Labels{}
+	clusters := s.clusters
+	if clusters == nil {
+		clusters = []string{""}
+	}
 	lb := labels.NewBuilder(labels.EmptyLabels())
 	for _, smp := range samples {
-		ls := parse.WithTarget(lb, smp.Labels, target, honor)
-		now[ls.Hash()] = ls
-		if _, err := app.Append(0, ls, ms, smp.Value); err != nil {
-			t.Fatalf("append: %v", err)
+		for _, cl := range clusters {
+			ls := parse.WithTarget(lb, smp.Labels, target, honor)
+			if cl != "" {
+				ls = labels.NewBuilder(ls).Set("cluster", cl).Labels()
+			}
+			now[ls.Hash()] = ls
+			if _, err := app.Append(0, ls, ms, smp.Value); err != nil {
+				t.Fatalf("append: %v", err)
+			}
 		}
 	}
 	for k, ls := range s.last[path] {
