@@ -12,7 +12,7 @@ DEMO_ADDR ?= 127.0.0.1:9464
 SIM_ADDR  ?= 127.0.0.1:9500
 DEMO_DIR  ?= .demo
 
-.PHONY: all build deps debs test vet lint unit fuzz bench loadtest demo clean image e2e e2e-thanos
+.PHONY: all build deps debs test vet lint unit unit-main unit-image fuzz bench loadtest demo clean image e2e e2e-thanos
 
 all: build
 
@@ -45,15 +45,27 @@ vet:
 lint:
 	$(GO) tool staticcheck $(PKGS)
 
+## unit: the module's tests and the image tool's (its own module) side by
+## side; each one's output is printed whole when it ends.
 unit:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit-main unit-image
+
+unit-main:
 	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+
+unit-image:
 	cd tools/image && $(GO) test -race -timeout 10m ./...
 
 ## fuzz: a short run of every fuzz target (CI runs the seed corpora in unit).
 fuzz:
 	scripts/fuzz.sh 15s
 
-test: deps vet lint unit
+## test: gofmt, vet and staticcheck run beside the tests, which spend much
+## of their time waiting on the processes they start (Prometheus,
+## Alertmanager, Chromium, servescope itself): nothing is skipped, the
+## machine is kept busy. Any failure fails the target.
+test: deps
+	@$(MAKE) --no-print-directory -j4 --output-sync=target vet lint unit-main unit-image
 
 bench:
 	scripts/bench.sh

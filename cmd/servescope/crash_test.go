@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,19 +19,43 @@ import (
 	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
-// buildBinary builds servescope into dir, skipping the test without a go
-// command.
-func buildBinary(t *testing.T, dir string) string {
+// binary is servescope built once for the package's tests (linking it
+// takes longer than most tests): its directory is removed by TestMain.
+var binary struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+	out      []byte
+}
+
+// TestMain runs the tests, then removes the binary they shared.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		_ = os.RemoveAll(binary.dir) // a temporary directory; nothing to report
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds servescope (once per package run), skipping the test
+// without a go command.
+func buildBinary(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command to build servescope with")
 	}
-	bin := filepath.Join(dir, "servescope")
-	if out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "servescope-test-"); binary.err != nil {
+			return
+		}
+		binary.bin = filepath.Join(binary.dir, "servescope")
+		binary.out, binary.err = exec.Command(goBin, "build", "-o", binary.bin, ".").CombinedOutput()
+	})
+	if binary.err != nil {
+		t.Fatalf("go build: %v\n%s", binary.err, binary.out)
 	}
-	return bin
+	return binary.bin
 }
 
 // TestKill9DuringIngest kills a serve process with SIGKILL while it
@@ -41,8 +66,9 @@ func TestKill9DuringIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it repeatedly")
 	}
+	t.Parallel() // mostly waiting on the processes it starts
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
+	bin := buildBinary(t)
 	var n atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		v := n.Add(1)

@@ -26,8 +26,9 @@ func TestTopInTmux(t *testing.T) {
 	if err != nil {
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
+	t.Parallel() // mostly waiting on the processes it starts
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
+	bin := buildBinary(t)
 
 	simAddr, addr := proc.FreeAddr(t), proc.FreeAddr(t)
 	targets := filepath.Join(dir, "targets.json")

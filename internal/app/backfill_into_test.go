@@ -12,6 +12,7 @@ import (
 // newer samples in its head, as make demo does: the history arrives as
 // blocks, nothing half-written is left behind, and both spans read back.
 func TestBackfillInto(t *testing.T) {
+	t.Parallel()
 	live := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	sc := loadSimScenario(t, "idle")

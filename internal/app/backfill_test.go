@@ -52,10 +52,12 @@ func TestBackfill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	// 12 minutes at 8 GPUs: the exporters go down at 10m; 49 scrapes at 15 s.
-	const minutes, scrapes = 12, 12*4 + 1
+	// 8 GPUs: the exporters go down 10 simulated minutes in; 7 of them are
+	// a warm-up (simulated, not written), then 6 minutes are written, 25
+	// scrapes at 15 s, the exporters down over the last 3.
+	const warmup, minutes, scrapes = 7, 6, 6*4 + 1
 	res, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "exporter-down"), GPUs: 8, Seed: 1,
-		Duration: minutes * time.Minute, End: end, StoragePath: dir})
+		Duration: minutes * time.Minute, Warmup: warmup * time.Minute, End: end, StoragePath: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +86,8 @@ func TestBackfill(t *testing.T) {
 	// The catalog's recording rules were evaluated over the history, once
 	// a minute, as the live rule manager would have.
 	rec, n := seriesOf(t, dir, "servescope:gpu_busy_ratio:avg", mint, maxt)
-	if len(rec) == 0 || n < len(rec)*(minutes-3) {
-		t.Errorf("%d recorded gpu_busy series with %d samples, want one sample a minute over %d minutes", len(rec), n, minutes)
+	if len(rec) == 0 || n != len(rec)*(minutes+1) {
+		t.Errorf("%d recorded gpu_busy series with %d samples, want one sample a minute over %d minutes, both ends included", len(rec), n, minutes)
 	}
 }
 

@@ -45,6 +45,7 @@ func status(t *testing.T, c *http.Client, url string) (int, http.Header) {
 // back here), /-/healthy answers 200 and /-/ready 503; once it is open and
 // the server runs, /-/ready answers 200.
 func TestListenerBeforeReplay(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "servescope.yml")
 	if err := os.WriteFile(cfgFile, []byte("global:\n  scrape_interval: 15s\n"), 0o644); err != nil {
@@ -98,6 +99,7 @@ func TestListenerBeforeReplay(t *testing.T) {
 // price book is missing are refused on reload, the running targets stay,
 // and the reload metrics say so; a good file then reloads.
 func TestReloadKeepsConfigOnError(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs: [{targets: ['127.0.0.1:1']}]\n"
 	s := start(t, good, dir)
@@ -207,6 +209,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 // registered route refuses a request without credentials and with wrong
 // ones, serves one with them, over TLS, with the security headers.
 func TestWebConfigAuthAndTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)

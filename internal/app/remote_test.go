@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/servescope/servescope/internal/schema/schematest"
+	"github.com/servescope/servescope/internal/testutil/expo"
 	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
@@ -270,7 +270,7 @@ func agentWant(t *testing.T, host string) []string {
 	t.Helper()
 	target := model.LabelSet{"job": "vllm", "instance": model.LabelValue(host)}
 	var want []string
-	for _, smp := range schematest.ParseExposition(t, []byte(vllmExposition)) {
+	for _, smp := range expo.Parse(t, []byte(vllmExposition)) {
 		ls := target.Clone()
 		smp.Labels.Range(func(l labels.Label) { ls[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
 		want = append(want, ls.String())

@@ -109,14 +109,24 @@ func webPages(t *testing.T, chromium string, srv *httptest.Server) {
 	t.Logf("screenshots in %s", artifacts)
 }
 
-// dashboardServer serves the dashboard over 20 minutes of the mixed
+// dashboardHistory is the history the dashboard is served over, written
+// after dashboardWarmup simulated minutes (not written: the fleet is
+// running when the history starts, as after sim backfill's warm-up).
+// Scraping and evaluating the catalog's rules over the history is most of
+// the browser test's time.
+const (
+	dashboardHistory = 10 * time.Minute
+	dashboardWarmup  = 10 * time.Minute
+)
+
+// dashboardServer serves the dashboard over dashboardHistory of the mixed
 // scenario's simulated history (16 GPUs) plus a hostile pod, ending now.
 func dashboardServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	dir := t.TempDir()
 	end := time.Now().UTC().Truncate(15 * time.Second)
 	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "mixed"), GPUs: 16, Seed: 1,
-		Duration: 20 * time.Minute, End: end, StoragePath: dir}); err != nil {
+		Duration: dashboardHistory, Warmup: dashboardWarmup, End: end, StoragePath: dir}); err != nil {
 		t.Fatal(err)
 	}
 	db, err := tsdb.Open(tsdb.Options{Path: dir})
@@ -176,7 +186,7 @@ func appendHostile(t *testing.T, db *tsdb.DB, end time.Time) {
 	t.Helper()
 	app := db.Appender(context.Background())
 	pod := hostilePod + strings.Repeat("x", 200)
-	for ts := end.Add(-20 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
+	for ts := end.Add(-dashboardHistory); !ts.After(end); ts = ts.Add(15 * time.Second) {
 		// The raw series and what the catalog's rules record from them.
 		for _, name := range []string{"vllm:num_requests_running", "vllm:num_requests_waiting",
 			"servescope:requests_running:sum", "servescope:requests_waiting:sum"} {

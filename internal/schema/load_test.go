@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/util/teststorage"
 
 	"github.com/servescope/servescope/internal/schema/schematest"
+	"github.com/servescope/servescope/internal/testutil/expo"
 )
 
 // samplesDir returns the directory of the real captures shared by the team:
@@ -50,10 +51,10 @@ const rateWindowSeconds = 300
 // target scraped with honor_labels.
 func loadExposition(t *testing.T, app storage.AppenderV2, b []byte, target labels.Labels) {
 	t.Helper()
-	for _, s := range schematest.ParseExposition(t, b) {
-		ls := schematest.WithTarget(s.Labels, target, true)
+	for _, s := range expo.Scrape(t, b, target, true) {
+		ls := s.Labels
 		first := s.Value
-		if s.Cumulative {
+		if s.Cumulative() {
 			first = 0
 		}
 		for _, p := range []struct {

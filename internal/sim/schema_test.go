@@ -2,15 +2,14 @@ package sim
 
 import (
 	"errors"
-	"io"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/servescope/servescope/internal/testutil/expo"
 )
 
 // sample is one parsed series value.
@@ -20,40 +19,25 @@ type sample struct {
 	value  float64
 }
 
-// parsed is an exposition read back with Prometheus's own parser.
+// parsed is an exposition read back with the product's parser
+// (internal/collect/parse, through the test kit).
 type parsed struct {
-	types   map[string]string // family → type from # TYPE
+	types   map[string]string // family → type from # TYPE, for the families with series
 	samples []sample
 }
 
 func parseWithPrometheus(t testing.TB, b []byte) parsed {
 	t.Helper()
-	p, err := textparse.New(b, TextContentType, labels.NewSymbolTable(), textparse.ParserOptions{})
-	if err != nil {
-		t.Fatalf("textparse.New: %v", err)
-	}
 	out := parsed{types: map[string]string{}}
-	for {
-		e, err := p.Next()
-		if errors.Is(err, io.EOF) {
-			return out
+	for _, s := range expo.Parse(t, b) {
+		if s.Family != "" {
+			out.types[s.Family] = string(s.Type)
 		}
-		if err != nil {
-			t.Fatalf("parse: %v", err)
-		}
-		switch e {
-		case textparse.EntryType:
-			n, typ := p.Type()
-			out.types[string(n)] = string(typ)
-		case textparse.EntrySeries:
-			_, _, v := p.Series()
-			var l labels.Labels
-			p.Labels(&l)
-			s := sample{name: l.Get(model.MetricNameLabel), labels: l.Map(), value: v}
-			delete(s.labels, model.MetricNameLabel)
-			out.samples = append(out.samples, s)
-		}
+		smp := sample{name: s.Labels.Get(model.MetricNameLabel), labels: s.Labels.Map(), value: s.Value}
+		delete(smp.labels, model.MetricNameLabel)
+		out.samples = append(out.samples, smp)
 	}
+	return out
 }
 
 func parseExposition(t testing.TB, b []byte) []sample { return parseWithPrometheus(t, b).samples }
@@ -179,7 +163,7 @@ func TestSchemaOfEveryFamily(t *testing.T) {
 	seen := map[string]bool{}
 	for _, name := range []string{"mixed", "poor-spec-decode", "noisy-tenant", "exporter-down"} {
 		c := newTestCluster(t, name, 32)
-		c.Step(c.Start().Add(20 * time.Minute))
+		c.Step(c.Start().Add(11 * time.Minute)) // every family is out by then; exporter-down's exporters went down at 10m
 		for _, tg := range c.Targets() {
 			if !tg.Up {
 				if _, err := c.RenderBytes(tg.Path); !errors.Is(err, ErrTargetDown) {

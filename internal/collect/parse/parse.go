@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -50,10 +52,29 @@ type Sample struct {
 	T     int64
 	V     float64
 	HasTS bool
+	// Family is the metric family the series belongs to, as named by the
+	// # TYPE line before it (x for x_bucket, x_sum, x_count of a
+	// histogram), and Type that line's type; both are empty when the
+	// series has no # TYPE line of its own.
+	Family string
+	Type   model.MetricType
+}
+
+// familySuffixes are the suffixes a series name may add to its family's.
+var familySuffixes = []string{"_bucket", "_sum", "_count", "_total", "_created", "_gcount", "_gsum", "_info"}
+
+// memberOf reports whether a series named name belongs to family.
+func memberOf(name, family string) bool {
+	if name == family {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, family)
+	return ok && slices.Contains(familySuffixes, rest)
 }
 
 // Each parses body and calls fn for every float sample of a classic series
-// (native histograms are skipped). It returns the first error, located by
+// (native histograms are skipped), with the family and type its # TYPE line
+// declared. It returns the first error, located by
 // line when it comes from the parser.
 func Each(body []byte, contentType string, fn func(Sample) error) error {
 	if contentType == "" {
@@ -63,7 +84,11 @@ func Each(body []byte, contentType string, fn func(Sample) error) error {
 	if p == nil {
 		return fmt.Errorf("content type %q: %w", contentType, err)
 	}
-	var lset labels.Labels
+	var (
+		lset   labels.Labels
+		family string
+		typ    model.MetricType
+	)
 	for {
 		entry, err := p.Next()
 		if errors.Is(err, io.EOF) {
@@ -71,6 +96,11 @@ func Each(body []byte, contentType string, fn func(Sample) error) error {
 		}
 		if err != nil {
 			return &Error{Line: locate(body, contentType), Err: err}
+		}
+		if entry == textparse.EntryType {
+			name, t := p.Type()
+			family, typ = string(name), t
+			continue
 		}
 		if entry != textparse.EntrySeries {
 			continue
@@ -80,6 +110,9 @@ func Each(body []byte, contentType string, fn func(Sample) error) error {
 		s := Sample{Labels: lset, V: v}
 		if ts != nil {
 			s.T, s.HasTS = *ts, true
+		}
+		if family != "" && memberOf(lset.Get(model.MetricNameLabel), family) {
+			s.Family, s.Type = family, typ
 		}
 		if err := fn(s); err != nil {
 			return err
@@ -97,38 +130,44 @@ func Ingest(app store.Appender, body []byte, contentType string, target labels.L
 	n := 0
 	b := labels.NewBuilder(labels.EmptyLabels())
 	err := Each(body, contentType, func(s Sample) error {
-		b.Reset(s.Labels)
-		target.Range(func(l labels.Label) {
-			v := s.Labels.Get(l.Name)
-			if honorLabels {
-				if v == "" {
-					b.Set(l.Name, l.Value)
-				}
-				return
-			}
-			if v != "" {
-				name := l.Name
-				for {
-					name = model.ExportedLabelPrefix + name
-					if s.Labels.Get(name) == "" {
-						break
-					}
-				}
-				b.Set(name, v)
-			}
-			b.Set(l.Name, l.Value)
-		})
 		t := defaultTS
 		if s.HasTS {
 			t = s.T
 		}
-		if err := app.Append(b.Labels(), t, s.V); err != nil {
+		if err := app.Append(WithTarget(b, s.Labels, target, honorLabels), t, s.V); err != nil {
 			return err
 		}
 		n++
 		return nil
 	})
 	return n, err
+}
+
+// WithTarget returns exposed labels ls with the target labels added the way
+// a scrape adds them (see Ingest), built in b.
+func WithTarget(b *labels.Builder, ls, target labels.Labels, honorLabels bool) labels.Labels {
+	b.Reset(ls)
+	target.Range(func(l labels.Label) {
+		v := ls.Get(l.Name)
+		if honorLabels {
+			if v == "" {
+				b.Set(l.Name, l.Value)
+			}
+			return
+		}
+		if v != "" {
+			name := l.Name
+			for {
+				name = model.ExportedLabelPrefix + name
+				if ls.Get(name) == "" {
+					break
+				}
+			}
+			b.Set(name, v)
+		}
+		b.Set(l.Name, l.Value)
+	})
+	return b.Labels()
 }
 
 // locate finds the first line at which body stops parsing. Exposition is

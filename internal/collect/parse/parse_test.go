@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,6 +114,64 @@ vllm:request_success_created{model_name="llama",finished_reason="stop"} 1.7e+09
 	want := `{__name__="vllm:num_requests_running", engine="0", job="vllm", model_name="llama", namespace="exported", pod="p-0"}`
 	if len(h.samples) == 0 || h.samples[0].Labels.String() != want {
 		t.Errorf("honor_labels true: %v, want %s", h.samples, want)
+	}
+}
+
+// TestFamilies: every sample carries the family and type of the # TYPE
+// line it follows, in both formats; a series with no # TYPE line of its
+// own (or one that only shares a prefix with the last family) has none.
+func TestFamilies(t *testing.T) {
+	text := `# TYPE ttft histogram
+ttft_bucket{le="1"} 1
+ttft_bucket{le="+Inf"} 2
+ttft_sum 0.5
+ttft_count 2
+# TYPE tokens_total counter
+tokens_total 7
+tokens_total_created 1.7e+09
+# TYPE up gauge
+up 1
+uptime 3
+loose 4
+`
+	om := `# TYPE tokens counter
+tokens_total 7
+tokens_created 1.7e+09
+# TYPE build info
+build_info{v="1"} 1
+# EOF
+`
+	type fam struct {
+		name, family string
+		typ          model.MetricType
+	}
+	tests := []struct {
+		body, contentType string
+		want              []fam
+	}{
+		{text, TextContentType, []fam{
+			{"ttft_bucket", "ttft", model.MetricTypeHistogram}, {"ttft_bucket", "ttft", model.MetricTypeHistogram},
+			{"ttft_sum", "ttft", model.MetricTypeHistogram}, {"ttft_count", "ttft", model.MetricTypeHistogram},
+			{"tokens_total", "tokens_total", model.MetricTypeCounter}, {"tokens_total_created", "tokens_total", model.MetricTypeCounter},
+			{"up", "up", model.MetricTypeGauge}, {"uptime", "", ""}, {"loose", "", ""},
+		}},
+		{om, OpenMetricsContentType, []fam{
+			{"tokens_total", "tokens", model.MetricTypeCounter}, {"tokens_created", "tokens", model.MetricTypeCounter},
+			{"build_info", "build", model.MetricTypeInfo},
+		}},
+	}
+	for _, tt := range tests {
+		var got []fam
+		err := Each([]byte(tt.body), tt.contentType, func(s Sample) error {
+			got = append(got, fam{s.Labels.Get(model.MetricNameLabel), s.Family, s.Type})
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.contentType, err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s:\ngot  %v\nwant %v", tt.contentType, got, tt.want)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/schema/schematest"
 	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/testutil/expo"
 )
 
 // simScrapeEvery is how often the test scrapes every simulated target.
@@ -34,8 +35,8 @@ func scrapeSim(t *testing.T, app storage.AppenderV2, c *sim.Cluster, ts time.Tim
 			t.Fatalf("render %s: %v", tg.Path, err)
 		}
 		target := labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels()
-		for _, s := range schematest.ParseExposition(t, b) {
-			if _, err := app.Append(0, schematest.WithTarget(s.Labels, target, tg.HonorLabels), 0, ts.UnixMilli(), s.Value, nil, nil, storage.AppendV2Options{}); err != nil {
+		for _, s := range expo.Scrape(t, b, target, tg.HonorLabels) {
+			if _, err := app.Append(0, s.Labels, 0, ts.UnixMilli(), s.Value, nil, nil, storage.AppendV2Options{}); err != nil {
 				t.Fatalf("append: %v", err)
 			}
 		}

@@ -21,9 +21,10 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/collect/parse"
 	"github.com/servescope/servescope/internal/schema"
-	"github.com/servescope/servescope/internal/schema/schematest"
 	"github.com/servescope/servescope/internal/sim"
+	"github.com/servescope/servescope/internal/testutil/expo"
 )
 
 // scrapeEvery is the simulated scrape interval: coarser than production to
@@ -70,16 +71,17 @@ type store struct {
 // ingest appends one target's samples as Prometheus would: target labels
 // attached per honor_labels, and a staleness marker for each series the
 // target stopped exposing (a deleted pod, a finished workload).
-func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples []schematest.Sample, target labels.Labels, honor bool, ms int64) {
+func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples []expo.Sample, target labels.Labels, honor bool, ms int64) {
 	t.Helper()
 	now := map[uint64]labels.Labels{}
 	clusters := s.clusters
 	if clusters == nil {
 		clusters = []string{""}
 	}
+	lb := labels.NewBuilder(labels.EmptyLabels())
 	for _, smp := range samples {
 		for _, cl := range clusters {
-			ls := schematest.WithTarget(smp.Labels, target, honor)
+			ls := parse.WithTarget(lb, smp.Labels, target, honor)
 			if cl != "" {
 				ls = labels.NewBuilder(ls).Set("cluster", cl).Labels()
 			}
@@ -99,8 +101,8 @@ func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples 
 	s.last[path] = now
 }
 
-// parse renders a target and keeps the samples cost reads.
-func parse(t *testing.T, c *sim.Cluster, path string) ([]schematest.Sample, bool) {
+// render renders a target, parses it and keeps the samples cost reads.
+func render(t *testing.T, c *sim.Cluster, path string) ([]expo.Sample, bool) {
 	t.Helper()
 	b, err := c.RenderBytes(path)
 	if errors.Is(err, sim.ErrTargetDown) {
@@ -109,7 +111,7 @@ func parse(t *testing.T, c *sim.Cluster, path string) ([]schematest.Sample, bool
 	if err != nil {
 		t.Fatalf("render %s: %v", path, err)
 	}
-	all := schematest.ParseExposition(t, b)
+	all := expo.Parse(t, b)
 	out := all[:0]
 	for _, smp := range all {
 		if needed(smp.Labels.Get(model.MetricNameLabel)) {
@@ -145,13 +147,13 @@ func simulate(t *testing.T, sc *sim.Scenario, stores []*store, start, end time.T
 			if tg.Kind == sim.KindKueue {
 				for i, s := range stores {
 					sc.Kueue.LocalQueueMetrics, sc.Kueue.ClusterQueueResources = s.v.lq, s.v.cq
-					if samples, ok := parse(t, c, tg.Path); ok {
+					if samples, ok := render(t, c, tg.Path); ok {
 						s.ingest(t, apps[i], tg.Path, samples, target, tg.HonorLabels, ms)
 					}
 				}
 				continue
 			}
-			samples, ok := parse(t, c, tg.Path)
+			samples, ok := render(t, c, tg.Path)
 			if !ok {
 				continue
 			}
