@@ -38,10 +38,10 @@ func TestWebBrowser(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	t.Parallel()
-	srv := dashboardServer(t)
+	srv, end := dashboardServer(t)
 	t.Run("pages", func(t *testing.T) {
 		t.Parallel()
-		webPages(t, chromium, srv)
+		webPages(t, chromium, srv, end)
 	})
 	t.Run("interactions", func(t *testing.T) {
 		t.Parallel()
@@ -54,7 +54,7 @@ func TestWebBrowser(t *testing.T) {
 // it, the URL state round-trips, and a hostile label value is shown as
 // text. Screenshots go to $SERVESCOPE_ARTIFACTS (default .artifacts/web
 // under the repository).
-func webPages(t *testing.T, chromium string, srv *httptest.Server) {
+func webPages(t *testing.T, chromium string, srv *httptest.Server, end time.Time) {
 	artifacts := os.Getenv("SERVESCOPE_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join("..", "..", ".artifacts", "web")
@@ -65,10 +65,13 @@ func webPages(t *testing.T, chromium string, srv *httptest.Server) {
 	b := browser{path: chromium, profile: t.TempDir()}
 
 	// Every page, and the GPU page narrowed to one model (GPUs joined to
-	// the model's pods), has data in each panel that must have it.
+	// the model's pods), has data in each panel that must have it. The
+	// pages end where the history ends (end=), so a slow backfill on a
+	// loaded machine cannot leave "now" past the data.
 	model := url.Values{"model": {"meta-llama/Llama-3.1-8B-Instruct"}}.Encode()
-	for _, p := range []string{"/", "/serving", "/gpus", "/gpus?" + model, "/queues", "/findings",
-		"/query?q=servescope%3Agpu_busy_ratio%3Aavg+or+DCGM_FI_DEV_POWER_USAGE"} {
+	at := "end=" + url.QueryEscape(end.Format(time.RFC3339))
+	for _, p := range []string{"/?" + at, "/serving?" + at, "/gpus?" + at, "/gpus?" + model + "&" + at, "/queues?" + at, "/findings?" + at,
+		"/query?q=servescope%3Agpu_busy_ratio%3Aavg+or+DCGM_FI_DEV_POWER_USAGE&" + at} {
 		checkPanels(t, p, b.dump(t, srv.URL+p))
 	}
 
@@ -121,7 +124,7 @@ const (
 
 // dashboardServer serves the dashboard over dashboardHistory of the mixed
 // scenario's simulated history (16 GPUs) plus a hostile pod, ending now.
-func dashboardServer(t *testing.T) *httptest.Server {
+func dashboardServer(t *testing.T) (*httptest.Server, time.Time) {
 	t.Helper()
 	dir := t.TempDir()
 	end := time.Now().UTC().Truncate(15 * time.Second)
@@ -151,7 +154,7 @@ func dashboardServer(t *testing.T) *httptest.Server {
 	}
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, end
 
 }
 
