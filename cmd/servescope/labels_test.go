@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb"
 )
@@ -87,7 +88,7 @@ func TestBackfillExternalLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	named := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")
+	named := labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")
 	for name, want := range map[string][]string{"cluster": {"eu-1", "us-1"}, "region": {"west"}} {
 		got, _, err := q.LabelValues(t.Context(), name, nil)
 		if err != nil {
@@ -100,7 +101,7 @@ func TestBackfillExternalLabels(t *testing.T) {
 		// recorded one (the catalog's rules keep the cluster label alone).
 		sel := named
 		if name != "cluster" {
-			sel = labels.MustNewMatcher(labels.MatchNotRegexp, labels.MetricName, "servescope:.+")
+			sel = labels.MustNewMatcher(labels.MatchNotRegexp, model.MetricNameLabel, "servescope:.+")
 		}
 		without := labels.MustNewMatcher(labels.MatchEqual, name, "")
 		if ss := q.Select(t.Context(), false, nil, sel, without); ss.Next() {
