@@ -131,12 +131,14 @@ func summaryCommands(a *kingpin.Application, e env) []command {
 	server := c.Flag("server", "Base URL of the server.").Default("http://127.0.0.1:9464").String()
 	var set settingsFlags
 	addSettings(c, &set, withTeamLabel|withPrices|withQueueTeams)
+	var cluster string
+	addCluster(c, &cluster)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		st, err := set.resolve()
 		if err != nil {
 			return err
 		}
-		return app.WriteSummary(ctx, e.stdout, *server, st.Cost(), time.Now())
+		return app.WriteSummary(ctx, e.stdout, *server, st.Cost(), cluster, time.Now())
 	}}}
 }
 

@@ -44,7 +44,7 @@ func (s *Server) agentAPI() {
 		Logger: s.logger, Querier: s.querier, Targets: s.scraper, Gatherer: s.registry,
 		Ready: s.ready.Load, Build: s.opts.Build, MaxResponseBytes: s.opts.MaxResponseBytes, Status: s.apiStatus(),
 	})
-	s.api.Handle("/api/v1/", s.api.Unavailable(agentUnavailable))
+	s.api.Agent(agentUnavailable)
 	s.api.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -68,9 +68,11 @@ func NewTop(ctx context.Context, o TopOptions) (*cli.Top, time.Duration, error) 
 }
 
 // WriteSummary writes the one-screen summary of the server at url
-// (servescope or any Prometheus-compatible API) as of now.
-func WriteSummary(ctx context.Context, w io.Writer, url string, co CostOptions, now time.Time) error {
-	q, err := query.NewRemote(url)
+// (servescope or any Prometheus-compatible API) as of now: of cluster name
+// only when one is given (the value of co's cluster label), else of every
+// cluster, with a line for each when there are several.
+func WriteSummary(ctx context.Context, w io.Writer, url string, co CostOptions, name string, now time.Time) error {
+	q, err := remote(url, co, name)
 	if err != nil {
 		return err
 	}
@@ -78,5 +80,5 @@ func WriteSummary(ctx context.Context, w io.Writer, url string, co CostOptions, 
 	if err != nil {
 		return err
 	}
-	return cli.Summary(ctx, w, cli.SummaryOptions{Querier: q, Fleet: fc, Catalog: cat}, now)
+	return cli.Summary(ctx, w, cli.SummaryOptions{Querier: q, Fleet: fc, Catalog: cat, Cluster: name}, now)
 }

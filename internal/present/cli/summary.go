@@ -60,6 +60,9 @@ type SummaryOptions struct {
 	Fleet *fleet.Calculator
 	// Catalog gives the other signals' queries.
 	Catalog *schema.Catalog
+	// Cluster names the one cluster Querier is scoped to ("" for every
+	// cluster): it heads the summary.
+	Cluster string
 }
 
 // Summary writes a one-screen overview of what the store holds at now:
@@ -71,6 +74,9 @@ func Summary(ctx context.Context, w io.Writer, o SummaryOptions, now time.Time) 
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "servescope summary at %s\n", now.UTC().Format(time.RFC3339))
+	if o.Cluster != "" {
+		fmt.Fprintf(tw, "  cluster\t%s\n", o.Cluster)
+	}
 	for _, row := range summaryQueries {
 		res, err := o.Querier.Query(ctx, row.Query, now)
 		if err != nil {
@@ -89,6 +95,15 @@ func Summary(ctx context.Context, w io.Writer, o SummaryOptions, now time.Time) 
 	fmt.Fprintf(tw, "  requests running\t%.6g\n", m.Serving.RequestsRunning)
 	fmt.Fprintf(tw, "  requests waiting\t%.6g\n", m.Serving.RequestsWaiting)
 	fmt.Fprintf(tw, "  generation tokens/s\t%.6g\n", m.Serving.GenerationTokensPerSecond)
+	// Several clusters: one line each, the same figures as --cluster's.
+	per, err := o.Fleet.PerCluster(ctx, o.Querier, now.Add(-SummaryWindow), now, 0)
+	if err != nil {
+		return fmt.Errorf("summary per cluster: %w", err)
+	}
+	for _, c := range per {
+		fmt.Fprintf(tw, "  cluster %s\t%s, busy %.1f%%, %.6g requests running, %.6g waiting, %.6g tokens/s\n",
+			c.Cluster, fleet.GPUsText(c.GPUs), c.Busy*100, c.Serving.RequestsRunning, c.Serving.RequestsWaiting, c.Serving.GenerationTokensPerSecond)
+	}
 	p := parser.NewParser(parser.Options{})
 	for _, row := range summarySignals {
 		sq, err := o.Catalog.Select(row.Signal, false)

@@ -18,6 +18,13 @@ import (
 // dashboard declares and every panel refers to as ${datasource}.
 const DatasourceVar = "datasource"
 
+// ClusterVar is the variable every dashboard declares to select clusters:
+// every panel query requires the catalog's cluster label to match it, and
+// keeps that label in its groupings, so two clusters are never merged. Its
+// "All" (.*) also matches series without the label, so a fleet of one
+// cluster, named or not, reads as before.
+const ClusterVar = "cluster"
+
 // dashboardSpec is one generated dashboard: the signal levels it shows and
 // the label it can be filtered by (a Grafana variable of the same name).
 type dashboardSpec struct {
@@ -197,7 +204,7 @@ func buildDashboard(cat *schema.Catalog, spec dashboardSpec, o Options) (*dashbo
 		// the canonical label would drop data, so raw dashboards show all.
 		filter = ""
 	}
-	var filterSource string
+	var filterSource, clusterSource string
 	y := 0
 	id := 1
 	for _, s := range cat.Signals() {
@@ -207,6 +214,9 @@ func buildDashboard(cat *schema.Catalog, spec dashboardSpec, o Options) (*dashbo
 		p, err := signalPanel(cat, s, o, filter)
 		if err != nil {
 			return nil, fmt.Errorf("signal %s: %w", s.Name, err)
+		}
+		if clusterSource == "" {
+			clusterSource = firstSeries(p.Targets[0].Expr)
 		}
 		if filter != "" && filterSource == "" && slices.Contains(s.By(), filter) && s.Kind != schema.KindHistogram {
 			filterSource = s.RecordName()
@@ -222,16 +232,72 @@ func buildDashboard(cat *schema.Catalog, spec dashboardSpec, o Options) (*dashbo
 	if len(d.Panels) == 0 {
 		return nil, fmt.Errorf("no signals of levels %v", spec.levels)
 	}
+	if err := d.addClusterVar(cat, clusterSource); err != nil {
+		return nil, err
+	}
 	if filterSource != "" {
-		ds := promDatasource()
-		def := "label_values(" + filterSource + ", " + filter + ")"
-		d.Templating.List = append(d.Templating.List, tvar{
-			Name: filter, Label: filter, Type: "query", Datasource: &ds, Definition: def,
-			Query:      map[string]any{"query": def, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-			IncludeAll: true, AllValue: ".*", Multi: true, Refresh: 2, Sort: 1,
-		})
+		if err := d.addQueryVar(filter, filter, filter, filterSource, clusterFilter(cat)); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
+}
+
+// varFilter is the matcher label=~"$variable": a label of every selector
+// matched against the values chosen in a Grafana variable.
+type varFilter struct{ label, variable string }
+
+// clusterFilter selects the clusters chosen in ClusterVar.
+func clusterFilter(cat *schema.Catalog) varFilter {
+	return varFilter{label: cat.ClusterLabel(), variable: ClusterVar}
+}
+
+// addClusterVar declares ClusterVar: the values of the cluster label on
+// series (a series the first panel reads).
+func (d *dashboard) addClusterVar(cat *schema.Catalog, series string) error {
+	if series == "" {
+		return fmt.Errorf("cluster variable: no series in the panels")
+	}
+	return d.addQueryVar(ClusterVar, "Cluster", cat.ClusterLabel(), series, varFilter{})
+}
+
+// addQueryVar declares the multi-value query variable name (with "All" as
+// .*): the values of label on series, restricted by the filter of a
+// variable declared before it (the namespaces of the chosen clusters).
+func (d *dashboard) addQueryVar(name, title, label, series string, before varFilter) error {
+	sel := &parser.VectorSelector{Name: series}
+	if before.label != "" {
+		m, err := labels.NewMatcher(labels.MatchRegexp, before.label, "$"+before.variable)
+		if err != nil {
+			return fmt.Errorf("variable %s: matcher %s: %w", name, before.label, err)
+		}
+		sel.LabelMatchers = []*labels.Matcher{m}
+	}
+	ds := promDatasource()
+	def := "label_values(" + sel.String() + ", " + label + ")"
+	d.Templating.List = append(d.Templating.List, tvar{
+		Name: name, Label: title, Type: "query", Datasource: &ds, Definition: def,
+		Query:      map[string]any{"query": def, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+		IncludeAll: true, AllValue: ".*", Multi: true, Refresh: 2, Sort: 1,
+	})
+	return nil
+}
+
+// firstSeries returns the metric name of the first selector of q ("" if q
+// does not parse or selects by name nowhere).
+func firstSeries(q string) string {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+	if err != nil {
+		return ""
+	}
+	var name string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok && name == "" && vs.Name != "" {
+			name = vs.Name
+		}
+		return nil
+	})
+	return name
 }
 
 // signalPanel builds the panel of one signal: a time series of its recorded
@@ -240,16 +306,17 @@ func buildDashboard(cat *schema.Catalog, spec dashboardSpec, o Options) (*dashbo
 func signalPanel(cat *schema.Catalog, s schema.Signal, o Options, filter string) (panel, error) {
 	ds := promDatasource()
 	p := panel{Type: "timeseries", Title: s.Name, Description: s.Help, Datasource: &ds}
-	by := s.By()
-	if !slices.Contains(by, filter) {
-		filter = ""
+	filters := []varFilter{clusterFilter(cat)}
+	if filter != "" && slices.Contains(s.By(), filter) {
+		filters = append(filters, varFilter{label: filter, variable: filter})
 	}
 	legend := legendFormat(s.KeyLabels(), s.Extra)
 	add := func(q, legend string) error {
-		q, err := withFilter(q, filter)
+		q, err := panelQuery(cat, q, filters...)
 		if err != nil {
 			return err
 		}
+		legend = clusterLegend(cat, legend)
 		t := target{RefID: refID(len(p.Targets)), Datasource: ds, Expr: q, LegendFormat: legend, Range: true, Format: "time_series"}
 		if s.Kind == schema.KindInfo {
 			t = target{RefID: refID(len(p.Targets)), Datasource: ds, Expr: q, Instant: true, Format: "table"}
@@ -342,24 +409,37 @@ func unitDefaults(s schema.Signal) fieldDefaults {
 	return d
 }
 
-// withFilter adds the matcher label=~"$label" (a Grafana variable) to every
-// vector selector of q; an empty label leaves q unchanged. The query is
-// edited as a syntax tree and printed by the PromQL printer.
-func withFilter(q, label string) (string, error) {
-	if label == "" {
-		return q, nil
+// clusterLegend adds the cluster to a series' legend, empty for series
+// without the label (a one-cluster fleet).
+func clusterLegend(cat *schema.Catalog, legend string) string {
+	if legend == "" {
+		return ""
 	}
+	return legend + " {{" + cat.ClusterLabel() + "}}"
+}
+
+// panelQuery returns q as a panel reads it: every `by` grouping and `on`
+// matching keeps the cluster label (the catalog's own rule, a no-op on its
+// queries) and every vector selector requires each filter's label to match
+// its variable. The query is edited as a syntax tree and printed by the
+// PromQL printer.
+func panelQuery(cat *schema.Catalog, q string, filters ...varFilter) (string, error) {
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(q)
 	if err != nil {
 		return "", fmt.Errorf("parse %q: %w", q, err)
 	}
-	m, err := labels.NewMatcher(labels.MatchRegexp, label, "$"+label)
-	if err != nil {
-		return "", fmt.Errorf("matcher %s: %w", label, err)
+	cat.KeepCluster(e)
+	ms := make([]*labels.Matcher, 0, len(filters))
+	for _, f := range filters {
+		m, err := labels.NewMatcher(labels.MatchRegexp, f.label, "$"+f.variable)
+		if err != nil {
+			return "", fmt.Errorf("matcher %s: %w", f.label, err)
+		}
+		ms = append(ms, m)
 	}
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok {
-			vs.LabelMatchers = append(vs.LabelMatchers, m)
+			vs.LabelMatchers = append(vs.LabelMatchers, ms...)
 		}
 		return nil
 	})

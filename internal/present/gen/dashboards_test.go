@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,11 +14,13 @@ import (
 	"regexp"
 
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
 	sconfig "github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/schema"
 )
 
 // grafanaDashboard is the part of Grafana's JSON model the checks read.
@@ -228,4 +231,82 @@ func TestPromtool(t *testing.T) {
 	if out, err := run("check", "config", cfgPath); err != nil {
 		t.Errorf("promtool check config (static targets): %v\n%s", err, out)
 	}
+}
+
+// TestDashboardsCluster: with a cluster label of its own name, every
+// dashboard declares the cluster variable (values of that label, "All" as
+// .*), every selector of every panel query matches the label against it,
+// and every `by` grouping and `on` matching keeps the label, in recorded
+// and raw mode.
+func TestDashboardsCluster(t *testing.T) {
+	t.Parallel()
+	const label = "k8s_cluster"
+	cat, err := schema.New(schema.Options{ClusterLabel: label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parser.NewParser(parser.Options{})
+	for _, raw := range []bool{false, true} {
+		files, err := Generate(Input{Catalog: cat, Options: Options{RawQueries: raw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, path := range files.Paths() {
+			if !strings.HasPrefix(path, "grafana/dashboards/") {
+				continue
+			}
+			var d dashboard
+			if err := json.Unmarshal(files[path], &d); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			i := slices.IndexFunc(d.Templating.List, func(v tvar) bool { return v.Name == ClusterVar })
+			if i < 0 {
+				t.Errorf("raw=%v %s: no %s variable", raw, path, ClusterVar)
+				continue
+			}
+			if v := d.Templating.List[i]; !v.IncludeAll || v.AllValue != ".*" || !v.Multi || !strings.HasSuffix(v.Definition, ", "+label+")") {
+				t.Errorf("raw=%v %s: cluster variable %+v", raw, path, v)
+			}
+			for _, pl := range d.Panels {
+				for _, tg := range pl.Targets {
+					n++
+					e, err := p.ParseExpr(tg.Expr)
+					if err != nil {
+						t.Fatalf("%s: %s: %v", path, pl.Title, err)
+					}
+					checkClusterKept(t, path+": "+pl.Title, e, label)
+					if tg.LegendFormat != "" && !strings.Contains(tg.LegendFormat, "{{"+label+"}}") {
+						t.Errorf("raw=%v %s: %s: legend %q does not name the cluster", raw, path, pl.Title, tg.LegendFormat)
+					}
+				}
+			}
+		}
+		if n < 40 {
+			t.Errorf("raw=%v: only %d panel queries", raw, n)
+		}
+	}
+}
+
+func checkClusterKept(t *testing.T, what string, e parser.Expr, label string) {
+	t.Helper()
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.VectorSelector:
+			if !slices.ContainsFunc(n.LabelMatchers, func(m *labels.Matcher) bool {
+				return m.Name == label && m.Type == labels.MatchRegexp && m.Value == "$"+ClusterVar
+			}) {
+				t.Errorf("%s: selector %s does not select $%s", what, n, ClusterVar)
+			}
+		case *parser.AggregateExpr:
+			if !n.Without && !slices.Contains(n.Grouping, label) {
+				t.Errorf("%s: %s merges clusters", what, n)
+			}
+		case *parser.BinaryExpr:
+			if vm := n.VectorMatching; vm != nil && vm.On && !slices.Contains(vm.MatchingLabels, label) {
+				t.Errorf("%s: %s joins across clusters", what, n)
+			}
+		}
+		return nil
+	})
 }

@@ -112,9 +112,14 @@ func fleetDashboard(cat *schema.Catalog, o Options) (*dashboard, error) {
 			GridPos: gridPos{H: 8, W: 12, X: 12 * (i % 2), Y: 8 * (i / 2)},
 		}
 		for j, t := range fp.targets {
-			tg := target{RefID: refID(j), Datasource: ds, Expr: t.expr.String(), LegendFormat: t.legend, Range: true, Format: "time_series"}
+			// Printed first: the panels share the catalog's parsed queries.
+			q, err := panelQuery(cat, t.expr.String(), clusterFilter(cat))
+			if err != nil {
+				return nil, fmt.Errorf("dashboard servescope-fleet: panel %s: %w", fp.title, err)
+			}
+			tg := target{RefID: refID(j), Datasource: ds, Expr: q, LegendFormat: clusterLegend(cat, t.legend), Range: true, Format: "time_series"}
 			if fp.kind == "table" {
-				tg = target{RefID: refID(j), Datasource: ds, Expr: t.expr.String(), Instant: true, Format: "table"}
+				tg = target{RefID: refID(j), Datasource: ds, Expr: q, Instant: true, Format: "table"}
 			}
 			p.Targets = append(p.Targets, tg)
 		}
@@ -131,6 +136,9 @@ func fleetDashboard(cat *schema.Catalog, o Options) (*dashboard, error) {
 			p.FieldConfig = fc
 		}
 		d.Panels = append(d.Panels, p)
+	}
+	if err := d.addClusterVar(cat, firstSeries(d.Panels[0].Targets[0].Expr)); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
