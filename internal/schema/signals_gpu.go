@@ -60,6 +60,18 @@ func gpuSignals() []Signal {
 			},
 		},
 		{
+			Name: "gpu_energy_watts", Help: "GPU power averaged over the range from the energy counter (its increase over the range), else the power gauge; the energy_source label says which.",
+			Unit: UnitWatts, Kind: KindRate, Level: LevelGPU, Agg: AggSum, Range: NonNegative(), DedupeOnKey: true,
+			Extra: append(gpuExtra(), "namespace", "pod", "energy_source"),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `label_replace(rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5m]) / 1000, "energy_source", "counter", "", "")`,
+					Note: "a counter in mJ since boot; resets (reboots, exporter restarts) handled as increase() does; preferred"},
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `label_replace(DCGM_FI_DEV_POWER_USAGE, "energy_source", "power", "", "")`,
+					Note: "the power gauge in W, integrated over time when the energy counter is absent"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `label_replace(dcgm_power_usage, "energy_source", "power", "", "")`},
+			},
+		},
+		{
 			Name: "gpu_temperature_celsius", Help: "GPU die temperature.",
 			Unit: UnitCelsius, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: &Range{Min: -40, Max: 150},
 			Sources: []Source{
