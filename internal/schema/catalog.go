@@ -440,24 +440,6 @@ func (cat *Catalog) AvgOverTime(q string, window, step time.Duration) (string, e
 	})
 }
 
-// WithRange returns a query returned by the catalog with the range of every
-// range selector in it set to r: a counter-derived signal (rate over [5m])
-// read as the average over r, e.g. one evaluation step, so consecutive
-// evaluations cover the time between them once.
-func (cat *Catalog) WithRange(q string, r time.Duration) (string, error) {
-	e, err := cat.c.parse("query", q)
-	if err != nil {
-		return "", err
-	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if m, ok := n.(*parser.MatrixSelector); ok {
-			m.Range = r
-		}
-		return nil
-	})
-	return cat.check("range", e)
-}
-
 // Select returns what to query for a signal: with recorded (servescope's
 // rules are evaluated by the backend) the recorded series' name, otherwise
 // the full query over raw exporter series. Both yield the same series.

@@ -178,7 +178,7 @@ func sortedBuckets(m map[bucket]float64) []bucket {
 // data is everything one set reads.
 type data struct {
 	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota, cards []series
-	// energy is gpu_energy_watts over consecutive windows (loadEnergy).
+	// energy is gpu_energy_joules per GPU and point (loadEnergy).
 	energy *energyData
 }
 

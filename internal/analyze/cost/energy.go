@@ -2,13 +2,10 @@ package cost
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/common/model"
 )
@@ -45,107 +42,118 @@ type PodEnergy struct {
 // joulesPerKWh converts joules to kWh.
 const joulesPerKWh = 3.6e6
 
-// energyMinRange is the shortest range the energy signal is read over:
-// the catalog's rate range, which holds two scrapes at any usual interval.
-const energyMinRange = 5 * time.Minute
-
-// energyData is each GPU series' energy in joules at the points of a
-// set's grid: a counter series' at the first point of each window it is
-// read over (span points), a power series' at every point (span 1).
+// energyData is each GPU's energy per point of a set's grid (point k: the
+// interval after t_k) and the pod its series named there.
 type energyData struct {
-	series []series
-	span   []int
+	gpus []gpuSeries
 }
 
-// loadEnergy reads the catalog's gpu_energy_watts, whose first source per
-// GPU is the energy counter's rate, else the power gauge.
+// gpuSeries is one GPU's energy per point, in joules, and the pod whose
+// series held it at each point ("" pod for none).
+type gpuSeries struct {
+	m model.Metric // the GPU's first series
+	// joules[k] is the energy of the interval after point k, owned[k]
+	// the pod it goes to: for the power gauge the pod at t_k (the state
+	// at a point holds until the next, as GPU-hours are counted); for the
+	// counter the pod of the sample that reported the increase, at the
+	// end of the interval.
+	joules []float64
+	owner  []podKey
+	source string
+}
+
+// loadEnergy reads the catalog's gpu_energy_joules at the grid's points
+// and one step past the last, and turns each GPU's series into energy per
+// point. The catalog's first source wins per GPU: the energy counter, else
+// the power gauge.
 //
-// A counter series is read over consecutive windows that cover the set's
-// window once: (t_0, t_0+r], (t_0+r, t_0+2r] … with r = m·step at least
-// energyMinRange, the last one cut at the window's end. Its increase over
-// each (resets handled as increase does) divided by r is the average
-// power, so power × r is the window's energy; the windows do not overlap,
-// so none is counted twice.
-//
-// A power series is integrated on the grid of the GPU-hours: its value at
-// each point holds for that point's step (grid.weight).
+// A GPU's counter series (one per pod that held it, the counter running
+// on across them) are joined into one counter per GPU; point k's energy
+// is its increase from t_k to t_k+1, a drop being a reset after which the
+// new value is the increase, as increase() reads it; it goes to the pod
+// whose series reported it (the sample at t_k+1). Gaps (a scrape missed,
+// an exporter down) are bridged by the next increase, given to the point
+// before the gap. The power
+// gauge is integrated on the grid of the GPU-hours: its value at each
+// point holds for that point's step (grid.weight). The last point's
+// energy is cut to the part of its step inside the window.
 func (c *Calculator) loadEnergy(ctx context.Context, q Querier, g grid) (*energyData, error) {
-	m := max(1, int((energyMinRange+g.step-1)/g.step))
-	r := time.Duration(m) * g.step
-	full := int(g.end.Sub(g.start) / r)
-	rest := g.end.Sub(g.start) - time.Duration(full)*r
-	ed := &energyData{}
-	// GPUs with the counter: their power gauge is never integrated, even
-	// where the counter has no rate yet (its first sample).
-	counted := map[[3]string]bool{}
-	byFP := map[model.Fingerprint][]int{}
-	add := func(s series, span, k int, j float64) {
-		fp := s.m.Fingerprint()
-		i := slices.IndexFunc(byFP[fp], func(i int) bool { return ed.series[i].m.Equal(s.m) })
-		if i < 0 {
-			vs := make([]float64, g.n)
-			for j := range vs {
-				vs[j] = math.NaN()
-			}
-			byFP[fp] = append(byFP[fp], len(ed.series))
-			ed.series = append(ed.series, series{m: s.m, v: vs})
-			ed.span = append(ed.span, span)
-			i = len(ed.series) - 1
-		} else {
-			i = byFP[fp][i]
-		}
-		ed.series[i].v[k] = j
-	}
-	counters := func(w time.Duration, eg grid, k0 int) error {
-		expr, err := c.opts.Catalog.WithRange(c.q.energy, w)
-		if err != nil {
-			return fmt.Errorf("energy query: %w", err)
-		}
-		ss, err := eg.load(ctx, q, expr, c.chunk)
-		if err != nil {
-			return err
-		}
-		for _, s := range ss {
-			if string(s.m["energy_source"]) != EnergyCounter {
-				continue
-			}
-			counted[gpuKey(s.m)] = true
-			for j, v := range s.v {
-				if !math.IsNaN(v) {
-					add(s, m, k0+j*m, v*w.Seconds())
-				}
-			}
-		}
-		return nil
-	}
-	if full > 0 {
-		eg := grid{start: g.start.Add(r), end: g.start.Add(time.Duration(full) * r), step: r, n: full, tail: 1, head: -1}
-		if err := counters(r, eg, 0); err != nil {
-			return nil, err
-		}
-	}
-	if rest > 0 {
-		// The last, shorter window, read at the window's end over what
-		// is left of it: data after the end are not counted.
-		if err := counters(rest, grid{start: g.end, end: g.end, step: rest, n: 1, tail: 1, head: -1}, full*m); err != nil {
-			return nil, err
-		}
-	}
-	ss, err := g.load(ctx, q, c.q.energy, c.chunk)
+	ext := g
+	ext.n++
+	ss, err := ext.load(ctx, q, c.q.energy, c.chunk)
 	if err != nil {
 		return nil, err
 	}
+	byGPU := map[[3]string][]series{}
+	var keys [][3]string
 	for _, s := range ss {
-		if string(s.m["energy_source"]) == EnergyCounter || counted[gpuKey(s.m)] {
+		k := gpuKey(s.m)
+		if byGPU[k] == nil {
+			keys = append(keys, k)
+		}
+		byGPU[k] = append(byGPU[k], s)
+	}
+	sort.Slice(keys, func(i, j int) bool { return strings.Join(keys[i][:], "/") < strings.Join(keys[j][:], "/") })
+	ed := &energyData{}
+	for _, k := range keys {
+		ed.gpus = append(ed.gpus, gpuEnergyOf(g, byGPU[k]))
+	}
+	return ed, nil
+}
+
+// gpuEnergyOf is one GPU's energy per point from its series, read on a
+// grid one point longer than g.
+func gpuEnergyOf(g grid, ss []series) gpuSeries {
+	gs := gpuSeries{m: ss[0].m, joules: make([]float64, g.n), owner: make([]podKey, g.n), source: EnergyPower}
+	pod := make([]podKey, g.n+1)
+	val := make([]float64, g.n+1)
+	for i := range val {
+		val[i] = math.NaN()
+	}
+	for _, s := range ss {
+		if string(s.m["energy_source"]) == EnergyCounter {
+			gs.source = EnergyCounter
+		}
+	}
+	for _, s := range ss {
+		if string(s.m["energy_source"]) != gs.source {
 			continue
 		}
-		for k, v := range s.v {
-			if !math.IsNaN(v) {
-				add(s, 1, k, v*g.weight(k)*g.step.Seconds())
+		pk := podOf(s.m)
+		for i, v := range s.v {
+			// Two series at one point (the old pod's within the lookback):
+			// the one that counted further is the current one.
+			if !math.IsNaN(v) && (math.IsNaN(val[i]) || v > val[i]) {
+				val[i], pod[i] = v, pk
 			}
 		}
 	}
-	return ed, nil
+	if gs.source == EnergyPower {
+		for k := range g.n {
+			if !math.IsNaN(val[k]) {
+				gs.joules[k], gs.owner[k] = val[k]*g.weight(k)*g.step.Seconds(), pod[k]
+			}
+		}
+		return gs
+	}
+	prev := -1
+	for k, v := range val {
+		if math.IsNaN(v) {
+			continue
+		}
+		if prev >= 0 {
+			d := v - val[prev]
+			if d < 0 {
+				d = v // a reset: counting began again from zero
+			}
+			if prev == g.n-1 {
+				d *= g.tail
+			}
+			gs.joules[prev], gs.owner[prev] = d, pod[k]
+		}
+		prev = k
+	}
+	return gs
 }
 
 // energy adds each GPU's energy to the allocation of the pod holding it
@@ -157,25 +165,13 @@ func (st *state) energy() {
 		return
 	}
 	pods := map[podKey]*PodEnergy{}
-	for si, s := range ed.series {
-		k := podOf(s.m)
-		if st.c.unpod.MatchString(k.pod) {
-			k.pod = ""
-		}
-		host := string(s.m["hostname"])
-		gm := st.nodes[host].model
+	for _, gs := range ed.gpus {
+		gm := st.nodes[string(gs.m["hostname"])].model
 		if gm == "" {
-			gm = string(s.m["modelName"])
+			gm = string(gs.m["modelName"])
 		}
-		ge := st.gpu(s.m, gm)
-		pv := st.view(k)
-		var pe *PodEnergy
-		if k.pod != "" {
-			if pe = pods[k]; pe == nil {
-				pe = &PodEnergy{Namespace: k.ns, Pod: k.pod}
-				pods[k] = pe
-			}
-		}
+		ge := st.gpu(gs.m, gm)
+		ge.Source = gs.source
 		var (
 			cur  *acc
 			curA attrs
@@ -187,17 +183,24 @@ func (st *state) energy() {
 			}
 			j = 0
 		}
-		for i, x := range s.v {
-			if math.IsNaN(x) {
+		for i, x := range gs.joules {
+			k := gs.owner[i]
+			if x == 0 {
 				continue
 			}
 			ge.EnergyKWh += x / joulesPerKWh
-			if pe == nil {
+			if k.pod == "" || st.c.unpod.MatchString(k.pod) {
 				st.idleEnergyJ += x
 				continue
 			}
+			pe := pods[k]
+			if pe == nil {
+				pe = &PodEnergy{Namespace: k.ns, Pod: k.pod}
+				pods[k] = pe
+			}
 			pe.EnergyKWh += x / joulesPerKWh
-			a := st.energyAttrs(pv, k, gm, i, min(i+ed.span[si], st.g.n))
+			pv := st.view(k)
+			a := attrs{team: st.resolve(pv, i), ns: k.ns, queue: nearest(pv.cq, i), model: gm}
 			if a.team != "" {
 				pe.Team = a.team
 			}
@@ -214,28 +217,13 @@ func (st *state) energy() {
 	}
 }
 
-// energyAttrs are the allocation attributes of a pod's energy over the
-// points [from, to): its team at the first of them that names one.
-func (st *state) energyAttrs(pv podView, k podKey, gpuModel string, from, to int) attrs {
-	a := attrs{ns: k.ns, queue: nearest(pv.cq, from), model: gpuModel}
-	for i := from; i < to && a.team == ""; i++ {
-		a.team = st.resolve(pv, i)
-	}
-	return a
-}
-
-// gpu returns the energy record of a series' GPU, creating it. A GPU whose
-// series come from both sources (impossible within one evaluation, as the
-// catalog's first source wins per GPU) is marked with the counter's.
+// gpu returns the energy record of a series' GPU, creating it.
 func (st *state) gpu(m model.Metric, gm string) *GPUEnergy {
 	key := gpuKey(m)
 	ge := st.gpuEnergy[key]
 	if ge == nil {
-		ge = &GPUEnergy{Hostname: key[0], UUID: key[1], MIGInstance: key[2], GPUModel: gm, Source: string(m["energy_source"])}
+		ge = &GPUEnergy{Hostname: key[0], UUID: key[1], MIGInstance: key[2], GPUModel: gm}
 		st.gpuEnergy[key] = ge
-	}
-	if string(m["energy_source"]) == EnergyCounter {
-		ge.Source = EnergyCounter
 	}
 	return ge
 }

@@ -38,7 +38,7 @@ type queries struct {
 	cqUsage    string // Kueue ClusterQueue usage: cluster_queue, flavor, resource
 	quota      string // Kueue nominal quota: cluster_queue, flavor, resource
 	cards      string // physical GPUs per node: hostname (distinct dcgm-exporter uuids)
-	energy     string // the catalog's gpu_energy_watts (its range set per request)
+	energy     string // the catalog's gpu_energy_joules
 	teamLabel  string // kube-state-metrics' name of the team label (label_team)
 	queueLabel string // label_kueue_x_k8s_io_cluster_queue_name
 	lqLabel    string // label_kueue_x_k8s_io_local_queue_name
@@ -113,7 +113,7 @@ func buildQueries(cat *schema.Catalog, teamKey string) (*queries, error) {
 	if q.nsTeam, err = cat.Query("namespace_team"); err != nil {
 		return nil, fmt.Errorf("cost queries: %w", err)
 	}
-	if q.energy, err = cat.Query("gpu_energy_watts"); err != nil {
+	if q.energy, err = cat.Query("gpu_energy_joules"); err != nil {
 		return nil, fmt.Errorf("cost queries: %w", err)
 	}
 	if q.cards, err = cardsQuery(b, cat); err != nil {
