@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/servescope/servescope/internal/analyze/cost"
-	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/sim"
 )
@@ -20,15 +17,18 @@ import (
 // (down one scrape, its energy counters back at zero), and checks each
 // team's energy, the idle energy and the fleet's against the simulator's
 // truth within 1%: from the energy counter (resets handled as increase
-// does), and from the power gauge where the counter is absent.
+// does), and from the power gauge where the counter is absent (2% on the
+// short span: the simulator exposes the power of the last one-second
+// tick, so a one-minute scrape samples it, and the sampling noise only
+// averages out over hours).
 func TestEnergyMatchesSimulator(t *testing.T) {
 	base, err := os.ReadFile(filepath.Join("testdata", "base.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	span := 6 * time.Hour
+	span, gaugeTol := 6*time.Hour, 0.01
 	if testing.Short() || raceEnabled {
-		span = 2 * time.Hour
+		span, gaugeTol = 2*time.Hour, 0.02
 	}
 	half := span / 2
 	event := "events:\n  - {at: " + half.String() + ", kind: exporter_down, node: 0}\n  - {at: " + (half + scrapeEvery).String() + ", kind: exporter_up, node: 0}\n"
@@ -56,16 +56,11 @@ func TestEnergyMatchesSimulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			calc, err := cost.New(cost.Options{Catalog: cat, CarbonIntensity: 400})
-			if err != nil {
-				t.Fatal(err)
+			set := compute(t, s, cost.Options{Catalog: cat, CarbonIntensity: 400}, start, end)
+			tol := 0.01
+			if s.v.noEnergyCounter {
+				tol = gaugeTol
 			}
-			eng := query.NewEngine(s.st, query.EngineOptions{Registerer: prometheus.NewRegistry(), Timeout: time.Minute, MaxSamples: 50_000_000})
-			rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: end, Step: scrapeEvery})
-			if err != nil {
-				t.Fatal(err)
-			}
-			set := rep.Sets[0]
 			wantSource := "energy from DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"
 			if s.v.noEnergyCounter {
 				wantSource = "energy integrated from DCGM_FI_DEV_POWER_USAGE"
@@ -79,17 +74,17 @@ func TestEnergyMatchesSimulator(t *testing.T) {
 			}
 			for _, tt := range truth.Teams {
 				a := got[tt.Team]
-				withinTol(t, tt.Team+" energy", a.EnergyKWh, tt.EnergyKWh, 0.01)
-				withinTol(t, tt.Team+" emissions", a.EmissionsKgCO2e, tt.EnergyKWh*0.4, 0.01)
+				withinTol(t, tt.Team+" energy", a.EnergyKWh, tt.EnergyKWh, tol)
+				withinTol(t, tt.Team+" emissions", a.EmissionsKgCO2e, tt.EnergyKWh*0.4, tol)
 				t.Logf("%s: %.4f kWh (truth %.4f)", tt.Team, a.EnergyKWh, tt.EnergyKWh)
 			}
 			if set.Idle == nil {
 				t.Fatal("no idle allocation")
 			}
 			t.Logf("idle %.4f (truth %.4f), fleet %.4f (truth %.4f)", set.Idle.EnergyKWh, truth.Fleet.IdleEnergyKWh, set.Fleet.EnergyKWh, truth.Fleet.EnergyKWh)
-			withinTol(t, "idle energy", set.Idle.EnergyKWh, truth.Fleet.IdleEnergyKWh, 0.01)
-			withinTol(t, "fleet energy", set.Fleet.EnergyKWh, truth.Fleet.EnergyKWh, 0.01)
-			withinTol(t, "total energy", set.Totals.EnergyKWh, truth.Fleet.EnergyKWh, 0.01)
+			withinTol(t, "idle energy", set.Idle.EnergyKWh, truth.Fleet.IdleEnergyKWh, tol)
+			withinTol(t, "fleet energy", set.Fleet.EnergyKWh, truth.Fleet.EnergyKWh, tol)
+			withinTol(t, "total energy", set.Totals.EnergyKWh, truth.Fleet.EnergyKWh, tol)
 			if len(set.GPUEnergy) != len(truth.GPUEnergy) {
 				t.Errorf("energy of %d GPUs, truth has %d", len(set.GPUEnergy), len(truth.GPUEnergy))
 			}

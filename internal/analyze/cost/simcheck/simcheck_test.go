@@ -329,16 +329,7 @@ func check(t *testing.T, s *store, truth sim.Truth, start, end time.Time, usedTo
 	if err != nil {
 		t.Fatal(err)
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: v.teamLabel, QueueTeams: v.queueTeams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := query.NewEngine(s.st, query.EngineOptions{Registerer: prometheus.NewRegistry(), Timeout: time.Minute, MaxSamples: 50_000_000})
-	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: end, Step: scrapeEvery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := rep.Sets[0]
+	set := compute(t, s, cost.Options{Catalog: cat, Prices: pb, TeamLabel: v.teamLabel, QueueTeams: v.queueTeams}, start, end)
 	if set.AllocationSource != v.source {
 		t.Errorf("allocation source %q, want %q", set.AllocationSource, v.source)
 	}
@@ -371,6 +362,21 @@ func check(t *testing.T, s *store, truth sim.Truth, start, end time.Time, usedTo
 	}
 	within(t, "fleet idle", set.Idle.IdleGPUHours, truth.Fleet.IdleGPUHours)
 	return got
+}
+
+// compute is the report of a store over [start, end] at the scrape step.
+func compute(t *testing.T, s *store, opts cost.Options, start, end time.Time) cost.Set {
+	t.Helper()
+	calc, err := cost.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := query.NewEngine(s.st, query.EngineOptions{Registerer: prometheus.NewRegistry(), Timeout: time.Minute, MaxSamples: 50_000_000})
+	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: end, Step: scrapeEvery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Sets[0]
 }
 
 // within checks got against want within 0.5%.
