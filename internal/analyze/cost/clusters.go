@@ -171,6 +171,7 @@ func mergeSets(sets []*Set) *Set {
 		f.EnergyKWh += s.Fleet.EnergyKWh
 		out.GPUEnergy = append(out.GPUEnergy, s.GPUEnergy...)
 		out.PodEnergy = append(out.PodEnergy, s.PodEnergy...)
+		out.TokensPerJoule = append(out.TokensPerJoule, s.TokensPerJoule...)
 		if s.EnergySource != "" && !slices.Contains(energySources, s.EnergySource) {
 			energySources = append(energySources, s.EnergySource)
 		}

@@ -180,6 +180,8 @@ type data struct {
 	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota, cards []series
 	// energy is gpu_energy_joules per GPU and point (loadEnergy).
 	energy *energyData
+	// promptTok and genTok are the token rates per pod and model_name.
+	promptTok, genTok []series
 }
 
 func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
@@ -193,7 +195,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	}{
 		{&d.requests, c.q.requests}, {&d.running, c.q.running}, {&d.podLabels, c.q.podLabels}, {&d.nsTeam, c.q.nsTeam}, {&d.nodes, c.q.nodes},
 		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
-		{&d.cards, c.q.cards},
+		{&d.cards, c.q.cards}, {&d.promptTok, c.q.promptTok}, {&d.genTok, c.q.genTok},
 	}
 	errs := make([]error, len(jobs))
 	for i, f := range jobs {
@@ -372,6 +374,7 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	c.finish(set, st.rows, idle, st.podAlloc, shareIdle, st.idleEnergyJ)
 	c.fleetTotals(set, st)
 	c.energyTotals(set, st)
+	set.TokensPerJoule = st.tokensPerJoule()
 	return set, nil
 }
 

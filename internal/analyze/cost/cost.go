@@ -205,6 +205,9 @@ type Set struct {
 	// GPUEnergy and PodEnergy are the energy per GPU and per pod.
 	GPUEnergy []GPUEnergy `json:"gpuEnergy,omitempty"`
 	PodEnergy []PodEnergy `json:"podEnergy,omitempty"`
+	// TokensPerJoule is, per served model and GPU model, the tokens its
+	// pods processed per joule their GPUs drew.
+	TokensPerJoule []ModelEnergy `json:"tokensPerJoule,omitempty"`
 }
 
 // FleetTotals are the fleet's GPUs at the end of a set's window and its

@@ -36,7 +36,22 @@ type PodEnergy struct {
 	Namespace string  `json:"namespace"`
 	Pod       string  `json:"pod"`
 	Team      string  `json:"team"`
+	GPUModel  string  `json:"gpuModel,omitempty"`
 	EnergyKWh float64 `json:"energyKwh"`
+}
+
+// ModelEnergy is one served model on one GPU model: the tokens its pods
+// processed (integrated from the catalog's token rates on the grid), the
+// energy of their GPUs, and tokens per joule, input and output apart.
+type ModelEnergy struct {
+	Model             string  `json:"model"`
+	GPUModel          string  `json:"gpuModel"`
+	PromptTokens      float64 `json:"promptTokens"`
+	GenerationTokens  float64 `json:"generationTokens"`
+	EnergyKWh         float64 `json:"energyKwh"`
+	TokensPerJoule    float64 `json:"tokensPerJoule"`
+	PromptPerJoule    float64 `json:"promptTokensPerJoule"`
+	GeneratedPerJoule float64 `json:"generationTokensPerJoule"`
 }
 
 // joulesPerKWh converts joules to kWh.
@@ -195,7 +210,7 @@ func (st *state) energy() {
 			}
 			pe := pods[k]
 			if pe == nil {
-				pe = &PodEnergy{Namespace: k.ns, Pod: k.pod}
+				pe = &PodEnergy{Namespace: k.ns, Pod: k.pod, GPUModel: gm}
 				pods[k] = pe
 			}
 			pe.EnergyKWh += x / joulesPerKWh
@@ -215,6 +230,80 @@ func (st *state) energy() {
 	for _, k := range sortedKeys(pods) {
 		st.podEnergy = append(st.podEnergy, *pods[k])
 	}
+}
+
+// tokensPerJoule joins the pods' tokens (per model_name) with their GPUs'
+// energy, per served model and GPU model. A pod serving several models
+// (rare) has its energy split by their tokens.
+func (st *state) tokensPerJoule() []ModelEnergy {
+	type tok struct{ prompt, gen float64 }
+	perPod := map[podKey]map[string]*tok{}
+	add := func(ss []series, gen bool) {
+		for _, s := range ss {
+			k, model := podOf(s.m), string(s.m["model_name"])
+			if perPod[k] == nil {
+				perPod[k] = map[string]*tok{}
+			}
+			t := perPod[k][model]
+			if t == nil {
+				t = &tok{}
+				perPod[k][model] = t
+			}
+			for i, v := range s.v {
+				if math.IsNaN(v) {
+					continue
+				}
+				x := v * st.g.weight(i) * st.g.step.Seconds()
+				if gen {
+					t.gen += x
+				} else {
+					t.prompt += x
+				}
+			}
+		}
+	}
+	add(st.d.promptTok, false)
+	add(st.d.genTok, true)
+	type key struct{ model, gpu string }
+	out := map[key]*ModelEnergy{}
+	for _, pe := range st.podEnergy {
+		models := perPod[podKey{pe.Namespace, pe.Pod}]
+		all := 0.0
+		for _, t := range models {
+			all += t.prompt + t.gen
+		}
+		if all == 0 {
+			continue
+		}
+		for name, t := range models {
+			k := key{name, pe.GPUModel}
+			me := out[k]
+			if me == nil {
+				me = &ModelEnergy{Model: name, GPUModel: pe.GPUModel}
+				out[k] = me
+			}
+			me.PromptTokens += t.prompt
+			me.GenerationTokens += t.gen
+			me.EnergyKWh += pe.EnergyKWh * (t.prompt + t.gen) / all
+		}
+	}
+	keys := make([]key, 0, len(out))
+	for k := range out {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].model < keys[j].model || keys[i].model == keys[j].model && keys[i].gpu < keys[j].gpu
+	})
+	res := make([]ModelEnergy, 0, len(keys))
+	for _, k := range keys {
+		me := out[k]
+		if j := me.EnergyKWh * joulesPerKWh; j > 0 {
+			me.PromptPerJoule, me.GeneratedPerJoule = me.PromptTokens/j, me.GenerationTokens/j
+			me.TokensPerJoule = me.PromptPerJoule + me.GeneratedPerJoule
+		}
+		res = append(res, *me)
+	}
+	return res
 }
 
 // gpu returns the energy record of a series' GPU, creating it.

@@ -90,6 +90,10 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 		if set.EnergySource != "" && !slices.Contains(set.Warnings, set.EnergySource) {
 			fmt.Fprintf(tw, "%s (ENERGY_KWH: the GPUs each row's pods held, while they held them)\n", set.EnergySource)
 		}
+		for _, me := range set.TokensPerJoule {
+			fmt.Fprintf(tw, "tokens per joule: %s on %s: %.4f (prompt %.4f, generated %.4f; %.3f kWh)\n", model.TerminalSafe(me.Model), model.TerminalSafe(me.GPUModel),
+				me.TokensPerJoule, me.PromptPerJoule, me.GeneratedPerJoule, me.EnergyKWh)
+		}
 		for _, warn := range set.Warnings {
 			fmt.Fprintf(tw, "warning: %s\n", warn)
 		}

@@ -38,9 +38,10 @@ func TestWriteCostEnergy(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	set := func(kg float64) cost.Set {
 		return cost.Set{Start: start, End: start.Add(time.Hour), CoveredStart: start, CoveredEnd: start.Add(time.Hour),
-			EnergySource: "energy from DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-			Allocations:  []cost.Allocation{{Name: "search", EnergyKWh: 1.25, EmissionsKgCO2e: kg}},
-			Totals:       cost.Allocation{Name: "__total__", EnergyKWh: 1.25, EmissionsKgCO2e: kg}}
+			EnergySource:   "energy from DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+			TokensPerJoule: []cost.ModelEnergy{{Model: "llama", GPUModel: "H100", TokensPerJoule: 0.25, PromptPerJoule: 0.2, GeneratedPerJoule: 0.05, EnergyKWh: 1.25}},
+			Allocations:    []cost.Allocation{{Name: "search", EnergyKWh: 1.25, EmissionsKgCO2e: kg}},
+			Totals:         cost.Allocation{Name: "__total__", EnergyKWh: 1.25, EmissionsKgCO2e: kg}}
 	}
 	for _, tt := range []struct {
 		kg        float64
@@ -53,6 +54,9 @@ func TestWriteCostEnergy(t *testing.T) {
 		s := out.String()
 		if !strings.Contains(s, "ENERGY_KWH") || !strings.Contains(s, "1.250") || !strings.Contains(s, "energy from DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION") {
 			t.Errorf("no energy column, figure or source in\n%s", s)
+		}
+		if !strings.Contains(s, "tokens per joule: llama on H100: 0.2500 (prompt 0.2000, generated 0.0500") {
+			t.Errorf("no tokens per joule in\n%s", s)
 		}
 		if got := strings.Contains(s, "EMISSIONS_KG_CO2E") && strings.Contains(s, "0.500"); got != tt.emissions {
 			t.Errorf("emissions %g kg: column shown %v, want %v in\n%s", tt.kg, got, tt.emissions, s)
