@@ -44,6 +44,8 @@ func Glossary() []Term {
 			"Σ over time of Δ counter ÷ 3.6e9 (mJ → kWh), else Σ power × Δt ÷ 3.6e6"},
 		{"emissions", "The energy's greenhouse gases at the configured grid carbon intensity (servescope.carbon_intensity, g CO2e per kWh); absent without one.",
 			"energy × carbon_intensity ÷ 1000 (kg CO2e)"},
+		{"tokens per joule", "Tokens a served model's pods processed per joule their GPUs drew, per GPU model; prompt (input) and generated (output) tokens also apart.",
+			"(Σ prompt + generated tokens) ÷ (energy of the pods' GPUs in J)"},
 		{"money", "GPU-hours priced per GPU-hour by the price book (Kueue flavor, else GPU model), a MIG slice at its share of the card's price; shown rounded to cents.",
 			"Σ GPU-hours × hourly price"},
 	}
