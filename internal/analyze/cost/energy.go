@@ -67,7 +67,7 @@ type energyData struct {
 // series held it at each point ("" pod for none).
 type gpuSeries struct {
 	m model.Metric // the GPU's first series
-	// joules[k] is the energy of the interval after point k, owned[k]
+	// joules[k] is the energy of the interval after point k, owner[k]
 	// the pod it goes to: for the power gauge the pod at t_k (the state
 	// at a point holds until the next, as GPU-hours are counted); for the
 	// counter the pod of the sample that reported the increase, at the
@@ -88,10 +88,10 @@ type gpuSeries struct {
 // new value is the increase, as increase() reads it; it goes to the pod
 // whose series reported it (the sample at t_k+1). Gaps (a scrape missed,
 // an exporter down) are bridged by the next increase, given to the point
-// before the gap. The power
-// gauge is integrated on the grid of the GPU-hours: its value at each
-// point holds for that point's step (grid.weight). The last point's
-// energy is cut to the part of its step inside the window.
+// before the gap. The power gauge is integrated on the grid of the
+// GPU-hours: its value at each point holds for that point's step
+// (grid.weight). The last point's energy is cut to the part of its step
+// inside the window.
 func (c *Calculator) loadEnergy(ctx context.Context, q Querier, g grid) (*energyData, error) {
 	ext := g
 	ext.n++
