@@ -21,7 +21,9 @@ type CostOptions struct {
 	PriceBook string
 	// QueueTeams maps ClusterQueues to teams.
 	QueueTeams map[string]string
-	Logger     *slog.Logger
+	// CarbonIntensity is g CO2e per kWh (0: no emissions shown).
+	CarbonIntensity float64
+	Logger          *slog.Logger
 }
 
 // NewCostCalculator loads the price book and builds the calculator.
@@ -43,7 +45,7 @@ func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBo
 			return nil, nil, nil, err
 		}
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams, Logger: opts.Logger})
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams, CarbonIntensity: opts.CarbonIntensity, Logger: opts.Logger})
 	return calc, cat, pb, err
 }
 

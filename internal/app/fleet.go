@@ -124,7 +124,8 @@ func teamRows(currency string, as []cost.Allocation, idle *cost.Allocation) []we
 	var out []web.TeamCost
 	for _, a := range as {
 		tc := web.TeamCost{Team: a.Name, Reserved: a.ReservedGPUHours, Allocated: a.AllocatedGPUHours,
-			Used: a.UsedGPUHours, Unused: max(0, a.AllocatedGPUHours-a.UsedGPUHours), Idle: a.IdleGPUHours}
+			Used: a.UsedGPUHours, Unused: max(0, a.AllocatedGPUHours-a.UsedGPUHours), Idle: a.IdleGPUHours,
+			EnergyKWh: a.EnergyKWh, EmissionsKgCO2e: a.EmissionsKgCO2e}
 		if currency != "" && (len(a.Unpriced) == 0 || a.Cost != 0 || a.IdleCost != 0) {
 			tc.Cost, tc.UnusedCost, tc.IdleCost = a.Cost.Format(currency), a.UnusedCost.Format(currency), a.IdleCost.Format(currency)
 		}

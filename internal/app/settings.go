@@ -22,6 +22,8 @@ type Settings struct {
 	ClusterLabel string
 	PriceBook    string
 	QueueTeams   map[string]string
+	// CarbonIntensity is the config's g CO2e per kWh (0 when unset).
+	CarbonIntensity float64
 	// MonitorLabels are the config's monitor selector labels for
 	// `generate` (nil when it sets none).
 	MonitorLabels map[string]string
@@ -49,6 +51,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.File, s.TeamLabel, s.PriceBook, s.Thresholds = cfg.File, cfg.Servescope.TeamLabel, cfg.Servescope.PriceBook, th
 	s.ClusterLabel = cfg.Servescope.ClusterLabel
 	s.MonitorLabels = cfg.Servescope.MonitorLabels
+	s.CarbonIntensity = cfg.Servescope.CarbonIntensity
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -71,7 +74,7 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams}
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity}
 }
 
 // String says where the settings came from, for messages.

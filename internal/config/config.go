@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -66,6 +67,9 @@ type Extension struct {
 	// QueueTeams maps Kueue ClusterQueues to teams, the last resort of team
 	// resolution.
 	QueueTeams map[string]string `yaml:"queue_teams"`
+	// CarbonIntensity is the grid's g CO2e per kWh: cost shows the
+	// emissions of each team's GPU energy with it; 0 (unset) shows none.
+	CarbonIntensity float64 `yaml:"carbon_intensity"`
 	// MonitorLabels are the labels `generate` puts on every ServiceMonitor,
 	// PodMonitor and PrometheusRule for the Prometheus operator's selectors
 	// (kube-prometheus-stack selects release=<its Helm release name>);
@@ -198,6 +202,9 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 		cfg.Servescope = doc.Servescope
 		if l := cfg.Servescope.ClusterLabel; l != "" && !model.LegacyValidation.IsValidLabelName(l) {
 			return nil, &Error{File: name, Line: findKey(ext, "cluster_label"), Reason: fmt.Sprintf("cluster_label %q: not a valid label name", l)}
+		}
+		if ci := cfg.Servescope.CarbonIntensity; ci < 0 || math.IsNaN(ci) || math.IsInf(ci, 0) {
+			return nil, &Error{File: name, Line: findKey(ext, "carbon_intensity"), Reason: fmt.Sprintf("carbon_intensity %v: want g CO2e per kWh, a finite number ≥ 0", ci)}
 		}
 		if err := checkMonitorLabels(name, ext, cfg.Servescope.MonitorLabels); err != nil {
 			return nil, err

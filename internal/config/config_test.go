@@ -57,6 +57,7 @@ func TestLineNumbers(t *testing.T) {
 		{"testdata/global_typo.bad.yml", 3},
 		{"testdata/bad_cluster_label.bad.yml", 5},
 		{"testdata/monitor_labels.bad.yml", 7},
+		{"testdata/bad_carbon_intensity.bad.yml", 5},
 	}
 	for _, tt := range tests {
 		_, err := LoadFile(tt.file, nil)
@@ -123,7 +124,7 @@ func TestExtension(t *testing.T) {
 	}
 	ext := cfg.Servescope
 	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") ||
-		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" {
+		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" || ext.CarbonIntensity != 380.5 {
 		t.Errorf("servescope section: %+v", ext)
 	}
 	if len(cfg.Prometheus.ScrapeConfigs) != 1 {

@@ -43,6 +43,9 @@ type Kind string
 const (
 	// KindGauge is an instantaneous value.
 	KindGauge Kind = "gauge"
+	// KindCounter is a counter's value, read as increase() reads it (a
+	// drop is a reset), e.g. energy since boot.
+	KindCounter Kind = "counter"
 	// KindRate is a per-second rate derived from a counter.
 	KindRate Kind = "rate"
 	// KindRatio is a 0–1 ratio, either a gauge or a ratio of two rates.
@@ -82,6 +85,7 @@ const (
 	UnitSeconds         Unit = "seconds"
 	UnitBytes           Unit = "bytes"
 	UnitWatts           Unit = "watts"
+	UnitJoules          Unit = "joules"
 	UnitCelsius         Unit = "celsius"
 	UnitCode            Unit = "code"
 	UnitWorkloads       Unit = "workloads"

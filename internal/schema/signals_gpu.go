@@ -60,6 +60,18 @@ func gpuSignals() []Signal {
 			},
 		},
 		{
+			Name: "gpu_energy_joules", Help: "GPU energy counter since boot or exporter start (read as increase() does: a drop is a reset); where it is absent, the power gauge in W, to be integrated over time. The energy_source label says which.",
+			Unit: UnitJoules, Kind: KindCounter, Level: LevelGPU, Agg: AggMax, Range: NonNegative(), DedupeOnKey: true,
+			Extra: append(gpuExtra(), "namespace", "pod", "energy_source"),
+			Sources: []Source{
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `label_replace(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION / 1000, "energy_source", "counter", "", "")`,
+					Note: "a counter in mJ; resets (reboots, exporter restarts) handled as increase() does; preferred"},
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `label_replace(DCGM_FI_DEV_POWER_USAGE, "energy_source", "power", "", "")`,
+					Note: "the power gauge in W (not J), integrated over time by its reader, when the energy counter is absent"},
+				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `label_replace(dcgm_power_usage, "energy_source", "power", "", "")`},
+			},
+		},
+		{
 			Name: "gpu_temperature_celsius", Help: "GPU die temperature.",
 			Unit: UnitCelsius, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: &Range{Min: -40, Max: 150},
 			Sources: []Source{

@@ -135,7 +135,7 @@ func (c *Cluster) collectDCGM(em emitter, n *node) {
 		// Values in dcgmFields order.
 		vals := [...]float64{
 			smClock, g.spec.memClockMHz, math.Round(g.temp + 4), math.Round(g.temp), math.Round(g.power*1000) / 1000,
-			math.Floor(g.energyMJ), 0, math.Round(a.busy * 100), math.Round(a.dram * 100), 0, 0,
+			math.Floor(g.energyMJ - g.counterBaseMJ), 0, math.Round(a.busy * 100), math.Round(a.dram * 100), 0, 0,
 			float64(g.xid), math.Max(0, g.spec.memoryMiB-used-reserved), used, reserved,
 			0, 0, 0, 0, 0,
 			round6(a.busy), round6(a.tensor), round6(a.dram), math.Round(2e6 + 4e8*a.busy), math.Round(3e6 + 6e8*a.busy),

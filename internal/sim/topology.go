@@ -35,10 +35,14 @@ type gpu struct {
 	pod      *pod
 	act      activity
 	temp     float64
-	energyMJ float64
-	power    float64
-	xid      int
-	xidAt    float64
+	energyMJ float64 // true energy since the start
+	// counterBaseMJ is energyMJ when dcgm-exporter last (re)started: the
+	// rendered energy counter is energyMJ − counterBaseMJ, so an exporter
+	// restart resets it to zero.
+	counterBaseMJ float64
+	power         float64
+	xid           int
+	xidAt         float64
 }
 
 // team is a tenant: namespace, LocalQueue and ClusterQueue.
@@ -353,6 +357,9 @@ func (c *Cluster) applyEvents(t float64) {
 				n.exporterDown = true
 			case EventExporterUp:
 				n.exporterDown = false
+				for _, g := range n.units {
+					g.counterBaseMJ = g.energyMJ
+				}
 			case EventXID:
 				for _, g := range n.units {
 					if g.index == ev.GPU%len(n.units) {
@@ -423,6 +430,14 @@ func (g *gpu) fbUsedMiB() float64 {
 func (c *Cluster) accountTeams(dt float64) {
 	h := dt / 3600
 	c.fleet.GPUHours += float64(c.gpus) * h
+	for _, n := range c.nodes {
+		for _, g := range n.units {
+			c.fleet.EnergyKWh += g.power * dt / joulesPerKWh
+			if g.pod == nil || g.pod.phase != phaseRunning {
+				c.fleet.IdleEnergyKWh += g.power * dt / joulesPerKWh
+			}
+		}
+	}
 	for _, t := range c.teams {
 		for fl, n := range t.nominal {
 			t.minute.reserved += float64(n) * c.plan.flavors[fl].weight * h
@@ -435,6 +450,7 @@ func (c *Cluster) accountTeams(dt float64) {
 		for _, g := range p.units {
 			share := g.node.fp.weight
 			t := p.labelTeam()
+			t.minute.energyJ += g.power * dt
 			t.minute.alloc += share * h
 			t.minute.used += share * g.act.busy * h
 			c.fleet.AllocatedGPUHours += share * h

@@ -57,6 +57,7 @@ type TeamMinute struct {
 	Time              time.Time `json:"t"`
 	AllocatedGPUHours float64   `json:"allocated_gpu_hours"`
 	UsedGPUHours      float64   `json:"used_gpu_hours"`
+	EnergyKWh         float64   `json:"energy_kwh"`
 }
 
 // TeamTruth is a team's true GPU-hours since the start, and per minute.
@@ -66,12 +67,15 @@ type TeamMinute struct {
 // team label names at the time: a relabelled pod's go to the old team
 // before the relabel and to the new one after.
 type TeamTruth struct {
-	Team              string       `json:"team"`
-	Namespace         string       `json:"namespace"`
-	ReservedGPUHours  float64      `json:"reserved_gpu_hours"`
-	AllocatedGPUHours float64      `json:"allocated_gpu_hours"`
-	UsedGPUHours      float64      `json:"used_gpu_hours"`
-	Minutes           []TeamMinute `json:"minutes"`
+	Team              string  `json:"team"`
+	Namespace         string  `json:"namespace"`
+	ReservedGPUHours  float64 `json:"reserved_gpu_hours"`
+	AllocatedGPUHours float64 `json:"allocated_gpu_hours"`
+	UsedGPUHours      float64 `json:"used_gpu_hours"`
+	// EnergyKWh is the energy of the GPUs (and MIG slices) its running
+	// pods held, while they held them.
+	EnergyKWh float64      `json:"energy_kwh"`
+	Minutes   []TeamMinute `json:"minutes"`
 }
 
 // FleetTruth is the whole fleet's GPU-hours since the start: capacity,
@@ -81,6 +85,18 @@ type FleetTruth struct {
 	AllocatedGPUHours float64 `json:"allocated_gpu_hours"`
 	UsedGPUHours      float64 `json:"used_gpu_hours"`
 	IdleGPUHours      float64 `json:"idle_gpu_hours"`
+	// EnergyKWh is every GPU's energy; IdleEnergyKWh that of GPUs no
+	// running pod held.
+	EnergyKWh     float64 `json:"energy_kwh"`
+	IdleEnergyKWh float64 `json:"idle_energy_kwh"`
+}
+
+// GPUTruth is one GPU's (or MIG instance's) true energy since the start.
+type GPUTruth struct {
+	Node      string  `json:"node"`
+	UUID      string  `json:"uuid"`
+	MIGID     int     `json:"mig_id"` // GPU_I_ID, -1 for a whole card
+	EnergyKWh float64 `json:"energy_kwh"`
 }
 
 // DemandMinute is a deployment's true demand in one minute.
@@ -112,13 +128,17 @@ type Truth struct {
 	Start       time.Time         `json:"start"`
 	Now         time.Time         `json:"now"`
 	Fleet       FleetTruth        `json:"fleet"`
+	GPUEnergy   []GPUTruth        `json:"gpu_energy"`
 	Pods        []PodTruth        `json:"pods"`
 	Teams       []TeamTruth       `json:"teams"`
 	Deployments []DeploymentTruth `json:"deployments"`
 }
 
 // teamMinute accumulates a team's current minute.
-type teamMinute struct{ reserved, alloc, used float64 }
+type teamMinute struct{ reserved, alloc, used, energyJ float64 }
+
+// joulesPerKWh converts joules to kWh.
+const joulesPerKWh = 3.6e6
 
 // podRecord is the truth kept for one pod plus its classifier memory.
 type podRecord struct {
@@ -181,7 +201,9 @@ func (c *Cluster) closeMinute() {
 		tt.ReservedGPUHours += t.minute.reserved
 		tt.AllocatedGPUHours += t.minute.alloc
 		tt.UsedGPUHours += t.minute.used
-		tt.Minutes = trim(append(tt.Minutes, TeamMinute{Time: ts, AllocatedGPUHours: t.minute.alloc, UsedGPUHours: t.minute.used}), c.truth.keep)
+		tt.EnergyKWh += t.minute.energyJ / joulesPerKWh
+		tt.Minutes = trim(append(tt.Minutes, TeamMinute{Time: ts, AllocatedGPUHours: t.minute.alloc, UsedGPUHours: t.minute.used,
+			EnergyKWh: t.minute.energyJ / joulesPerKWh}), c.truth.keep)
 		t.minute = teamMinute{}
 	}
 	for _, d := range c.deps {
@@ -316,6 +338,11 @@ func (c *Cluster) TruthSince(since time.Time) Truth {
 	out := Truth{Scenario: c.sc.Name, Seed: c.seed, GPUs: c.gpus, Start: c.start, Now: c.at(c.now),
 		Fleet: c.fleet, Pods: []PodTruth{}, Teams: []TeamTruth{}, Deployments: []DeploymentTruth{}}
 	out.Fleet.IdleGPUHours = out.Fleet.GPUHours - out.Fleet.AllocatedGPUHours
+	for _, n := range c.nodes {
+		for _, g := range n.units {
+			out.GPUEnergy = append(out.GPUEnergy, GPUTruth{Node: n.name, UUID: g.uuid, MIGID: g.migID, EnergyKWh: g.energyMJ / 1000 / joulesPerKWh})
+		}
+	}
 	for _, k := range c.truth.order {
 		r := c.truth.pods[k]
 		pt := r.PodTruth

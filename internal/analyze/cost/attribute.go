@@ -36,6 +36,11 @@ type state struct {
 	podAlloc, capacities map[bucket]float64
 	// physical is the physical GPUs at each point (capacityPoints).
 	physical []physicalAt
+	// idleEnergyJ is the energy of GPUs no pod held; gpuEnergy and
+	// podEnergy the energy per GPU (hostname, uuid, GPU_I_ID) and pod.
+	idleEnergyJ float64
+	gpuEnergy   map[[3]string]*GPUEnergy
+	podEnergy   []PodEnergy
 }
 
 // newState builds the topology: nodes, pod and namespace teams, queues.
@@ -43,7 +48,8 @@ func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 	st := &state{c: c, g: g, d: d, by: by, nodes: map[string]nodeInfo{}, flavorModel: map[string]string{},
 		podTeam: newLabelAt[podKey](), podCQ: newLabelAt[podKey](), podLQ: newLabelAt[podKey](), nsTeam: newLabelAt[string](),
 		lqCQ: map[podKey]string{}, cqTeamSeen: map[string]map[string]int{}, rows: map[string]*acc{},
-		covered: make([]bool, g.n), podAlloc: map[bucket]float64{}, capacities: map[bucket]float64{}}
+		covered: make([]bool, g.n), podAlloc: map[bucket]float64{}, capacities: map[bucket]float64{},
+		gpuEnergy: map[[3]string]*GPUEnergy{}}
 	for _, s := range d.nodes {
 		ni := nodeInfo{model: string(s.m["label_nvidia_com_gpu_product"]), flavor: string(s.m["label_kueue_flavor"])}
 		st.nodes[string(s.m["node"])] = ni

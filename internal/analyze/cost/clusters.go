@@ -138,7 +138,7 @@ func mergeSets(sets []*Set) *Set {
 	out.Totals.Name = "__total__"
 	rows := map[string]*Allocation{}
 	models := map[string]*ModelGPUs{}
-	var sources []string
+	var sources, energySources []string
 	for _, s := range sets {
 		if !s.CoveredStart.IsZero() && (out.CoveredStart.IsZero() || s.CoveredStart.Before(out.CoveredStart)) {
 			out.CoveredStart = s.CoveredStart
@@ -168,6 +168,13 @@ func mergeSets(sets []*Set) *Set {
 		addGPUs(&f.ModelGPUs, s.Fleet.ModelGPUs)
 		f.AllocatableGPUHours += s.Fleet.AllocatableGPUHours
 		f.AllocatableCost += s.Fleet.AllocatableCost
+		f.EnergyKWh += s.Fleet.EnergyKWh
+		out.GPUEnergy = append(out.GPUEnergy, s.GPUEnergy...)
+		out.PodEnergy = append(out.PodEnergy, s.PodEnergy...)
+		out.TokensPerJoule = append(out.TokensPerJoule, s.TokensPerJoule...)
+		if s.EnergySource != "" && !slices.Contains(energySources, s.EnergySource) {
+			energySources = append(energySources, s.EnergySource)
+		}
 		for _, m := range s.Fleet.ByModel {
 			if models[m.Model] == nil {
 				models[m.Model] = &ModelGPUs{Model: m.Model}
@@ -177,6 +184,7 @@ func mergeSets(sets []*Set) *Set {
 	}
 	sort.Strings(sources)
 	out.AllocationSource = strings.Join(sources, "+")
+	out.EnergySource = strings.Join(energySources, "; ")
 	for _, name := range slices.Sorted(maps.Keys(rows)) {
 		efficiency(rows[name])
 		out.Allocations = append(out.Allocations, *rows[name])

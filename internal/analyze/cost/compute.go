@@ -150,6 +150,8 @@ func (b bucket) name() string {
 type acc struct {
 	reserved, pod, kueue, used map[bucket]float64
 	hasKueue                   bool
+	// energyJ is the energy of the GPUs the allocation's pods held, in J.
+	energyJ float64
 }
 
 func newAcc() *acc {
@@ -176,6 +178,10 @@ func sortedBuckets(m map[bucket]float64) []bucket {
 // data is everything one set reads.
 type data struct {
 	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota, cards []series
+	// energy is gpu_energy_joules per GPU and point (loadEnergy).
+	energy *energyData
+	// promptTok and genTok are the token rates per pod and model_name.
+	promptTok, genTok []series
 }
 
 func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
@@ -189,7 +195,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	}{
 		{&d.requests, c.q.requests}, {&d.running, c.q.running}, {&d.podLabels, c.q.podLabels}, {&d.nsTeam, c.q.nsTeam}, {&d.nodes, c.q.nodes},
 		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
-		{&d.cards, c.q.cards},
+		{&d.cards, c.q.cards}, {&d.promptTok, c.q.promptTok}, {&d.genTok, c.q.genTok},
 	}
 	errs := make([]error, len(jobs))
 	for i, f := range jobs {
@@ -201,8 +207,14 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 			}
 		})
 	}
+	var energyErr error
+	wg.Go(func() {
+		if d.energy, energyErr = c.loadEnergy(ctx, q, g); energyErr != nil {
+			cancel()
+		}
+	})
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, energyErr)...); err != nil {
 		return nil, err
 	}
 	if len(d.busy) == 0 {
@@ -348,6 +360,7 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	st.capacityPoints()
 	source := st.kueue()
 	st.reserved()
+	st.energy()
 	if !st.coverage(set) {
 		// Not an error: a window before the first scrape or after the
 		// last is an empty set that says so.
@@ -358,8 +371,10 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	}
 	set.AllocationSource = source
 	idle := st.toHours()
-	c.finish(set, st.rows, idle, st.podAlloc, shareIdle)
+	c.finish(set, st.rows, idle, st.podAlloc, shareIdle, st.idleEnergyJ)
 	c.fleetTotals(set, st)
+	c.energyTotals(set, st)
+	set.TokensPerJoule = st.tokensPerJoule()
 	return set, nil
 }
 
@@ -436,7 +451,7 @@ func mostCommon(n map[string]int) string {
 }
 
 // finish turns accumulators into priced allocations.
-func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[bucket]float64, shareIdle bool) {
+func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[bucket]float64, shareIdle bool, idleEnergyJ float64) {
 	names := make([]string, 0, len(rows))
 	for k := range rows {
 		names = append(names, k)
@@ -491,7 +506,8 @@ func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[b
 			a.IdleCost = price(share, &Allocation{})
 		}
 		a.TotalCost = a.Cost + a.IdleCost
-		if a.ReservedGPUHours == 0 && a.AllocatedGPUHours == 0 && a.PodGPUHours == 0 && a.UsedGPUHours == 0 {
+		c.setEnergy(&a, r.energyJ)
+		if a.ReservedGPUHours == 0 && a.AllocatedGPUHours == 0 && a.PodGPUHours == 0 && a.UsedGPUHours == 0 && a.EnergyKWh == 0 {
 			continue
 		}
 		set.Allocations = append(set.Allocations, a)
@@ -500,7 +516,10 @@ func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[b
 	idleA := Allocation{Name: IdleName, IdleGPUHours: sum(idle)}
 	idleA.IdleCost = price(idle, &idleA)
 	idleA.TotalCost = idleA.IdleCost
+	c.setEnergy(&idleA, idleEnergyJ)
 	tot.IdleGPUHours = idleA.IdleGPUHours
+	tot.EnergyKWh += idleA.EnergyKWh
+	tot.EmissionsKgCO2e += idleA.EmissionsKgCO2e
 	if !shareIdle {
 		set.Idle = &idleA
 		tot.IdleCost += idleA.IdleCost
@@ -517,6 +536,8 @@ func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[b
 			u := Allocation{Name: IdleName, IdleGPUHours: sum(unshared)}
 			u.IdleCost = price(unshared, &u)
 			u.TotalCost = u.IdleCost
+			// The GPUs no pod held used the idle energy.
+			c.setEnergy(&u, idleEnergyJ)
 			set.Idle = &u
 			tot.IdleCost += u.IdleCost
 			tot.TotalCost += u.IdleCost
@@ -549,6 +570,8 @@ func addTo(t *Allocation, a Allocation) {
 	t.IdleCost += a.IdleCost
 	t.TotalCost += a.TotalCost
 	t.UnpricedGPUHours += a.UnpricedGPUHours
+	t.EnergyKWh += a.EnergyKWh
+	t.EmissionsKgCO2e += a.EmissionsKgCO2e
 	for _, u := range a.Unpriced {
 		if !slices.Contains(t.Unpriced, u) {
 			t.Unpriced = append(t.Unpriced, u)

@@ -87,6 +87,9 @@ type Options struct {
 	// many clusters send to one backend; default "cluster". Each cluster is
 	// computed on its own and the results added.
 	ClusterLabel string
+	// CarbonIntensity, if positive, is the grid's g CO2e per kWh: the
+	// allocations' energy is shown with its emissions.
+	CarbonIntensity float64
 	// Logger receives debug output; nil discards it.
 	Logger *slog.Logger
 }
@@ -196,6 +199,15 @@ type Set struct {
 	// Clusters are the clusters computed and added (the cluster label's
 	// values); empty when the series carry none.
 	Clusters []string `json:"clusters,omitempty"`
+	// EnergySource says where the energy figures come from: the energy
+	// counter, or the power gauge integrated over time where it is absent.
+	EnergySource string `json:"energySource,omitempty"`
+	// GPUEnergy and PodEnergy are the energy per GPU and per pod.
+	GPUEnergy []GPUEnergy `json:"gpuEnergy,omitempty"`
+	PodEnergy []PodEnergy `json:"podEnergy,omitempty"`
+	// TokensPerJoule is, per served model and GPU model, the tokens its
+	// pods processed per joule their GPUs drew.
+	TokensPerJoule []ModelEnergy `json:"tokensPerJoule,omitempty"`
 }
 
 // FleetTotals are the fleet's GPUs at the end of a set's window and its
@@ -208,6 +220,8 @@ type FleetTotals struct {
 	// MIG-split card counted whole: allocated + idle.
 	AllocatableGPUHours float64 `json:"allocatableGpuHours"`
 	AllocatableCost     Micros  `json:"allocatableCost"`
+	// EnergyKWh is every GPU's energy over the window.
+	EnergyKWh float64 `json:"energyKwh"`
 }
 
 // ModelGPUs counts GPUs at one time: physical GPUs (cards, a MIG-split
@@ -251,6 +265,12 @@ type Allocation struct {
 	// are reported but cost nothing.
 	Unpriced         []string `json:"unpriced,omitempty"`
 	UnpricedGPUHours float64  `json:"unpricedGpuHours"`
+	// EnergyKWh is the energy of the GPUs the allocation's pods held while
+	// they held them (for __idle__: of the GPUs no pod held).
+	EnergyKWh float64 `json:"energyKwh"`
+	// EmissionsKgCO2e is EnergyKWh × the configured carbon intensity
+	// (absent without one).
+	EmissionsKgCO2e float64 `json:"emissionsKgCo2e,omitempty"`
 }
 
 // Compute runs a request over q.

@@ -26,21 +26,25 @@ const kueueGPUResources = `nvidia[.]com/(gpu|mig-.+)`
 
 // queries are the compiled queries of one Calculator.
 type queries struct {
-	requests   string // GPUs requested by pods: namespace, pod, uid, node, resource
-	running    string // pods in phase Running: namespace, pod, uid
-	podLabels  string // pod team and queue labels: namespace, pod, team, cluster_queue, local_queue
-	nsTeam     string // namespace → team (the catalog's namespace_team)
-	nodes      string // node → GPU product and Kueue flavor
-	alloc      string // allocatable GPUs per node and resource
-	busy       string // Σ busy per pod and MIG profile (profiling field)
-	busyUtil   string // the same from GPU_UTIL, for exporters without profiling
-	lqUsage    string // Kueue LocalQueue usage: namespace, name, flavor, resource
-	cqUsage    string // Kueue ClusterQueue usage: cluster_queue, flavor, resource
-	quota      string // Kueue nominal quota: cluster_queue, flavor, resource
-	cards      string // physical GPUs per node: hostname (distinct dcgm-exporter uuids)
-	teamLabel  string // kube-state-metrics' name of the team label (label_team)
-	queueLabel string // label_kueue_x_k8s_io_cluster_queue_name
-	lqLabel    string // label_kueue_x_k8s_io_local_queue_name
+	requests  string // GPUs requested by pods: namespace, pod, uid, node, resource
+	running   string // pods in phase Running: namespace, pod, uid
+	podLabels string // pod team and queue labels: namespace, pod, team, cluster_queue, local_queue
+	nsTeam    string // namespace → team (the catalog's namespace_team)
+	nodes     string // node → GPU product and Kueue flavor
+	alloc     string // allocatable GPUs per node and resource
+	busy      string // Σ busy per pod and MIG profile (profiling field)
+	busyUtil  string // the same from GPU_UTIL, for exporters without profiling
+	lqUsage   string // Kueue LocalQueue usage: namespace, name, flavor, resource
+	cqUsage   string // Kueue ClusterQueue usage: cluster_queue, flavor, resource
+	quota     string // Kueue nominal quota: cluster_queue, flavor, resource
+	cards     string // physical GPUs per node: hostname (distinct dcgm-exporter uuids)
+	energy    string // the catalog's gpu_energy_joules
+	// promptTok and genTok are the catalog's token rates per pod and
+	// model_name, over every engine.
+	promptTok, genTok string
+	teamLabel         string // kube-state-metrics' name of the team label (label_team)
+	queueLabel        string // label_kueue_x_k8s_io_cluster_queue_name
+	lqLabel           string // label_kueue_x_k8s_io_local_queue_name
 }
 
 type builder struct{ p parser.Parser }
@@ -110,6 +114,15 @@ func buildQueries(cat *schema.Catalog, teamKey string) (*queries, error) {
 	}
 	var err error
 	if q.nsTeam, err = cat.Query("namespace_team"); err != nil {
+		return nil, fmt.Errorf("cost queries: %w", err)
+	}
+	if q.energy, err = cat.Query("gpu_energy_joules"); err != nil {
+		return nil, fmt.Errorf("cost queries: %w", err)
+	}
+	if q.promptTok, err = cat.Query("prompt_tokens_per_second"); err != nil {
+		return nil, fmt.Errorf("cost queries: %w", err)
+	}
+	if q.genTok, err = cat.Query("generation_tokens_per_second"); err != nil {
 		return nil, fmt.Errorf("cost queries: %w", err)
 	}
 	if q.cards, err = cardsQuery(b, cat); err != nil {

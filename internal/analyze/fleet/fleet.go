@@ -123,10 +123,23 @@ type Model struct {
 	Idle  *cost.Allocation  `json:"idle,omitempty"`
 	// AllocationSource says where allocated hours come from.
 	AllocationSource string `json:"allocationSource,omitempty"`
+	// Energy is the GPUs' energy over the window (Σ teams + idle), with
+	// its emissions when a carbon intensity is configured, and Source the
+	// note saying whether it comes from the energy counter or the power
+	// gauge.
+	Energy Energy `json:"energy"`
 	// Serving totals at the end of the window, over every engine.
 	Serving Serving `json:"serving"`
 	// Warnings say what could not be attributed or priced.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Energy is the fleet's GPU energy over a window (see Glossary).
+type Energy struct {
+	KWh             float64 `json:"kwh"`
+	IdleKWh         float64 `json:"idleKwh"`
+	EmissionsKgCO2e float64 `json:"emissionsKgCo2e,omitempty"`
+	Source          string  `json:"source,omitempty"`
 }
 
 // Quantities are GPU-hours by glossary word.
@@ -209,6 +222,10 @@ func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string,
 	m.Money = MoneyQuantities{Allocatable: set.Fleet.AllocatableCost, Reserved: t.ReservedCost, Allocated: t.Cost,
 		Used: t.UsedCost, Idle: t.IdleCost, Unused: t.UnusedCost}
 	m.UnpricedGPUHours, m.Unpriced = t.UnpricedGPUHours, t.Unpriced
+	m.Energy = Energy{KWh: t.EnergyKWh, EmissionsKgCO2e: t.EmissionsKgCO2e, Source: set.EnergySource}
+	if set.Idle != nil {
+		m.Energy.IdleKWh = set.Idle.EnergyKWh
+	}
 	if t.AllocatedGPUHours > 0 {
 		m.Busy = t.UsedGPUHours / t.AllocatedGPUHours
 		if m.Busy > 0 {

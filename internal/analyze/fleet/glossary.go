@@ -40,6 +40,12 @@ func Glossary() []Term {
 			"allocated − used"},
 		{"busy", "The share of time a GPU's compute engine was active (DCGM_FI_PROF_GR_ENGINE_ACTIVE); for the fleet, used ÷ allocated.",
 			"used ÷ allocated"},
+		{"energy", "kWh the GPUs drew: from dcgm-exporter's energy counter (DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, mJ), its increase read as increase() reads it (a drop is a reset); where the counter is absent, the power gauge (DCGM_FI_DEV_POWER_USAGE, W) integrated over time, and the figure says so. A team's energy is that of the GPUs its Running pods held while they held them; idle energy that of GPUs no pod held.",
+			"Σ over time of Δ counter ÷ 3.6e9 (mJ → kWh), else Σ power × Δt ÷ 3.6e6"},
+		{"emissions", "The energy's greenhouse gases at the configured grid carbon intensity (servescope.carbon_intensity, g CO2e per kWh); absent without one.",
+			"energy × carbon_intensity ÷ 1000 (kg CO2e)"},
+		{"tokens per joule", "Tokens a served model's pods processed per joule their GPUs drew, per GPU model; prompt (input) and generated (output) tokens also apart.",
+			"(Σ prompt + generated tokens) ÷ (energy of the pods' GPUs in J)"},
 		{"money", "GPU-hours priced per GPU-hour by the price book (Kueue flavor, else GPU model), a MIG slice at its share of the card's price; shown rounded to cents.",
 			"Σ GPU-hours × hourly price"},
 	}

@@ -31,7 +31,12 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	header := []string{"window", string(rep.By), "reserved_gpu_h", "allocated_gpu_h", "pod_gpu_h", "kueue_gpu_h", "used_gpu_h", "unused_gpu_h", "idle_gpu_h", "efficiency", "cost", "unused_cost", "idle_cost", "total_cost", "unpriced"}
+	header := []string{"window", string(rep.By), "reserved_gpu_h", "allocated_gpu_h", "pod_gpu_h", "kueue_gpu_h", "used_gpu_h", "unused_gpu_h", "idle_gpu_h", "efficiency", "cost", "unused_cost", "idle_cost", "total_cost", "energy_kwh"}
+	emissions := hasEmissions(rep)
+	if emissions {
+		header = append(header, "emissions_kg_co2e")
+	}
+	header = append(header, "unpriced")
 	var rows [][]string
 	for _, set := range rep.Sets {
 		// The span with data; a set without data shows the requested
@@ -47,10 +52,14 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 		}
 		all = append(all, set.Totals)
 		for _, a := range all {
-			rows = append(rows, []string{win, a.Name, costHours(a.ReservedGPUHours), costHours(a.AllocatedGPUHours), costHours(a.PodGPUHours),
+			row := []string{win, a.Name, costHours(a.ReservedGPUHours), costHours(a.AllocatedGPUHours), costHours(a.PodGPUHours),
 				costHours(a.KueueGPUHours), costHours(a.UsedGPUHours), costHours(max(0, a.AllocatedGPUHours-a.UsedGPUHours)), costHours(a.IdleGPUHours),
 				strconv.FormatFloat(a.Efficiency, 'f', 3, 64), costMoney(rep, a.Cost, format), costMoney(rep, a.UnusedCost, format),
-				costMoney(rep, a.IdleCost, format), costMoney(rep, a.TotalCost, format), strings.Join(a.Unpriced, " ")})
+				costMoney(rep, a.IdleCost, format), costMoney(rep, a.TotalCost, format), costHours(a.EnergyKWh)}
+			if emissions {
+				row = append(row, costHours(a.EmissionsKgCO2e))
+			}
+			rows = append(rows, append(row, strings.Join(a.Unpriced, " ")))
 		}
 	}
 	if format == CostCSV {
@@ -78,6 +87,13 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 		if len(set.Clusters) > 1 {
 			fmt.Fprintf(tw, "clusters: %s (each computed on its own and added; --by cluster for a row each, --cluster NAME for one)\n", model.TerminalSafe(strings.Join(set.Clusters, ", ")))
 		}
+		if set.EnergySource != "" && !slices.Contains(set.Warnings, set.EnergySource) {
+			fmt.Fprintf(tw, "%s (ENERGY_KWH: the GPUs each row's pods held, while they held them)\n", set.EnergySource)
+		}
+		for _, me := range set.TokensPerJoule {
+			fmt.Fprintf(tw, "tokens per joule: %s on %s: %.4f (prompt %.4f, generated %.4f; %.3f kWh)\n", model.TerminalSafe(me.Model), model.TerminalSafe(me.GPUModel),
+				me.TokensPerJoule, me.PromptPerJoule, me.GeneratedPerJoule, me.EnergyKWh)
+		}
 		for _, warn := range set.Warnings {
 			fmt.Fprintf(tw, "warning: %s\n", warn)
 		}
@@ -89,6 +105,17 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 		fmt.Fprintln(tw, "note: some GPU-hours are unpriced (UNPRICED column): give a price book with --prices FILE (e.g. examples/scenarios/prices.yml) or price_book in --config")
 	}
 	return tw.Flush()
+}
+
+// hasEmissions reports whether a carbon intensity was configured: some
+// allocation has emissions.
+func hasEmissions(rep *cost.Report) bool {
+	for _, set := range rep.Sets {
+		if set.Totals.EmissionsKgCO2e > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func costHours(h float64) string { return strconv.FormatFloat(h, 'f', 3, 64) }

@@ -30,3 +30,36 @@ func TestWriteCostEmptySet(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteCostEnergy: the energy column is always there, the emissions
+// column only with a carbon intensity, and the energy's source is said.
+func TestWriteCostEnergy(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	set := func(kg float64) cost.Set {
+		return cost.Set{Start: start, End: start.Add(time.Hour), CoveredStart: start, CoveredEnd: start.Add(time.Hour),
+			EnergySource:   "energy from DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+			TokensPerJoule: []cost.ModelEnergy{{Model: "llama", GPUModel: "H100", TokensPerJoule: 0.25, PromptPerJoule: 0.2, GeneratedPerJoule: 0.05, EnergyKWh: 1.25}},
+			Allocations:    []cost.Allocation{{Name: "search", EnergyKWh: 1.25, EmissionsKgCO2e: kg}},
+			Totals:         cost.Allocation{Name: "__total__", EnergyKWh: 1.25, EmissionsKgCO2e: kg}}
+	}
+	for _, tt := range []struct {
+		kg        float64
+		emissions bool
+	}{{0, false}, {0.5, true}} {
+		var out bytes.Buffer
+		if err := WriteCost(&out, &cost.Report{By: cost.ByTeam, Sets: []cost.Set{set(tt.kg)}}, "table"); err != nil {
+			t.Fatal(err)
+		}
+		s := out.String()
+		if !strings.Contains(s, "ENERGY_KWH") || !strings.Contains(s, "1.250") || !strings.Contains(s, "energy from DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION") {
+			t.Errorf("no energy column, figure or source in\n%s", s)
+		}
+		if !strings.Contains(s, "tokens per joule: llama on H100: 0.2500 (prompt 0.2000, generated 0.0500") {
+			t.Errorf("no tokens per joule in\n%s", s)
+		}
+		if got := strings.Contains(s, "EMISSIONS_KG_CO2E") && strings.Contains(s, "0.500"); got != tt.emissions {
+			t.Errorf("emissions %g kg: column shown %v, want %v in\n%s", tt.kg, got, tt.emissions, s)
+		}
+	}
+}

@@ -414,7 +414,11 @@ func teamCosts(ctx context.Context, e *env, v *panelView) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	t := &table{Head: []string{"team", "reserved GPU-h", "allocated GPU-h", "used GPU-h", "unused GPU-h", "idle GPU-h", "allocated money", "unused money", "idle money"}}
+	t := &table{Head: []string{"team", "reserved GPU-h", "allocated GPU-h", "used GPU-h", "unused GPU-h", "idle GPU-h", "allocated money", "unused money", "idle money", "energy kWh"}}
+	emissions := slices.ContainsFunc(cs, func(c TeamCost) bool { return c.EmissionsKgCO2e > 0 })
+	if emissions {
+		t.Head = append(t.Head, "emissions kg CO2e")
+	}
 	gh := func(x float64) string { return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) }
 	or := func(s string) string {
 		if s == "" {
@@ -423,7 +427,11 @@ func teamCosts(ctx context.Context, e *env, v *panelView) error {
 		return s
 	}
 	for _, c := range cs {
-		t.Rows = append(t.Rows, []string{c.Team, gh(c.Reserved), gh(c.Allocated), gh(c.Used), gh(c.Unused), gh(c.Idle), or(c.Cost), or(c.UnusedCost), or(c.IdleCost)})
+		row := []string{c.Team, gh(c.Reserved), gh(c.Allocated), gh(c.Used), gh(c.Unused), gh(c.Idle), or(c.Cost), or(c.UnusedCost), or(c.IdleCost), gh(c.EnergyKWh)}
+		if emissions {
+			row = append(row, gh(c.EmissionsKgCO2e))
+		}
+		t.Rows = append(t.Rows, row)
 	}
 	v.Table = t
 	return nil

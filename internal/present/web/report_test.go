@@ -86,8 +86,8 @@ func (reportFakes) TeamCosts(_ context.Context, now time.Time, _ time.Duration) 
 		return nil, nil
 	}
 	return []TeamCost{
-		{Team: reportHostile, Reserved: 6, Allocated: 4, Used: 1.74, Unused: 2.26, Idle: 0, Cost: "12.00 USD", UnusedCost: "6.78 USD", IdleCost: "0.00 USD"},
-		{Team: "__idle__", Reserved: 0, Allocated: 0, Used: 0, Idle: 2, Cost: "0.00 USD", UnusedCost: "0.00 USD", IdleCost: "6.00 USD"},
+		{Team: reportHostile, Reserved: 6, Allocated: 4, Used: 1.74, Unused: 2.26, Idle: 0, Cost: "12.00 USD", UnusedCost: "6.78 USD", IdleCost: "0.00 USD", EnergyKWh: 1.44, EmissionsKgCO2e: 0.55},
+		{Team: "__idle__", Reserved: 0, Allocated: 0, Used: 0, Idle: 2, Cost: "0.00 USD", UnusedCost: "0.00 USD", IdleCost: "6.00 USD", EnergyKWh: 0.31, EmissionsKgCO2e: 0.12},
 	}, nil
 }
 

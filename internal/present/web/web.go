@@ -75,6 +75,10 @@ type TeamCost struct {
 	// Cost is the allocated hours' money; all formatted with the currency,
 	// "" when unpriced.
 	Cost, UnusedCost, IdleCost string
+	// EnergyKWh is the energy of the GPUs the team's pods held (the idle
+	// row: of GPUs no pod held); EmissionsKgCO2e its emissions, 0 without
+	// a configured carbon intensity.
+	EnergyKWh, EmissionsKgCO2e float64
 }
 
 // Costs supplies the cost attribution over the window ending at now.

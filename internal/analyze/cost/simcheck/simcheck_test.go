@@ -50,7 +50,7 @@ func teamPrice(team string) float64 {
 // keep the 24-hour runs short.
 func needed(name string) bool {
 	switch name {
-	case "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "kueue_local_queue_resource_usage", "kueue_cluster_queue_resource_usage", "kueue_cluster_queue_nominal_quota":
+	case "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_POWER_USAGE", "kueue_local_queue_resource_usage", "kueue_cluster_queue_resource_usage", "kueue_cluster_queue_nominal_quota":
 		return true
 	}
 	return strings.HasPrefix(name, "kube_")
@@ -80,6 +80,9 @@ func (s *store) ingest(t *testing.T, app storage.Appender, path string, samples 
 	}
 	lb := labels.NewBuilder(labels.EmptyLabels())
 	for _, smp := range samples {
+		if s.v.noEnergyCounter && smp.Labels.Get(model.MetricNameLabel) == "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" {
+			continue
+		}
 		for _, cl := range clusters {
 			ls := parse.WithTarget(lb, smp.Labels, target, honor)
 			if cl != "" {
@@ -175,12 +178,15 @@ func simulate(t *testing.T, sc *sim.Scenario, stores []*store, start, end time.T
 }
 
 type variant struct {
-	name       string
-	lq, cq     bool // Kueue LocalQueue metrics, ClusterQueue resource metrics
-	honor      bool // dcgm-exporter scraped with honor_labels
-	teamLabel  string
-	queueTeams map[string]string
-	source     string // expected allocation source
+	name   string
+	lq, cq bool // Kueue LocalQueue metrics, ClusterQueue resource metrics
+	honor  bool // dcgm-exporter scraped with honor_labels
+	// noEnergyCounter drops DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, as an
+	// exporter whose field list leaves it out.
+	noEnergyCounter bool
+	teamLabel       string
+	queueTeams      map[string]string
+	source          string // expected allocation source
 }
 
 // TestCostMatchesSimulator simulates 24 hours (3 with -short or -race),
@@ -323,16 +329,7 @@ func check(t *testing.T, s *store, truth sim.Truth, start, end time.Time, usedTo
 	if err != nil {
 		t.Fatal(err)
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: v.teamLabel, QueueTeams: v.queueTeams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := query.NewEngine(s.st, query.EngineOptions{Registerer: prometheus.NewRegistry(), Timeout: time.Minute, MaxSamples: 50_000_000})
-	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: end, Step: scrapeEvery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := rep.Sets[0]
+	set := compute(t, s, cost.Options{Catalog: cat, Prices: pb, TeamLabel: v.teamLabel, QueueTeams: v.queueTeams}, start, end)
 	if set.AllocationSource != v.source {
 		t.Errorf("allocation source %q, want %q", set.AllocationSource, v.source)
 	}
@@ -365,6 +362,21 @@ func check(t *testing.T, s *store, truth sim.Truth, start, end time.Time, usedTo
 	}
 	within(t, "fleet idle", set.Idle.IdleGPUHours, truth.Fleet.IdleGPUHours)
 	return got
+}
+
+// compute is the report of a store over [start, end] at the scrape step.
+func compute(t *testing.T, s *store, opts cost.Options, start, end time.Time) cost.Set {
+	t.Helper()
+	calc, err := cost.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := query.NewEngine(s.st, query.EngineOptions{Registerer: prometheus.NewRegistry(), Timeout: time.Minute, MaxSamples: 50_000_000})
+	rep, err := calc.Compute(t.Context(), eng, cost.Request{Start: start, End: end, Step: scrapeEvery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Sets[0]
 }
 
 // within checks got against want within 0.5%.
