@@ -28,6 +28,12 @@ type Target struct {
 	// stored, just not read by the catalog.
 	Exporter     string `json:"exporter,omitempty"`
 	Unrecognised bool   `json:"unrecognised,omitempty"`
+	// SeriesScraped and SeriesKept are the series of the last scrape as
+	// the target sent them and as stored: servescope drops at scrape time
+	// what nothing reads (servescope.keep_metrics keeps more). Both are
+	// absent before the first scrape.
+	SeriesScraped *int `json:"seriesScraped,omitempty"`
+	SeriesKept    *int `json:"seriesKept,omitempty"`
 }
 
 // DroppedTarget is a discovered target that relabelling dropped.
@@ -64,6 +70,9 @@ func (m *Manager) Active() []Target {
 				LastScrape:         t.LastScrape(),
 				LastScrapeDuration: t.LastScrapeDuration().Seconds(),
 				Health:             string(t.Health()),
+			}
+			if n, ok := m.counts.series(t.Labels(lb)); ok {
+				st.SeriesScraped, st.SeriesKept = &n.Scraped, &n.Kept
 			}
 			if sc != nil {
 				st.ScrapeInterval = sc.ScrapeInterval.String()
