@@ -185,9 +185,14 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery metrics: %w", err)
 	}
+	reads, err := analysisReads(s.catalog, cfg.Servescope.TeamLabel)
+	if err != nil {
+		return nil, err
+	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
+		Reads:     reads,
 	})
 	if err != nil {
 		return nil, err

@@ -13,10 +13,11 @@ import (
 )
 
 // keepRule is the metric relabelling step that stores only what is read:
-// a keep on __name__ matching the names the analysis selects (reads), the
-// names of those histograms' other forms (a classic histogram's _bucket
-// selector also keeps the native or custom-bucket form under the base
-// name), and the user's extra regexes. It is nil, keeping everything,
+// a keep on __name__ matching the families the analysis selects (reads)
+// and the user's extra regexes. A histogram or summary is kept whole
+// (selecting its _bucket series keeps _sum, _count and the native or
+// custom-bucket form under the base name); `_created` series are not part
+// of what is kept. It is nil, keeping everything,
 // when reads is nil or holds a matcher that is not = or =~ on the name
 // (a negative matcher selects almost every name).
 //
@@ -30,12 +31,7 @@ func keepRule(reads []*labels.Matcher, extra []string) (*relabel.Config, error) 
 	for _, m := range reads {
 		switch m.Type {
 		case labels.MatchEqual:
-			alts = append(alts, regexp.QuoteMeta(m.Value))
-			for _, suf := range []string{"_bucket", "_sum", "_count"} {
-				if base, ok := strings.CutSuffix(m.Value, suf); ok {
-					alts = append(alts, regexp.QuoteMeta(base))
-				}
-			}
+			alts = append(alts, family(m.Value)...)
 		case labels.MatchRegexp:
 			alts = append(alts, "(?:"+m.Value+")")
 		default:
@@ -76,4 +72,19 @@ func withKeep(pc *promconfig.Config, scs []*promconfig.ScrapeConfig, keep *relab
 		out.ScrapeConfigs[i] = &c
 	}
 	return &out
+}
+
+// family returns the anchored regexes of the sample names of the family
+// a selected name belongs to: the name, its base without a histogram or
+// summary suffix, and the base with each suffix.
+func family(name string) []string {
+	base := name
+	for _, suf := range []string{"_bucket", "_sum", "_count"} {
+		if b, ok := strings.CutSuffix(name, suf); ok {
+			base = b
+			break
+		}
+	}
+	q := regexp.QuoteMeta(base)
+	return []string{regexp.QuoteMeta(name), q, q + "_bucket", q + "_sum", q + "_count"}
 }

@@ -32,9 +32,11 @@ func TestKeepRule(t *testing.T) {
 			name:  "catalog reads only",
 			reads: reads,
 			kept: []string{"vllm:num_requests_running", "vllm:e2e_request_latency_seconds_bucket",
-				"vllm:e2e_request_latency_seconds", // the native or custom-bucket form of the histogram
+				"vllm:e2e_request_latency_seconds",                                               // the native or custom-bucket form of the histogram
+				"vllm:e2e_request_latency_seconds_sum", "vllm:e2e_request_latency_seconds_count", // the rest of the family
+				"vllm:num_requests_running_count", // a summary of that name would be kept whole
 				"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"},
-			gone: []string{"vllm:e2e_request_latency_seconds_created", "vllm:request_success_created", "vllm:e2e_request_latency_seconds_sum",
+			gone: []string{"vllm:e2e_request_latency_seconds_created", "vllm:request_success_created",
 				"python_gc_objects_collected_total", "process_cpu_seconds_total", "vllm:num_requests_running_x", "xvllm:num_requests_running",
 				"DCGM_FI_DEV_", "node_cpu_seconds_total"},
 		},
