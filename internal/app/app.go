@@ -327,7 +327,15 @@ func (s *Server) analysis(cfg *config.Config) error {
 	// The embedded rule manager evaluates the catalog's recording rules
 	// (and backfill writes them with the history), so the dashboard reads
 	// those; an external Prometheus may not have them.
-	return mountWeb(s.api, webOptions{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Calc: calc,
+	// Viewers of the same page in the same scrape interval are answered
+	// by one evaluation over the embedded store.
+	dash := s.querier
+	if s.opts.RemoteURL == "" {
+		if dash, err = query.NewCache(s.querier, query.CacheOptions{Interval: time.Duration(cfg.Prometheus.GlobalConfig.ScrapeInterval), Registerer: s.registry}); err != nil {
+			return err
+		}
+	}
+	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc,
 		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger})
 }
 
