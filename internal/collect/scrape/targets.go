@@ -24,8 +24,9 @@ type Target struct {
 	ScrapeTimeout      string            `json:"scrapeTimeout"`
 	// Exporter is the exporter servescope recognised from the target's
 	// metric families (vllm, sglang, dcgm, kueue, ...), and Unrecognised is
-	// set when it knows none of them: the target is still scraped and
-	// stored, just not read by the catalog.
+	// set when it knows none of them: the target is still scraped, but
+	// nothing reads its families, so only what servescope.keep_metrics
+	// keeps is stored.
 	Exporter     string `json:"exporter,omitempty"`
 	Unrecognised bool   `json:"unrecognised,omitempty"`
 	// SeriesScraped and SeriesKept are the series of the last scrape as
