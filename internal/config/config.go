@@ -426,12 +426,7 @@ func findJob(root *yaml.Node, job string) int {
 // checkMonitorLabels validates the section's monitor_labels, each bad
 // label located at its own line.
 func checkMonitorLabels(file string, ext *yaml.Node, labels map[string]string) error {
-	var node *yaml.Node
-	walkPairs(ext, func(k, v *yaml.Node) {
-		if k.Value == "monitor_labels" && node == nil {
-			node = v
-		}
-	})
+	node := sectionKey(ext, "monitor_labels")
 	var out Errors
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		err := CheckLabels(map[string]string{k: labels[k]})
@@ -446,24 +441,13 @@ func checkMonitorLabels(file string, ext *yaml.Node, labels map[string]string) e
 		})
 		out = append(out, &Error{File: file, Line: line, Reason: fmt.Sprintf("%s.monitor_labels: %s", ExtensionKey, strings.ReplaceAll(err.Error(), "\n", "; "))})
 	}
-	switch len(out) {
-	case 0:
-		return nil
-	case 1:
-		return out[0]
-	}
-	return out
+	return oneOrAll(out)
 }
 
 // checkKeepMetrics compiles each keep_metrics regex as relabelling
 // anchors it, a bad one located at its own line.
 func checkKeepMetrics(file string, ext *yaml.Node, res []string) error {
-	var node *yaml.Node
-	walkPairs(ext, func(k, v *yaml.Node) {
-		if k.Value == "keep_metrics" && node == nil {
-			node = v
-		}
-	})
+	node := sectionKey(ext, "keep_metrics")
 	var out Errors
 	for i, re := range res {
 		if _, err := relabel.NewRegexp(re); err != nil {
@@ -474,6 +458,23 @@ func checkKeepMetrics(file string, ext *yaml.Node, res []string) error {
 			out = append(out, &Error{File: file, Line: line, Reason: fmt.Sprintf("%s.keep_metrics: regex %q: %v", ExtensionKey, re, err)})
 		}
 	}
+	return oneOrAll(out)
+}
+
+// sectionKey returns the value of the first key named key under ext.
+func sectionKey(ext *yaml.Node, key string) *yaml.Node {
+	var node *yaml.Node
+	walkPairs(ext, func(k, v *yaml.Node) {
+		if k.Value == key && node == nil {
+			node = v
+		}
+	})
+	return node
+}
+
+// oneOrAll returns nil for no errors, the error for one, all of them
+// otherwise.
+func oneOrAll(out Errors) error {
 	switch len(out) {
 	case 0:
 		return nil

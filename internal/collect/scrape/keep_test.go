@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/servescope/servescope/internal/config"
@@ -119,21 +118,7 @@ func TestKeepAtScrape(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db, err := tsdb.Open(tsdb.Options{Path: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			m, err := New(Options{Registerer: prometheus.NewRegistry(), Appendable: db.AppendableV2(), Reads: cat.Reads()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.ApplyConfig(cfg); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- m.Run(t.Context()) }()
-			t.Cleanup(func() { <-done })
+			m, db := run(t, cfg, Options{Reads: cat.Reads()})
 			var st Target
 			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
 				ts := m.Active()
