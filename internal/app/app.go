@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 	pdiscovery "github.com/prometheus/prometheus/discovery"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/fleet"
@@ -185,9 +186,13 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery metrics: %w", err)
 	}
-	reads, err := analysisReads(s.catalog, cfg.Servescope.TeamLabel)
-	if err != nil {
-		return nil, err
+	// The embedded store keeps what the analysis reads; an agent forwards
+	// everything, for the central store to decide.
+	var reads []*labels.Matcher
+	if !opts.Agent {
+		if reads, err = analysisReads(s.catalog, cfg.Servescope.TeamLabel); err != nil {
+			return nil, err
+		}
 	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
