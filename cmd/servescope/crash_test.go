@@ -79,7 +79,8 @@ func TestKill9DuringIngest(t *testing.T) {
 	}))
 	defer target.Close()
 	cfg := filepath.Join(dir, "servescope.yml")
-	yml := fmt.Sprintf("global: {scrape_interval: 500ms, scrape_timeout: 500ms}\nscrape_configs:\n  - job_name: crash\n    static_configs: [{targets: [%q]}]\n",
+	// keep_all_metrics: crash_* are read by no signal, and would not be stored.
+	yml := fmt.Sprintf("global: {scrape_interval: 500ms, scrape_timeout: 500ms}\nservescope: {keep_all_metrics: true}\nscrape_configs:\n  - job_name: crash\n    static_configs: [{targets: [%q]}]\n",
 		strings.TrimPrefix(target.URL, "http://"))
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)

@@ -57,7 +57,8 @@ func TestSignalsUnmatched(t *testing.T) {
 	mux.HandleFunc("/api/v1/targets", func(w http.ResponseWriter, _ *http.Request) {
 		var ts []map[string]any
 		for _, p := range [][2]string{{"vllm", "10.0.0.1:8000"}, {"dcgm", "10.0.0.2:9400"}, {"triton", "10.0.0.3:8002"}} {
-			ts = append(ts, map[string]any{"labels": map[string]string{"job": p[0], "instance": p[1]}, "health": "up", "scrapeUrl": "http://" + p[1] + "/metrics"})
+			ts = append(ts, map[string]any{"labels": map[string]string{"job": p[0], "instance": p[1]}, "health": "up", "scrapeUrl": "http://" + p[1] + "/metrics",
+				"seriesScraped": 40, "seriesKept": 0}) // servescope stores nothing of an exporter nothing reads
 		}
 		reply(w, map[string]any{"activeTargets": ts})
 	})
@@ -72,7 +73,7 @@ func TestSignalsUnmatched(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	got := out.String()
-	if !strings.Contains(got, "triton") || !strings.Contains(got, "1 of 3 targets unrecognised") {
+	if !strings.Contains(got, "triton") || !strings.Contains(got, "1 of 3 targets unrecognised") || !strings.Contains(got, "40/0") {
 		t.Errorf("output:\n%s\nwant the triton target and 1 of 3 unrecognised", got)
 	}
 	if strings.Contains(got, "10.0.0.1:8000") || strings.Contains(got, "10.0.0.2:9400") {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 	pdiscovery "github.com/prometheus/prometheus/discovery"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/fleet"
@@ -185,9 +186,18 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery metrics: %w", err)
 	}
+	// The embedded store keeps what the analysis reads; an agent forwards
+	// everything, for the central store to decide.
+	var reads []*labels.Matcher
+	if !opts.Agent {
+		if reads, err = analysisReads(s.catalog, cfg.Servescope.TeamLabel); err != nil {
+			return nil, err
+		}
+	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
+		Reads:     reads,
 	})
 	if err != nil {
 		return nil, err
@@ -322,7 +332,15 @@ func (s *Server) analysis(cfg *config.Config) error {
 	// The embedded rule manager evaluates the catalog's recording rules
 	// (and backfill writes them with the history), so the dashboard reads
 	// those; an external Prometheus may not have them.
-	return mountWeb(s.api, webOptions{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Calc: calc,
+	// Viewers of the same page in the same scrape interval are answered
+	// by one evaluation over the embedded store.
+	dash := s.querier
+	if s.opts.RemoteURL == "" {
+		if dash, err = query.NewCache(s.querier, query.CacheOptions{Interval: time.Duration(cfg.Prometheus.GlobalConfig.ScrapeInterval), Registerer: s.registry}); err != nil {
+			return err
+		}
+	}
+	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc,
 		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger})
 }
 

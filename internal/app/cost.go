@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
@@ -61,4 +63,19 @@ func CostReport(ctx context.Context, url string, opts CostOptions, req cost.Requ
 		return nil, err
 	}
 	return calc.Compute(ctx, q, req)
+}
+
+// analysisReads are the __name__ matchers of every raw series servescope's
+// analysis reads: the catalog's selectors and the cost queries'. The
+// scraper stores only these (and what servescope.keep_metrics adds).
+func analysisReads(cat *schema.Catalog, teamKey string) ([]*labels.Matcher, error) {
+	qs, err := cost.Queries(cat, teamKey)
+	if err != nil {
+		return nil, err
+	}
+	costReads, err := schema.ReadsOf(qs...)
+	if err != nil {
+		return nil, fmt.Errorf("series cost reads: %w", err)
+	}
+	return append(cat.Reads(), costReads...), nil
 }

@@ -180,6 +180,8 @@ func TestServeBadTargets(t *testing.T) {
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
+servescope:
+  keep_metrics: [series] # /many's, so that its sample limit is reached
 scrape_configs:
   - job_name: unknown
     metrics_path: /unknown
@@ -243,9 +245,21 @@ scrape_configs:
 	if got := s.query(t, `vllm:kv_cache_usage_perc{pod="vllm-0"}`); len(got) != 1 {
 		t.Errorf("good target's samples missing: %v", got)
 	}
-	// The unrecognised target is kept, not dropped.
-	if got := s.query(t, `nv_inference_request_success`); len(got) != 1 {
-		t.Errorf("unrecognised target's samples missing: %v", got)
+	// The unrecognised target is scraped, but nothing reads its family, so
+	// it is not stored (servescope.keep_metrics would keep it).
+	if got := s.query(t, `nv_inference_request_success`); len(got) != 0 {
+		t.Errorf("unrecognised target's unread family stored: %v", got)
+	}
+	for q, want := range map[string]string{`scrape_samples_scraped{job="unknown"}`: "1", `scrape_samples_post_metric_relabeling{job="unknown"}`: "0"} {
+		got := s.query(t, q)
+		if len(got) != 1 {
+			t.Errorf("unrecognised target: %s = %v, want one series", q, got)
+		}
+		for _, v := range got {
+			if v != want {
+				t.Errorf("unrecognised target: %s = %s, want %s", q, v, want)
+			}
+		}
 	}
 	// The catalog's recording rules run in the embedded rule manager.
 	proc.Eventually(t, "recording rules evaluated", 30*time.Second, func() (bool, string) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/relabel"
 	// The discovery mechanisms servescope accepts register their YAML
 	// blocks with Prometheus's config package when linked.
 	_ "github.com/prometheus/prometheus/discovery/file"
@@ -75,6 +76,13 @@ type Extension struct {
 	// (kube-prometheus-stack selects release=<its Helm release name>);
 	// empty keeps generate's default, release=kube-prometheus-stack.
 	MonitorLabels map[string]string `yaml:"monitor_labels"`
+	// KeepMetrics are regular expressions of metric names (anchored, as in
+	// relabelling) to store beside the families servescope reads; every
+	// other scraped series (`_created` series, runtime families, exporter
+	// families no view reads) is dropped at scrape time.
+	KeepMetrics []string `yaml:"keep_metrics"`
+	// KeepAllMetrics stores every scraped series, as Prometheus does.
+	KeepAllMetrics bool `yaml:"keep_all_metrics"`
 	// Diagnosis overrides the diagnosis thresholds; the diagnosis package
 	// owns their schema and decodes this node with DecodeSection.
 	Diagnosis yaml.Node `yaml:"diagnosis"`
@@ -207,6 +215,9 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 			return nil, &Error{File: name, Line: findKey(ext, "carbon_intensity"), Reason: fmt.Sprintf("carbon_intensity %v: want g CO2e per kWh, a finite number ≥ 0", ci)}
 		}
 		if err := checkMonitorLabels(name, ext, cfg.Servescope.MonitorLabels); err != nil {
+			return nil, err
+		}
+		if err := checkKeepMetrics(name, ext, cfg.Servescope.KeepMetrics); err != nil {
 			return nil, err
 		}
 	}
@@ -422,12 +433,7 @@ func findJob(root *yaml.Node, job string) int {
 // checkMonitorLabels validates the section's monitor_labels, each bad
 // label located at its own line.
 func checkMonitorLabels(file string, ext *yaml.Node, labels map[string]string) error {
-	var node *yaml.Node
-	walkPairs(ext, func(k, v *yaml.Node) {
-		if k.Value == "monitor_labels" && node == nil {
-			node = v
-		}
-	})
+	node := sectionKey(ext, "monitor_labels")
 	var out Errors
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		err := CheckLabels(map[string]string{k: labels[k]})
@@ -442,6 +448,40 @@ func checkMonitorLabels(file string, ext *yaml.Node, labels map[string]string) e
 		})
 		out = append(out, &Error{File: file, Line: line, Reason: fmt.Sprintf("%s.monitor_labels: %s", ExtensionKey, strings.ReplaceAll(err.Error(), "\n", "; "))})
 	}
+	return oneOrAll(out)
+}
+
+// checkKeepMetrics compiles each keep_metrics regex as relabelling
+// anchors it, a bad one located at its own line.
+func checkKeepMetrics(file string, ext *yaml.Node, res []string) error {
+	node := sectionKey(ext, "keep_metrics")
+	var out Errors
+	for i, re := range res {
+		if _, err := relabel.NewRegexp(re); err != nil {
+			line := node.Line
+			if i < len(node.Content) {
+				line = node.Content[i].Line
+			}
+			out = append(out, &Error{File: file, Line: line, Reason: fmt.Sprintf("%s.keep_metrics: regex %q: %v", ExtensionKey, re, err)})
+		}
+	}
+	return oneOrAll(out)
+}
+
+// sectionKey returns the value of the first key named key under ext.
+func sectionKey(ext *yaml.Node, key string) *yaml.Node {
+	var node *yaml.Node
+	walkPairs(ext, func(k, v *yaml.Node) {
+		if k.Value == key && node == nil {
+			node = v
+		}
+	})
+	return node
+}
+
+// oneOrAll returns nil for no errors, the error for one, all of them
+// otherwise.
+func oneOrAll(out Errors) error {
 	switch len(out) {
 	case 0:
 		return nil

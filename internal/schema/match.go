@@ -4,9 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Exporter is a program whose metrics the catalog knows, recognised by the
@@ -158,16 +156,7 @@ func (cat *Catalog) nameMatchers(src Source) []*labels.Matcher {
 		if err != nil {
 			continue // New has parsed every source already.
 		}
-		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-			if vs, ok := n.(*parser.VectorSelector); ok {
-				for _, m := range vs.LabelMatchers {
-					if m.Name == model.MetricNameLabel {
-						out = append(out, m)
-					}
-				}
-			}
-			return nil
-		})
+		out = append(out, selectorNames(e)...)
 	}
 	return out
 }

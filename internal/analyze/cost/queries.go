@@ -205,3 +205,13 @@ func cardsQuery(b builder, cat *schema.Catalog) (string, error) {
 // profile is: the catalog's weighting (schema.MIGWeight), the one every
 // surface uses.
 func migWeight(s string) float64 { return schema.MIGWeight(s) }
+
+// Queries returns the text of every query the cost calculator for the
+// team label key runs, for listing the series cost reads.
+func Queries(cat *schema.Catalog, teamKey string) ([]string, error) {
+	q, err := buildQueries(cat, teamKey)
+	if err != nil {
+		return nil, err
+	}
+	return []string{q.requests, q.running, q.podLabels, q.nsTeam, q.nodes, q.alloc, q.busy, q.busyUtil, q.lqUsage, q.cqUsage, q.quota, q.cards}, nil
+}

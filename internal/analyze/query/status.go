@@ -29,16 +29,23 @@ type Target struct {
 	// ScrapeInterval is 0 when the server does not tell it (Prometheus
 	// before 2.43, or a target not yet scraped).
 	ScrapeInterval time.Duration
+	// SeriesScraped and SeriesKept are the series of the target's last
+	// scrape as sent and as stored; nil when the server does not tell
+	// them (only servescope does).
+	SeriesScraped, SeriesKept *int
 }
 
 var _ Status = (*Remote)(nil)
 
 // activeTarget is one entry of the targets API: client_golang's
 // v1.ActiveTarget plus the scrape interval that Prometheus 2.43+ and
-// servescope add and v1.ActiveTarget lacks.
+// servescope add and v1.ActiveTarget lacks, and servescope's series
+// counts.
 type activeTarget struct {
 	v1.ActiveTarget
 	ScrapeInterval string `json:"scrapeInterval"`
+	SeriesScraped  *int   `json:"seriesScraped"`
+	SeriesKept     *int   `json:"seriesKept"`
 }
 
 // Targets implements Status: GET /api/v1/targets?state=active through
@@ -59,7 +66,8 @@ func (r *Remote) Targets(ctx context.Context) ([]Target, error) {
 				return nil, r.classify(fmt.Errorf("target %s: scrape interval: %w", t.ScrapeURL, err))
 			}
 		}
-		out = append(out, Target{Labels: t.Labels, ScrapeURL: t.ScrapeURL, Health: string(t.Health), ScrapeInterval: time.Duration(d)})
+		out = append(out, Target{Labels: t.Labels, ScrapeURL: t.ScrapeURL, Health: string(t.Health), ScrapeInterval: time.Duration(d),
+			SeriesScraped: t.SeriesScraped, SeriesKept: t.SeriesKept})
 	}
 	return out, nil
 }

@@ -20,7 +20,7 @@ func TestRemoteStatus(t *testing.T) {
 			t.Errorf("targets asked with state=%q", r.FormValue("state"))
 		}
 		w.Write([]byte(`{"status":"success","data":{"activeTargets":[
-			{"labels":{"job":"vllm","instance":"a:8000"},"scrapeUrl":"http://a:8000/metrics","health":"up","scrapeInterval":"15s"},
+			{"labels":{"job":"vllm","instance":"a:8000"},"scrapeUrl":"http://a:8000/metrics","health":"up","scrapeInterval":"15s","seriesScraped":120,"seriesKept":80},
 			{"labels":{"job":"dcgm","instance":"b:9400"},"scrapeUrl":"http://b:9400/metrics","health":"down"}],"droppedTargets":[]}}`))
 	})
 	mux.HandleFunc("/api/v1/status/config", func(w http.ResponseWriter, _ *http.Request) {
@@ -37,7 +37,8 @@ func TestRemoteStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(ts) != 2 || ts[0].Labels["job"] != "vllm" || ts[0].ScrapeInterval != 15*time.Second || ts[0].Health != "up" ||
-		ts[1].ScrapeURL != "http://b:9400/metrics" || ts[1].ScrapeInterval != 0 || ts[1].Health != "down" {
+		ts[1].ScrapeURL != "http://b:9400/metrics" || ts[1].ScrapeInterval != 0 || ts[1].Health != "down" ||
+		ts[0].SeriesScraped == nil || *ts[0].SeriesScraped != 120 || *ts[0].SeriesKept != 80 || ts[1].SeriesScraped != nil {
 		t.Errorf("targets = %+v", ts)
 	}
 	if y, err := r.ConfigYAML(t.Context()); err != nil || !strings.Contains(y, "scrape_interval: 1m") {

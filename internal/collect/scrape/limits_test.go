@@ -84,22 +84,7 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	db, err := tsdb.Open(tsdb.Options{Path: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	m, err := New(Options{Registerer: reg, Appendable: db.AppendableV2(), LocateEvery: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.ApplyConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(t.Context()) }()
-	t.Cleanup(func() { <-done })
+	m, _ := run(t, cfg, Options{LocateEvery: 100 * time.Millisecond})
 
 	want := map[string]string{
 		"samples": "sample limit exceeded (sample_limit: 1000",
@@ -162,4 +147,27 @@ func TestTruncate(t *testing.T) {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
+}
+
+// run starts a Manager with opts on cfg over a new store, stopped at the
+// end of the test.
+func run(t *testing.T, cfg *config.Config, opts Options) (*Manager, *tsdb.DB) {
+	t.Helper()
+	db, err := tsdb.Open(tsdb.Options{Path: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	opts.Registerer, opts.Appendable = prometheus.NewRegistry(), db.AppendableV2()
+	m, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(t.Context()) }()
+	t.Cleanup(func() { <-done })
+	return m, db
 }

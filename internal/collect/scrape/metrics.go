@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -16,15 +17,31 @@ import (
 // duration per job. The scrape loop writes its synthetic
 // scrape_duration_seconds sample through the same appender, so the
 // duration is the exact one the target's series records.
+//
+// It also keeps, per target, the series of its last scrape as the target
+// sent them and as stored after metric relabelling (the scrape loop's
+// scrape_samples_scraped and scrape_samples_post_metric_relabeling), for
+// the target status.
 type countingAppendable struct {
 	next     storage.AppendableV2
 	samples  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	mu     sync.Mutex
+	counts map[uint64]SeriesCounts // by the hash of the target's labels
+}
+
+// SeriesCounts are the series of a target's last scrape: sent by the
+// target and kept after metric relabelling (servescope drops the series
+// nothing reads there).
+type SeriesCounts struct {
+	Scraped, Kept int
 }
 
 func newCountingAppendable(next storage.AppendableV2, reg prometheus.Registerer) *countingAppendable {
 	c := &countingAppendable{
-		next: next,
+		next:   next,
+		counts: map[uint64]SeriesCounts{},
 		samples: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servescope_samples_ingested_total",
 			Help: "Samples committed to the store from scrapes, by job (staleness markers excluded).",
@@ -49,21 +66,46 @@ type countingAppender struct {
 	job      string
 	n        int
 	duration float64
+	// target is the hash of the scraped target's labels, counts its
+	// series and gone whether it went away (staleness markers of the
+	// report series), once the report series are appended.
+	target uint64
+	counts SeriesCounts
+	gone   bool
 }
 
 func (a *countingAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
 	r, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
-	if err == nil && !value.IsStaleNaN(v) {
-		a.n++
-		if a.job == "" {
-			// Every sample of a scrape carries the target's job label.
-			a.job = ls.Get("job")
+	if err != nil {
+		return r, err
+	}
+	name := ls.Get(model.MetricNameLabel)
+	if value.IsStaleNaN(v) {
+		if name == "scrape_samples_scraped" {
+			a.target, a.gone = targetHash(ls), true
 		}
-		if ls.Get(model.MetricNameLabel) == "scrape_duration_seconds" {
-			a.duration = v
-		}
+		return r, err
+	}
+	a.n++
+	if a.job == "" {
+		// Every sample of a scrape carries the target's job label.
+		a.job = ls.Get("job")
+	}
+	switch name {
+	case "scrape_duration_seconds":
+		a.duration = v
+	case "scrape_samples_scraped":
+		a.target, a.counts.Scraped = targetHash(ls), int(v)
+	case "scrape_samples_post_metric_relabeling":
+		a.counts.Kept = int(v)
 	}
 	return r, err
+}
+
+// targetHash identifies a target by the labels of its report series
+// without the name: exactly the target's labels.
+func targetHash(ls labels.Labels) uint64 {
+	return labels.NewBuilder(ls).Del(model.MetricNameLabel).Labels().Hash()
 }
 
 func (a *countingAppender) Commit() error {
@@ -73,6 +115,24 @@ func (a *countingAppender) Commit() error {
 		if a.duration >= 0 {
 			a.parent.duration.WithLabelValues(a.job).Observe(a.duration)
 		}
+		if a.target != 0 {
+			a.parent.mu.Lock()
+			if a.gone {
+				delete(a.parent.counts, a.target)
+			} else {
+				a.parent.counts[a.target] = a.counts
+			}
+			a.parent.mu.Unlock()
+		}
 	}
 	return err
+}
+
+// series returns the series counts of the target with labels ls, and
+// whether it has been scraped.
+func (c *countingAppendable) series(ls labels.Labels) (SeriesCounts, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sc, ok := c.counts[ls.Hash()]
+	return sc, ok
 }

@@ -22,6 +22,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/discovery/kubernetes"
+	"github.com/prometheus/prometheus/model/labels"
 	pscrape "github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 
@@ -47,6 +48,11 @@ type Options struct {
 	// Recognize names the exporter behind a target from its metric family
 	// names, "" when servescope does not know it; nil recognises nothing.
 	Recognize func(families []string) string
+	// Reads are the __name__ matchers of every series the analysis reads
+	// (the catalog's and cost's selectors): other series are dropped at
+	// scrape time unless the config keeps them (servescope.keep_metrics,
+	// keep_all_metrics). Nil stores everything.
+	Reads []*labels.Matcher
 	// LocateEvery is how often new parse errors are located by line (one
 	// fetch of the failing target per new error); zero means 5s.
 	LocateEvery time.Duration
@@ -57,6 +63,8 @@ type Manager struct {
 	logger    *slog.Logger
 	kube      discovery.ClientFunc
 	recognize func(families []string) string
+	reads     []*labels.Matcher
+	counts    *countingAppendable
 	discovery *pdiscovery.Manager
 	scrape    *pscrape.Manager
 	// cancel stops the discovery manager, which is bound to a context from
@@ -102,6 +110,8 @@ func New(opts Options) (*Manager, error) {
 		logger:      logger,
 		kube:        opts.KubeClient,
 		recognize:   opts.Recognize,
+		reads:       opts.Reads,
+		counts:      app,
 		discovery:   dm,
 		scrape:      sm,
 		cancel:      cancel,
@@ -130,7 +140,15 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 		}
 		sd[sc.JobName] = cfgs
 	}
-	if err := m.scrape.ApplyConfig(cfg.Prometheus); err != nil {
+	reads := m.reads
+	if cfg.Servescope.KeepAllMetrics {
+		reads = nil
+	}
+	keep, err := keepRule(reads, cfg.Servescope.KeepMetrics)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	if err := m.scrape.ApplyConfig(withKeep(cfg.Prometheus, scs, keep)); err != nil {
 		return fmt.Errorf("apply scrape config from %s: %w", cfg.File, err)
 	}
 	if err := m.discovery.ApplyConfig(sd); err != nil {

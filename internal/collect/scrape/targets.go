@@ -24,10 +24,17 @@ type Target struct {
 	ScrapeTimeout      string            `json:"scrapeTimeout"`
 	// Exporter is the exporter servescope recognised from the target's
 	// metric families (vllm, sglang, dcgm, kueue, ...), and Unrecognised is
-	// set when it knows none of them: the target is still scraped and
-	// stored, just not read by the catalog.
+	// set when it knows none of them: the target is still scraped, but
+	// nothing reads its families, so only what servescope.keep_metrics
+	// keeps is stored.
 	Exporter     string `json:"exporter,omitempty"`
 	Unrecognised bool   `json:"unrecognised,omitempty"`
+	// SeriesScraped and SeriesKept are the series of the last scrape as
+	// the target sent them and as stored: servescope drops at scrape time
+	// what nothing reads (servescope.keep_metrics keeps more). Both are
+	// absent before the first scrape.
+	SeriesScraped *int `json:"seriesScraped,omitempty"`
+	SeriesKept    *int `json:"seriesKept,omitempty"`
 }
 
 // DroppedTarget is a discovered target that relabelling dropped.
@@ -64,6 +71,9 @@ func (m *Manager) Active() []Target {
 				LastScrape:         t.LastScrape(),
 				LastScrapeDuration: t.LastScrapeDuration().Seconds(),
 				Health:             string(t.Health()),
+			}
+			if n, ok := m.counts.series(t.Labels(lb)); ok {
+				st.SeriesScraped, st.SeriesKept = &n.Scraped, &n.Kept
 			}
 			if sc != nil {
 				st.ScrapeInterval = sc.ScrapeInterval.String()

@@ -95,7 +95,7 @@ func WriteUnmatched(ctx context.Context, w io.Writer, cat *schema.Catalog, st qu
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tINSTANCE\tHEALTH\tFAMILIES\tSCRAPE URL")
+	fmt.Fprintln(tw, "JOB\tINSTANCE\tHEALTH\tFAMILIES\tSERIES SENT/KEPT\tSCRAPE URL")
 	unmatched := 0
 	for _, t := range targets {
 		job, instance := string(t.Labels["job"]), string(t.Labels["instance"])
@@ -107,12 +107,12 @@ func WriteUnmatched(ctx context.Context, w io.Writer, cat *schema.Catalog, st qu
 			continue
 		}
 		unmatched++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", job, instance, t.Health, len(names), t.ScrapeURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", job, instance, t.Health, len(names), sentKept(t), t.ScrapeURL)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d of %d targets unrecognised (kept and stored; no signal reads them)\n", unmatched, len(targets))
+	fmt.Fprintf(w, "%d of %d targets unrecognised (scraped; no signal reads them, so servescope stores only what servescope.keep_metrics keeps)\n", unmatched, len(targets))
 	return nil
 }
 
@@ -126,4 +126,13 @@ func selector(job, instance string) string {
 func quote(s string) string {
 	b, _ := json.Marshal(s) // a string always marshals
 	return string(b)
+}
+
+// sentKept shows a target's series as sent and as stored ("-" when the
+// server does not tell them).
+func sentKept(t query.Target) string {
+	if t.SeriesScraped == nil || t.SeriesKept == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", *t.SeriesScraped, *t.SeriesKept)
 }

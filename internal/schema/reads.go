@@ -1,0 +1,63 @@
+package schema
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Reads returns the __name__ matchers of every raw series the catalog's
+// queries select: each source's expression and denominator, of every
+// signal (roll-ups read only other signals). Whatever no matcher matches,
+// no view, diagnosis or cost figure built on the catalog reads.
+func (cat *Catalog) Reads() []*labels.Matcher {
+	var out []*labels.Matcher
+	for _, s := range cat.signals {
+		for _, src := range s.Sources {
+			out = append(out, cat.nameMatchers(src)...)
+		}
+	}
+	return dedupMatchers(out)
+}
+
+// ReadsOf returns the __name__ matchers of the selectors in queries,
+// for query sets built beside the catalog (cost's); a query that does not
+// parse is an error naming it.
+func ReadsOf(queries ...string) ([]*labels.Matcher, error) {
+	p := parser.NewParser(parser.Options{})
+	var out []*labels.Matcher
+	for _, q := range queries {
+		e, err := p.ParseExpr(q)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: %w", q, err)
+		}
+		out = append(out, selectorNames(e)...)
+	}
+	return dedupMatchers(out), nil
+}
+
+// selectorNames returns the __name__ matchers of e's vector selectors.
+func selectorNames(e parser.Expr) []*labels.Matcher {
+	var out []*labels.Matcher
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == model.MetricNameLabel {
+					out = append(out, m)
+				}
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// dedupMatchers sorts matchers by text and drops repeats.
+func dedupMatchers(ms []*labels.Matcher) []*labels.Matcher {
+	slices.SortFunc(ms, func(a, b *labels.Matcher) int { return strings.Compare(a.String(), b.String()) })
+	return slices.CompactFunc(ms, func(a, b *labels.Matcher) bool { return a.String() == b.String() })
+}
