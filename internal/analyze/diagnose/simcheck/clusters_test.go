@@ -1,11 +1,16 @@
 package simcheck
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/util/teststorage"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
@@ -15,9 +20,11 @@ import (
 	"github.com/servescope/servescope/internal/store/tsdb"
 )
 
-// TestTwoClustersDiagnosedApart backfills one simulated fleet three times
-// with the same seed: alone, and as clusters a and b (external label
-// cluster) whose stores one engine reads merged, as a Thanos query would.
+// TestTwoClustersDiagnosedApart backfills one simulated fleet alone, and
+// copies its history into the stores of clusters a and b with the label
+// cluster added to every series, as Backfill's external labels would have
+// written them (the simulator exposes no cluster label); one engine reads
+// the two stores merged, as a Thanos query would.
 // Every pod and GPU name is shared by a and b. Each pod is diagnosed in
 // each cluster with the state it has alone; diagnosing one cluster shows
 // only its pods, with the same states again.
@@ -31,22 +38,18 @@ func TestTwoClustersDiagnosedApart(t *testing.T) {
 	if raceEnabled {
 		span = evalWindow + time.Minute
 	}
-	backfill := func(ext map[string]string) storage.Queryable {
-		t.Helper()
-		dir := t.TempDir()
-		if _, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: simGPUs, Seed: 1, Duration: span, End: end,
-			StoragePath: dir, ExternalLabels: ext, EvalInterval: -1}); err != nil {
-			t.Fatal(err)
-		}
-		db, err := tsdb.Open(tsdb.Options{Path: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db.Queryable()
+	dir := t.TempDir()
+	if _, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: simGPUs, Seed: 1, Duration: span, End: end,
+		StoragePath: dir, EvalInterval: -1}); err != nil {
+		t.Fatal(err)
 	}
-	alone := backfill(nil)
-	a, b := backfill(map[string]string{"cluster": "a"}), backfill(map[string]string{"cluster": "b"})
+	store, err := tsdb.Open(tsdb.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	alone := store.Queryable()
+	a, b := withCluster(t, alone, "a"), withCluster(t, alone, "b")
 	both := storage.QueryableFunc(func(mint, maxt int64) (storage.Querier, error) {
 		qa, err := a.Querier(mint, maxt)
 		if err != nil {
@@ -118,4 +121,52 @@ func TestTwoClustersDiagnosedApart(t *testing.T) {
 			t.Errorf("cluster %s: %d pods, want %d", cl, len(one.Pods), len(want.Pods))
 		}
 	}
+}
+
+// withCluster copies every series of src into a new store with the label
+// cluster=name added: what Backfill writes with that external label, at the
+// cost of a copy instead of a second simulation.
+func withCluster(t *testing.T, src storage.Queryable, name string) storage.Queryable {
+	t.Helper()
+	q, err := src.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	dst := teststorage.New(t)
+	app := dst.Appender(t.Context())
+	ss := q.Select(t.Context(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
+	var it chunkenc.Iterator
+	n := 0
+	for ss.Next() {
+		s := ss.At()
+		if s.Labels().Has("cluster") {
+			t.Fatalf("series %s already has a cluster label", s.Labels())
+		}
+		ls := labels.NewBuilder(s.Labels()).Set("cluster", name).Labels()
+		it = s.Iterator(it)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				t.Fatalf("series %s: %s sample, only floats are copied", s.Labels(), vt)
+			}
+			ts, v := it.At()
+			if _, err := app.Append(0, ls, ts, v); err != nil {
+				t.Fatalf("append %s: %v", ls, err)
+			}
+			n++
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("the fleet alone has no samples to copy")
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }

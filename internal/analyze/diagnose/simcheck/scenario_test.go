@@ -169,8 +169,11 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	// No recording rules (EvalInterval -1): the diagnosis reads the raw
+	// series (Recorded false), whose selectors never match servescope:*,
+	// so the rules' series would be written and not read.
 	res, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: gpus, Seed: 1,
-		Duration: simDuration, End: simEnd, StoragePath: dir})
+		Duration: simDuration, End: simEnd, StoragePath: dir, EvalInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
