@@ -20,15 +20,8 @@ WARMUP=${WARMUP:-90}
 MEASURE=${SECONDS_MEASURED:-300}
 command -v prometheus >/dev/null || { echo "bench-agent: Debian's prometheus is not installed (apt-get install prometheus)" >&2; exit 1; }
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 wait_for() {
   local deadline=$((SECONDS + 300))
   until curl -fsS "$1" >/dev/null 2>&1; do

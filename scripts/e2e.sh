@@ -56,16 +56,8 @@ if [ ! -x "$CONTROLLER_GEN" ]; then
   (cd "$ROOT/tools/crdgen" && "$GO" build -o "$CONTROLLER_GEN" sigs.k8s.io/controller-tools/cmd/controller-gen)
 fi
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # wait_for URL WHAT PID [CURL ARGS...]: poll until URL answers 200, the
 # process exits, or 120 s pass.
