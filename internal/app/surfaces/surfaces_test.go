@@ -44,10 +44,13 @@ const scrapeEvery = 30 * time.Second
 
 // Tolerances against the simulator's truth: GPU-hours allocated and
 // capacity are exact up to the scrape grid; used hours sample a busy
-// ratio that changes every simulated second, so they get more.
+// ratio that changes every simulated second, so they get more; energy is
+// read from the exporters' energy counters at the window's two ends, 1% as
+// in cost's energy simcheck.
 const (
-	tolHours = 0.005
-	tolUsed  = 0.03
+	tolHours  = 0.005
+	tolUsed   = 0.03
+	tolEnergy = 0.01
 )
 
 // The surfaces must agree with each other to rounding: money to a cent,
@@ -158,6 +161,7 @@ type figures struct {
 	allocated, used, idle, capacity float64 // GPU-hours
 	allocatedMoney, idleMoney       float64 // currency units
 	busy, tokens                    float64
+	energy                          float64 // kWh, every GPU's
 }
 
 func TestSurfacesAgree(t *testing.T) {
@@ -235,7 +239,8 @@ func TestSurfacesAgree(t *testing.T) {
 	h := window.Hours()
 	truth := figures{gpus: f.truth.GPUs, capacity: float64(f.truth.GPUs) * h,
 		allocated: f.truth.Fleet.AllocatedGPUHours - f.truth0.Fleet.AllocatedGPUHours,
-		used:      f.truth.Fleet.UsedGPUHours - f.truth0.Fleet.UsedGPUHours}
+		used:      f.truth.Fleet.UsedGPUHours - f.truth0.Fleet.UsedGPUHours,
+		energy:    f.truth.Fleet.EnergyKWh - f.truth0.Fleet.EnergyKWh}
 	truth.idle = truth.capacity - truth.allocated
 	t.Logf("truth: %+v", truth)
 	for name, s := range surfaces {
@@ -278,6 +283,9 @@ func TestSurfacesAgree(t *testing.T) {
 		if s.tokens != 0 {
 			near(t, name+" tokens/s", s.tokens, ref.tokens, 1e-6*ref.tokens)
 		}
+		if name != "fleet report" { // the report shows energy per team, not the fleet's
+			near(t, name+" energy kWh", s.energy, ref.energy, 1e-6*ref.energy)
+		}
 	}
 	// Tokens/s: the summary and the fleet model read the catalog's
 	// all-engine total; it equals Σ of the signal over every engine pod.
@@ -294,6 +302,7 @@ func TestSurfacesAgree(t *testing.T) {
 	rel(t, "idle GPU-hours vs truth", ref.idle, truth.idle, tolHours*truth.capacity/truth.idle)
 	rel(t, "used GPU-hours vs truth", ref.used, truth.used, tolUsed)
 	rel(t, "busy vs truth", ref.busy, truth.used/truth.allocated, tolUsed)
+	rel(t, "energy vs truth", ref.energy, truth.energy, tolEnergy)
 	// allocated + idle = physical GPUs × hours within 0.5%.
 	rel(t, "allocated + idle vs 64 GPUs × hours", ref.allocated+ref.idle, 64*h, 0.005)
 }
@@ -302,13 +311,14 @@ func modelFigures(m *fleet.Model) figures {
 	return figures{gpus: m.GPUs.PhysicalGPUs, migGPUs: m.GPUs.MIGGPUs, migSlices: m.GPUs.MIGSlices,
 		allocated: m.Hours.Allocated, used: m.Hours.Used, idle: m.Hours.Idle, capacity: m.Hours.Allocatable,
 		allocatedMoney: float64(m.Money.Allocated) / 1e6, idleMoney: float64(m.Money.Idle) / 1e6, busy: m.Busy,
-		tokens: m.Serving.GenerationTokensPerSecond}
+		tokens: m.Serving.GenerationTokensPerSecond, energy: m.Energy.KWh}
 }
 
 func costFigures(s cost.Set) figures {
 	return figures{gpus: s.Fleet.PhysicalGPUs, migGPUs: s.Fleet.MIGGPUs, migSlices: s.Fleet.MIGSlices,
 		allocated: s.Totals.AllocatedGPUHours, used: s.Totals.UsedGPUHours, idle: s.Totals.IdleGPUHours,
-		capacity: s.Fleet.AllocatableGPUHours, allocatedMoney: float64(s.Totals.Cost) / 1e6, idleMoney: float64(s.Totals.IdleCost) / 1e6}
+		capacity: s.Fleet.AllocatableGPUHours, allocatedMoney: float64(s.Totals.Cost) / 1e6, idleMoney: float64(s.Totals.IdleCost) / 1e6,
+		energy: s.Fleet.EnergyKWh}
 }
 
 // money parses a JSON decimal string.
@@ -331,6 +341,7 @@ func apiCosts(t *testing.T, f *fixture) figures {
 				MIGGPUs             int     `json:"migGpus"`
 				MIGSlices           int     `json:"migSlices"`
 				AllocatableGPUHours float64 `json:"allocatableGpuHours"`
+				EnergyKWh           float64 `json:"energyKwh"`
 			} `json:"fleet"`
 			Totals struct {
 				AllocatedGPUHours float64 `json:"allocatedGpuHours"`
@@ -345,7 +356,7 @@ func apiCosts(t *testing.T, f *fixture) figures {
 	s := rep.Sets[0]
 	return figures{gpus: s.Fleet.PhysicalGPUs, migGPUs: s.Fleet.MIGGPUs, migSlices: s.Fleet.MIGSlices,
 		allocated: s.Totals.AllocatedGPUHours, used: s.Totals.UsedGPUHours, idle: s.Totals.IdleGPUHours, capacity: s.Fleet.AllocatableGPUHours,
-		allocatedMoney: money(t, s.Totals.Cost), idleMoney: money(t, s.Totals.IdleCost)}
+		allocatedMoney: money(t, s.Totals.Cost), idleMoney: money(t, s.Totals.IdleCost), energy: s.Fleet.EnergyKWh}
 }
 
 // fleetJSON is the fleet model as the API's JSON carries it.
@@ -354,6 +365,7 @@ type fleetJSON struct {
 	Hours   fleet.Quantities  `json:"gpuHours"`
 	Money   map[string]string `json:"money"`
 	Busy    float64           `json:"busy"`
+	Energy  fleet.Energy      `json:"energy"`
 	Serving struct {
 		Tokens float64 `json:"generationTokensPerSecond"`
 	} `json:"serving"`
@@ -362,7 +374,7 @@ type fleetJSON struct {
 func (m fleetJSON) figures(t *testing.T) figures {
 	return figures{gpus: m.GPUs.PhysicalGPUs, migGPUs: m.GPUs.MIGGPUs, migSlices: m.GPUs.MIGSlices,
 		allocated: m.Hours.Allocated, used: m.Hours.Used, idle: m.Hours.Idle, capacity: m.Hours.Allocatable,
-		allocatedMoney: money(t, m.Money["allocated"]), idleMoney: money(t, m.Money["idle"]), busy: m.Busy, tokens: m.Serving.Tokens}
+		allocatedMoney: money(t, m.Money["allocated"]), idleMoney: money(t, m.Money["idle"]), busy: m.Busy, tokens: m.Serving.Tokens, energy: m.Energy.KWh}
 }
 
 // windowQuery is the API's time and since parameters of the window.
