@@ -41,6 +41,10 @@ type state struct {
 	idleEnergyJ float64
 	gpuEnergy   map[[3]string]*GPUEnergy
 	podEnergy   []PodEnergy
+	// podHours is each pod's GPU-points and used GPU-points per team and
+	// bucket, podGPU its GPU model: what its tokens cost (tokens.go).
+	podHours map[podTeam]*[2]float64
+	podGPU   map[podKey]string
 }
 
 // newState builds the topology: nodes, pod and namespace teams, queues.
@@ -49,7 +53,7 @@ func newState(c *Calculator, g grid, d *data, by Aggregate) *state {
 		podTeam: newLabelAt[podKey](), podCQ: newLabelAt[podKey](), podLQ: newLabelAt[podKey](), nsTeam: newLabelAt[string](),
 		lqCQ: map[podKey]string{}, cqTeamSeen: map[string]map[string]int{}, rows: map[string]*acc{},
 		covered: make([]bool, g.n), podAlloc: map[bucket]float64{}, capacities: map[bucket]float64{},
-		gpuEnergy: map[[3]string]*GPUEnergy{}}
+		gpuEnergy: map[[3]string]*GPUEnergy{}, podHours: map[podTeam]*[2]float64{}, podGPU: map[podKey]string{}}
 	for _, s := range d.nodes {
 		ni := nodeInfo{model: string(s.m["label_nvidia_com_gpu_product"]), flavor: string(s.m["label_kueue_flavor"])}
 		st.nodes[string(s.m["node"])] = ni
@@ -172,6 +176,9 @@ func (st *state) pods() {
 		b := bucket{flavor: ni.flavor, model: ni.model}
 		w := migWeight(string(s.m["resource"]))
 		gpus, pv := busy[k], st.view(k)
+		if ni.model != "" {
+			st.podGPU[k] = ni.model
+		}
 		cnt := counted[k]
 		if cnt == nil {
 			cnt = make([]bool, st.g.n)
@@ -190,6 +197,7 @@ func (st *state) pods() {
 				cur.pod[b] += pod
 				cur.used[b] += used
 				st.podAlloc[b] += pod
+				st.addPodHours(podTeam{k, curA.team, b}, pod, used)
 			}
 			pod, used = 0, 0
 		}
@@ -538,4 +546,15 @@ func (st *state) toHours() map[bucket]float64 {
 		idle[b] = math.Max(0, cp-st.podAlloc[b])
 	}
 	return idle
+}
+
+// addPodHours adds a run of one pod's GPU-points and used GPU-points.
+func (st *state) addPodHours(k podTeam, pod, used float64) {
+	h := st.podHours[k]
+	if h == nil {
+		h = &[2]float64{}
+		st.podHours[k] = h
+	}
+	h[0] += pod
+	h[1] += used
 }

@@ -36,6 +36,7 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 		if by == ByCluster {
 			collapse(set, name)
 		}
+		setTokenCluster(set, name)
 		sets = append(sets, set)
 	}
 	if !selected && names[0] != "" {
@@ -49,6 +50,7 @@ func (c *Calculator) computeClusters(ctx context.Context, q Querier, names []str
 			if by == ByCluster {
 				collapse(set, NoCluster)
 			}
+			setTokenCluster(set, NoCluster)
 			sets = append(sets, set)
 			names = append(slices.Clone(names), NoCluster)
 		}
@@ -172,6 +174,12 @@ func mergeSets(sets []*Set) *Set {
 		out.GPUEnergy = append(out.GPUEnergy, s.GPUEnergy...)
 		out.PodEnergy = append(out.PodEnergy, s.PodEnergy...)
 		out.TokensPerJoule = append(out.TokensPerJoule, s.TokensPerJoule...)
+		if s.TokenCost != nil {
+			if out.TokenCost == nil {
+				out.TokenCost = &TokenCosts{}
+			}
+			out.TokenCost.Rows = append(out.TokenCost.Rows, s.TokenCost.Rows...)
+		}
 		if s.EnergySource != "" && !slices.Contains(energySources, s.EnergySource) {
 			energySources = append(energySources, s.EnergySource)
 		}
@@ -201,4 +209,14 @@ func addGPUs(t *ModelGPUs, m ModelGPUs) {
 	t.MIGGPUs += m.MIGGPUs
 	t.MIGSlices += m.MIGSlices
 	t.GPUEquivalents += m.GPUEquivalents
+}
+
+// setTokenCluster names the cluster of a set's token rows.
+func setTokenCluster(set *Set, name string) {
+	if set.TokenCost == nil {
+		return
+	}
+	for i := range set.TokenCost.Rows {
+		set.TokenCost.Rows[i].Cluster = name
+	}
 }

@@ -182,6 +182,10 @@ type data struct {
 	energy *energyData
 	// promptTok and genTok are the token rates per pod and model_name.
 	promptTok, genTok []series
+	// serving names each serving pod's models (requests_running);
+	// computedTok, cachedTok and transferTok split the prompt tokens by
+	// how they were served, where the engine says so.
+	serving, computedTok, cachedTok, transferTok []series
 }
 
 func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
@@ -196,6 +200,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 		{&d.requests, c.q.requests}, {&d.running, c.q.running}, {&d.podLabels, c.q.podLabels}, {&d.nsTeam, c.q.nsTeam}, {&d.nodes, c.q.nodes},
 		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
 		{&d.cards, c.q.cards}, {&d.promptTok, c.q.promptTok}, {&d.genTok, c.q.genTok},
+		{&d.serving, c.q.serving}, {&d.computedTok, c.q.computedTok}, {&d.cachedTok, c.q.cachedTok}, {&d.transferTok, c.q.transferTok},
 	}
 	errs := make([]error, len(jobs))
 	for i, f := range jobs {
@@ -375,6 +380,9 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	c.fleetTotals(set, st)
 	c.energyTotals(set, st)
 	set.TokensPerJoule = st.tokensPerJoule()
+	if rows := st.tokenRows(); len(rows) > 0 {
+		set.TokenCost = &TokenCosts{Rows: rows}
+	}
 	return set, nil
 }
 

@@ -90,6 +90,10 @@ type Options struct {
 	// CarbonIntensity, if positive, is the grid's g CO2e per kWh: the
 	// allocations' energy is shown with its emissions.
 	CarbonIntensity float64
+	// ReferencePrices are the configured reference prices per million
+	// input and output tokens, by served model name; a model's cost per
+	// million tokens is shown beside its reference.
+	ReferencePrices map[string]ReferencePrice
 	// Logger receives debug output; nil discards it.
 	Logger *slog.Logger
 }
@@ -208,6 +212,9 @@ type Set struct {
 	// TokensPerJoule is, per served model and GPU model, the tokens its
 	// pods processed per joule their GPUs drew.
 	TokensPerJoule []ModelEnergy `json:"tokensPerJoule,omitempty"`
+	// TokenCost is the cost per million tokens per served model, team,
+	// namespace, GPU model and cluster (tokens.go).
+	TokenCost *TokenCosts `json:"tokenCost,omitempty"`
 }
 
 // FleetTotals are the fleet's GPUs at the end of a set's window and its
@@ -302,6 +309,7 @@ func (c *Calculator) Compute(ctx context.Context, q Querier, req Request) (*Repo
 		if err != nil {
 			return nil, err
 		}
+		groupTokens(set.TokenCost)
 		rep.Sets = append(rep.Sets, *set)
 	}
 	return rep, nil

@@ -42,6 +42,10 @@ type queries struct {
 	// promptTok and genTok are the catalog's token rates per pod and
 	// model_name, over every engine.
 	promptTok, genTok string
+	// serving is the catalog's requests_running (which pods serve which
+	// models); computedTok, cachedTok, transferTok its prompt tokens by
+	// how they were served.
+	serving, computedTok, cachedTok, transferTok string
 	teamLabel         string // kube-state-metrics' name of the team label (label_team)
 	queueLabel        string // label_kueue_x_k8s_io_cluster_queue_name
 	lqLabel           string // label_kueue_x_k8s_io_local_queue_name
@@ -124,6 +128,17 @@ func buildQueries(cat *schema.Catalog, teamKey string) (*queries, error) {
 	}
 	if q.genTok, err = cat.Query("generation_tokens_per_second"); err != nil {
 		return nil, fmt.Errorf("cost queries: %w", err)
+	}
+	for _, s := range []struct {
+		dst    *string
+		signal string
+	}{
+		{&q.serving, "requests_running"}, {&q.computedTok, "prompt_tokens_computed_per_second"},
+		{&q.cachedTok, "prompt_tokens_cached_per_second"}, {&q.transferTok, "prompt_tokens_transferred_per_second"},
+	} {
+		if *s.dst, err = cat.Query(s.signal); err != nil {
+			return nil, fmt.Errorf("cost queries: %w", err)
+		}
 	}
 	if q.cards, err = cardsQuery(b, cat); err != nil {
 		return nil, fmt.Errorf("cost queries: %w", err)
