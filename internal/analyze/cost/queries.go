@@ -46,9 +46,9 @@ type queries struct {
 	// models); computedTok, cachedTok, transferTok its prompt tokens by
 	// how they were served.
 	serving, computedTok, cachedTok, transferTok string
-	teamLabel         string // kube-state-metrics' name of the team label (label_team)
-	queueLabel        string // label_kueue_x_k8s_io_cluster_queue_name
-	lqLabel           string // label_kueue_x_k8s_io_local_queue_name
+	teamLabel                                    string // kube-state-metrics' name of the team label (label_team)
+	queueLabel                                   string // label_kueue_x_k8s_io_cluster_queue_name
+	lqLabel                                      string // label_kueue_x_k8s_io_local_queue_name
 }
 
 type builder struct{ p parser.Parser }
