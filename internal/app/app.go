@@ -315,7 +315,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
 	calc, err := NewCostCalculator(CostOptions{
 		TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook,
-		QueueTeams: cfg.Servescope.QueueTeams, CarbonIntensity: cfg.Servescope.CarbonIntensity, Logger: s.logger,
+		QueueTeams: cfg.Servescope.QueueTeams, CarbonIntensity: cfg.Servescope.CarbonIntensity, ReferencePrices: cfg.Servescope.ReferencePrices, Logger: s.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("cost attribution: %w", err)
@@ -368,7 +368,7 @@ func CheckConfig(path string) (*config.Config, error) {
 	if _, err := Thresholds(cfg); err != nil {
 		return nil, err
 	}
-	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
+	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams, ReferencePrices: cfg.Servescope.ReferencePrices}); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil

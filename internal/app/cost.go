@@ -9,6 +9,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -25,6 +26,9 @@ type CostOptions struct {
 	QueueTeams map[string]string
 	// CarbonIntensity is g CO2e per kWh (0: no emissions shown).
 	CarbonIntensity float64
+	// ReferencePrices are the config's reference prices per million
+	// input and output tokens, by served model.
+	ReferencePrices []config.ReferencePrice
 	Logger          *slog.Logger
 }
 
@@ -47,7 +51,12 @@ func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBo
 			return nil, nil, nil, err
 		}
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams, CarbonIntensity: opts.CarbonIntensity, Logger: opts.Logger})
+	refs, err := referencePrices(opts.ReferencePrices)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams,
+		CarbonIntensity: opts.CarbonIntensity, ReferencePrices: refs, Logger: opts.Logger})
 	return calc, cat, pb, err
 }
 

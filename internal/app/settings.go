@@ -24,6 +24,9 @@ type Settings struct {
 	QueueTeams   map[string]string
 	// CarbonIntensity is the config's g CO2e per kWh (0 when unset).
 	CarbonIntensity float64
+	// ReferencePrices are the config's per-model reference prices per
+	// million input and output tokens.
+	ReferencePrices []config.ReferencePrice
 	// MonitorLabels are the config's monitor selector labels for
 	// `generate` (nil when it sets none).
 	MonitorLabels map[string]string
@@ -52,6 +55,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.ClusterLabel = cfg.Servescope.ClusterLabel
 	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	s.CarbonIntensity = cfg.Servescope.CarbonIntensity
+	s.ReferencePrices = cfg.Servescope.ReferencePrices
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -74,7 +78,7 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity}
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity, ReferencePrices: s.ReferencePrices}
 }
 
 // String says where the settings came from, for messages.

@@ -71,6 +71,9 @@ type Extension struct {
 	// CarbonIntensity is the grid's g CO2e per kWh: cost shows the
 	// emissions of each team's GPU energy with it; 0 (unset) shows none.
 	CarbonIntensity float64 `yaml:"carbon_intensity"`
+	// ReferencePrices are per served model reference prices per million
+	// input and output tokens, shown beside the cost per million tokens.
+	ReferencePrices []ReferencePrice `yaml:"reference_prices"`
 	// MonitorLabels are the labels `generate` puts on every ServiceMonitor,
 	// PodMonitor and PrometheusRule for the Prometheus operator's selectors
 	// (kube-prometheus-stack selects release=<its Helm release name>);
@@ -218,6 +221,9 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 			return nil, err
 		}
 		if err := checkKeepMetrics(name, ext, cfg.Servescope.KeepMetrics); err != nil {
+			return nil, err
+		}
+		if err := checkReferencePrices(name, ext, cfg.Servescope.ReferencePrices); err != nil {
 			return nil, err
 		}
 	}

@@ -58,6 +58,8 @@ func TestLineNumbers(t *testing.T) {
 		{"testdata/bad_cluster_label.bad.yml", 5},
 		{"testdata/monitor_labels.bad.yml", 7},
 		{"testdata/bad_carbon_intensity.bad.yml", 5},
+		{"testdata/reference_prices.bad.yml", 6},
+		{"testdata/reference_prices_twice.bad.yml", 9},
 		{"testdata/keep_metrics.bad.yml", 6},
 	}
 	for _, tt := range tests {
@@ -126,6 +128,7 @@ func TestExtension(t *testing.T) {
 	ext := cfg.Servescope
 	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") ||
 		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" || ext.CarbonIntensity != 380.5 ||
+		len(ext.ReferencePrices) != 1 || ext.ReferencePrices[0] != (ReferencePrice{Model: "llama", Input: "0.20", Output: "0.6"}) ||
 		len(ext.KeepMetrics) != 2 || ext.KeepMetrics[0] != "node_.*" || !ext.KeepAllMetrics {
 		t.Errorf("servescope section: %+v", ext)
 	}
