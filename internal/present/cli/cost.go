@@ -104,7 +104,10 @@ func WriteCost(w io.Writer, rep *cost.Report, format string) error {
 	if unpriced {
 		fmt.Fprintln(tw, "note: some GPU-hours are unpriced (UNPRICED column): give a price book with --prices FILE (e.g. examples/scenarios/prices.yml) or price_book in --config")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeTokenCost(w, rep)
 }
 
 // hasEmissions reports whether a carbon intensity was configured: some

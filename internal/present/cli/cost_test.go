@@ -63,3 +63,36 @@ func TestWriteCostEnergy(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteCostTokens: the cost per million tokens table follows the
+// allocations, a figure no engine reports shown as "-" (never 0), the
+// per-million money to four decimals, and the pods without token counters
+// said.
+func TestWriteCostTokens(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	f := func(v float64) *float64 { return &v }
+	m := func(v cost.Micros) *cost.Micros { return &v }
+	llama := cost.TokenCost{Name: "llama / H100", AllocatedGPUHours: 1, Cost: 3_000_000, PromptTokens: f(3.6e6), GenerationTokens: f(9e5),
+		CostPerMillionTokens: m(666_667), UsedCostPerMillionTokens: m(333_333), ReferencePerMillionTokens: m(280_000)}
+	mystery := cost.TokenCost{Name: "mystery / H100", AllocatedGPUHours: 1, Cost: 3_000_000, PodsWithoutTokens: 1}
+	tc := &cost.TokenCosts{ByModelGPU: []cost.TokenCost{llama, mystery}, ByTeam: []cost.TokenCost{{Name: "chat"}},
+		Totals: cost.TokenCost{Name: "__total__", Cost: 6_000_000, PodsWithoutTokens: 1}}
+	rep := &cost.Report{By: cost.ByTeam, Currency: "USD", Sets: []cost.Set{{Start: start, End: start.Add(time.Hour), TokenCost: tc}}}
+	var out bytes.Buffer
+	if err := WriteCost(&out, rep, "table"); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"cost per million tokens", "MODEL_ON_GPU", "PER_M_TOKENS", "USED_ONLY_PER_M", "0.6667 USD", "0.3333 USD", "0.2800 USD",
+		"3600000", "TEAM", "1 serving pod(s) export no token counter"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in\n%s", want, s)
+		}
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "mystery") && (!strings.Contains(line, " - ") || strings.Contains(line, " 0 ")) {
+			t.Errorf("mystery's tokens must read not reported (-), never 0: %q", line)
+		}
+	}
+}
