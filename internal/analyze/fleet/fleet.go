@@ -128,6 +128,10 @@ type Model struct {
 	// note saying whether it comes from the energy counter or the power
 	// gauge.
 	Energy Energy `json:"energy"`
+	// TokenCost is the cost per million tokens per served model, GPU
+	// model, team, namespace and cluster (cost.TokenCosts); nil without
+	// serving pods.
+	TokenCost *cost.TokenCosts `json:"tokenCost,omitempty"`
 	// Serving totals at the end of the window, over every engine.
 	Serving Serving `json:"serving"`
 	// Warnings say what could not be attributed or priced.
@@ -222,6 +226,7 @@ func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string,
 	m.Money = MoneyQuantities{Allocatable: set.Fleet.AllocatableCost, Reserved: t.ReservedCost, Allocated: t.Cost,
 		Used: t.UsedCost, Idle: t.IdleCost, Unused: t.UnusedCost}
 	m.UnpricedGPUHours, m.Unpriced = t.UnpricedGPUHours, t.Unpriced
+	m.TokenCost = set.TokenCost
 	m.Energy = Energy{KWh: t.EnergyKWh, EmissionsKgCO2e: t.EmissionsKgCO2e, Source: set.EnergySource}
 	if set.Idle != nil {
 		m.Energy.IdleKWh = set.Idle.EnergyKWh

@@ -100,6 +100,7 @@ func (h *Handler) pages() []page {
 			{ID: "preempted", Title: "Preempted workloads/s", build: lines("queue_preempted_workloads_per_second", 0, "1/s")},
 			{ID: "team-gpus", Title: "Reserved, admitted and allocated GPU-equivalents per team", Help: "mean over the range; MIG slices at their share of a card", Must: true, build: teamGPUs},
 			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
+			{ID: "token-costs", Title: tokenCostTitle, Help: tokenCostHelp, build: tokenCosts},
 		}},
 		{Path: "/findings", Title: "Findings", Panels: []panel{
 			{ID: "findings", Title: "Findings", Help: "each finding with its evidence; the queries open in Query", build: findings(0)},

@@ -182,8 +182,9 @@ func reportSections(s *reportSources) []reportSection {
 			{ID: "actions", Title: "Actions", build: s.actions},
 			{ID: "capacity", Title: "Capacity per model", Help: "GPUs needed for the peak demand at the target busy level, against GPUs held", build: s.capacity},
 		}},
-		{ID: "pays", Title: "Who pays?", Lead: "GPU-hours reserved, allocated, used, unused and idle per team, and their money.", Wide: []string{"team-costs"}, Panels: []panel{
+		{ID: "pays", Title: "Who pays?", Lead: "GPU-hours reserved, allocated, used, unused and idle per team, and their money.", Wide: []string{"team-costs", "token-costs"}, Panels: []panel{
 			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
+			{ID: "token-costs", Title: tokenCostTitle, Help: tokenCostHelp, build: tokenCosts},
 		}},
 		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing and latency.", Panels: []panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", build: tokensPerRequest},

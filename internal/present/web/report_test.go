@@ -99,6 +99,16 @@ func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*Fl
 		Hours: fleet.Quantities{Allocatable: 6, Reserved: 6, Allocated: 4, Used: 1.74, Idle: 2, Unused: 2.26},
 		Money: fleet.MoneyQuantities{Allocatable: 18_000_000, Reserved: 18_000_000, Allocated: 12_000_000, Used: 5_220_000, Idle: 6_000_000, Unused: 6_780_000},
 		Busy:  0.435, SavingsPer10Points: 2_250_000}
+	f := func(v float64) *float64 { return &v }
+	mc := func(v cost.Micros) *cost.Micros { return &v }
+	llama := cost.TokenCost{Name: "llama-8b / NVIDIA H100 80GB HBM3", AllocatedGPUHours: 2, Cost: 6_000_000, PromptTokens: f(7.2e6), ComputedPromptTokens: f(4.32e6),
+		CachedPromptTokens: f(2.88e6), GenerationTokens: f(1.8e6), CostPerMillionTokens: mc(666_667), UsedCostPerMillionTokens: mc(306_667),
+		CostPerMillionGeneration: mc(3_333_333), ReferencePerMillionTokens: mc(280_000)}
+	// A hostile model name, its engine exporting no token counter: not
+	// reported, never 0.
+	hostile := cost.TokenCost{Name: reportHostile + " / NVIDIA A100-SXM4-80GB", AllocatedGPUHours: 2, Cost: 3_600_000, PodsWithoutTokens: 1}
+	m.TokenCost = &cost.TokenCosts{ByModelGPU: []cost.TokenCost{llama, hostile}, Totals: cost.TokenCost{Name: "__total__", AllocatedGPUHours: 4, Cost: 9_600_000,
+		PromptTokens: f(7.2e6), GenerationTokens: f(1.8e6), CostPerMillionTokens: mc(666_667), UsedCostPerMillionTokens: mc(306_667), PodsWithoutTokens: 1}}
 	return &FleetSummary{Model: m, MeanBusy: 0.435, LowBusy: 0.3, HighBusy: 0.7, BelowLow: 2.0 / 3, AboveHigh: 1.0 / 3,
 		Capacity: []Capacity{
 			{Model: "llama-8b", GPU: "NVIDIA H100 80GB HBM3 GPU", Held: 2, PeakDemand: 0.99, MeanBusy: 0.46, Needed: 2, Advice: "none: demand is met"},
@@ -129,7 +139,7 @@ func newReportHandlerWith(t *testing.T, findings Findings) *Handler {
 }
 
 // reportPanels is how many panels a report has.
-const reportPanels = 12
+const reportPanels = 13
 
 func TestReport(t *testing.T) {
 	t.Parallel()
