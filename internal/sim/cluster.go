@@ -61,6 +61,8 @@ type Cluster struct {
 	kueue     kueueState
 	truth     *truthLog
 	fleet     FleetTruth
+	// models are the served models' truth (truth_tokens.go).
+	models map[modelKey]*ModelTruth
 	nextEvent int
 	serial    uint64
 	podIdx    map[string]*pod  // ns/name → running serving pod
@@ -189,6 +191,7 @@ func (c *Cluster) step(t, dt float64) {
 		}
 	}
 	c.accountTeams(dt)
+	c.accountModels(dt)
 }
 
 // rateAt is the offered request rate multiplier of a load at t: a 24 h sine

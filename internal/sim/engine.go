@@ -93,6 +93,8 @@ type engine struct {
 	decBuf     []*request
 	tokBuf     []int
 	minute     minuteAgg
+	// truthSeen is what the truth last read of the token counters.
+	truthSeen engineSeen
 	// preemptNoPressure counts preemptions made while enough blocks were
 	// free; the physics test checks that it stays 0.
 	preemptNoPressure int

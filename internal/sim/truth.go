@@ -132,6 +132,8 @@ type Truth struct {
 	Pods        []PodTruth        `json:"pods"`
 	Teams       []TeamTruth       `json:"teams"`
 	Deployments []DeploymentTruth `json:"deployments"`
+	// Models are the served models' GPU-hours and tokens per GPU model.
+	Models []ModelTruth `json:"models"`
 }
 
 // teamMinute accumulates a team's current minute.
@@ -366,6 +368,7 @@ func (c *Cluster) TruthSince(since time.Time) Truth {
 			out.Deployments = append(out.Deployments, cp)
 		}
 	}
+	out.Models = c.modelTruths()
 	sort.SliceStable(out.Pods, func(i, j int) bool {
 		return out.Pods[i].Namespace+"/"+out.Pods[i].Pod < out.Pods[j].Namespace+"/"+out.Pods[j].Pod
 	})
