@@ -12,6 +12,9 @@ import (
 // GPU-hour is CostPerMillionTokens.
 type ModelTruth struct {
 	Model string `json:"model_name"`
+	// Engine is the engine kind serving it (llamacpp exports no
+	// model_name label).
+	Engine string `json:"engine_kind"`
 	// GPUProduct is the nodes' nvidia.com/gpu.product label, Flavor their
 	// Kueue flavor: what the price book prices.
 	GPUProduct        string  `json:"gpu_product"`
@@ -39,7 +42,7 @@ func (m ModelTruth) CostPerMillionTokens(hourly float64) float64 {
 }
 
 // modelKey names a ModelTruth.
-type modelKey struct{ model, product, flavor string }
+type modelKey struct{ model, engine, product, flavor string }
 
 // engineSeen is what the truth last read of an engine's token counters.
 type engineSeen struct{ prompt, gen, cached float64 }
@@ -55,10 +58,10 @@ func (c *Cluster) accountModels(dt float64) {
 		if p.dep == nil || p.phase != phaseRunning {
 			continue
 		}
-		k := modelKey{p.dep.cfg.model.servedName, gpuProductLabel(p.node.fp.card.modelName), p.node.flavor}
+		k := modelKey{p.dep.cfg.model.servedName, p.dep.spec.Engine, gpuProductLabel(p.node.fp.card.modelName), p.node.flavor}
 		m := c.models[k]
 		if m == nil {
-			m = &ModelTruth{Model: k.model, GPUProduct: k.product, Flavor: k.flavor}
+			m = &ModelTruth{Model: k.model, Engine: k.engine, GPUProduct: k.product, Flavor: k.flavor}
 			c.models[k] = m
 		}
 		for _, g := range p.units {
@@ -83,7 +86,7 @@ func (c *Cluster) modelTruths() []ModelTruth {
 		out = append(out, *m)
 	}
 	slices.SortFunc(out, func(a, b ModelTruth) int {
-		return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.GPUProduct, b.GPUProduct), cmp.Compare(a.Flavor, b.Flavor))
+		return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Engine, b.Engine), cmp.Compare(a.GPUProduct, b.GPUProduct), cmp.Compare(a.Flavor, b.Flavor))
 	})
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,20 @@ func needed(name string) bool {
 	case "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_POWER_USAGE", "kueue_local_queue_resource_usage", "kueue_cluster_queue_resource_usage", "kueue_cluster_queue_nominal_quota":
 		return true
 	}
-	return strings.HasPrefix(name, "kube_")
+	return strings.HasPrefix(name, "kube_") || engineToken(name)
+}
+
+// engineToken reports whether cost reads an engine family: the catalog's
+// token counters and requests_running of every engine (what cost per
+// million tokens reads; only variants with engines render them).
+func engineToken(name string) bool {
+	switch name {
+	case "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:prompt_tokens_by_source_total", "vllm:num_requests_running",
+		"sglang:prompt_tokens_total", "sglang:generation_tokens_total", "sglang:cached_tokens_total", "sglang:realtime_tokens_total", "sglang:num_running_reqs",
+		"llamacpp:prompt_tokens_total", "llamacpp:tokens_predicted_total", "llamacpp:requests_processing":
+		return true
+	}
+	return false
 }
 
 // store is one variant's storage and what each of its targets exposed at
@@ -157,20 +171,30 @@ func neededLines(b []byte) []byte {
 // ingested with each variant's honor_labels.
 func simulate(t *testing.T, sc *sim.Scenario, stores []*store, start, end time.Time) *sim.Cluster {
 	t.Helper()
+	return simulateWith(t, sc, stores, start, end, nil)
+}
+
+// simulateWith is simulate calling each, if set, after every step (before
+// its scrape), e.g. to read the truth at a window's start.
+func simulateWith(t *testing.T, sc *sim.Scenario, stores []*store, start, end time.Time, each func(time.Time, *sim.Cluster)) *sim.Cluster {
+	t.Helper()
 	c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 11, Start: start, TruthRetention: end.Sub(start) + time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for ts := start; !ts.After(end); ts = ts.Add(scrapeEvery) {
 		c.Step(ts)
+		if each != nil {
+			each(ts, c)
+		}
 		ms := ts.UnixMilli()
 		apps := make([]storage.Appender, len(stores))
 		for i, s := range stores {
 			apps[i] = s.st.Appender(t.Context())
 		}
 		for _, tg := range c.Targets() {
-			if tg.Kind == sim.KindEngine {
-				continue // cost reads no engine metrics
+			if tg.Kind == sim.KindEngine && !slices.ContainsFunc(stores, func(s *store) bool { return s.v.engines }) {
+				continue // only cost per million tokens reads engine metrics
 			}
 			target := labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels()
 			if tg.Kind == sim.KindKueue {
@@ -187,6 +211,9 @@ func simulate(t *testing.T, sc *sim.Scenario, stores []*store, start, end time.T
 				continue
 			}
 			for i, s := range stores {
+				if tg.Kind == sim.KindEngine && !s.v.engines {
+					continue
+				}
 				honor := tg.HonorLabels
 				if tg.Kind == sim.KindDCGM {
 					honor = s.v.honor
@@ -210,6 +237,8 @@ type variant struct {
 	// noEnergyCounter drops DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, as an
 	// exporter whose field list leaves it out.
 	noEnergyCounter bool
+	// engines scrapes the engines too (cost per million tokens).
+	engines bool
 	teamLabel       string
 	queueTeams      map[string]string
 	source          string // expected allocation source
