@@ -62,7 +62,7 @@ type Cluster struct {
 	truth     *truthLog
 	fleet     FleetTruth
 	// models are the served models' truth (truth_tokens.go).
-	models map[modelKey]*ModelTruth
+	models    map[modelKey]*ModelTruth
 	nextEvent int
 	serial    uint64
 	podIdx    map[string]*pod  // ns/name → running serving pod

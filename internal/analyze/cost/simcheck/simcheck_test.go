@@ -238,10 +238,10 @@ type variant struct {
 	// exporter whose field list leaves it out.
 	noEnergyCounter bool
 	// engines scrapes the engines too (cost per million tokens).
-	engines bool
-	teamLabel       string
-	queueTeams      map[string]string
-	source          string // expected allocation source
+	engines    bool
+	teamLabel  string
+	queueTeams map[string]string
+	source     string // expected allocation source
 }
 
 // TestCostMatchesSimulator simulates 24 hours (3 with -short or -race),
