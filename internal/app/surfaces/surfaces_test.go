@@ -235,6 +235,9 @@ func TestSurfacesAgree(t *testing.T) {
 	}
 	surfaces["fleet report"] = reportFigures(t, rb.String())
 
+	// Cost per million tokens, per served model on each GPU model.
+	checkTokenCosts(t, f, m, cr, rb.String())
+
 	// Truth over the window.
 	h := window.Hours()
 	truth := figures{gpus: f.truth.GPUs, capacity: float64(f.truth.GPUs) * h,
