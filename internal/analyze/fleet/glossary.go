@@ -46,6 +46,12 @@ func Glossary() []Term {
 			"energy × carbon_intensity ÷ 1000 (kg CO2e)"},
 		{"tokens per joule", "Tokens a served model's pods processed per joule their GPUs drew, per GPU model; prompt (input) and generated (output) tokens also apart.",
 			"(Σ prompt + generated tokens) ÷ (energy of the pods' GPUs in J)"},
+		{"cost per million tokens", "What a million tokens of a served model cost on its GPU model (also per team, namespace, GPU model and cluster): the money of the allocated GPU-hours its serving pods held, the hours their GPUs sat idle included (that is what the tokens cost), over the prompt (input) and generated (output) tokens their engines counted (every engine's token counters). Per million prompt, generated or computed prompt tokens divides the same money by those tokens only. Pods whose engine exports no token counter are left out of it (their tokens are not reported, never 0); with zero tokens there is no figure. A configured reference price (reference_prices, per million input and output tokens) is shown beside it.",
+			"allocated money of the serving pods ÷ (prompt + generated tokens) × 10⁶"},
+		{"used-only", "Cost per million tokens counting only the used (busy) part of the serving pods' GPU-hours: what the tokens would cost on GPUs that never sat idle; shown beside the cost per million tokens, which counts the idle time too.",
+			"used money of the serving pods ÷ (prompt + generated tokens) × 10⁶"},
+		{"computed prompt tokens", "Prompt tokens whose KV the engine computed on the GPU (prefill work), where the engine says how each prompt token was served: vLLM's prompt_tokens_by_source (local_compute; also local_cache_hit and external_kv_transfer), SGLang's realtime_tokens_total{mode=prefill_compute} or prompt less cached tokens. The prompt-token counters count cached and transferred tokens too.",
+			"prompt tokens − cached − transferred"},
 		{"money", "GPU-hours priced per GPU-hour by the price book (Kueue flavor, else GPU model), a MIG slice at its share of the card's price; shown rounded to cents.",
 			"Σ GPU-hours × hourly price"},
 	}
