@@ -58,6 +58,9 @@ type Options struct {
 	QueryMemoryBudget      int64
 	// MaxResponseBytes caps one API response (api.Options).
 	MaxResponseBytes int
+	// Pprof serves Go's profiles under /debug/pprof/ as Prometheus does
+	// (off by default: the profiles name the process's internals).
+	Pprof bool
 	Logger           *slog.Logger
 	Build            api.BuildInfo
 	// Flags are the command line's flags and values, for
@@ -260,6 +263,9 @@ func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdis
 		Backend: backend, Exemplars: s.engine, Status: s.apiStatus(),
 	})
 	s.api.HandleRules(s.rules)
+	if opts.Pprof {
+		handlePprof(s.api)
+	}
 	return s.analysis(cfg)
 }
 
