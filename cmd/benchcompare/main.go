@@ -53,6 +53,7 @@ type options struct {
 	rounds           int
 	keep             bool
 	serveArgs        string
+	profile          string
 }
 
 // server is one process under measurement.
@@ -82,6 +83,7 @@ func run() error {
 	flag.IntVar(&o.rounds, "rounds", 10, "rounds of dashboard queries after the window (each query instant and range, on every server)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, data)")
 	flag.StringVar(&o.serveArgs, "serve-args", "", "extra `servescope serve` flags, space-separated")
+	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "servescope-benchcompare-")
@@ -155,6 +157,9 @@ scrape_configs:
 	}
 	args := append([]string{"serve", "--config", filepath.Join(dir, "serve.yml"), "--storage.path", filepath.Join(dir, "servescope"),
 		"--web.listen-address", addr, "--log.level", "error"}, strings.Fields(o.serveArgs)...)
+	if o.profile != "" {
+		args = append(args, "--web.enable-pprof")
+	}
 	c, err := start(ctx, dir, "servescope", o.bin, args...)
 	if err != nil {
 		return err
@@ -192,6 +197,14 @@ scrape_configs:
 			return err
 		}
 	}
+	profiled := make(chan error, 1)
+	if o.profile != "" {
+		go func() {
+			profiled <- fetch(servers[0].base+"/debug/pprof/profile?seconds="+strconv.Itoa(int(o.duration.Seconds())), o.profile)
+		}()
+	} else {
+		profiled <- nil
+	}
 	time.Sleep(o.duration)
 	wall := time.Since(t0).Seconds()
 	for i, s := range servers {
@@ -208,6 +221,9 @@ scrape_configs:
 		s.missedRule, _ = metricSum(s.base, "prometheus_rule_group_iterations_missed_total")
 	}
 	load := loadAvg()
+	if err := <-profiled; err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
 
 	// The dashboard's queries, on every server in turn.
 	client := &http.Client{Timeout: time.Minute}
@@ -507,6 +523,27 @@ func metricSum(base, name string) (float64, error) {
 		}
 	}
 	return sum, nil
+}
+
+// fetch writes the body of u to file.
+func fetch(u, file string) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: status %d", u, resp.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func loadAvg() string {

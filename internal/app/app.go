@@ -58,9 +58,11 @@ type Options struct {
 	QueryMemoryBudget      int64
 	// MaxResponseBytes caps one API response (api.Options).
 	MaxResponseBytes int
+
 	// Pprof serves Go's profiles under /debug/pprof/ as Prometheus does
 	// (off by default: the profiles name the process's internals).
 	Pprof bool
+
 	Logger           *slog.Logger
 	Build            api.BuildInfo
 	// Flags are the command line's flags and values, for
