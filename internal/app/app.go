@@ -58,11 +58,6 @@ type Options struct {
 	QueryMemoryBudget      int64
 	// MaxResponseBytes caps one API response (api.Options).
 	MaxResponseBytes int
-
-	// Pprof serves Go's profiles under /debug/pprof/ as Prometheus does
-	// (off by default: the profiles name the process's internals).
-	Pprof bool
-
 	Logger           *slog.Logger
 	Build            api.BuildInfo
 	// Flags are the command line's flags and values, for
@@ -95,6 +90,9 @@ type Options struct {
 	// OpenStore opens the embedded store; nil is tsdb.Open. Tests slow it
 	// down to observe the server during WAL replay.
 	OpenStore func(tsdb.Options) (*tsdb.DB, error)
+	// Pprof serves Go's profiles under /debug/pprof/ as Prometheus does
+	// (off by default: the profiles name the process's internals).
+	Pprof bool
 }
 
 // Server is a running servescope.
