@@ -68,6 +68,13 @@ type server struct {
 	lat        map[string][]time.Duration // by "instant" / "range"
 	failed     int
 	missedRule float64
+	groups     []ruleTime // rule groups by last evaluation time
+	rules      []ruleTime // the slowest rules
+}
+
+type ruleTime struct {
+	name    string
+	seconds float64
 }
 
 func run() error {
@@ -219,6 +226,9 @@ scrape_configs:
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		s.missedRule, _ = metricSum(s.base, "prometheus_rule_group_iterations_missed_total")
+		if s.groups, s.rules, err = ruleTimes(s.base); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
 	load := loadAvg()
 	if err := <-profiled; err != nil {
@@ -271,6 +281,18 @@ func report(o options, servers []*server, load string) {
 		all := append(slices.Clone(s.lat["instant"]), s.lat["range"]...)
 		fmt.Printf("| %s | %.3f | %d MiB | %d MiB | %d | %.0f | %s | %s | %s | %s | %d |\n", s.name, s.cpu, s.rss, s.peak, s.series, s.missedRule,
 			ms(pct(all, 0.5)), ms(pct(all, 0.95)), ms(pct(s.lat["instant"], 0.95)), ms(pct(s.lat["range"], 0.95)), s.failed)
+	}
+	fmt.Println()
+	for _, s := range servers {
+		fmt.Printf("%s: rule groups' last evaluation:", s.name)
+		for _, g := range s.groups {
+			fmt.Printf(" %s %.3f s;", g.name, g.seconds)
+		}
+		fmt.Printf(" slowest rules:")
+		for _, r := range s.rules[:min(5, len(s.rules))] {
+			fmt.Printf(" %s %.3f s;", r.name, r.seconds)
+		}
+		fmt.Println()
 	}
 	ours := servers[0]
 	ourAll := append(slices.Clone(ours.lat["instant"]), ours.lat["range"]...)
@@ -499,6 +521,49 @@ func headSeries(base string) (uint64, error) {
 		return 0, fmt.Errorf("tsdb status: %w", err)
 	}
 	return r.Data.HeadStats.NumSeries, nil
+}
+
+// ruleTimes reads /api/v1/rules: each group's and each rule's last
+// evaluation time, the slowest first.
+func ruleTimes(base string) (groups, rules []ruleTime, err error) {
+	resp, err := http.Get(base + "/api/v1/rules?type=record")
+	if err != nil {
+		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Groups []struct {
+				Name           string  `json:"name"`
+				EvaluationTime float64 `json:"evaluationTime"`
+				Rules          []struct {
+					Name           string  `json:"name"`
+					EvaluationTime float64 `json:"evaluationTime"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	for _, g := range r.Data.Groups {
+		groups = append(groups, ruleTime{g.Name, g.EvaluationTime})
+		for _, x := range g.Rules {
+			rules = append(rules, ruleTime{x.Name, x.EvaluationTime})
+		}
+	}
+	slices.SortFunc(rules, func(a, b ruleTime) int { return cmpFloat(b.seconds, a.seconds) })
+	return groups, rules, nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // metricSum adds the samples of one metric on base's /metrics.
