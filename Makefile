@@ -12,7 +12,7 @@ DEMO_ADDR ?= 127.0.0.1:9464
 SIM_ADDR  ?= 127.0.0.1:9500
 DEMO_DIR  ?= .demo
 
-.PHONY: all build deps debs test vet lint unit unit-main unit-image fuzz bench loadtest demo clean image e2e e2e-thanos
+.PHONY: all build deps debs test vet lint unit unit-main unit-image fuzz bench bench-compare prometheus3 loadtest demo clean image e2e e2e-thanos
 
 all: build
 
@@ -69,6 +69,21 @@ test: deps
 
 bench:
 	scripts/bench.sh
+
+## bench-compare: servescope next to Debian's Prometheus (and Prometheus 3
+## when `make prometheus3` has built it into the cache) scraping the same
+## simulated targets and evaluating the same recording rules; prints CPU,
+## RSS, head series and dashboard query p95 with their ratios
+## (BENCHMARKS.md). BENCH_COMPARE_ARGS: e.g. -targets 1000 -duration 3m.
+PROMETHEUS3_BIN ?= $(HOME)/.cache/servescope/prometheus-v0.316.0
+bench-compare: build
+	$(GO) run ./cmd/benchcompare -bin $(BIN) $(if $(wildcard $(PROMETHEUS3_BIN)),-prometheus3 $(PROMETHEUS3_BIN)) $(BENCH_COMPARE_ARGS)
+
+## prometheus3: Prometheus 3 (the version servescope embeds) built from
+## source into the cache, for bench-compare.
+prometheus3:
+	mkdir -p $(dir $(PROMETHEUS3_BIN))
+	d=$$(mktemp -d) && GOBIN=$$d GOFLAGS= $(GO) install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0 && mv $$d/prometheus $(PROMETHEUS3_BIN)
 
 ## loadtest: 200 req/s of dashboard pages and queries against a serve
 ## scraping 20 targets; prints requests/s served at p95 < 1 s, scrapes

@@ -51,6 +51,7 @@ func serveCommands(a *kingpin.Application, e env) []command {
 		BoolVar(&o.RemoteRecorded)
 	c.Flag("agent", "Agent mode, one per cluster: scrape into a WAL-only store and send everything to the config's remote_write (required); no queries, rules, diagnosis or dashboard.").
 		BoolVar(&o.Agent)
+	c.Flag("web.enable-pprof", "Serve Go's runtime profiles under /debug/pprof/ (go tool pprof http://ADDRESS/debug/pprof/profile), as Prometheus does.").BoolVar(&o.Pprof)
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		o.Logger = newLogger(e, logLevel)

@@ -90,6 +90,9 @@ type Options struct {
 	// OpenStore opens the embedded store; nil is tsdb.Open. Tests slow it
 	// down to observe the server during WAL replay.
 	OpenStore func(tsdb.Options) (*tsdb.DB, error)
+	// Pprof serves Go's profiles under /debug/pprof/ as Prometheus does
+	// (off by default: the profiles name the process's internals).
+	Pprof bool
 }
 
 // Server is a running servescope.
@@ -260,6 +263,9 @@ func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdis
 		Backend: backend, Exemplars: s.engine, Status: s.apiStatus(),
 	})
 	s.api.HandleRules(s.rules)
+	if opts.Pprof {
+		handlePprof(s.api)
+	}
 	return s.analysis(cfg)
 }
 

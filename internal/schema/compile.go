@@ -268,20 +268,23 @@ func (c *compiler) sourceExpr(s *Signal, src *Source) (parser.Expr, error) {
 // firstWins combines per-source queries so that the earliest source with
 // data wins. With key nil it relies on `or`, which keeps the left series of
 // identical label sets: S1 or S2 or S3. With a key the earlier sources win per
-// subject whatever their other labels:
+// subject whatever their other labels, with `or on(key)`, which adds a right
+// series only when no left series has its key:
 //
-//	S1 or (S2 unless on(key) S1) or (S3 unless on(key) S1 unless on(key) S2) ...
+//	S1 or on(key) S2 or on(key) S3 ...
+//
+// This is S1 or (S2 unless on(key) S1) or (S3 unless on(key) S1 unless on(key)
+// S2), the form this catalog used before, with each source evaluated once:
+// PromQL evaluates both sides of every operator, so that form evaluated the
+// first source (usually the one with data) once per source.
 func firstWins(key []string, parts []parser.Expr) parser.Expr {
 	out := parts[0]
 	for i := 1; i < len(parts); i++ {
-		u := parts[i]
-		for j := range i {
-			if key == nil {
-				break
-			}
-			u = binary(parser.LUNLESS, u, parts[j], on(parser.CardManyToMany, key))
+		vm := &parser.VectorMatching{Card: parser.CardManyToMany}
+		if key != nil {
+			vm = on(parser.CardManyToMany, key)
 		}
-		out = binary(parser.LOR, out, u, &parser.VectorMatching{Card: parser.CardManyToMany})
+		out = binary(parser.LOR, out, parts[i], vm)
 	}
 	return out
 }

@@ -117,7 +117,7 @@ func New(o Options) (*Manager, error) {
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
-		QueryFunc:            prules.EngineQueryFunc(o.Engine, o.Queryable),
+		QueryFunc:            newPruner(prules.EngineQueryFunc(o.Engine, o.Queryable), o.Queryable, p).QueryFunc,
 		NotifyFunc:           prules.NotifyFunc(notify),
 		Context:              ctx,
 		AppendableV2:         o.Appendable,

@@ -230,7 +230,7 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 }
 
 func (a *API) write(w http.ResponseWriter, code int, resp response) {
-	b, err := json.Marshal(resp)
+	b, err := encode(resp)
 	if err != nil {
 		a.opts.Logger.Error("encode API response", "err", err)
 		b = []byte(`{"status":"error","errorType":"internal","error":"cannot encode the response"}`)

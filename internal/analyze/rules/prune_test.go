@@ -1,0 +1,189 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	prules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// pruneFleet has alias labels present (exported_pod, exported_namespace,
+// UUID, Hostname) and absent (pod_name, pod_namespace, container_name,
+// exported_container), a dcgm-exporter pod whose workload labels the
+// catalog clears, followers, and Kueue and kube-state-metrics series.
+const pruneFleet = `
+load 15s
+  vllm:num_requests_running{namespace="team-a",pod="p0",instance="i0",model_name="m",engine="0"} 3+0x40
+  vllm:num_requests_running{exported_namespace="team-b",exported_pod="p1",namespace="mon",pod="scraper",instance="i1",model_name="m",engine="0"} 5+1x40
+  vllm:num_requests_waiting{namespace="team-a",pod="p0",instance="i0",model_name="m",engine="0"} 2+0x40
+  vllm:kv_cache_usage_perc{namespace="team-a",pod="p0",instance="i0",model_name="m",engine="0"} 0.4+0x40
+  vllm:kv_cache_usage_perc{exported_namespace="team-b",exported_pod="p1",instance="i1",model_name="m",engine="0"} 1.3+0x40
+  vllm:generation_tokens_total{namespace="team-a",pod="p0",instance="i0",model_name="m",engine="0"} 0+600x40
+  vllm:generation_tokens_total{exported_namespace="team-b",exported_pod="p1",instance="i1",model_name="m",engine="0",replica_role="follower"} 0+60x40
+  vllm:time_to_first_token_seconds_bucket{namespace="team-a",pod="p0",instance="i0",model_name="m",le="0.1"} 0+5x40
+  vllm:time_to_first_token_seconds_bucket{namespace="team-a",pod="p0",instance="i0",model_name="m",le="1"} 0+9x40
+  vllm:time_to_first_token_seconds_bucket{namespace="team-a",pod="p0",instance="i0",model_name="m",le="+Inf"} 0+10x40
+  sglang:time_to_first_token_seconds_bucket{exported_namespace="team-b",exported_pod="p1",instance="i1",le="0.5"} 0+2x40
+  sglang:time_to_first_token_seconds_bucket{exported_namespace="team-b",exported_pod="p1",instance="i1",le="+Inf"} 0+4x40
+  DCGM_FI_PROF_GR_ENGINE_ACTIVE{UUID="GPU-1",gpu="0",Hostname="n1",modelName="H100",namespace="team-a",pod="p0",container="vllm"} 0.7+0x40
+  DCGM_FI_PROF_GR_ENGINE_ACTIVE{UUID="GPU-2",gpu="1",Hostname="n1",modelName="H100",namespace="gpu-operator",pod="dcgm-exporter-x"} 0+0x40
+  DCGM_FI_DEV_POWER_USAGE{UUID="GPU-1",gpu="0",Hostname="n1",modelName="H100",namespace="team-a",pod="p0",container="vllm"} 300+0x40
+  DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{UUID="GPU-1",gpu="0",Hostname="n1",modelName="H100",namespace="team-a",pod="p0",container="vllm"} 0+4500000x40
+  DCGM_FI_DEV_FB_USED{UUID="GPU-1",gpu="0",Hostname="n1",modelName="H100",namespace="team-a",pod="p0",container="vllm"} 1000+0x40
+  kube_namespace_labels{namespace="team-a",label_team="alpha"} 1+0x40
+  kube_namespace_labels{namespace="team-b",label_team="beta"} 1+0x40
+  kube_pod_labels{namespace="team-a",pod="p0",label_kueue_x_k8s_io_queue_name="lq"} 1+0x40
+  kueue_pending_workloads{cluster_queue="cq",status="active"} 2+0x40
+  kueue_local_queue_resource_reservation{namespace="team-a",local_queue="lq",resource="nvidia.com/gpu",flavor="h100"} 4+0x40
+  kueue_cluster_queue_nominal_quota{cluster_queue="cq",cohort="c",flavor="h100",resource="nvidia.com/gpu"} 8+0x40
+`
+
+// TestPrunedRulesEqual: every rule of the catalog gives, pruned, the very
+// series and values it gives as written, and pruning drops something.
+func TestPrunedRulesEqual(t *testing.T) {
+	st := promqltest.LoadedStorage(t, pruneFleet)
+	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1e6)
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := prules.EngineQueryFunc(eng, st)
+	pr := newPruner(plain, st, parser.NewParser(parser.Options{}))
+	ts := time.Unix(0, 0).Add(9 * time.Minute)
+	// Record the signals first, so the rules over recorded series (teams)
+	// have data too.
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyConfig(nil, Builtin{Name: "catalog", Groups: cat.RuleGroups(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	m.EvalAt(t.Context(), ts)
+	pruned, nonEmpty := 0, 0
+	for _, g := range cat.RuleGroups(30 * time.Second).Groups {
+		for _, r := range g.Rules {
+			want, err := plain(t.Context(), r.Expr, ts)
+			if err != nil {
+				t.Fatalf("%s: %v", r.Record, err)
+			}
+			got, err := pr.QueryFunc(t.Context(), r.Expr, ts)
+			if err != nil {
+				t.Fatalf("%s pruned: %v", r.Record, err)
+			}
+			if a, b := vectorText(got), vectorText(want); a != b {
+				t.Errorf("%s: pruned\n%s\nwant\n%s", r.Record, a, b)
+			}
+			if e := pr.lookup(r.Expr); e.expr != nil {
+				if before, _ := pr.present(t.Context(), e.srcs); pr.text(e, before) != r.Expr {
+					pruned++
+				}
+			}
+			if len(want) > 0 {
+				nonEmpty++
+			}
+		}
+	}
+	if pruned < 40 || nonEmpty < 20 {
+		t.Errorf("%d rules pruned, %d with data: the fleet does not exercise pruning", pruned, nonEmpty)
+	}
+}
+
+func vectorText(v promql.Vector) string {
+	var out []string
+	for _, s := range v {
+		out = append(out, fmt.Sprintf("%s %v %d", s.Metric, s.F, s.T))
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+// TestPruneKeeps: calls that could change something stay.
+func TestPruneKeeps(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	absent := map[string]bool{"a": true, "b": true, "src": true}
+	for _, c := range []struct{ in, want string }{
+		{`label_replace(m, "dst", "$1", "a", "(.+)")`, `m`},
+		{`sum by (dst) (label_replace(label_replace(rate(m[5m]), "dst", "$1", "a", "(.+)"), "dst", "$1", "b", "(.+)"))`, `sum by (dst) (rate(m[5m]))`},
+		// The regex matches the empty value of an absent label.
+		{`label_replace(m, "dst", "x", "a", "")`, `label_replace(m, "dst", "x", "a", "")`},
+		{`label_replace(m, "dst", "x", "a", ".*")`, `label_replace(m, "dst", "x", "a", ".*")`},
+		// The source is set by another call of the query.
+		{`label_replace(label_replace(m, "src", "$1", "pod", "(.+)"), "dst", "$1", "src", "(.+)")`, `label_replace(label_replace(m, "src", "$1", "pod", "(.+)"), "dst", "$1", "src", "(.+)")`},
+		// A rate over several names may hold series of the same labels, which label_replace merges.
+		{`label_replace(rate({__name__=~"m.+"}[5m]), "dst", "$1", "a", "(.+)")`, `label_replace(rate({__name__=~"m.+"}[5m]), "dst", "$1", "a", "(.+)")`},
+		{`label_replace({__name__=~"m.+"}, "dst", "$1", "a", "(.+)")`, `{__name__=~"m.+"}`},
+		// A present source stays.
+		{`label_replace(m, "dst", "$1", "present", "(.+)")`, `label_replace(m, "dst", "$1", "present", "(.+)")`},
+	} {
+		e, err := p.ParseExpr(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pruneExpr(p, e, absent).String(); got != c.want {
+			t.Errorf("%s: pruned to %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// TestPruneRaceEvaluatesAsWritten: a source label that appears while the
+// pruned query runs makes the rule be evaluated as written.
+func TestPruneRaceEvaluatesAsWritten(t *testing.T) {
+	st := promqltest.LoadedStorage(t, "load 15s\n  m{x=\"1\"} 1+0x10\n")
+	q := &appearing{Queryable: st, after: 1}
+	var asked []string
+	next := func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
+		asked = append(asked, q)
+		return nil, nil
+	}
+	pr := newPruner(next, q, parser.NewParser(parser.Options{}))
+	const rule = `label_replace(m, "pod", "$1", "pod_name", "(.+)")`
+	if _, err := pr.QueryFunc(t.Context(), rule, time.Unix(60, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"m", rule}; !slices.Equal(asked, want) {
+		t.Errorf("queries run %q, want %q", asked, want)
+	}
+}
+
+// appearing is a store where the label pod_name appears after `after`
+// label-name reads.
+type appearing struct {
+	storage.Queryable
+	after, reads int
+}
+
+func (a *appearing) Querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := a.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	a.reads++
+	return &withName{Querier: q, add: a.reads > a.after}, nil
+}
+
+type withName struct {
+	storage.Querier
+	add bool
+}
+
+func (w *withName) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	names, ws, err := w.Querier.LabelNames(ctx, hints, ms...)
+	if w.add {
+		names = append(names, "pod_name")
+		slices.Sort(names)
+	}
+	return names, ws, err
+}
