@@ -175,9 +175,10 @@ type Verdict struct {
 //     count over codes reaches XIDRepeat at a step, or a code stays
 //     counted for longer than the count's window plus a step (only a
 //     second XID keeps it up past the window). Without it, only from the
-//     last-error gauge gpu_last_xid: it changes from one non-zero code to
-//     another (two XIDs), or it keeps a code of UnusableXIDs for at least
-//     XIDPersist (no reset cleared it).
+//     last-error gauge gpu_last_xid, still non-zero at the end (a GPU
+//     reset clears it to 0): it changed from one non-zero code to another
+//     within the lookback (two XIDs), or it has held its current code, one
+//     of UnusableXIDs, for at least XIDPersist (no reset cleared it).
 func Judge(t Tracks, step time.Duration, th Thresholds) Verdict {
 	n := max(len(t.RemapFailure), len(t.UncorrectableRows), len(t.LastXID))
 	for _, tr := range t.XIDCount {
@@ -267,10 +268,12 @@ func Judge(t Tracks, step time.Duration, th Thresholds) Verdict {
 			}
 			prev = x
 		}
-		for code := range codes {
-			if slices.Contains(UnusableXIDs, code) && longestRun(t.LastXID, from, n, func(x float64) bool { return int(x) == code }) >= persist {
-				persisted = true
-			}
+		// A reset clears the gauge to 0: only a code still reported counts.
+		now, _ := last(t.LastXID, from, n)
+		if !(now > 0) {
+			changed = false
+		} else if code := int(now); slices.Contains(UnusableXIDs, code) && trailingRun(t.LastXID, from, n, now) >= persist {
+			persisted = true
 		}
 		switch {
 		case changed:
@@ -369,6 +372,23 @@ func increase(t Track, from, to int) (float64, int) {
 		prev = x
 	}
 	return inc, first
+}
+
+// trailingRun is how many steps up to the last value of [from, to) hold
+// v (steps without a value skipped).
+func trailingRun(t Track, from, to int, v float64) int {
+	run := 0
+	for i := min(to, len(t)) - 1; i >= from; i-- {
+		x := t[i]
+		if math.IsNaN(x) {
+			continue
+		}
+		if x != v {
+			break
+		}
+		run++
+	}
+	return run
 }
 
 // longestRun is the longest run of steps in [from, to) whose values meet
