@@ -85,7 +85,7 @@ func (v *fleetView) Fleet(ctx context.Context, now time.Time, window time.Durati
 	}
 	u := rep.Utilisation
 	f := &web.FleetSummary{Model: u.Fleet, MeanBusy: u.MeanBusy, LowBusy: u.Bands[0], HighBusy: u.Bands[1],
-		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean}
+		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean, Unusable: rep.Unusable}
 	if v.fc != nil {
 		if f.Clusters, err = v.fc.PerCluster(ctx, v.q, now.Add(-window), now, 0); err != nil {
 			return nil, err
