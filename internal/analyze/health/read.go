@@ -26,7 +26,9 @@ const (
 )
 
 // Signals lists them in the order they are read.
-func Signals() []string { return []string{SigRemapFailure, SigRows, SigXIDCount, SigStatus, SigLastXID} }
+func Signals() []string {
+	return []string{SigRemapFailure, SigRows, SigXIDCount, SigStatus, SigLastXID}
+}
 
 // Reader reads the health signals' range queries, built once from the
 // catalog.
@@ -209,4 +211,21 @@ func (r *Reader) Unusables(ctx context.Context, q query.RangeQuerier, clusterNam
 		return nil, err
 	}
 	return Judged(gpus, rng, th), nil
+}
+
+// ListText names unusable GPUs for a one-line view (top): "unusable GPUs:
+// node-1/GPU-3 (XID 79), node-2/GPU-9 (no XID)".
+func ListText(us []Unusable) string {
+	parts := make([]string, 0, len(us))
+	for _, u := range us {
+		id := u.Hostname + "/" + u.UUID
+		if u.MIG != "" {
+			id += "/" + u.MIG
+		}
+		if u.Cluster != "" {
+			id = u.Cluster + ":" + id
+		}
+		parts = append(parts, id+" ("+XIDText(u.XIDs)+")")
+	}
+	return "unusable GPUs: " + strings.Join(parts, ", ")
 }
