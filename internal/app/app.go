@@ -327,7 +327,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 		return fmt.Errorf("cost attribution: %w", err)
 	}
 	// The diagnosis at /api/v1/diagnoses carries the fleet model.
-	if s.fleet, err = newFleet(s.catalog, calc, false); err != nil {
+	if s.fleet, err = newFleet(s.catalog, calc, false, th.Health); err != nil {
 		return fmt.Errorf("fleet model: %w", err)
 	}
 	s.api.Handle("/api/v1/fleet", s.api.Fleet(s.fleet))

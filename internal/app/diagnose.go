@@ -19,7 +19,7 @@ func NewDiagnoser(q query.Querier, recorded bool, co CostOptions, th diagnose.Th
 	if err != nil {
 		return nil, err
 	}
-	fc, err := newFleet(cat, calc, recorded)
+	fc, err := newFleet(cat, calc, recorded, th.Health)
 	if err != nil {
 		return nil, err
 	}
@@ -58,6 +58,6 @@ func NewFleetCalculator(co CostOptions, recorded bool) (*fleet.Calculator, *sche
 	if err != nil {
 		return nil, nil, err
 	}
-	fc, err := newFleet(cat, calc, recorded)
+	fc, err := newFleet(cat, calc, recorded, diagnose.DefaultThresholds().Health)
 	return fc, cat, err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/fleet"
+	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/present/web"
 	"github.com/servescope/servescope/internal/schema"
@@ -34,17 +35,18 @@ type fleetView struct {
 	err    error
 }
 
-// newFleet builds the fleet calculator over the cost calculator; nil calc
-// gives nil (no fleet model: the panels say "not available").
-func newFleet(cat *schema.Catalog, calc *cost.Calculator, recorded bool) (*fleet.Calculator, error) {
+// newFleet builds the fleet calculator over the cost calculator, judging
+// unusable GPUs at the diagnosis thresholds' th (zero: the defaults); nil
+// calc gives nil (no fleet model: the panels say "not available").
+func newFleet(cat *schema.Catalog, calc *cost.Calculator, recorded bool, th health.Thresholds) (*fleet.Calculator, error) {
 	if calc == nil {
 		return nil, nil
 	}
-	return fleet.New(fleet.Options{Cost: calc, Catalog: cat, Recorded: recorded})
+	return fleet.New(fleet.Options{Cost: calc, Catalog: cat, Recorded: recorded, Health: th})
 }
 
 func newFleetView(q query.Querier, cat *schema.Catalog, calc *cost.Calculator, th diagnose.Thresholds, recorded bool, logger *slog.Logger) (*fleetView, error) {
-	fc, err := newFleet(cat, calc, recorded)
+	fc, err := newFleet(cat, calc, recorded, th.Health)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (v *fleetView) Fleet(ctx context.Context, now time.Time, window time.Durati
 	}
 	u := rep.Utilisation
 	f := &web.FleetSummary{Model: u.Fleet, MeanBusy: u.MeanBusy, LowBusy: u.Bands[0], HighBusy: u.Bands[1],
-		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean}
+		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean, Unusable: rep.Unusable}
 	if v.fc != nil {
 		if f.Clusters, err = v.fc.PerCluster(ctx, v.q, now.Add(-window), now, 0); err != nil {
 			return nil, err

@@ -128,6 +128,7 @@ func builtinSignals() []Signal {
 	s = append(s, engineSignals()...)
 	s = append(s, promptSourceSignals()...)
 	s = append(s, gpuSignals()...)
+	s = append(s, gpuHealthSignals()...)
 	s = append(s, queueSignals()...)
 	s = append(s, namespaceSignals()...)
 	s = append(s, teamSignals()...)

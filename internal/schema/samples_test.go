@@ -104,6 +104,17 @@ func TestSamples(t *testing.T) {
 				{Signal: "gpu_last_xid", Match: m("uuid", t4), Value: 0},
 				{Signal: "gpu_pod", Match: m("uuid", t4, "pod", ""), Count: 1},
 				{Signal: "gpu_tensor_active_ratio", Absent: true},
+				// A T4 (Turing) has no HBM row remapping; the health collectors are off by default.
+				{Signal: "gpu_row_remap_failure", Absent: true},
+				{Signal: "gpu_xid_errors", Absent: true},
+				{Signal: "gpu_health_status", Absent: true},
+			},
+		},
+		{
+			file: "dcgm-exporter-2025-11-rtx4000ada-podmapping-lke-ai-conformance.prom",
+			wants: []want{
+				{Signal: "gpu_row_remap_failure", Match: m("uuid", "GPU-a8394b51-c086-568a-9f1a-c1e1c934c44c", "hostname", "lke529760-766837-0a634ab30000"), Value: 0},
+				{Signal: "gpu_uncorrectable_remapped_rows", Match: m("uuid", "GPU-a8394b51-c086-568a-9f1a-c1e1c934c44c"), Value: 0},
 			},
 		},
 		{

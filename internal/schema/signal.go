@@ -88,6 +88,8 @@ const (
 	UnitJoules          Unit = "joules"
 	UnitCelsius         Unit = "celsius"
 	UnitCode            Unit = "code"
+	UnitRows            Unit = "rows"
+	UnitErrors          Unit = "errors"
 	UnitWorkloads       Unit = "workloads"
 	UnitGPUs            Unit = "gpus"
 	UnitInfo            Unit = "info"

@@ -165,6 +165,7 @@ func (c *Cluster) Step(to time.Time) {
 // step is one tick of the whole cluster.
 func (c *Cluster) step(t, dt float64) {
 	c.applyEvents(t)
+	c.stepHealth(t)
 	c.jobArrivals(t, dt)
 	c.admitAll()
 	for _, d := range c.deps {

@@ -86,6 +86,9 @@ func dcgmFamilies(x Exporter) []famSpec {
 			}
 		}
 	}
+	if x.HealthCollectors {
+		out = append(out, dcgmHealthFamilies(x)...)
+	}
 	return out
 }
 
@@ -122,6 +125,7 @@ func (c *Cluster) collectDCGM(em emitter, n *node) {
 		if x.DriverVersionLabel {
 			lv = append(lv, "580.105.08")
 		}
+		base := len(lv)
 		if alloc {
 			lv = append(lv, g.pod.container, g.pod.ns, g.pod.name, "")
 		}
@@ -137,7 +141,7 @@ func (c *Cluster) collectDCGM(em emitter, n *node) {
 			smClock, g.spec.memClockMHz, math.Round(g.temp + 4), math.Round(g.temp), math.Round(g.power*1000) / 1000,
 			math.Floor(g.energyMJ - g.counterBaseMJ), 0, math.Round(a.busy * 100), math.Round(a.dram * 100), 0, 0,
 			float64(g.xid), math.Max(0, g.spec.memoryMiB-used-reserved), used, reserved,
-			0, 0, 0, 0, 0,
+			0, 0, g.health.uncorrRows, 0, float64(b2i(g.health.remapFailure)),
 			round6(a.busy), round6(a.tensor), round6(a.dram), math.Round(2e6 + 4e8*a.busy), math.Round(3e6 + 6e8*a.busy),
 		}
 		for i, f := range c.rend.dcgmFields {
@@ -153,6 +157,9 @@ func (c *Cluster) collectDCGM(em emitter, n *node) {
 			default:
 				em.b.gauge(d, vals[i], lv)
 			}
+		}
+		if x.HealthCollectors {
+			c.collectDCGMHealth(em, g, alloc, mig, lv[:base], lv[base:])
 		}
 	}
 }

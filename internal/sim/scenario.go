@@ -58,6 +58,10 @@ type Exporter struct {
 	Namespace string `yaml:"namespace"`
 	// DriverVersionLabel adds DCGM_FI_DRIVER_VERSION as a label (container CSV, not Helm).
 	DriverVersionLabel bool `yaml:"driver_version_label"`
+	// HealthCollectors turns on the exporter's own DCGM_EXP_XID_ERRORS_COUNT
+	// and DCGM_EXP_GPU_HEALTH_STATUS (off in dcgm-exporter's default CSV,
+	// on in servescope's generated values).
+	HealthCollectors bool `yaml:"health_collectors"`
 }
 
 // KueueConfig selects which Kueue metrics exist.
@@ -142,13 +146,16 @@ type JobSpec struct {
 }
 
 // Event is something that happens at a point in simulated time: a node
-// event (xid, exporter_down, exporter_up) or a pod event (relabel).
+// event (xid, gpu_failure, exporter_down, exporter_up) or a pod event
+// (relabel). An xid stalls the GPU's pod for 10 minutes; a gpu_failure
+// breaks the GPU for good (its XID repeats every 2 minutes, memory XIDs
+// remap rows, DCGM's health check fails).
 type Event struct {
 	At   Duration `yaml:"at"`
-	Kind string   `yaml:"kind"` // xid, exporter_down, exporter_up, relabel
+	Kind string   `yaml:"kind"` // xid, gpu_failure, exporter_down, exporter_up, relabel
 	Node int      `yaml:"node"` // node index in fleet order
-	GPU  int      `yaml:"gpu"`  // GPU index on the node (xid)
-	XID  int      `yaml:"xid"`  // XID code (xid), default 79
+	GPU  int      `yaml:"gpu"`  // GPU index on the node (xid, gpu_failure)
+	XID  int      `yaml:"xid"`  // XID code (xid: default 79; gpu_failure: default 64, row remapping failure)
 	// Nodes applies the event to this many consecutive nodes starting at
 	// Node (default 1). Exporter events are written for the scenario's gpus
 	// and scale with the fleet's node count (the same share of the nodes,
@@ -172,6 +179,7 @@ type Event struct {
 // Event kinds.
 const (
 	EventXID          = "xid"
+	EventGPUFailure   = "gpu_failure"
 	EventExporterDown = "exporter_down"
 	EventExporterUp   = "exporter_up"
 	EventRelabel      = "relabel"
@@ -383,6 +391,9 @@ func (s *Scenario) defaults() {
 		}
 		if e.Nodes == 0 {
 			e.Nodes = 1
+		}
+		if e.XID == 0 && e.Kind == EventGPUFailure {
+			e.XID = 64
 		}
 		if e.XID == 0 {
 			e.XID = 79

@@ -365,7 +365,7 @@ func (s *Scenario) validateJobsEvents() ([]any, string) {
 	for i, e := range s.Events {
 		at := func(k string) []any { return []any{"events", i, k} }
 		switch e.Kind {
-		case EventXID, EventExporterDown, EventExporterUp:
+		case EventXID, EventGPUFailure, EventExporterDown, EventExporterUp:
 			switch {
 			case e.Deployment != "":
 				return at("deployment"), fmt.Sprintf("deployment applies to relabel events, not %s", e.Kind)
@@ -383,7 +383,7 @@ func (s *Scenario) validateJobsEvents() ([]any, string) {
 				return p, r
 			}
 		default:
-			return at("kind"), fmt.Sprintf("unknown event kind %q (xid, exporter_down, exporter_up, relabel)", e.Kind)
+			return at("kind"), fmt.Sprintf("unknown event kind %q (xid, gpu_failure, exporter_down, exporter_up, relabel)", e.Kind)
 		}
 		if e.At < 0 || e.Node < 0 || e.GPU < 0 || (e.Kind != EventRelabel && e.Nodes < 1) {
 			return []any{"events", i}, "event needs at >= 0, node >= 0, gpu >= 0 and nodes >= 1"

@@ -43,6 +43,7 @@ type gpu struct {
 	power         float64
 	xid           int
 	xidAt         float64
+	health        gpuHealth
 }
 
 // team is a tenant: namespace, LocalQueue and ClusterQueue.
@@ -125,14 +126,15 @@ func (p *pod) labelTeam() *team {
 	return p.team
 }
 
-// stalled reports whether one of the pod's GPUs hit an XID recently.
+// stalled reports whether one of the pod's GPUs hit an XID recently or
+// has failed.
 func (p *pod) stalled(t float64) bool {
 	for _, g := range p.units {
 		if g.xid != 0 && t-g.xidAt < xidWindow {
 			return true
 		}
 	}
-	return false
+	return p.unusable(t)
 }
 
 // build lays out nodes, GPUs, teams, deployments and job streams.
@@ -237,7 +239,7 @@ func (c *Cluster) startPod(w *workload) bool {
 		}
 		var free []*gpu
 		for _, g := range n.units {
-			if g.pod == nil {
+			if g.pod == nil && !g.health.failed {
 				free = append(free, g)
 			}
 		}
@@ -364,6 +366,12 @@ func (c *Cluster) applyEvents(t float64) {
 				for _, g := range n.units {
 					if g.index == ev.GPU%len(n.units) {
 						g.xid, g.xidAt = ev.XID, t
+					}
+				}
+			case EventGPUFailure:
+				for _, g := range n.units {
+					if g.index == ev.GPU%len(n.units) {
+						g.fail(ev.XID, t)
 					}
 				}
 			}

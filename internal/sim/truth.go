@@ -12,6 +12,7 @@ type State string
 // The diagnosis states, in the order classify tests them.
 const (
 	StateExporterDown   State = "exporter_down"
+	StateUnusableGPU    State = "unusable_gpu"
 	StateXID            State = "xid"
 	StateIdle           State = "idle"
 	StateKVSaturated    State = "kv_saturated"
@@ -134,6 +135,9 @@ type Truth struct {
 	Deployments []DeploymentTruth `json:"deployments"`
 	// Models are the served models' GPU-hours and tokens per GPU model.
 	Models []ModelTruth `json:"models"`
+	// GPUFailures are the GPUs broken by gpu_failure events, each unusable
+	// from its Since on.
+	GPUFailures []GPUFailureTruth `json:"gpu_failures,omitempty"`
 }
 
 // teamMinute accumulates a team's current minute.
@@ -288,6 +292,8 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64) State {
 	switch {
 	case p.node.exporterDown:
 		state = StateExporterDown
+	case p.unusable(now - 30): // failed by the middle of the minute
+		state = StateUnusableGPU
 	case p.stalled(now - 60):
 		state = StateXID
 	case m.Running+m.Waiting < 0.05 && m.Busy < 0.05:
@@ -340,6 +346,7 @@ func (c *Cluster) TruthSince(since time.Time) Truth {
 	out := Truth{Scenario: c.sc.Name, Seed: c.seed, GPUs: c.gpus, Start: c.start, Now: c.at(c.now),
 		Fleet: c.fleet, Pods: []PodTruth{}, Teams: []TeamTruth{}, Deployments: []DeploymentTruth{}}
 	out.Fleet.IdleGPUHours = out.Fleet.GPUHours - out.Fleet.AllocatedGPUHours
+	out.GPUFailures = c.gpuFailures()
 	for _, n := range c.nodes {
 		for _, g := range n.units {
 			out.GPUEnergy = append(out.GPUEnergy, GPUTruth{Node: n.name, UUID: g.uuid, MIGID: g.migID, EnergyKWh: g.energyMJ / 1000 / joulesPerKWh})

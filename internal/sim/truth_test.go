@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -81,6 +82,10 @@ func TestScenarioTruth(t *testing.T) {
 		// with the size.
 		{"exporter-down", "", StateExporterDown, 0},
 		{"mixed", StateHealthy, "", 0},
+		// A serving GPU fails for good 12 minutes in: its pod's later
+		// minutes are unusable_gpu. One GPU at any size, so the share (and
+		// the requests queued on the stalled pod, per pod) vary with it.
+		{"gpu-failure", "", StateUnusableGPU, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -200,5 +205,62 @@ deployments:
 				t.Errorf("fleet idle %.4f GPU-hours, want 8 GPUs × 0.25 h − allocated = %.4f", got, wantIdle)
 			}
 		})
+	}
+}
+
+// TestGPUFailureEvent: a gpu_failure breaks its GPU for good: the XID
+// repeats, the row remapping fails (XID 64), the health collectors report
+// MEM failing, the pod's minutes are unusable_gpu, no pod is placed on the
+// GPU again, and the truth lists it.
+func TestGPUFailureEvent(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t, "gpu-failure", 8)
+	c.Step(c.Start().Add(20 * time.Minute))
+	tr := c.Truth()
+	if len(tr.GPUFailures) != 2 {
+		t.Fatalf("gpu failures %+v, want 2", tr.GPUFailures)
+	}
+	f := tr.GPUFailures[0]
+	if f.XID != 64 || !f.Since.Equal(c.Start().Add(12*time.Minute)) {
+		t.Errorf("first failure %+v, want XID 64 at 12m", f)
+	}
+	if tr.StateCounts()[StateUnusableGPU] == 0 {
+		t.Errorf("no unusable_gpu minute: %v", tr.StateCounts())
+	}
+	for _, p := range tr.Pods {
+		for _, m := range p.Minutes {
+			broken := slices.Contains(p.GPUs, f.UUID) && !m.Time.Before(f.Since)
+			if (m.State == StateUnusableGPU) != broken {
+				t.Errorf("%s at %s: state %s, GPU broken %v", p.Pod, m.Time, m.State, broken)
+			}
+		}
+	}
+	var found struct{ remap, rows, count, health bool }
+	for _, tg := range c.Targets() {
+		if tg.Kind != KindDCGM {
+			continue
+		}
+		b, err := c.RenderBytes(tg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range parseExposition(t, b) {
+			if s.labels["UUID"] != f.UUID {
+				continue
+			}
+			switch {
+			case s.name == "DCGM_FI_DEV_ROW_REMAP_FAILURE" && s.value == 1:
+				found.remap = true
+			case s.name == "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS" && s.value >= 3:
+				found.rows = true // an XID at 12, 14, 16 and 18 minutes
+			case s.name == "DCGM_EXP_XID_ERRORS_COUNT" && s.labels["xid"] == "64" && s.value >= 2 && s.labels["window_size_in_ms"] == "300000":
+				found.count = true
+			case s.name == "DCGM_EXP_GPU_HEALTH_STATUS" && s.labels["health_watch"] == "MEM" && s.value == 20 && s.labels["health_error_code"] == "DCGM_FR_ROW_REMAP_FAILURE":
+				found.health = true
+			}
+		}
+	}
+	if !found.remap || !found.rows || !found.count || !found.health {
+		t.Errorf("failed GPU's exposition: %+v, want every health signal", found)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/fleet"
+	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -60,6 +61,8 @@ type Diagnoser struct {
 	queries map[string]string
 	// engineQueries are requests_running per source, in catalog order.
 	engineQueries []schema.SourceQuery
+	// health reads the GPU health signals (detect_health.go).
+	health *health.Reader
 }
 
 // Signal names of the snapshot's tracks, as evidence names them.
@@ -132,6 +135,9 @@ func New(o Options) (*Diagnoser, error) {
 	// the exporter whose metric names matched, from the data.
 	if d.engineQueries, err = o.Catalog.Explain(sigRunning); err != nil {
 		return nil, fmt.Errorf("diagnose: sources of %s: %w", sigRunning, err)
+	}
+	if d.health, err = health.NewReader(o.Catalog, o.Recorded, o.ClusterLabel); err != nil {
+		return nil, fmt.Errorf("diagnose: %w", err)
 	}
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(downQuery)
 	if err != nil {
@@ -260,6 +266,9 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 			}
 			fill(*t, w, ss.Values, false)
 		}
+	}
+	if err := d.snapshotHealth(ctx, s, rng, gpu); err != nil {
+		return nil, err
 	}
 	prof, err := get(sigProfiling)
 	if err != nil {

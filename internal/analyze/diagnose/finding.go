@@ -13,7 +13,9 @@ type State string
 // The states, in order of precedence: a pod's primary finding is the first
 // of these that holds (the most specific cause first).
 const (
-	StateMissingLayer   State = "missing_layer"
+	StateMissingLayer State = "missing_layer"
+	// StateUnusableGPU: a GPU failed for good (detect_health.go).
+	StateUnusableGPU    State = "unusable_gpu"
 	StateXID            State = "xid"
 	StateIdle           State = "idle"
 	StateKVSaturated    State = "kv_saturated"
@@ -29,7 +31,7 @@ const (
 
 // States lists the states in order of precedence.
 func States() []State {
-	return []State{StateMissingLayer, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
+	return []State{StateMissingLayer, StateUnusableGPU, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
 		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateConsolidate, StateHealthy}
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/servescope/servescope/internal/analyze/health"
 )
 
 // Report is the diagnosis over one window: every finding, each pod's
@@ -21,6 +23,10 @@ type Report struct {
 	Models      []ModelStatus `json:"models"`
 	Utilisation Utilisation   `json:"utilisation"`
 	Capacity    []Capacity    `json:"capacity"`
+	// Unusable are the GPUs judged unusable at the end of the window
+	// (health.Judge), with the pod holding each: excluded from idle and
+	// capacity advice.
+	Unusable []health.Unusable `json:"unusable,omitempty"`
 }
 
 // PodStatus is one pod's primary state and the GPUs it holds.
@@ -74,6 +80,9 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 		return cmpString(a.Model, b.Model)
 	})
 	r.Findings = append(r.Findings, gpuFindings(s, th)...)
+	var unusable []Finding
+	r.Unusable, unusable = unusableGPUs(s, th)
+	r.Findings = append(r.Findings, unusable...)
 	r.Capacity = capacity(s, th)
 	for i := range r.Capacity {
 		c := &r.Capacity[i]
@@ -175,7 +184,7 @@ func gpuFindings(s *Snapshot, th Thresholds) []Finding {
 				Evidence: []Evidence{{Signal: sigXID, Stat: "last", Value: x, Query: s.Queries[sigXID]}}})
 		}
 		st := g.Busy.stats(from, n)
-		if st.n > 0 && st.max < th.IdleBusy {
+		if st.n > 0 && st.max < th.IdleBusy && !unusableAt(s, i, th) { // a broken GPU is no capacity
 			out = append(out, Finding{Subject: g.Subject(), State: StateIdle, Severity: SeverityInfo, Confidence: 0.9,
 				Since:   s.Window.Start,
 				Summary: "GPU held by no pod and idle: capacity nobody uses.",
@@ -252,6 +261,9 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 	var keys []capacityKey
 	for i := range s.Pods {
 		p := &s.Pods[i]
+		if holdsUnusable(s, p, th) {
+			continue // its GPUs are neither free capacity nor a measure of demand
+		}
 		k := capacityKey{cluster: p.Cluster, model: p.Model}
 		if len(p.GPUs) > 0 {
 			g := s.GPUs[p.GPUs[0]]

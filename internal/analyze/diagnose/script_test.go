@@ -1,6 +1,7 @@
 package diagnose_test
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/testutil/script"
@@ -34,6 +36,9 @@ import (
 //	capacity <model> <gpu kind> <delta>  the capacity advice for the model on that
 //	                                     kind of GPU (spaces in the kind as _)
 //	step <any> <duration>                the snapshot's step (report window / steps)
+//	unusable <hostname/uuid> <xids>      the GPU is in the report's unusable list with
+//	                                     these XID codes (comma-separated, - for none)
+//	usable <hostname/uuid> <any>         the GPU is not in the unusable list
 //	error <any> <text>                   the diagnosis fails with an error containing text
 //
 // Subjects are written as Subject.String(): namespace/pod, hostname/uuid
@@ -222,6 +227,22 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 		}
 		if c := rep.Capacity[i]; c.Delta != x.n {
 			t.Errorf("%s: capacity %s on %s: delta %d (%s), want %d", where, x.subject, x.text, c.Delta, c.Advice, x.n)
+		}
+	case "unusable", "usable":
+		i := slices.IndexFunc(rep.Unusable, func(u health.Unusable) bool { return u.Hostname+"/"+u.UUID == x.subject })
+		switch {
+		case x.kind == "usable" && i >= 0:
+			t.Errorf("%s: %s listed unusable: %+v", where, x.subject, rep.Unusable[i])
+		case x.kind == "unusable" && i < 0:
+			t.Errorf("%s: %s not listed unusable: %+v", where, x.subject, rep.Unusable)
+		case x.kind == "unusable":
+			var got []string
+			for _, c := range rep.Unusable[i].XIDs {
+				got = append(got, strconv.Itoa(c))
+			}
+			if s := cmp.Or(strings.Join(got, ","), "-"); s != x.state {
+				t.Errorf("%s: %s XIDs %s, want %s", where, x.subject, s, x.state)
+			}
 		}
 	case "step":
 		want, err := time.ParseDuration(x.text)

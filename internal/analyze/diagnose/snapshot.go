@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/servescope/servescope/internal/analyze/health"
 )
 
 // Window is the span a snapshot covers: steps at Start, Start+Step, … End.
@@ -175,6 +177,9 @@ type GPU struct {
 	DRAM   Track `json:"-"`
 	Tensor Track `json:"-"`
 	XID    Track `json:"-"`
+	// Health holds the GPU's health signals (row remapping, XID count,
+	// DCGM health status, last XID) for the unusable-GPU judgement.
+	Health health.Tracks `json:"-"`
 }
 
 // Subject is the GPU as a finding's subject.
@@ -227,6 +232,7 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 		for _, t := range []*Track{&h.Busy, &h.DRAM, &h.Tensor, &h.XID} {
 			*t = t.slice(from, to)
 		}
+		h.Health = g.Health.Slice(from, to)
 		out.GPUs = append(out.GPUs, h)
 	}
 	for _, d := range s.Targets {

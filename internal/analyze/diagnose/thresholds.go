@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/servescope/servescope/internal/analyze/health"
 )
 
 // Thresholds are the detectors' and alerts' limits. Start from
@@ -82,6 +84,9 @@ type Thresholds struct {
 	// TTFTBaseline is the offset of the TTFT baseline the regression alert
 	// compares with.
 	TTFTBaseline time.Duration `yaml:"ttft_baseline"`
+	// Health holds the unusable-GPU judgement's limits (unusable_*
+	// keys, inline), shared with the fleet model.
+	Health health.Thresholds `yaml:",inline"`
 }
 
 // MaxSteps bounds the steps of a snapshot (and so the points of each of
@@ -147,6 +152,7 @@ func DefaultThresholds() Thresholds {
 		XIDFor:                    1 * time.Minute,
 		ExporterDownFor:           5 * time.Minute,
 		TTFTBaseline:              1 * 24 * time.Hour,
+		Health:                    health.DefaultThresholds(),
 	}
 }
 
@@ -232,6 +238,9 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 		case scrapeInterval > 0 && f.d < scrapeInterval:
 			bad(f.key, "%s is shorter than the scrape interval %s: the alert could fire on one sample", f.d, scrapeInterval)
 		}
+	}
+	if err := th.Health.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

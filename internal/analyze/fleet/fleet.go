@@ -23,6 +23,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -42,12 +43,16 @@ type Options struct {
 	// Recorded reads servescope's recorded series instead of the full
 	// catalog queries.
 	Recorded bool
+	// Health are the unusable-GPU judgement's thresholds (the diagnosis
+	// thresholds' Health); the zero value means the defaults.
+	Health health.Thresholds
 }
 
 // Calculator computes fleet models. It is safe for concurrent use.
 type Calculator struct {
 	opts     Options
 	servingQ []servingQuery
+	health   *health.Reader
 }
 
 // servingQuery is one fleet-wide serving total: Σ of a catalog signal.
@@ -62,7 +67,17 @@ func New(o Options) (*Calculator, error) {
 	if o.Cost == nil || o.Catalog == nil {
 		return nil, errors.New("fleet: a cost calculator and a catalog are required")
 	}
+	if o.Health == (health.Thresholds{}) {
+		o.Health = health.DefaultThresholds()
+	}
+	if err := o.Health.Validate(); err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
 	c := &Calculator{opts: o}
+	var err error
+	if c.health, err = health.NewReader(o.Catalog, o.Recorded, o.Cost.ClusterLabel()); err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
 	p := parser.NewParser(parser.Options{})
 	for _, s := range []struct {
 		signal string
@@ -134,6 +149,12 @@ type Model struct {
 	TokenCost *cost.TokenCosts `json:"tokenCost,omitempty"`
 	// Serving totals at the end of the window, over every engine.
 	Serving Serving `json:"serving"`
+	// UnusableGPUs counts, and Unusable lists, the GPUs judged unusable at
+	// the end of the window (health.Judge: row remapping failed, DCGM's
+	// health check fails, uncorrectable rows rising, repeated XIDs), with
+	// their XID codes: they are not free capacity.
+	UnusableGPUs int               `json:"unusableGpus"`
+	Unusable     []health.Unusable `json:"unusable"`
 	// Warnings say what could not be attributed or priced.
 	Warnings []string `json:"warnings,omitempty"`
 }
@@ -240,7 +261,21 @@ func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string,
 	if m.Serving, err = c.serving1(ctx, q, name, end); err != nil {
 		return nil, err
 	}
+	if m.Unusable, err = c.Unusable(ctx, q, name, end); err != nil {
+		return nil, fmt.Errorf("fleet model: %w", err)
+	}
+	m.UnusableGPUs = len(m.Unusable)
 	return m, nil
+}
+
+// Unusable lists the GPUs of one cluster (every one with name "")
+// unusable at t: health.Judge over the lookback ending at t. Never nil.
+func (c *Calculator) Unusable(ctx context.Context, q Querier, name string, t time.Time) ([]health.Unusable, error) {
+	us, err := c.health.Unusables(ctx, q, name, t, c.opts.Health)
+	if us == nil {
+		us = []health.Unusable{}
+	}
+	return us, err
 }
 
 // Serving reads the serving totals at t.

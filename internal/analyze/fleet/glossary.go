@@ -38,6 +38,8 @@ func Glossary() []Term {
 			"allocatable − allocated"},
 		{"unused", "Allocated GPU-hours the pods did not use.",
 			"allocated − used"},
+		{"unusable", "GPUs judged broken at the end of the window: HBM row remapping failed, DCGM's health check fails, uncorrectable remapped rows rose, or XIDs repeat (docs/diagnosis.md). They are never idle capacity: drain their nodes.",
+			"health.Judge over the trailing unusable_lookback (15 m)"},
 		{"busy", "The share of time a GPU's compute engine was active (DCGM_FI_PROF_GR_ENGINE_ACTIVE); for the fleet, used ÷ allocated.",
 			"used ÷ allocated"},
 		{"energy", "kWh the GPUs drew: from dcgm-exporter's energy counter (DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, mJ), its increase read as increase() reads it (a drop is a reset); where the counter is absent, the power gauge (DCGM_FI_DEV_POWER_USAGE, W) integrated over time, and the figure says so. A team's energy is that of the GPUs its Running pods held while they held them; idle energy that of GPUs no pod held.",

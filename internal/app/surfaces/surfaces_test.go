@@ -81,7 +81,13 @@ type fixture struct {
 // through the HTTP API.
 func simulate(t *testing.T) *fixture {
 	t.Helper()
-	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "examples", "scenarios", "mixed.yml"))
+	return simulateScenario(t, "mixed.yml")
+}
+
+// simulateScenario is simulate for a shipped scenario file, at its gpus.
+func simulateScenario(t *testing.T, file string) *fixture {
+	t.Helper()
+	sc, err := sim.LoadScenario(filepath.Join("..", "..", "..", "examples", "scenarios", file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/fleet"
+	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -185,16 +186,21 @@ func (t *Top) diagnosis(ctx context.Context, at time.Time) (map[podKey]diagnose.
 		}
 	}
 	t.diagEnd, t.diagnose, t.severity = end, states, severities
-	t.fleet = ""
+	var line []string
 	if m := r.Utilisation.Fleet; m != nil {
-		t.fleet = fmt.Sprintf("fleet: %s, busy %.0f%% over %s", fleet.GPUsText(m.GPUs), m.Busy*100, model.Duration(t.window))
+		line = append(line, fmt.Sprintf("fleet: %s, busy %.0f%% over %s", fleet.GPUsText(m.GPUs), m.Busy*100, model.Duration(t.window)))
 	}
+	if len(r.Unusable) > 0 {
+		line = append(line, health.ListText(r.Unusable))
+	}
+	t.fleet = strings.Join(line, "; ")
 	return states, severities, nil
 }
 
 // FleetLine is the fleet model's line of the last diagnosis ("fleet: 64
-// GPUs, of which 8 split into 16 MIG slices, busy 85% over 15m"); "" without a
-// fleet calculator.
+// GPUs, of which 8 split into 16 MIG slices, busy 85% over 15m"), then the
+// unusable GPUs with their XID codes ("unusable GPUs: node-1/GPU-3 (XID
+// 79)"); "" without a fleet calculator and an unusable GPU.
 func (t *Top) FleetLine() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -16,7 +16,8 @@ import (
 type dcgmCounter struct{ field, kind, help string }
 
 // dcgmCounters are the fields servescope's catalog and diagnosis read, plus
-// the exporter's usual health fields. The profiling (DCP) fields are the
+// the exporter's usual health fields and its XID-count and health-status
+// collectors. The profiling (DCP) fields are the
 // point: GR_ENGINE_ACTIVE is the busy ratio, DRAM_ACTIVE the memory
 // bandwidth ratio, PIPE_TENSOR_ACTIVE and SM_ACTIVE the efficiency;
 // SM_ACTIVE is commented out in the exporter's own list since 4.0.
@@ -44,6 +45,13 @@ func dcgmCounters() []dcgmCounter {
 		{"DCGM_FI_PROF_DRAM_ACTIVE", "gauge", "Ratio of cycles the device memory interface is active sending or receiving data."},
 		{"DCGM_FI_PROF_PCIE_TX_BYTES", "counter", "The number of bytes of active pcie tx data including both header and payload."},
 		{"DCGM_FI_PROF_PCIE_RX_BYTES", "counter", "The number of bytes of active pcie rx data including both header and payload."},
+		// The exporter's own health collectors, commented out in its
+		// default CSV (etc/default-counters.csv at 4.5.3-4.8.2, with these
+		// types and help texts): the XID count per code over
+		// --xid-count-window-size (5 min) and DCGM's health check per
+		// watch, which the unusable-GPU judgement reads.
+		{"DCGM_EXP_XID_ERRORS_COUNT", "counter", "reported XIDs during last window"},
+		{"DCGM_EXP_GPU_HEALTH_STATUS", "counter", "DCGM reported health status"},
 	}
 }
 

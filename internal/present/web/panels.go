@@ -92,6 +92,7 @@ func (h *Handler) pages() []page {
 			{ID: "framebuffer", Title: "Framebuffer used", Must: true, build: lines("gpu_framebuffer_used_bytes", 0, "bytes")},
 			{ID: "power", Title: "Power", Must: true, build: lines("gpu_power_watts", 0, "watts")},
 			{ID: "xid", Title: "XID errors", Help: "GPUs whose last XID is not 0", build: xids},
+			{ID: "unusable-gpus", Title: "Unusable GPUs", Help: unusableHelp, build: unusableGPUs},
 		}},
 		{Path: "/queues", Title: "Queues & teams", Panels: []panel{
 			{ID: "pending", Title: "Pending workloads", Must: true, build: lines("queue_pending_workloads", 0, "workloads")},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/fleet"
+	"github.com/servescope/servescope/internal/analyze/health"
 )
 
 // The report is one self-contained document over a window, fit to send:
@@ -70,6 +71,9 @@ type FleetSummary struct {
 	// Clusters is the fleet model per cluster when the series name two or
 	// more (their figures add up to Model's); nil for one cluster.
 	Clusters []*fleet.Model
+	// Unusable are the GPUs judged unusable at the end of the window
+	// (health.Judge, with the pod holding each), nil when none is.
+	Unusable []health.Unusable
 }
 
 // Capacity is the advice for one model: GPUs needed for the observed peak
@@ -192,8 +196,9 @@ func reportSections(s *reportSources) []reportSection {
 			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", build: busyVsWaiting},
 			{ID: "ttft", Title: "TTFT p95", Help: "time to first token, per pod", build: lines("ttft_seconds", 0.95, "seconds")},
 		}},
-		{ID: "gpus", Title: "GPUs", Lead: "Each GPU's mean busy against its memory bandwidth, with the diagnosis regions.", Wide: []string{"quadrant"}, Panels: []panel{
+		{ID: "gpus", Title: "GPUs", Lead: "Each GPU's mean busy against its memory bandwidth, with the diagnosis regions, and the GPUs that are broken.", Wide: []string{"quadrant", "unusable-gpus"}, Panels: []panel{
 			{ID: "quadrant", Title: "Busy vs memory bandwidth", build: quadrant},
+			{ID: "unusable-gpus", Title: "Unusable GPUs", Help: unusableHelp, build: s.unusable},
 		}},
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/fleet"
+	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/testutil/counts"
@@ -113,7 +114,10 @@ func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*Fl
 		Capacity: []Capacity{
 			{Model: "llama-8b", GPU: "NVIDIA H100 80GB HBM3 GPU", Held: 2, PeakDemand: 0.99, MeanBusy: 0.46, Needed: 2, Advice: "none: demand is met"},
 			{Model: reportHostile, GPU: "NVIDIA A100-SXM4-80GB MIG slice", Held: 1, PeakDemand: 1, MeanBusy: 1, Needed: 2, Saturated: true, Advice: "add at least 1 × NVIDIA A100-SXM4-80GB MIG slice"},
-		}}, nil
+		},
+		Unusable: []health.Unusable{{Hostname: "node-2", UUID: "GPU-9", Namespace: "chat", Pod: reportHostile, XIDs: []int{48, 79},
+			Reasons: []string{"HBM row remapping failed (gpu_row_remap_failure 1)", "XIDs repeat (3 within the exporter's 5m0s window)"}, Since: now.Add(-10 * time.Minute)}},
+	}, nil
 }
 
 func newReportHandler(t *testing.T) *Handler {

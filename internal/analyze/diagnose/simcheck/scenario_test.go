@@ -5,6 +5,7 @@
 package simcheck
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -45,6 +46,12 @@ type scenarioRun struct {
 	quick bool
 	// check, if set, tests the final report further.
 	check func(t *testing.T, final *diagnose.Report)
+	// scenario, if set, is the scenario file run under name, changed by
+	// modify (e.g. the exporter without its health collectors).
+	scenario string
+	modify   func(*sim.Scenario)
+	// checkTruth, if set, tests the final report against the truth.
+	checkTruth func(t *testing.T, final *diagnose.Report, truth sim.Truth)
 }
 
 const (
@@ -98,6 +105,11 @@ func TestScenarios(t *testing.T) {
 		{name: "busy-healthy", expect: diagnose.StateHealthy, minPrecision: 1, minRecall: 0.9, gpus: 8, check: noCapacityAdvice},
 		{name: "llamacpp-no-kv", expect: diagnose.StateHealthy, minPrecision: 0.85, minRecall: 0.9, check: noKVNotZero},
 		{name: "memory-bound-kv", expect: diagnose.StateMemoryBound, minPrecision: 0.9, minRecall: 0.9, check: midKV},
+		{name: "gpu-failure", expect: diagnose.StateUnusableGPU, minPrecision: 0.9, minRecall: 0.9, quick: true, checkTruth: unusableAsTruth},
+		// dcgm-exporter's default counters: no XID count, no health status;
+		// the row-remap fields and the last-error gauge are enough.
+		{name: "gpu-failure-default-exporter", scenario: "gpu-failure", modify: func(sc *sim.Scenario) { sc.Exporter.HealthCollectors = false },
+			expect: diagnose.StateUnusableGPU, minPrecision: 0.9, minRecall: 0.9, checkTruth: unusableAsTruth},
 	}
 	var golden strings.Builder
 	golden.WriteString("# scenario state precision recall tp fp fn (pod-minutes; primary state vs truth)\n")
@@ -128,6 +140,9 @@ func TestScenarios(t *testing.T) {
 				if f.Subject.Level == diagnose.LevelModel {
 					fmt.Fprintf(&golden, "%s model %s %s gpus=%d\n", run.name, f.Subject, f.State, f.GPUs)
 				}
+			}
+			for _, u := range final.Unusable {
+				fmt.Fprintf(&golden, "%s unusable %s %s pod=%q xids=%v: %s\n", run.name, u.Hostname, u.UUID, u.Pod, u.XIDs, strings.Join(u.Reasons, "; "))
 			}
 			if run.check != nil {
 				run.check(t, final)
@@ -164,9 +179,12 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 	if gpus == 0 {
 		gpus = simGPUs
 	}
-	sc, err := sim.OpenScenario("", name)
+	sc, err := sim.OpenScenario("", cmp.Or(run.scenario, name))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if run.modify != nil {
+		run.modify(sc)
 	}
 	dir := t.TempDir()
 	// No recording rules (EvalInterval -1): the diagnosis reads the raw
@@ -235,6 +253,9 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 		}
 	}
 	final := diagnose.Analyze(snap.Until(simEnd, evalWindow), th)
+	if run.checkTruth != nil {
+		run.checkTruth(t, final, truth)
+	}
 	return conf, latency, final
 }
 
@@ -298,5 +319,49 @@ func midKV(t *testing.T, r *diagnose.Report) {
 	}
 	if n == 0 {
 		t.Error("no memory-bound pod above 0.25 KV usage: the scenario does not test a mid KV usage")
+	}
+}
+
+// unusableAsTruth: the report's unusable GPUs are the truth's failed
+// GPUs, each with its XID, and neither counts as free capacity: no idle
+// finding names them and the capacity advice holds none of them.
+func unusableAsTruth(t *testing.T, r *diagnose.Report, truth sim.Truth) {
+	t.Helper()
+	want := map[string]int{}
+	for _, f := range truth.GPUFailures {
+		want[f.UUID] = f.XID
+	}
+	got := map[string][]int{}
+	for _, u := range r.Unusable {
+		got[u.UUID] = u.XIDs
+	}
+	if len(want) == 0 {
+		t.Fatal("the truth has no failed GPU")
+	}
+	for uuid, xid := range want {
+		if !slices.Contains(got[uuid], xid) {
+			t.Errorf("failed GPU %s (XID %d): reported %v", uuid, xid, got[uuid])
+		}
+	}
+	for uuid := range got {
+		if _, ok := want[uuid]; !ok {
+			t.Errorf("GPU %s reported unusable, healthy in the truth", uuid)
+		}
+	}
+	held := 0
+	for _, p := range r.Pods {
+		if p.Primary != diagnose.StateUnusableGPU {
+			held += len(p.GPUs)
+		}
+	}
+	for _, f := range r.Findings {
+		if _, broken := want[f.Subject.UUID]; broken && f.Subject.Level == diagnose.LevelGPU && f.State == diagnose.StateIdle {
+			t.Errorf("broken GPU %s advised as idle capacity: %s", f.Subject.UUID, f.Summary)
+		}
+	}
+	for _, c := range r.Capacity {
+		if c.Held > held {
+			t.Errorf("capacity of %s holds %d GPUs, more than the %d usable ones", c.Model, c.Held, held)
+		}
 	}
 }
