@@ -368,6 +368,13 @@ func CheckConfig(path string) (*config.Config, error) {
 	if _, err := Thresholds(cfg); err != nil {
 		return nil, err
 	}
+	cat, err := schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Objectives(cfg, cat); err != nil {
+		return nil, err
+	}
 	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams}); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -385,7 +392,15 @@ func (s *Server) applyLoaded(cfg *config.Config) (err error) {
 	}()
 	if s.rules != nil {
 		interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
-		if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
+		set, err := Objectives(cfg, s.catalog)
+		if err != nil {
+			return err
+		}
+		objectives, err := sloBuiltin(s.catalog, set, interval)
+		if err != nil {
+			return err
+		}
+		if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts, objectives); err != nil {
 			return fmt.Errorf("rules of %s: %w", cfg.File, err)
 		}
 		if err := s.alerter.ApplyConfig(cfg); err != nil {
