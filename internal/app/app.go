@@ -325,7 +325,11 @@ func (s *Server) analysis(cfg *config.Config) error {
 		return fmt.Errorf("fleet model: %w", err)
 	}
 	s.api.Handle("/api/v1/fleet", s.api.Fleet(s.fleet))
-	if s.alerts, err = s.EnableDiagnosis(th, interval); err != nil {
+	objectives, err := Objectives(cfg, s.catalog)
+	if err != nil {
+		return err
+	}
+	if s.alerts, err = s.EnableDiagnosis(th, objectives, interval); err != nil {
 		return err
 	}
 	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
@@ -340,7 +344,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 			return err
 		}
 	}
-	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc,
+	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc, Objectives: objectives,
 		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger})
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/servescope/servescope/internal/analyze/slo"
 )
 
 // Report is the diagnosis over one window: every finding, each pod's
@@ -21,6 +23,9 @@ type Report struct {
 	Models      []ModelStatus `json:"models"`
 	Utilisation Utilisation   `json:"utilisation"`
 	Capacity    []Capacity    `json:"capacity"`
+	// Objectives are the latency objectives per model at At: error budget
+	// remaining and burn rates (none without objectives).
+	Objectives []slo.Status `json:"objectives,omitempty"`
 }
 
 // PodStatus is one pod's primary state and the GPUs it holds.

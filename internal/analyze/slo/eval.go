@@ -36,7 +36,7 @@ type Status struct {
 	Objective Objective `json:"objective"`
 	Cluster   string    `json:"cluster,omitempty"`
 	Model     string    `json:"model"`
-	// Requests is requests per second over the objective's window.
+	// Requests is requests per second over the last hour (0 when none).
 	Requests float64 `json:"requests_per_second"`
 	// ErrorRatio is the fraction of slow requests over the objective's
 	// window (as much of it as the data covers).
@@ -48,7 +48,7 @@ type Status struct {
 	// 3d); a window without requests is not reported.
 	Windows []WindowBurn `json:"windows"`
 	// Firing are the burn-rate alerts whose condition holds: both windows
-	// above the factor and the long one at or above the minimum rate.
+	// above the factor and the short one at or above the minimum rate.
 	Firing []Burn `json:"firing,omitempty"`
 }
 
@@ -121,7 +121,7 @@ func Evaluate(ctx context.Context, q Querier, cat *schema.Catalog, s Set, at tim
 			if !(p.req > 0) || math.IsNaN(p.errs) {
 				continue
 			}
-			st := Status{Objective: o, Cluster: kk.cluster, Model: kk.model, Requests: p.req, ErrorRatio: clamp01(p.errs / p.req)}
+			st := Status{Objective: o, Cluster: kk.cluster, Model: kk.model, ErrorRatio: clamp01(p.errs / p.req)}
 			st.BudgetRemaining = 1 - st.ErrorRatio/o.Budget()
 			for _, w := range append(slices.Clone(RawWindows), LongWindow) {
 				if wp := vals[w][kk]; wp != nil && wp.req > 0 && !math.IsNaN(wp.errs) {
@@ -129,10 +129,11 @@ func Evaluate(ctx context.Context, q Querier, cat *schema.Catalog, s Set, at tim
 					st.Windows = append(st.Windows, WindowBurn{Window: w, Requests: wp.req, ErrorRatio: r, Burn: r / o.Budget()})
 				}
 			}
+			st.Requests = st.requests(time.Hour)
 			for _, b := range Burns {
 				long, okL := st.Burn(b.Long)
 				short, okS := st.Burn(b.Short)
-				if okL && okS && long > b.Factor && short > b.Factor && st.requests(b.Long) >= s.MinRequestRate {
+				if okL && okS && long > b.Factor && short > b.Factor && st.requests(b.Short) >= s.MinRequestRate {
 					st.Firing = append(st.Firing, b)
 				}
 			}

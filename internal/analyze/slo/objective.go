@@ -76,7 +76,7 @@ func (o Objective) String() string {
 // Set is the objectives in force and the alerts' minimum request rate.
 type Set struct {
 	Objectives []Objective
-	// MinRequestRate is the requests per second over an alert's long
+	// MinRequestRate is the requests per second over an alert's short
 	// window below which its burn-rate alerts do not fire.
 	MinRequestRate float64
 }

@@ -66,18 +66,24 @@ func RatioName(w time.Duration) string { return "servescope:slo_error_ratio:rate
 // BudgetName is the recorded error budget remaining.
 const BudgetName = "servescope:slo_error_budget_remaining"
 
-func window(w time.Duration) string { return model.Duration(w).String() }
+// WindowName writes a window as the series names do: 5m, 1h, 3d, 4w.
+func WindowName(w time.Duration) string { return model.Duration(w).String() }
+
+func window(w time.Duration) string { return WindowName(w) }
 
 // Text of the recorded series over placeholders: errors and requests are
 // the recorded 5m series of one objective, ratio_long, ratio_short and
-// requests_long the series of one burn alert's windows, budget and burn the
+// requests_short the series of one burn alert's windows (the gate reads
+// the short window's request rate: the model serves enough requests now,
+// which a long window covering a fresh install's first hours would
+// understate), budget and burn the
 // objective's budget and a burn factor times it.
 const (
 	ratioText     = `errors / (requests > 0)`
 	longRatioText = `sum_over_time(errors[1m]) / (sum_over_time(requests[1m]) > 0)`
 	longRateText  = `avg_over_time(requests[1m])`
 	budgetText    = `1 - sum_over_time(errors[1m]) / (sum_over_time(requests[1m]) > 0) / budget`
-	alertText     = `ratio_long > burn and ratio_short > burn and requests_long >= min_rate`
+	alertText     = `ratio_long > burn and ratio_short > burn and requests_short >= min_rate`
 )
 
 // others lists, per indicator, the models with an objective of their own.
@@ -193,7 +199,7 @@ func alertRule(cat *schema.Catalog, o Objective, b Burn, minRate float64) (rulef
 	vars := map[string]parser.Expr{
 		"ratio_long":    sloSelector(o, RatioName(b.Long)),
 		"ratio_short":   sloSelector(o, RatioName(b.Short)),
-		"requests_long": sloSelector(o, RequestsName(b.Long)),
+		"requests_short": sloSelector(o, RequestsName(b.Short)),
 		"burn":          &parser.NumberLiteral{Val: b.Factor * o.Budget()},
 		"min_rate":      &parser.NumberLiteral{Val: minRate},
 	}
