@@ -90,14 +90,14 @@ type Extension struct {
 	// burn rates and multi-window burn-rate alerts.
 	Objectives []Objective `yaml:"objectives"`
 	// SLOMinRequestRate is the requests per second a model must receive
-	// over an alert's short window for its burn-rate alerts to fire, so a
+	// over the last hour for its burn-rate alerts to fire, so a
 	// handful of slow requests on an idle model pages no one; 0 (unset)
 	// takes DefaultSLOMinRequestRate.
 	SLOMinRequestRate float64 `yaml:"slo_min_request_rate"`
 }
 
 // DefaultSLOMinRequestRate is the burn-rate alerts' minimum request rate
-// (requests per second over the short window) when the config sets none.
+// (requests per second over the last hour) when the config sets none.
 const DefaultSLOMinRequestRate = 0.1
 
 // CheckLabels validates Kubernetes labels (monitor selector labels): each

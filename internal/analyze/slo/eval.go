@@ -48,7 +48,8 @@ type Status struct {
 	// 3d); a window without requests is not reported.
 	Windows []WindowBurn `json:"windows"`
 	// Firing are the burn-rate alerts whose condition holds: both windows
-	// above the factor and the short one at or above the minimum rate.
+	// above the factor and the requests over GateWindow at or above the
+	// minimum rate.
 	Firing []Burn `json:"firing,omitempty"`
 }
 
@@ -129,11 +130,11 @@ func Evaluate(ctx context.Context, q Querier, cat *schema.Catalog, s Set, at tim
 					st.Windows = append(st.Windows, WindowBurn{Window: w, Requests: wp.req, ErrorRatio: r, Burn: r / o.Budget()})
 				}
 			}
-			st.Requests = st.requests(time.Hour)
+			st.Requests = st.requests(GateWindow)
 			for _, b := range Burns {
 				long, okL := st.Burn(b.Long)
 				short, okS := st.Burn(b.Short)
-				if okL && okS && long > b.Factor && short > b.Factor && st.requests(b.Short) >= s.MinRequestRate {
+				if okL && okS && long > b.Factor && short > b.Factor && st.requests(GateWindow) >= s.MinRequestRate {
 					st.Firing = append(st.Firing, b)
 				}
 			}

@@ -76,8 +76,8 @@ func (o Objective) String() string {
 // Set is the objectives in force and the alerts' minimum request rate.
 type Set struct {
 	Objectives []Objective
-	// MinRequestRate is the requests per second over an alert's short
-	// window below which its burn-rate alerts do not fire.
+	// MinRequestRate is the requests per second over GateWindow below
+	// which a model's burn-rate alerts do not fire.
 	MinRequestRate float64
 }
 

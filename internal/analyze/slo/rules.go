@@ -35,6 +35,11 @@ var (
 	LongWindow = 3 * 24 * time.Hour
 )
 
+// GateWindow is the window of the request rate gating every burn-rate
+// alert: the model served at least Set.MinRequestRate over the last hour.
+// (A 3-day or 6-hour rate would understate a model younger than it.)
+const GateWindow = time.Hour
+
 // Burn is one multi-window burn-rate alert of the Google SRE workbook
 // (chapter 5, "Alerting on SLOs", table 5-8): it fires when the error
 // ratio over both windows exceeds Factor times the budget.
@@ -73,17 +78,14 @@ func window(w time.Duration) string { return WindowName(w) }
 
 // Text of the recorded series over placeholders: errors and requests are
 // the recorded 5m series of one objective, ratio_long, ratio_short and
-// requests_short the series of one burn alert's windows (the gate reads
-// the short window's request rate: the model serves enough requests now,
-// which a long window covering a fresh install's first hours would
-// understate), budget and burn the
+// requests_gate the series of one burn alert's windows and of GateWindow, budget and burn the
 // objective's budget and a burn factor times it.
 const (
 	ratioText     = `errors / (requests > 0)`
 	longRatioText = `sum_over_time(errors[1m]) / (sum_over_time(requests[1m]) > 0)`
 	longRateText  = `avg_over_time(requests[1m])`
 	budgetText    = `1 - sum_over_time(errors[1m]) / (sum_over_time(requests[1m]) > 0) / budget`
-	alertText     = `ratio_long > burn and ratio_short > burn and requests_short >= min_rate`
+	alertText     = `ratio_long > burn and ratio_short > burn and requests_gate >= min_rate`
 )
 
 // others lists, per indicator, the models with an objective of their own.
@@ -199,7 +201,7 @@ func alertRule(cat *schema.Catalog, o Objective, b Burn, minRate float64) (rulef
 	vars := map[string]parser.Expr{
 		"ratio_long":    sloSelector(o, RatioName(b.Long)),
 		"ratio_short":   sloSelector(o, RatioName(b.Short)),
-		"requests_short": sloSelector(o, RequestsName(b.Short)),
+		"requests_gate": sloSelector(o, RequestsName(GateWindow)),
 		"burn":          &parser.NumberLiteral{Val: b.Factor * o.Budget()},
 		"min_rate":      &parser.NumberLiteral{Val: minRate},
 	}
