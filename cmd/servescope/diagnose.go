@@ -57,7 +57,7 @@ func diagnoseCommands(a *kingpin.Application, e env) []command {
 	addSettings(rul, &rulSet, withTeamLabel)
 
 	run := func(ctx context.Context, o common, st app.Settings) (*diagnose.Report, error) {
-		return app.Diagnose(ctx, app.DiagnoseOptions{Server: o.server, Cluster: o.cluster, Since: o.since, At: o.at, Recorded: o.recorded, Cost: st.Cost(), Thresholds: st.Thresholds})
+		return app.Diagnose(ctx, app.DiagnoseOptions{Server: o.server, Cluster: o.cluster, Since: o.since, At: o.at, Recorded: o.recorded, Cost: st.Cost(), Thresholds: st.Thresholds, Objectives: st.Objectives})
 	}
 	return []command{
 		fleet,

@@ -34,6 +34,7 @@ func generateCommands(a *kingpin.Application, e env) []command {
 			return err
 		}
 		o.Gen.TeamLabel, o.Thresholds, o.ClusterLabel = st.TeamLabel, st.Thresholds, st.ClusterLabel
+		o.Objectives = st.Objectives
 		if len(o.MonitorLabels) == 0 {
 			o.MonitorLabels = st.MonitorLabels
 		}

@@ -29,7 +29,7 @@ func signalsCommands(a *kingpin.Application, e env) []command {
 	var name string
 	exp.Arg("signal", "Signal name, as listed by `servescope signals`.").Required().StringVar(&name)
 
-	rul := a.Command("rules", "Write the catalog's recording rules (a Prometheus rules file) to stdout.")
+	rul := a.Command("rules", "Write the catalog's recording rules and the latency objectives' rules and burn-rate alerts (a Prometheus rules file) to stdout.")
 	var interval time.Duration
 	rul.Flag("interval", "Evaluation interval of the rule groups.").Default("30s").SetValue(durationValue{&interval})
 
@@ -64,11 +64,11 @@ func signalsCommands(a *kingpin.Application, e env) []command {
 			return cli.WriteExplain(e.stdout, cat, name)
 		}},
 		{clause: rul, run: func(context.Context) error {
-			cat, err := catalog()
+			st, err := set.resolve()
 			if err != nil {
 				return err
 			}
-			b, err := cat.RulesFile(interval)
+			b, err := app.RulesFile(st, interval)
 			if err != nil {
 				return err
 			}

@@ -331,7 +331,11 @@ func (s *Server) analysis(cfg *config.Config) error {
 		return fmt.Errorf("fleet model: %w", err)
 	}
 	s.api.Handle("/api/v1/fleet", s.api.Fleet(s.fleet))
-	if s.alerts, err = s.EnableDiagnosis(th, interval); err != nil {
+	objectives, err := Objectives(cfg, s.catalog)
+	if err != nil {
+		return err
+	}
+	if s.alerts, err = s.EnableDiagnosis(th, objectives, interval); err != nil {
 		return err
 	}
 	s.api.Handle("/api/v1/costs", s.api.Costs(calc))
@@ -346,7 +350,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 			return err
 		}
 	}
-	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc,
+	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc, Objectives: objectives,
 		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger})
 }
 
@@ -374,6 +378,13 @@ func CheckConfig(path string) (*config.Config, error) {
 	if _, err := Thresholds(cfg); err != nil {
 		return nil, err
 	}
+	cat, err := schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Objectives(cfg, cat); err != nil {
+		return nil, err
+	}
 	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams, ReferencePrices: cfg.Servescope.ReferencePrices}); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -391,7 +402,15 @@ func (s *Server) applyLoaded(cfg *config.Config) (err error) {
 	}()
 	if s.rules != nil {
 		interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
-		if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts); err != nil {
+		set, err := Objectives(cfg, s.catalog)
+		if err != nil {
+			return err
+		}
+		objectives, err := sloBuiltin(s.catalog, set, interval)
+		if err != nil {
+			return err
+		}
+		if err := s.rules.ApplyConfig(cfg.Prometheus.RuleFiles, rules.Builtin{Name: "catalog", Groups: s.catalog.RuleGroups(interval)}, s.alerts, objectives); err != nil {
 			return fmt.Errorf("rules of %s: %w", cfg.File, err)
 		}
 		if err := s.alerter.ApplyConfig(cfg); err != nil {

@@ -54,6 +54,16 @@ type BackfillOptions struct {
 	// evaluated over the history, as the live rule manager would have
 	// (default 1m, Prometheus's evaluation_interval); negative skips them.
 	EvalInterval time.Duration
+	// Rules are rule sets evaluated after the catalog's at every
+	// EvalInterval (the latency objectives' rules and alerts), so their
+	// series and ALERTS have the history's past too.
+	Rules []rules.Builtin
+	// OnlyRules skips the catalog's recording rules, evaluating Rules
+	// alone (tests that read raw series and Rules' output only).
+	OnlyRules bool
+	// Notify receives the alerts of Rules as the rule manager sends them
+	// at each evaluation (nil drops them).
+	Notify func(ctx context.Context, expr string, alerts ...*rules.Alert)
 	// Into, when set, is the data directory of a running servescope (or
 	// any store): once the history is written to StoragePath (a scratch
 	// store), it is cut into blocks and moved there, where the server
@@ -227,11 +237,15 @@ func recorder(db *tsdb.DB, opts BackfillOptions) (func(context.Context, time.Tim
 		return nil, fmt.Errorf("signal catalog: %w", err)
 	}
 	eng := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: 2 * time.Minute, MaxSamples: 50_000_000, Logger: opts.Logger, Registerer: prometheus.NewRegistry()})
-	rm, err := rules.New(rules.Options{Logger: opts.Logger, Appendable: db.AppendableV2(), Queryable: db.Queryable(), Engine: eng.Promql(), Interval: opts.EvalInterval})
+	rm, err := rules.New(rules.Options{Logger: opts.Logger, Appendable: db.AppendableV2(), Queryable: db.Queryable(), Engine: eng.Promql(), Interval: opts.EvalInterval, Notify: opts.Notify})
 	if err != nil {
 		return nil, err
 	}
-	if err := rm.ApplyConfig(nil, rules.Builtin{Name: "catalog", Groups: cat.RuleGroups(opts.EvalInterval)}); err != nil {
+	sets := []rules.Builtin{{Name: "catalog", Groups: cat.RuleGroups(opts.EvalInterval)}}
+	if opts.OnlyRules {
+		sets = nil
+	}
+	if err := rm.ApplyConfig(nil, append(sets, opts.Rules...)...); err != nil {
 		return nil, fmt.Errorf("catalog rules: %w", err)
 	}
 	return rm.EvalAt, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/analyze/rules"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -38,8 +39,8 @@ const AlertsBuiltin = "alerts"
 //
 // The diagnosis reads the full catalog queries, not the recorded series, so
 // it also works on backfilled history the rules never evaluated.
-func (s *Server) EnableDiagnosis(th diagnose.Thresholds, interval time.Duration) (rules.Builtin, error) {
-	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Fleet: s.fleet, ClusterLabel: s.catalog.ClusterLabel(), Logger: s.logger})
+func (s *Server) EnableDiagnosis(th diagnose.Thresholds, objectives slo.Set, interval time.Duration) (rules.Builtin, error) {
+	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Fleet: s.fleet, Objectives: objectives, ClusterLabel: s.catalog.ClusterLabel(), Logger: s.logger})
 	if err != nil {
 		return rules.Builtin{}, err
 	}

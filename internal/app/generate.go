@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/present/gen"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -28,6 +29,9 @@ type GenerateOptions struct {
 	ClusterLabel string
 	// Thresholds of the diagnosis alerts; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
+	// Objectives add the latency objectives' recording rules and
+	// burn-rate alerts to the rules file and the PrometheusRule.
+	Objectives slo.Set
 	// Progress, when set, is told after each step (generating each part,
 	// then writing) how many of how many are done.
 	Progress func(done, total int)
@@ -91,6 +95,17 @@ func GenerateFiles(o GenerateOptions) (gen.Files, error) {
 			return nil, fmt.Errorf("alerting rules: %w", err)
 		}
 		in.Alerts = alerts.Groups
+	}
+	if len(o.Objectives.Objectives) > 0 {
+		interval := o.Gen.RuleInterval
+		if interval <= 0 {
+			interval = 30 * time.Second
+		}
+		groups, err := slo.RuleGroups(cat, o.Objectives, interval)
+		if err != nil {
+			return nil, fmt.Errorf("latency objectives: %w", err)
+		}
+		in.Alerts = append(in.Alerts, groups.Groups...)
 	}
 	return gen.Generate(in)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/present/cli"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -65,6 +66,9 @@ type DiagnoseOptions struct {
 	Cost CostOptions
 	// Thresholds of the diagnosis; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
+	// Objectives are the latency objectives whose budgets the report
+	// shows (a finding per model burning one fast).
+	Objectives slo.Set
 }
 
 // Diagnose reads o.Server and diagnoses the window.
@@ -81,7 +85,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*diagnose.Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	r, err := d.Diagnose(ctx, at, o.Since)
+	r, err := d.WithObjectives(o.Objectives).Diagnose(ctx, at, o.Since)
 	if err != nil {
 		return nil, fmt.Errorf("diagnose %s: %w", o.Server, err)
 	}

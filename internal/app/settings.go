@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/config"
 )
 
@@ -31,6 +32,9 @@ type Settings struct {
 	// `generate` (nil when it sets none).
 	MonitorLabels map[string]string
 	Thresholds    diagnose.Thresholds
+	// Objectives are the config's latency objectives, checked against
+	// the catalog's bucket layouts.
+	Objectives slo.Set
 }
 
 // LoadSettings reads the settings of the config at path. A missing file is
@@ -58,6 +62,13 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.ReferencePrices = cfg.Servescope.ReferencePrices
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
+	}
+	cat, err := Catalog(s)
+	if err != nil {
+		return s, err
+	}
+	if s.Objectives, err = Objectives(cfg, cat); err != nil {
+		return s, err
 	}
 	return s, nil
 }

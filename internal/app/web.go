@@ -1,15 +1,18 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/servescope/servescope/internal/analyze/cluster"
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/present/web"
 	"github.com/servescope/servescope/internal/schema"
@@ -29,7 +32,22 @@ type webOptions struct {
 	// evaluates the catalog's rules, as the embedded rule manager and the
 	// backfill do.
 	Recorded bool
-	Logger   *slog.Logger
+	// Objectives are the latency objectives of the dashboard's panel.
+	Objectives slo.Set
+	Logger     *slog.Logger
+}
+
+// sloSource evaluates the latency objectives through a Querier for the
+// dashboard (slo.Evaluate, as diagnose does).
+type sloSource struct {
+	q   query.Querier
+	cat *schema.Catalog
+	set slo.Set
+}
+
+// Objectives implements web.Objectives.
+func (s sloSource) Objectives(ctx context.Context, at time.Time) ([]slo.Status, error) {
+	return slo.Evaluate(ctx, s.q, s.cat, s.set, at)
 }
 
 // errNoFleet: the fleet model is not wired in (no cost calculator).

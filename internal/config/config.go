@@ -89,7 +89,19 @@ type Extension struct {
 	// Diagnosis overrides the diagnosis thresholds; the diagnosis package
 	// owns their schema and decodes this node with DecodeSection.
 	Diagnosis yaml.Node `yaml:"diagnosis"`
+	// Objectives are the latency objectives (SLOs): their error budgets,
+	// burn rates and multi-window burn-rate alerts.
+	Objectives []Objective `yaml:"objectives"`
+	// SLOMinRequestRate is the requests per second a model must receive
+	// over the last hour for its burn-rate alerts to fire, so a
+	// handful of slow requests on an idle model pages no one; 0 (unset)
+	// takes DefaultSLOMinRequestRate.
+	SLOMinRequestRate float64 `yaml:"slo_min_request_rate"`
 }
+
+// DefaultSLOMinRequestRate is the burn-rate alerts' minimum request rate
+// (requests per second over the last hour) when the config sets none.
+const DefaultSLOMinRequestRate = 0.1
 
 // CheckLabels validates Kubernetes labels (monitor selector labels): each
 // key a qualified name, each value a valid label value.
@@ -224,6 +236,9 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 			return nil, err
 		}
 		if err := checkReferencePrices(name, ext, cfg.Servescope.ReferencePrices); err != nil {
+			return nil, err
+		}
+		if err := checkObjectives(name, ext, cfg.Servescope.Objectives, cfg.Servescope.SLOMinRequestRate); err != nil {
 			return nil, err
 		}
 	}

@@ -85,7 +85,7 @@ var adapters = []struct {
 // config and discovery: the analysis, the catalog, the simulator, storage
 // contracts and the terminal and web views stay small and testable.
 var light = []string{
-	"internal/analyze/cost", "internal/analyze/diagnose", "internal/analyze/health", "internal/analyze/query",
+	"internal/analyze/cost", "internal/analyze/diagnose", "internal/analyze/health", "internal/analyze/query", "internal/analyze/slo",
 	"internal/collect/parse", "internal/located", "internal/model", "internal/schema", "internal/sim",
 	"internal/store", "internal/present/cli", "internal/present/web",
 }

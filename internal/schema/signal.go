@@ -148,6 +148,10 @@ type Source struct {
 	Relabel []Alias
 	// Note explains a choice or a caveat; it appears in docs and explain.
 	Note string
+	// Buckets are the default upper bounds of a histogram source's
+	// classic buckets in these versions (nil when not known): a latency
+	// objective's threshold must be one of them to be read exactly.
+	Buckets []float64
 }
 
 // Signal is one canonical signal.

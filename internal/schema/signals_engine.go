@@ -62,18 +62,26 @@ func engineSignals() []Signal {
 			Name: "ttft_seconds", Help: "Time to first token: per-second rate of histogram buckets (le kept).",
 			Unit: UnitSeconds, Kind: KindHistogram, Level: LevelPod, Agg: AggBuckets, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
-				{Exporter: "vllm", Versions: "V0, V1, current", Expr: `rate(vllm:time_to_first_token_seconds_bucket{server=""}[5m])`},
-				{Exporter: "sglang", Versions: "all", Expr: `rate(sglang:time_to_first_token_seconds_bucket[5m])`},
+				{Exporter: "vllm", Versions: "V0, V1, current", Expr: `rate(vllm:time_to_first_token_seconds_bucket{server=""}[5m])`, Buckets: vllmTTFTBuckets},
+				{Exporter: "sglang", Versions: "all", Expr: `rate(sglang:time_to_first_token_seconds_bucket[5m])`, Buckets: sglangTTFTBuckets},
 			},
 		},
 		{
 			Name: "inter_token_latency_seconds", Help: "Time between output tokens: per-second rate of histogram buckets (le kept).",
 			Unit: UnitSeconds, Kind: KindHistogram, Level: LevelPod, Agg: AggBuckets, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
-				{Exporter: "vllm", Versions: "≥0.11, current", Expr: `rate(vllm:inter_token_latency_seconds_bucket{server=""}[5m])`},
-				{Exporter: "vllm", Versions: "V0, V1 <0.13", Expr: `rate(vllm:time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "same observations as inter_token_latency; not request_time_per_output_token, which is a per-request mean"},
-				{Exporter: "sglang", Versions: "current", Expr: `rate(sglang:inter_token_latency_seconds_bucket[5m])`},
+				{Exporter: "vllm", Versions: "≥0.11, current", Expr: `rate(vllm:inter_token_latency_seconds_bucket{server=""}[5m])`, Buckets: vllmITLBuckets},
+				{Exporter: "vllm", Versions: "V0, V1 <0.13", Expr: `rate(vllm:time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "same observations as inter_token_latency; not request_time_per_output_token, which is a per-request mean", Buckets: vllmITLBuckets},
+				{Exporter: "sglang", Versions: "current", Expr: `rate(sglang:inter_token_latency_seconds_bucket[5m])`, Buckets: sglangITLBuckets},
 				{Exporter: "sglang", Versions: "early 2025", Expr: `rate(sglang:time_per_output_token_seconds_bucket[5m])`},
+				{Exporter: "tgi", Versions: "all", Expr: `rate(tgi_request_mean_time_per_token_duration_bucket[5m])`, Note: "per-request mean time per token"},
+			},
+		},
+		{
+			Name: "tpot_seconds", Help: "Time per output token, one observation per finished request (its mean): per-second rate of histogram buckets (le kept).",
+			Unit: UnitSeconds, Kind: KindHistogram, Level: LevelPod, Agg: AggBuckets, Extra: engineExtra(), Range: NonNegative(),
+			Sources: []Source{
+				{Exporter: "vllm", Versions: "≥0.11, current", Expr: `rate(vllm:request_time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "the request's mean time per output token, unlike inter_token_latency's per-step intervals", Buckets: vllmITLBuckets},
 				{Exporter: "tgi", Versions: "all", Expr: `rate(tgi_request_mean_time_per_token_duration_bucket[5m])`, Note: "per-request mean time per token"},
 			},
 		},
@@ -81,8 +89,8 @@ func engineSignals() []Signal {
 			Name: "e2e_latency_seconds", Help: "End-to-end request latency: per-second rate of histogram buckets (le kept).",
 			Unit: UnitSeconds, Kind: KindHistogram, Level: LevelPod, Agg: AggBuckets, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
-				{Exporter: "vllm", Versions: "V0, V1, current", Expr: `rate(vllm:e2e_request_latency_seconds_bucket{server=""}[5m])`},
-				{Exporter: "sglang", Versions: "all", Expr: `rate(sglang:e2e_request_latency_seconds_bucket[5m])`},
+				{Exporter: "vllm", Versions: "V0, V1, current", Expr: `rate(vllm:e2e_request_latency_seconds_bucket{server=""}[5m])`, Buckets: vllmRequestLatencyBuckets},
+				{Exporter: "sglang", Versions: "all", Expr: `rate(sglang:e2e_request_latency_seconds_bucket[5m])`, Buckets: sglangE2EBuckets},
 				{Exporter: "tgi", Versions: "all", Expr: `rate(tgi_request_duration_bucket[5m])`},
 			},
 		},

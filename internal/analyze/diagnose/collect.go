@@ -16,6 +16,7 @@ import (
 	"github.com/servescope/servescope/internal/analyze/fleet"
 	"github.com/servescope/servescope/internal/analyze/health"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -44,6 +45,10 @@ type Options struct {
 	// are two subjects. To diagnose one cluster, pass a Querier scoped to
 	// it (cluster.Scope).
 	ClusterLabel string
+	// Objectives are the latency objectives: Diagnose adds their budgets
+	// and a finding per model whose budget burns fast (the Querier must
+	// then also answer instant queries).
+	Objectives slo.Set
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -56,6 +61,7 @@ type Diagnoser struct {
 	rec     bool
 	th      Thresholds
 	fleet   *fleet.Calculator
+	slo     slo.Set
 	logger  *slog.Logger
 	cluster model.LabelName
 	queries map[string]string
@@ -105,7 +111,7 @@ func New(o Options) (*Diagnoser, error) {
 	if o.ClusterLabel == "" {
 		o.ClusterLabel = cluster.DefaultLabel
 	}
-	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet, cluster: model.LabelName(o.ClusterLabel),
+	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet, slo: o.Objectives, cluster: model.LabelName(o.ClusterLabel),
 		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
 	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
@@ -368,6 +374,9 @@ func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Dura
 	}
 	r := Analyze(s, d.th)
 	if err := d.Fleet(ctx, s, r); err != nil {
+		return nil, err
+	}
+	if err := d.objectives(ctx, r); err != nil {
 		return nil, err
 	}
 	return r, nil

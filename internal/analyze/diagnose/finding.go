@@ -32,7 +32,7 @@ const (
 // States lists the states in order of precedence.
 func States() []State {
 	return []State{StateMissingLayer, StateUnusableGPU, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
-		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateConsolidate, StateHealthy}
+		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateSLOBurn, StateConsolidate, StateHealthy}
 }
 
 func (s State) rank() int {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/health"
+	"github.com/servescope/servescope/internal/analyze/slo"
 )
 
 // Report is the diagnosis over one window: every finding, each pod's
@@ -27,6 +28,9 @@ type Report struct {
 	// (health.Judge), with the pod holding each: excluded from idle and
 	// capacity advice.
 	Unusable []health.Unusable `json:"unusable,omitempty"`
+	// Objectives are the latency objectives per model at At: error budget
+	// remaining and burn rates (none without objectives).
+	Objectives []slo.Status `json:"objectives,omitempty"`
 }
 
 // PodStatus is one pod's primary state and the GPUs it holds.

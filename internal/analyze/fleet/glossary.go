@@ -56,6 +56,12 @@ func Glossary() []Term {
 			"prompt tokens − cached − transferred"},
 		{"money", "GPU-hours priced per GPU-hour by the price book (Kueue flavor, else GPU model), a MIG slice at its share of the card's price; shown rounded to cents.",
 			"Σ GPU-hours × hourly price"},
+		{"objective", "A latency objective (SLO) of the config: the share of a model's requests (target) that must have a latency indicator (TTFT, ITL, TPOT or end-to-end) at or under a threshold, over a window (default 28 days); read from the engine's histogram, so the threshold must be one of its bucket boundaries. Declared for one model or for every model (*), evaluated per model.",
+			"good requests = bucket(le = threshold); slow ratio = 1 − good ÷ all requests"},
+		{"error budget", "The share of requests an objective allows to be slower than its threshold; remaining is what the window's slow requests have not spent (negative when overspent).",
+			"budget = 1 − target; remaining = 1 − slow ratio over the window ÷ budget"},
+		{"burn rate", "How fast slow requests spend the error budget: 1 spends it exactly over the objective's window. The burn-rate alerts (Google SRE workbook) page at 14.4 over 1h and 5m or 6 over 6h and 30m, and open a ticket at 1 over 3d and 6h, when the model served at least slo_min_request_rate requests/s over the last hour.",
+			"slow ratio over a window ÷ budget"},
 	}
 }
 

@@ -77,6 +77,7 @@ func (h *Handler) pages() []page {
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", Must: true, build: tokensPerRequest},
 			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", Must: true, build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},
 			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", Must: true, build: busyVsWaiting},
+			{ID: "objectives", Title: "Latency objectives: error budget and burn rate", Help: objectivesHelp, build: objectivesPanel},
 			{ID: "ttft", Title: "TTFT p95", Must: true, build: lines("ttft_seconds", 0.95, "seconds")},
 			{ID: "itl", Title: "Inter-token latency p95", Must: true, build: lines("inter_token_latency_seconds", 0.95, "seconds")},
 			{ID: "e2e", Title: "End-to-end latency p95", Must: true, build: lines("e2e_latency_seconds", 0.95, "seconds")},

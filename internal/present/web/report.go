@@ -195,6 +195,7 @@ func reportSections(s *reportSources) []reportSection {
 			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},
 			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", build: busyVsWaiting},
 			{ID: "ttft", Title: "TTFT p95", Help: "time to first token, per pod", build: lines("ttft_seconds", 0.95, "seconds")},
+			{ID: "objectives", Title: "Latency objectives: error budget and burn rate", Help: objectivesHelp, build: objectivesPanel},
 		}},
 		{ID: "gpus", Title: "GPUs", Lead: "Each GPU's mean busy against its memory bandwidth, with the diagnosis regions, and the GPUs that are broken.", Wide: []string{"quadrant", "unusable-gpus"}, Panels: []panel{
 			{ID: "quadrant", Title: "Busy vs memory bandwidth", build: quadrant},

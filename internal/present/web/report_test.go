@@ -51,6 +51,7 @@ const reportSeries = `load 1m
   vllm:time_to_first_token_seconds_bucket{namespace="chat",pod="llama-0",instance="10.0.0.1:8000",model_name="llama-8b",le="0.5"} 0+80x120
   vllm:time_to_first_token_seconds_bucket{namespace="chat",pod="llama-0",instance="10.0.0.1:8000",model_name="llama-8b",le="1"} 0+100x120
   vllm:time_to_first_token_seconds_bucket{namespace="chat",pod="llama-0",instance="10.0.0.1:8000",model_name="llama-8b",le="+Inf"} 0+100x120
+  vllm:time_to_first_token_seconds_count{namespace="chat",pod="llama-0",instance="10.0.0.1:8000",model_name="llama-8b"} 0+100x120
   vllm:num_requests_running{namespace="chat",pod=HOSTILE,instance="10.0.0.2:8000",model_name="llama-8b"} 0x120
   vllm:num_requests_waiting{namespace="chat",pod=HOSTILE,instance="10.0.0.2:8000",model_name="llama-8b"} 0x120
   vllm:kv_cache_usage_perc{namespace="chat",pod=HOSTILE,instance="10.0.0.2:8000",model_name="llama-8b"} 0x120
@@ -135,7 +136,7 @@ func newReportHandlerWith(t *testing.T, findings Findings) *Handler {
 		t.Fatal(err)
 	}
 	h, err := New(Options{Querier: eng, Catalog: cat, Findings: findings, Costs: reportFakes{}, Fleet: reportFakes{},
-		Now: func() time.Time { return reportEnd }})
+		Objectives: evalObjectives{q: eng, cat: cat, set: reportObjectives}, Now: func() time.Time { return reportEnd }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +157,10 @@ func TestReport(t *testing.T) {
 	}{
 		{"html", FormatHTML, time.Time{}, "report.html.golden"},
 		{"md", FormatMarkdown, reportEnd, "report.md.golden"},
-		{"html no data", FormatHTML, reportEnd.Add(24 * time.Hour), ""},
-		{"md no data", FormatMarkdown, reportEnd.Add(24 * time.Hour), ""},
+		// Past the latency objectives' 28-day window too, whose budget
+		// still counts a day-old history.
+		{"html no data", FormatHTML, reportEnd.Add(30 * 24 * time.Hour), ""},
+		{"md no data", FormatMarkdown, reportEnd.Add(30 * 24 * time.Hour), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,6 +102,9 @@ type Options struct {
 	// Fleet supplies the report's utilisation summary and capacity advice;
 	// nil makes those panels say "not available".
 	Fleet Fleet
+	// Objectives supplies the latency objectives' budgets and burn rates;
+	// nil makes their panel say "not available".
+	Objectives Objectives
 	// Regions are the GPU quadrant's thresholds; zero means DefaultRegions.
 	Regions Regions
 	// ForCluster, if set, returns the options of the dashboard of one
