@@ -128,6 +128,7 @@ func builtinSignals() []Signal {
 	s = append(s, engineSignals()...)
 	s = append(s, gpuSignals()...)
 	s = append(s, queueSignals()...)
+	s = append(s, admissionSignals()...)
 	s = append(s, namespaceSignals()...)
 	s = append(s, teamSignals()...)
 	return s
