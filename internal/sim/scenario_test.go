@@ -15,7 +15,9 @@ var scenarioNames = []string{"healthy", "idle", "cpu-bound", "memory-bound", "kv
 	"ttft-regression", "poor-spec-decode", "noisy-tenant", "exporter-down", "mixed",
 	// The diagnosis's cases: an engine without KV series, memory-bound at
 	// mid KV usage, a busy fleet that serves its demand.
-	"llamacpp-no-kv", "memory-bound-kv", "busy-healthy"}
+	"llamacpp-no-kv", "memory-bound-kv", "busy-healthy",
+	// Kueue's admission story: queue states (Truth.Queues).
+	"stranded-quota", "quota-starved"}
 
 const scenarioDir = "../../examples/scenarios"
 

@@ -132,6 +132,8 @@ type Truth struct {
 	Pods        []PodTruth        `json:"pods"`
 	Teams       []TeamTruth       `json:"teams"`
 	Deployments []DeploymentTruth `json:"deployments"`
+	// Queues is each ClusterQueue's state per minute.
+	Queues []QueueTruth `json:"queues"`
 }
 
 // teamMinute accumulates a team's current minute.
@@ -223,6 +225,7 @@ func (c *Cluster) closeMinute() {
 		dt.Minutes = trim(append(dt.Minutes, DemandMinute{Time: ts, OfferedRPS: rps, ReplicasDesired: d.replicas,
 			ReplicasRunning: running, ReplicasNeeded: rps / (0.8 * dt.Capacity)}), c.truth.keep)
 	}
+	c.closeQueueMinutes(ts)
 	// Forget pods whose last minute left the retention window.
 	cutoff := ts.Add(-time.Duration(c.truth.keep) * time.Minute)
 	kept := c.truth.order[:0]
@@ -366,6 +369,7 @@ func (c *Cluster) TruthSince(since time.Time) Truth {
 			out.Deployments = append(out.Deployments, cp)
 		}
 	}
+	out.Queues = c.queueTruth(since)
 	sort.SliceStable(out.Pods, func(i, j int) bool {
 		return out.Pods[i].Namespace+"/"+out.Pods[i].Pod < out.Pods[j].Namespace+"/"+out.Pods[j].Pod
 	})
