@@ -135,7 +135,9 @@ func queueStatuses(s *Snapshot, primary map[string]State) []QueueStatus {
 			if q.Cohort != "" {
 				fs.CohortIdle = reading(cohortIdle(s, q, fl, n-1))
 				k := cf{q.Cluster, q.Cohort, fl}
-				for i := range n {
+				// Each step stands for the interval to the next: the
+				// window's n-1 intervals.
+				for i := range n - 1 {
 					nom, res := f.Nominal.at(i), f.Reserved.at(i)
 					if !reported(nom) || !reported(res) {
 						continue
