@@ -72,6 +72,16 @@ func (r Reading) MarshalJSON() ([]byte, error) {
 	return json.Marshal(r.Value)
 }
 
+// UnmarshalJSON reads null as not reported.
+func (r *Reading) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = Reading{}
+		return nil
+	}
+	r.Reported = true
+	return json.Unmarshal(b, &r.Value)
+}
+
 // Text renders the reading with format f, or "not reported".
 func (r Reading) Text(f func(float64) string) string {
 	if !r.Reported {
