@@ -25,6 +25,9 @@ type CostOptions struct {
 	QueueTeams map[string]string
 	// CarbonIntensity is g CO2e per kWh (0: no emissions shown).
 	CarbonIntensity float64
+	// LentQuotaIsIdle keeps lent Kueue quota in the lender's idle quota
+	// (servescope.yml's lent_quota_is_idle).
+	LentQuotaIsIdle bool
 	Logger          *slog.Logger
 }
 
@@ -47,7 +50,7 @@ func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBo
 			return nil, nil, nil, err
 		}
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams, CarbonIntensity: opts.CarbonIntensity, Logger: opts.Logger})
+	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams, CarbonIntensity: opts.CarbonIntensity, LentQuotaIsIdle: opts.LentQuotaIsIdle, Logger: opts.Logger})
 	return calc, cat, pb, err
 }
 

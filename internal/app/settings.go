@@ -24,6 +24,8 @@ type Settings struct {
 	QueueTeams   map[string]string
 	// CarbonIntensity is the config's g CO2e per kWh (0 when unset).
 	CarbonIntensity float64
+	// LentQuotaIsIdle is the config's lent_quota_is_idle.
+	LentQuotaIsIdle bool
 	// MonitorLabels are the config's monitor selector labels for
 	// `generate` (nil when it sets none).
 	MonitorLabels map[string]string
@@ -52,6 +54,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.ClusterLabel = cfg.Servescope.ClusterLabel
 	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	s.CarbonIntensity = cfg.Servescope.CarbonIntensity
+	s.LentQuotaIsIdle = cfg.Servescope.LentQuotaIsIdle
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -74,7 +77,8 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity}
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity,
+		LentQuotaIsIdle: s.LentQuotaIsIdle}
 }
 
 // String says where the settings came from, for messages.

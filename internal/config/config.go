@@ -71,6 +71,10 @@ type Extension struct {
 	// CarbonIntensity is the grid's g CO2e per kWh: cost shows the
 	// emissions of each team's GPU energy with it; 0 (unset) shows none.
 	CarbonIntensity float64 `yaml:"carbon_intensity"`
+	// LentQuotaIsIdle keeps the Kueue nominal quota a team lent to its
+	// cohort in the team's idle quota cost; false (the default) takes the
+	// lent hours out, as the borrower used and pays them.
+	LentQuotaIsIdle bool `yaml:"lent_quota_is_idle"`
 	// MonitorLabels are the labels `generate` puts on every ServiceMonitor,
 	// PodMonitor and PrometheusRule for the Prometheus operator's selectors
 	// (kube-prometheus-stack selects release=<its Helm release name>);
