@@ -64,7 +64,7 @@ func topCommands(a *kingpin.Application, e env) []command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", server, err)
 			}
-			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort, Filter: filter, Fleet: top.FleetLine()})
+			return cli.RenderTop(e.stdout, cli.TopView{Server: server, At: at, Interval: interval, Window: window, Rows: rows, Sort: sort, Filter: filter, Fleet: top.FleetLine(), Queues: top.QueueLine()})
 		}
 		state, err := term.MakeRaw(stdin)
 		if err != nil {

@@ -321,7 +321,8 @@ func (s *Server) analysis(cfg *config.Config) error {
 	interval := time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval)
 	calc, err := NewCostCalculator(CostOptions{
 		TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook,
-		QueueTeams: cfg.Servescope.QueueTeams, CarbonIntensity: cfg.Servescope.CarbonIntensity, ReferencePrices: cfg.Servescope.ReferencePrices, Logger: s.logger,
+		QueueTeams: cfg.Servescope.QueueTeams, CarbonIntensity: cfg.Servescope.CarbonIntensity, ReferencePrices: cfg.Servescope.ReferencePrices,
+		LentQuotaIsIdle: cfg.Servescope.LentQuotaIsIdle, Logger: s.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("cost attribution: %w", err)

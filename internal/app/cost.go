@@ -29,6 +29,9 @@ type CostOptions struct {
 	// ReferencePrices are the config's reference prices per million
 	// input and output tokens, by served model.
 	ReferencePrices []config.ReferencePrice
+	// LentQuotaIsIdle keeps lent Kueue quota in the lender's idle quota
+	// (servescope.yml's lent_quota_is_idle).
+	LentQuotaIsIdle bool
 	Logger          *slog.Logger
 }
 
@@ -56,7 +59,7 @@ func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBo
 		return nil, nil, nil, err
 	}
 	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel, QueueTeams: opts.QueueTeams,
-		CarbonIntensity: opts.CarbonIntensity, ReferencePrices: refs, Logger: opts.Logger})
+		CarbonIntensity: opts.CarbonIntensity, ReferencePrices: refs, LentQuotaIsIdle: opts.LentQuotaIsIdle, Logger: opts.Logger})
 	return calc, cat, pb, err
 }
 

@@ -49,6 +49,7 @@ func (s *Server) EnableDiagnosis(th diagnose.Thresholds, objectives slo.Set, int
 		return rules.Builtin{}, fmt.Errorf("diagnosis: %w", err)
 	}
 	s.api.Handle("/api/v1/diagnoses", s.api.Diagnoses(d))
+	s.api.Handle("/api/v1/queues", s.api.Queues(d))
 	return rules.Builtin{Name: AlertsBuiltin, Groups: groups}, nil
 }
 

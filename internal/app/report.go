@@ -77,7 +77,7 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	}
 	h, err := web.New(web.Options{
 		Querier: q, Catalog: cat, Recorded: o.Recorded, Logger: logger,
-		Findings: fv, Fleet: fv, Costs: fv,
+		Findings: fv, Fleet: fv, Costs: fv, Queues: fv,
 		Regions: web.Regions{IdleBusy: th.IdleBusy, BoundBusy: th.MemoryBoundBusy, BoundDRAM: th.MemoryBoundDRAM},
 		Now:     func() time.Time { return at },
 	})

@@ -28,6 +28,8 @@ type Settings struct {
 	// ReferencePrices are the config's per-model reference prices per
 	// million input and output tokens.
 	ReferencePrices []config.ReferencePrice
+	// LentQuotaIsIdle is the config's lent_quota_is_idle.
+	LentQuotaIsIdle bool
 	// MonitorLabels are the config's monitor selector labels for
 	// `generate` (nil when it sets none).
 	MonitorLabels map[string]string
@@ -60,6 +62,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	s.CarbonIntensity = cfg.Servescope.CarbonIntensity
 	s.ReferencePrices = cfg.Servescope.ReferencePrices
+	s.LentQuotaIsIdle = cfg.Servescope.LentQuotaIsIdle
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -89,7 +92,8 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity, ReferencePrices: s.ReferencePrices}
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity,
+		ReferencePrices: s.ReferencePrices, LentQuotaIsIdle: s.LentQuotaIsIdle}
 }
 
 // String says where the settings came from, for messages.

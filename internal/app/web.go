@@ -81,7 +81,7 @@ func clusterViews(all web.Options, o webOptions, logger *slog.Logger) func(strin
 			mu.Unlock()
 		}
 		out := all
-		out.Querier, out.Findings, out.ForCluster = q, fv, nil
+		out.Querier, out.Findings, out.Queues, out.ForCluster = q, fv, fv, nil
 		if o.Calc != nil {
 			out.Costs, out.Fleet = fv, fv
 		}
@@ -103,7 +103,7 @@ func mountWeb(a *api.API, o webOptions) error {
 		return fmt.Errorf("mount dashboard: %w", err)
 	}
 	opts := web.Options{
-		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: fv,
+		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: fv, Queues: fv,
 		Regions: web.Regions{IdleBusy: th.IdleBusy, BoundBusy: th.MemoryBoundBusy, BoundDRAM: th.MemoryBoundDRAM},
 	}
 	if o.Calc != nil {

@@ -74,6 +74,10 @@ type Extension struct {
 	// ReferencePrices are per served model reference prices per million
 	// input and output tokens, shown beside the cost per million tokens.
 	ReferencePrices []ReferencePrice `yaml:"reference_prices"`
+	// LentQuotaIsIdle keeps the Kueue nominal quota a team lent to its
+	// cohort in the team's idle quota cost; false (the default) takes the
+	// lent hours out, as the borrower used and pays them.
+	LentQuotaIsIdle bool `yaml:"lent_quota_is_idle"`
 	// MonitorLabels are the labels `generate` puts on every ServiceMonitor,
 	// PodMonitor and PrometheusRule for the Prometheus operator's selectors
 	// (kube-prometheus-stack selects release=<its Helm release name>);

@@ -130,6 +130,7 @@ func builtinSignals() []Signal {
 	s = append(s, gpuSignals()...)
 	s = append(s, gpuHealthSignals()...)
 	s = append(s, queueSignals()...)
+	s = append(s, admissionSignals()...)
 	s = append(s, namespaceSignals()...)
 	s = append(s, teamSignals()...)
 	return s

@@ -173,6 +173,9 @@ func (c *Cluster) step(t, dt float64) {
 	}
 	for _, p := range c.pods {
 		if p.job != nil && p.phase == phaseRunning {
+			if !c.readyIfStarted(p.wl) {
+				continue // pulling images: GPUs held, idle
+			}
 			j := p.job
 			for _, g := range p.units {
 				b := j.js.Busy * (0.97 + 0.06*c.rng.Float64())
@@ -184,6 +187,7 @@ func (c *Cluster) step(t, dt float64) {
 			}
 		}
 	}
+	c.observeQueues()
 	c.reapPods(t)
 	approach := 1 - math.Exp(-dt/60)
 	for _, n := range c.nodes {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -22,11 +23,14 @@ type queueCounters struct {
 	evicted                           map[string]float64 // by priority class (reason Preempted)
 	preempted                         float64            // as preempting_cluster_queue, InCohortReclamation
 	wait                              map[string]*hist   // admission wait time by priority class
+	// readyWait (creation to ready) and untilReady (admission to ready)
+	// by priority class, with waitForPodsReady.
+	readyWait, untilReady map[string]*hist
 }
 
 func newQueueCounters() *queueCounters {
 	return &queueCounters{admitted: map[string]float64{}, quotaReserved: map[string]float64{}, finished: map[string]float64{},
-		evicted: map[string]float64{}, wait: map[string]*hist{}}
+		evicted: map[string]float64{}, wait: map[string]*hist{}, readyWait: map[string]*hist{}, untilReady: map[string]*hist{}}
 }
 
 // priorityClass names the WorkloadPriorityClass of a priority value.
@@ -48,9 +52,14 @@ func (c *Cluster) cohortFree(t *team, fl string) int {
 	}
 	free := 0
 	for _, o := range c.teams {
-		if o.spec.Cohort == t.spec.Cohort {
-			free += o.nominal[fl] - o.usage[fl]
+		if o.spec.Cohort != t.spec.Cohort {
+			continue
 		}
+		f := o.nominal[fl] - o.usage[fl]
+		if o != t {
+			f = int(math.Min(float64(f), c.lendingLimit(o, fl)))
+		}
+		free += f
 	}
 	return free
 }
@@ -102,6 +111,7 @@ func (c *Cluster) tryAdmit(w *workload) bool {
 		return false
 	}
 	w.admitted, w.borrowing = true, borrowing
+	w.admittedAt, w.ready = c.now, false
 	t.usage[fl] += w.units
 	pc := priorityClass(w.priority)
 	for _, q := range []*queueCounters{t.kq, t.lqc} {
@@ -115,6 +125,7 @@ func (c *Cluster) tryAdmit(w *workload) bool {
 		}
 		h.observeN(c.now-w.created, 1)
 	}
+	c.readyIfStarted(w)
 	return true
 }
 
@@ -215,7 +226,7 @@ func (c *Cluster) queueStats(t *team) queueStats {
 		}
 		if w.admitted {
 			s.admittedActive++
-		} else if c.cohortFree(t, w.flavor) >= w.units {
+		} else if c.fitsQuota(w) {
 			s.pendingActive++
 		} else {
 			s.pendingInadmissible++

@@ -21,7 +21,7 @@ func kueueFamilies() []famSpec {
 	res := []string{"cohort", "cluster_queue", "flavor", "resource"}
 	lq := []string{"name", "namespace"}
 	with := func(base []string, l ...string) []string { return append(append([]string{}, base...), l...) }
-	return []famSpec{
+	return append([]famSpec{
 		ct("kueue_admission_attempts_total", "The total number of attempts to admit workloads.", "result"),
 		g("kueue_build_info", "Kueue build information.", "git_version", "git_commit", "build_date", "go_version", "compiler", "platform"),
 		g("kueue_pending_workloads", "The number of pending workloads, per 'cluster_queue' and 'status'.", "cluster_queue", "status"),
@@ -52,18 +52,19 @@ func kueueFamilies() []famSpec {
 		g("kueue_local_queue_status", "Reports 'localQueue' with its 'active' status (with possible values 'True', 'False', or 'Unknown').", with(lq, "active")...),
 		g("kueue_local_queue_resource_reservation", "Reports the localQueue's total resource reservation within all the flavors", with(lq, "flavor", "resource")...),
 		g("kueue_local_queue_resource_usage", "Reports the localQueue's total resource usage within all the flavors", with(lq, "flavor", "resource")...),
-	}
+	}, admissionFamilies()...)
 }
 
 // collectKueue renders the Kueue controller; a follower replica exports
 // the gauges only, labelled replica_role="follower".
 func (c *Cluster) collectKueue(em emitter, role string) {
 	leader := role == "leader"
-	em.gauge("kueue_build_info", 1, "v0.19.2", "4b1e3f2a9c7d", "2026-07-30T09:12:44Z", "go1.25.4", "gc", "linux/amd64", role)
+	em.gauge("kueue_build_info", 1, c.sc.Kueue.Version, "4b1e3f2a9c7d", "2026-07-30T09:12:44Z", "go1.25.4", "gc", "linux/amd64", role)
 	if leader {
 		em.counter("kueue_admission_attempts_total", c.kueue.attemptsSuccess, "success", role)
 		em.counter("kueue_admission_attempts_total", c.kueue.attemptsInadmissible, "inadmissible", role)
 	}
+	c.collectCohorts(em, role)
 	for _, t := range c.teams {
 		st := c.queueStats(t)
 		cq := t.cq
@@ -75,7 +76,10 @@ func (c *Cluster) collectKueue(em emitter, role string) {
 		for _, s := range []string{"pending", "active", "terminating"} {
 			em.gauge("kueue_cluster_queue_status", b2f(s == "active"), cq, s, role)
 		}
-		em.gauge("kueue_cluster_queue_info", 1, cq, t.spec.Cohort, t.spec.Cohort, role)
+		if c.kueueAtLeast(kueueMinorResourcePending) {
+			em.gauge("kueue_cluster_queue_info", 1, cq, t.spec.Cohort, t.spec.Cohort, role)
+		}
+		c.collectAdmission(em, t, role)
 		if leader {
 			c.kueueCounters(em, t, role)
 		}
@@ -91,7 +95,7 @@ func (c *Cluster) collectKueue(em emitter, role string) {
 					bl = math.Round(lim * float64(c.plan.flavors[fl].units))
 				}
 				em.gauge("kueue_cluster_queue_borrowing_limit", bl, t.spec.Cohort, cq, fl, r, role)
-				em.gauge("kueue_cluster_queue_lending_limit", math.Inf(1), t.spec.Cohort, cq, fl, r, role)
+				em.gauge("kueue_cluster_queue_lending_limit", c.lendingLimit(t, fl), t.spec.Cohort, cq, fl, r, role)
 			}
 		}
 		if !c.sc.Kueue.LocalQueueMetrics {

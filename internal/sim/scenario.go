@@ -70,6 +70,12 @@ type KueueConfig struct {
 	ClusterQueueResources bool `yaml:"cluster_queue_resources"` // metrics.enableClusterQueueResources
 	Follower              bool `yaml:"follower"`                // a second (HA) replica exporting replica_role="follower"
 	Preemption            bool `yaml:"preemption"`              // reclaimWithinCohort: Any
+	// Version is the Kueue release rendered (default v0.19.2): it selects
+	// which metric families exist (kueueVersionGates).
+	Version string `yaml:"version"`
+	// WaitForPodsReady turns on Kueue's waitForPodsReady, which adds the
+	// ready and admitted-until-ready wait histograms.
+	WaitForPodsReady bool `yaml:"wait_for_pods_ready"`
 }
 
 // Team is a tenant: one namespace, one LocalQueue and one ClusterQueue.
@@ -79,6 +85,7 @@ type Team struct {
 	Cohort         string             `yaml:"cohort"`
 	Quota          map[string]float64 `yaml:"quota"`           // flavor → share of that flavor's GPUs (nominal)
 	BorrowingLimit map[string]float64 `yaml:"borrowing_limit"` // flavor → share; absent = unlimited within the cohort
+	LendingLimit   map[string]float64 `yaml:"lending_limit"`   // flavor → share of nominal others may borrow; absent = all
 }
 
 // Deployment is a serving deployment; each replica is one Kueue workload and one pod.
@@ -143,6 +150,9 @@ type JobSpec struct {
 	Priority int      `yaml:"priority"` // WorkloadPriorityClass value
 	Burst    int      `yaml:"burst"`    // jobs submitted at once (default 1)
 	Busy     float64  `yaml:"busy"`     // engine-active share while running (default 0.95)
+	// Startup is the time from admission until the job's pods are ready
+	// (image pulls, node provisioning): GPUs held, nothing run.
+	Startup Duration `yaml:"startup"`
 }
 
 // Event is something that happens at a point in simulated time: a node
@@ -372,6 +382,9 @@ func (s *Scenario) defaults() {
 		if d.Priority == 0 {
 			d.Priority = 100
 		}
+	}
+	if s.Kueue.Version == "" {
+		s.Kueue.Version = defaultKueueVersion
 	}
 	for i := range s.Jobs {
 		if s.Jobs[i].Burst == 0 {

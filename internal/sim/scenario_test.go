@@ -17,7 +17,9 @@ var scenarioNames = []string{"healthy", "idle", "cpu-bound", "memory-bound", "kv
 	// mid KV usage, a busy fleet that serves its demand.
 	"llamacpp-no-kv", "memory-bound-kv", "busy-healthy",
 	// Broken GPUs (issue 22).
-	"gpu-failure"}
+	"gpu-failure",
+	// Kueue's admission story: queue states (Truth.Queues).
+	"stranded-quota", "quota-starved"}
 
 const scenarioDir = "../../examples/scenarios"
 

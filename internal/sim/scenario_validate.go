@@ -177,6 +177,9 @@ func (s *Scenario) validate() ([]any, string) {
 	default:
 		return []any{"exporter", "hostname_label"}, fmt.Sprintf("hostname_label must be Hostname or hostname, got %q", s.Exporter.HostnameLabel)
 	}
+	if p, r := s.validateKueue(); r != "" {
+		return p, r
+	}
 	if p, r := s.validateTeams(); r != "" {
 		return p, r
 	}
@@ -232,11 +235,8 @@ func (s *Scenario) validateTeams() ([]any, string) {
 			return []any{"teams", i, "name"}, fmt.Sprintf("duplicate team %q", t.Name)
 		}
 		seen[t.Name] = true
-		for _, kind := range []string{"quota", "borrowing_limit"} {
-			m := t.Quota
-			if kind == "borrowing_limit" {
-				m = t.BorrowingLimit
-			}
+		for _, kind := range []string{"quota", "borrowing_limit", "lending_limit"} {
+			m := map[string]map[string]float64{"quota": t.Quota, "borrowing_limit": t.BorrowingLimit, "lending_limit": t.LendingLimit}[kind]
 			for _, fl := range sortedKeys(m) {
 				if !s.hasFlavor(fl) {
 					return []any{"teams", i, kind, fl}, fmt.Sprintf("team %q: unknown flavor %q", t.Name, fl)

@@ -136,6 +136,13 @@ func expectedFamilies() map[string]famExpect {
 	add("histogram", lq+" priority_class"+rr, "kueue_local_queue_admission_wait_time_seconds")
 	add("gauge", lq+" active"+rr, "kueue_local_queue_status")
 	add("gauge", lq+" flavor resource"+rr, "kueue_local_queue_resource_reservation", "kueue_local_queue_resource_usage")
+	// Kueue's admission story (gpu-kueue-cost.md §2.2; pkg/metrics/metrics.go at v0.19.0).
+	add("gauge", "cluster_queue resource"+rr, "kueue_cluster_queue_resource_pending")
+	add("gauge", "cluster_queue reason underlying_cause"+rr, "kueue_unadmitted_workloads")
+	add("gauge", lq+" cluster_queue reason underlying_cause"+rr, "kueue_local_queue_unadmitted_workloads")
+	add("gauge", "cohort flavor resource"+rr, "kueue_cohort_subtree_quota")
+	add("histogram", "cluster_queue priority_class"+rr, "kueue_ready_wait_time_seconds", "kueue_admitted_until_ready_wait_time_seconds")
+	add("histogram", lq+" priority_class"+rr, "kueue_local_queue_ready_wait_time_seconds", "kueue_local_queue_admitted_until_ready_wait_time_seconds")
 	// kube-state-metrics.
 	add("gauge", "namespace label_team", "kube_namespace_labels")
 	add("gauge", "namespace pod uid label_app label_team label_kueue_x_k8s_io_local_queue_name label_kueue_x_k8s_io_cluster_queue_name", "kube_pod_labels")
@@ -161,7 +168,7 @@ func TestSchemaOfEveryFamily(t *testing.T) {
 	t.Parallel()
 	want := expectedFamilies()
 	seen := map[string]bool{}
-	for _, name := range []string{"mixed", "poor-spec-decode", "noisy-tenant", "exporter-down"} {
+	for _, name := range []string{"mixed", "poor-spec-decode", "noisy-tenant", "exporter-down", "quota-starved"} {
 		c := newTestCluster(t, name, 32)
 		c.Step(c.Start().Add(11 * time.Minute)) // every family is out by then; exporter-down's exporters went down at 10m
 		for _, tg := range c.Targets() {

@@ -58,6 +58,10 @@ type team struct {
 	minute  teamMinute
 	kq      *queueCounters // ClusterQueue counters
 	lqc     *queueCounters // LocalQueue counters
+	// qticks counts the queue's states over the current minute; qtruth
+	// holds its closed minutes (kueue_truth.go).
+	qticks map[State]int
+	qtruth []QueueMinute
 }
 
 // deployment is a serving deployment.
@@ -92,11 +96,15 @@ type workload struct {
 	created   float64
 	admitted  bool
 	borrowing bool
-	dep       *deployment
-	job       *jobStream
-	runLeft   float64
-	pod       *pod
-	finished  bool
+	// admittedAt is when the workload was last admitted; ready says its
+	// pods are ready (after the job's startup).
+	admittedAt float64
+	ready      bool
+	dep        *deployment
+	job        *jobStream
+	runLeft    float64
+	pod        *pod
+	finished   bool
 }
 
 // pod is a running (or lingering finished) pod holding GPU units.

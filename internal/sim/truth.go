@@ -138,6 +138,8 @@ type Truth struct {
 	// GPUFailures are the GPUs broken by gpu_failure events, each unusable
 	// from its Since on.
 	GPUFailures []GPUFailureTruth `json:"gpu_failures,omitempty"`
+	// Queues is each ClusterQueue's state per minute.
+	Queues []QueueTruth `json:"queues"`
 }
 
 // teamMinute accumulates a team's current minute.
@@ -229,6 +231,7 @@ func (c *Cluster) closeMinute() {
 		dt.Minutes = trim(append(dt.Minutes, DemandMinute{Time: ts, OfferedRPS: rps, ReplicasDesired: d.replicas,
 			ReplicasRunning: running, ReplicasNeeded: rps / (0.8 * dt.Capacity)}), c.truth.keep)
 	}
+	c.closeQueueMinutes(ts)
 	// Forget pods whose last minute left the retention window.
 	cutoff := ts.Add(-time.Duration(c.truth.keep) * time.Minute)
 	kept := c.truth.order[:0]
@@ -376,6 +379,7 @@ func (c *Cluster) TruthSince(since time.Time) Truth {
 		}
 	}
 	out.Models = c.modelTruths()
+	out.Queues = c.queueTruth(since)
 	sort.SliceStable(out.Pods, func(i, j int) bool {
 		return out.Pods[i].Namespace+"/"+out.Pods[i].Pod < out.Pods[j].Namespace+"/"+out.Pods[j].Pod
 	})

@@ -538,6 +538,9 @@ func (st *state) toHours() map[bucket]float64 {
 		conv(r.pod)
 		conv(r.kueue)
 		conv(r.used)
+		conv(r.borrowed)
+		conv(r.lent)
+		conv(r.quotaIdle)
 	}
 	conv(st.capacities)
 	conv(st.podAlloc)

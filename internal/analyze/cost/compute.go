@@ -150,12 +150,17 @@ func (b bucket) name() string {
 type acc struct {
 	reserved, pod, kueue, used map[bucket]float64
 	hasKueue                   bool
+	// borrowed, lent and quotaIdle are the cohort borrowing's GPU-points
+	// (borrow.go); hasQuotaUse says the queue's reservation is reported.
+	borrowed, lent, quotaIdle map[bucket]float64
+	hasQuotaUse               bool
 	// energyJ is the energy of the GPUs the allocation's pods held, in J.
 	energyJ float64
 }
 
 func newAcc() *acc {
-	return &acc{reserved: map[bucket]float64{}, pod: map[bucket]float64{}, kueue: map[bucket]float64{}, used: map[bucket]float64{}}
+	return &acc{reserved: map[bucket]float64{}, pod: map[bucket]float64{}, kueue: map[bucket]float64{}, used: map[bucket]float64{},
+		borrowed: map[bucket]float64{}, lent: map[bucket]float64{}, quotaIdle: map[bucket]float64{}}
 }
 
 func sum(m map[bucket]float64) float64 {
@@ -178,6 +183,8 @@ func sortedBuckets(m map[bucket]float64) []bucket {
 // data is everything one set reads.
 type data struct {
 	requests, running, podLabels, nsTeam, nodes, alloc, busy, lq, cq, quota, cards []series
+	// reserve is the ClusterQueues' reservation (borrow.go).
+	reserve []series
 	// energy is gpu_energy_joules per GPU and point (loadEnergy).
 	energy *energyData
 	// promptTok and genTok are the token rates per pod and model_name.
@@ -199,6 +206,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	}{
 		{&d.requests, c.q.requests}, {&d.running, c.q.running}, {&d.podLabels, c.q.podLabels}, {&d.nsTeam, c.q.nsTeam}, {&d.nodes, c.q.nodes},
 		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
+		{&d.reserve, c.q.cqReserve},
 		{&d.cards, c.q.cards}, {&d.promptTok, c.q.promptTok}, {&d.genTok, c.q.genTok},
 		{&d.serving, c.q.serving}, {&d.computedTok, c.q.computedTok}, {&d.cachedTok, c.q.cachedTok}, {&d.transferTok, c.q.transferTok},
 	}
@@ -365,6 +373,7 @@ func (c *Calculator) computeSet(ctx context.Context, q Querier, start, end time.
 	st.capacityPoints()
 	source := st.kueue()
 	st.reserved()
+	st.borrowing()
 	st.energy()
 	if !st.coverage(set) {
 		// Not an error: a window before the first scrape or after the
@@ -514,6 +523,13 @@ func (c *Calculator) finish(set *Set, rows map[string]*acc, idle, podAlloc map[b
 			a.IdleCost = price(share, &Allocation{})
 		}
 		a.TotalCost = a.Cost + a.IdleCost
+		a.BorrowedGPUHours, a.LentGPUHours = sum(r.borrowed), sum(r.lent)
+		a.BorrowedCost, a.LentCredit = price(r.borrowed, &Allocation{}), price(r.lent, &Allocation{})
+		if r.hasQuotaUse {
+			qi := sum(r.quotaIdle)
+			a.QuotaIdleGPUHours = &qi
+			a.QuotaIdleCost = price(r.quotaIdle, &Allocation{})
+		}
 		c.setEnergy(&a, r.energyJ)
 		if a.ReservedGPUHours == 0 && a.AllocatedGPUHours == 0 && a.PodGPUHours == 0 && a.UsedGPUHours == 0 && a.EnergyKWh == 0 {
 			continue
@@ -580,6 +596,10 @@ func addTo(t *Allocation, a Allocation) {
 	t.UnpricedGPUHours += a.UnpricedGPUHours
 	t.EnergyKWh += a.EnergyKWh
 	t.EmissionsKgCO2e += a.EmissionsKgCO2e
+	t.BorrowedGPUHours += a.BorrowedGPUHours
+	t.LentGPUHours += a.LentGPUHours
+	t.BorrowedCost += a.BorrowedCost
+	t.LentCredit += a.LentCredit
 	for _, u := range a.Unpriced {
 		if !slices.Contains(t.Unpriced, u) {
 			t.Unpriced = append(t.Unpriced, u)

@@ -87,6 +87,10 @@ type Options struct {
 	// many clusters send to one backend; default "cluster". Each cluster is
 	// computed on its own and the results added.
 	ClusterLabel string
+	// LentQuotaIsIdle counts the nominal quota a team lent to its cohort
+	// as its idle quota (QuotaIdleGPUHours) all the same; false (the
+	// default) takes the lent hours out: the borrower used and pays them.
+	LentQuotaIsIdle bool
 	// CarbonIntensity, if positive, is the grid's g CO2e per kWh: the
 	// allocations' energy is shown with its emissions.
 	CarbonIntensity float64
@@ -278,6 +282,22 @@ type Allocation struct {
 	// EmissionsKgCO2e is EnergyKWh × the configured carbon intensity
 	// (absent without one).
 	EmissionsKgCO2e float64 `json:"emissionsKgCo2e,omitempty"`
+	// BorrowedGPUHours are GPU-hours the allocation's ClusterQueues
+	// reserved above their nominal quota, borrowed from their cohort;
+	// BorrowedCost is their price, charged to it (and already in Cost).
+	// LentGPUHours are its unused nominal quota its cohort borrowed (its
+	// share of the cohort's unused quota times the cohort's borrowing);
+	// LentCredit is their price, credited to it.
+	BorrowedGPUHours float64 `json:"borrowedGpuHours,omitempty"`
+	LentGPUHours     float64 `json:"lentGpuHours,omitempty"`
+	BorrowedCost     Micros  `json:"borrowedCost,omitempty"`
+	LentCredit       Micros  `json:"lentCredit,omitempty"`
+	// QuotaIdleGPUHours is the nominal quota its ClusterQueues did not
+	// reserve, less what they lent unless Options.LentQuotaIsIdle; nil
+	// when Kueue reports no reservation (enableClusterQueueResources
+	// off). QuotaIdleCost is its price.
+	QuotaIdleGPUHours *float64 `json:"quotaIdleGpuHours,omitempty"`
+	QuotaIdleCost     Micros   `json:"quotaIdleCost,omitempty"`
 }
 
 // Compute runs a request over q.

@@ -36,7 +36,8 @@ type queries struct {
 	busyUtil  string // the same from GPU_UTIL, for exporters without profiling
 	lqUsage   string // Kueue LocalQueue usage: namespace, name, flavor, resource
 	cqUsage   string // Kueue ClusterQueue usage: cluster_queue, flavor, resource
-	quota     string // Kueue nominal quota: cluster_queue, flavor, resource
+	quota     string // Kueue nominal quota: cluster_queue, cohort, flavor, resource
+	cqReserve string // Kueue ClusterQueue reservation: cluster_queue, cohort, flavor, resource
 	cards     string // physical GPUs per node: hostname (distinct dcgm-exporter uuids)
 	energy    string // the catalog's gpu_energy_joules
 	// promptTok and genTok are the catalog's token rates per pod and
@@ -184,7 +185,8 @@ func buildQueries(cat *schema.Catalog, teamKey string) (*queries, error) {
 		}},
 		{&q.lqUsage, one(`kueue_local_queue_resource_usage{resource=~"`+kueueGPUResources+`",replica_role!="follower"}`, false, parser.SUM, withAliases(false, "name", "flavor", "resource")...)},
 		{&q.cqUsage, one(`kueue_cluster_queue_resource_usage{resource=~"`+kueueGPUResources+`",replica_role!="follower"}`, false, parser.SUM, "cluster_queue", "flavor", "resource")},
-		{&q.quota, one(`kueue_cluster_queue_nominal_quota{resource=~"`+kueueGPUResources+`",replica_role!="follower"}`, false, parser.SUM, "cluster_queue", "flavor", "resource")},
+		{&q.quota, one(`kueue_cluster_queue_nominal_quota{resource=~"`+kueueGPUResources+`",replica_role!="follower"}`, false, parser.SUM, "cluster_queue", "cohort", "flavor", "resource")},
+		{&q.cqReserve, one(`kueue_cluster_queue_resource_reservation{resource=~"`+kueueGPUResources+`",replica_role!="follower"}`, false, parser.SUM, "cluster_queue", "cohort", "flavor", "resource")},
 	}
 	for _, s := range specs {
 		e, err := s.build()
@@ -228,5 +230,5 @@ func Queries(cat *schema.Catalog, teamKey string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{q.requests, q.running, q.podLabels, q.nsTeam, q.nodes, q.alloc, q.busy, q.busyUtil, q.lqUsage, q.cqUsage, q.quota, q.cards}, nil
+	return []string{q.requests, q.running, q.podLabels, q.nsTeam, q.nodes, q.alloc, q.busy, q.busyUtil, q.lqUsage, q.cqUsage, q.quota, q.cqReserve, q.cards}, nil
 }

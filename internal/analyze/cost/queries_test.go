@@ -27,7 +27,7 @@ func TestQueriesGolden(t *testing.T) {
 		for _, l := range []struct{ name, q string }{
 			{"requests", q.requests}, {"running", q.running}, {"podLabels", q.podLabels}, {"nsTeam", q.nsTeam},
 			{"nodes", q.nodes}, {"alloc", q.alloc}, {"busy", q.busy}, {"busyUtil", q.busyUtil},
-			{"lqUsage", q.lqUsage}, {"cqUsage", q.cqUsage}, {"quota", q.quota},
+			{"lqUsage", q.lqUsage}, {"cqUsage", q.cqUsage}, {"quota", q.quota}, {"cqReserve", q.cqReserve},
 		} {
 			b.WriteString(l.name + ": " + l.q + "\n")
 		}

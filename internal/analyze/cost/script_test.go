@@ -2,6 +2,7 @@ package cost_test
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,18 +25,25 @@ gpus:
 `
 
 // TestScripts runs testdata/*.test: promqltest `load` blocks, then one
-// `cost <start> <end> [by=…] [shareIdle] [step=…] [split=…] [cluster=…]` line per
+// `cost <start> <end> [by=…] [shareIdle] [step=…] [split=…] [cluster=…] [lentIdle]` line per
 // report (times are offsets from the epoch, as in promqltest). The reports
 // are compared with testdata/<name>.golden.json; -update rewrites them.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	calc := newCalc(t, map[string]string{"ml-cq": "ml"})
+	// lentIdle: the config switch that keeps lent quota in the lender's
+	// idle quota.
+	lentIdle := newCalcWith(t, cost.Options{QueueTeams: map[string]string{"ml-cq": "ml"}, LentQuotaIsIdle: true})
 	script.Run(t, filepath.Join("testdata", "*.test"), map[string]script.Verb{
 		"cost": func(t *testing.T, q query.Querier, s *script.Script, c *script.Command) any {
 			if len(c.Body) > 0 {
 				t.Fatalf("%s: a cost line takes no lines under it", c.Where(s))
 			}
-			rep, err := calc.Compute(t.Context(), q, parseCmd(t, c.Text))
+			cl := calc
+			if slices.Contains(strings.Fields(c.Text), "lentIdle") {
+				cl = lentIdle
+			}
+			rep, err := cl.Compute(t.Context(), q, parseCmd(t, c.Text))
 			if err != nil {
 				t.Fatalf("%s: %v", c.Where(s), err)
 			}
@@ -46,6 +54,13 @@ func TestScripts(t *testing.T) {
 
 func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
 	t.Helper()
+	return newCalcWith(t, cost.Options{QueueTeams: queueTeams})
+}
+
+// newCalcWith is newCalc with options (the catalog and the test prices
+// set here).
+func newCalcWith(t testing.TB, o cost.Options) *cost.Calculator {
+	t.Helper()
 	cat, err := schema.New(schema.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +69,8 @@ func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calc, err := cost.New(cost.Options{Catalog: cat, Prices: pb, QueueTeams: queueTeams})
+	o.Catalog, o.Prices = cat, pb
+	calc, err := cost.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +120,9 @@ func parseCmd(t *testing.T, c string) cost.Request {
 			req.Split, err = time.ParseDuration(v)
 		case "cluster":
 			req.Cluster = v
+		case "lentIdle":
+			// A calculator option (Options.LentQuotaIsIdle): TestScripts
+			// picks the calculator by it.
 		default:
 			t.Fatalf("%q: unknown option %q", c, o)
 		}

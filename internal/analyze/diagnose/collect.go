@@ -145,6 +145,9 @@ func New(o Options) (*Diagnoser, error) {
 	if d.health, err = health.NewReader(o.Catalog, o.Recorded, o.ClusterLabel); err != nil {
 		return nil, fmt.Errorf("diagnose: %w", err)
 	}
+	if err := d.prepareQueues(o.Catalog, o.Recorded); err != nil {
+		return nil, err
+	}
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(downQuery)
 	if err != nil {
 		return nil, fmt.Errorf("diagnose: parse %q: %w", downQuery, err)
@@ -309,6 +312,9 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		s.Targets = append(s.Targets, t)
 	}
 
+	if err := d.snapshotQueues(ctx, s, rng); err != nil {
+		return nil, err
+	}
 	slices.Sort(gpuOrder)
 	byPod := map[string][]int{}
 	for _, k := range gpuOrder {

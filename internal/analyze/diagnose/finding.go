@@ -24,6 +24,10 @@ const (
 	StateBacklog        State = "backlog"
 	StateTTFTRegression State = "ttft_regression"
 	StateMemoryBound    State = "memory_bound"
+	// Queue states (detect_kueue.go): what holds a ClusterQueue's work back.
+	StateStrandedQuota      State = "stranded_quota"
+	StateQuotaStarved       State = "quota_starved"
+	StateAdmittedNotRunning State = "admitted_not_running"
 	// StateConsolidate is a model-level state: GPUs could be freed.
 	StateConsolidate State = "consolidate"
 	StateHealthy     State = "healthy"
@@ -32,7 +36,8 @@ const (
 // States lists the states in order of precedence.
 func States() []State {
 	return []State{StateMissingLayer, StateUnusableGPU, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
-		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateSLOBurn, StateConsolidate, StateHealthy}
+		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateSLOBurn,
+		StateStrandedQuota, StateQuotaStarved, StateAdmittedNotRunning, StateConsolidate, StateHealthy}
 }
 
 func (s State) rank() int {
@@ -61,6 +66,8 @@ const (
 	LevelGPU   Level = "gpu"
 	LevelModel Level = "model"
 	LevelFleet Level = "fleet"
+	// LevelQueue is a Kueue ClusterQueue.
+	LevelQueue Level = "queue"
 )
 
 // Subject identifies what a finding is about; only the fields of its level
@@ -78,6 +85,8 @@ type Subject struct {
 	Hostname string `json:"hostname,omitempty"`
 	UUID     string `json:"uuid,omitempty"`
 	MIG      string `json:"mig,omitempty"`
+	// ClusterQueue identifies a Kueue ClusterQueue.
+	ClusterQueue string `json:"cluster_queue,omitempty"`
 }
 
 // String renders the subject for tables and logs.
@@ -93,6 +102,8 @@ func (s Subject) String() string {
 		return id
 	case LevelModel:
 		return s.Model
+	case LevelQueue:
+		return "queue/" + s.ClusterQueue
 	}
 	return string(s.Level)
 }
@@ -133,6 +144,9 @@ type Finding struct {
 	// GPUHours is the GPU-hours at stake over the window: the GPUs the
 	// subject holds (or the finding would add or free) × the window.
 	GPUHours float64 `json:"gpu_hours_at_stake"`
+	// queueGPUs are the GPUs a queue finding concerns (idle quota,
+	// nominal quota, or GPUs held while not running), set by its detector.
+	queueGPUs int
 }
 
 // sortFindings orders findings by impact: severity (critical first,
@@ -160,7 +174,7 @@ func severityRank(f Finding) int {
 }
 
 func levelRank(l Level) int {
-	return slices.Index([]Level{LevelFleet, LevelModel, LevelPod, LevelGPU}, l)
+	return slices.Index([]Level{LevelFleet, LevelModel, LevelQueue, LevelPod, LevelGPU}, l)
 }
 
 // stakes sets each finding's GPU-hours at stake: the GPUs its subject
@@ -191,6 +205,8 @@ func stakes(s *Snapshot, r *Report) {
 			}
 		case LevelFleet:
 			n = len(s.GPUs)
+		case LevelQueue:
+			n = f.queueGPUs
 		}
 		f.GPUHours = round(float64(n) * h)
 	}

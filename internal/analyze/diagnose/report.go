@@ -31,6 +31,9 @@ type Report struct {
 	// Objectives are the latency objectives per model at At: error budget
 	// remaining and burn rates (none without objectives).
 	Objectives []slo.Status `json:"objectives,omitempty"`
+	// Queues is each Kueue ClusterQueue's primary state and view
+	// (view_kueue.go).
+	Queues []QueueStatus `json:"queues,omitempty"`
 }
 
 // PodStatus is one pod's primary state and the GPUs it holds.
@@ -98,6 +101,9 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 	}
 	r.Findings = append(r.Findings, modelFindings(s, r.Capacity, th)...)
 	r.Utilisation = utilisation(s, th)
+	qf, qprimary := queueFindings(s, th)
+	r.Findings = append(r.Findings, qf...)
+	r.Queues = queueStatuses(s, qprimary)
 	if len(s.GPUs) == 0 && len(s.Pods) > 0 {
 		r.Findings = append(r.Findings, Finding{Subject: Subject{Level: LevelFleet}, State: StateMissingLayer,
 			Severity: SeverityWarning, Confidence: 0.9, Since: s.Window.Start,

@@ -33,6 +33,9 @@ import (
 //	model <namespace/pod> <name>         the pod's model name
 //	engine <namespace/pod> <exporter>    the engine the catalog recognised
 //	no-pod <subject> <any>               the pod is not diagnosed
+//	queue <queue/name> <state>           the ClusterQueue's primary state
+//	view <queue/name> <field> <value>    a number of the queue's view (QueueView
+//	                                     fields; "not-reported" for none)
 //	capacity <model> <gpu kind> <delta>  the capacity advice for the model on that
 //	                                     kind of GPU (spaces in the kind as _)
 //	step <any> <duration>                the snapshot's step (report window / steps)
@@ -101,6 +104,11 @@ func TestScripts(t *testing.T) {
 				if x.n, err = strconv.Atoi(fs[3]); err != nil {
 					t.Fatalf("%s:%d: capacity delta: %v", s.Path, l.Line, err)
 				}
+			case "view":
+				if len(fs) != 4 {
+					t.Fatalf("%s:%d: view wants <queue/name> <field> <value>", s.Path, l.Line)
+				}
+				x.text = fs[3]
 			case "error", "step":
 				x.text = strings.Join(fs[2:], " ")
 			}
@@ -166,6 +174,18 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 			}
 		}
 		t.Errorf("%s: no pod %s diagnosed", where, x.subject)
+	case "queue":
+		for _, q := range rep.Queues {
+			if subjectName(q.Subject) == x.subject {
+				if string(q.Primary) != x.state {
+					t.Errorf("%s: %s primary %s, want %s (findings %v)", where, x.subject, q.Primary, x.state, about)
+				}
+				return
+			}
+		}
+		t.Errorf("%s: no queue %s diagnosed", where, x.subject)
+	case "view":
+		checkQueueView(t, where, rep, x)
 	case "no-pod":
 		if slices.ContainsFunc(rep.Pods, func(p diagnose.PodStatus) bool { return subjectName(p.Subject) == x.subject }) {
 			t.Errorf("%s: pod %s diagnosed", where, x.subject)

@@ -202,10 +202,12 @@ type Target struct {
 // Snapshot is everything the detectors read: the pods, GPUs and down
 // targets over a window, and the query behind each signal (for evidence).
 type Snapshot struct {
-	Window  Window            `json:"window"`
-	Pods    []Pod             `json:"pods"`
-	GPUs    []GPU             `json:"gpus"`
-	Targets []Target          `json:"targets,omitempty"`
+	Window  Window   `json:"window"`
+	Pods    []Pod    `json:"pods"`
+	GPUs    []GPU    `json:"gpus"`
+	Targets []Target `json:"targets,omitempty"`
+	// Queues are the Kueue ClusterQueues (snapshot_kueue.go).
+	Queues  []Queue           `json:"queues,omitempty"`
 	Queries map[string]string `json:"queries,omitempty"`
 }
 
@@ -238,6 +240,9 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	for _, d := range s.Targets {
 		d.Down = d.Down.slice(from, to)
 		out.Targets = append(out.Targets, d)
+	}
+	for _, q := range s.Queues {
+		out.Queues = append(out.Queues, q.slice(from, to))
 	}
 	return out
 }

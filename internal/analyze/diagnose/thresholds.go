@@ -73,6 +73,18 @@ type Thresholds struct {
 	// this lower the confidence (a TP group should move together).
 	GPUDisagree float64 `yaml:"gpu_disagree"`
 
+	// Kueue queues (detect_kueue.go). QuotaStarvedWait: an admission wait
+	// p95 above it, while the queue's reserved GPUs are at least
+	// QueueSaturated of its nominal quota, is quota starvation.
+	// StrandedIdleGPUs: at least this many GPU-equivalents of nominal quota
+	// unused elsewhere in the cohort while workloads wait for quota is
+	// stranded quota. AdmittedReadyWait: an admitted-until-ready p95 above
+	// it is admitted-but-not-running.
+	QuotaStarvedWait  time.Duration `yaml:"quota_starved_wait"`
+	QueueSaturated    float64       `yaml:"queue_saturated"`
+	StrandedIdleGPUs  float64       `yaml:"stranded_idle_gpus"`
+	AdmittedReadyWait time.Duration `yaml:"admitted_ready_wait"`
+
 	// Alert durations (the rules' `for:`).
 	KVHighFor       time.Duration `yaml:"kv_high_for"`
 	KVSaturatedFor  time.Duration `yaml:"kv_saturated_for"`
@@ -144,6 +156,10 @@ func DefaultThresholds() Thresholds {
 		TTFTMinIncrease:           250 * time.Millisecond,
 		SpecAcceptance:            0.5,
 		GPUDisagree:               0.3,
+		QuotaStarvedWait:          5 * time.Minute,
+		QueueSaturated:            0.9,
+		StrandedIdleGPUs:          1,
+		AdmittedReadyWait:         5 * time.Minute,
 		KVHighFor:                 5 * time.Minute,
 		KVSaturatedFor:            2 * time.Minute,
 		QueuedFor:                 5 * time.Minute,
@@ -175,6 +191,7 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 		{"scale_out_busy", th.ScaleOutBusy}, {"consolidate_busy", th.ConsolidateBusy},
 		{"target_busy", th.TargetBusy}, {"low_busy", th.LowBusy}, {"high_busy", th.HighBusy},
 		{"spec_acceptance", th.SpecAcceptance}, {"gpu_disagree", th.GPUDisagree},
+		{"queue_saturated", th.QueueSaturated},
 	}
 	for _, r := range ratios {
 		if !(r.v > 0 && r.v <= 1) {
@@ -213,6 +230,15 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	}
 	if th.HostBoundRunning <= 0 {
 		bad("host_bound_running", "%g must be positive", th.HostBoundRunning)
+	}
+	if th.StrandedIdleGPUs <= 0 {
+		bad("stranded_idle_gpus", "%g must be positive", th.StrandedIdleGPUs)
+	}
+	if th.QuotaStarvedWait <= 0 {
+		bad("quota_starved_wait", "%s must be positive", th.QuotaStarvedWait)
+	}
+	if th.AdmittedReadyWait <= 0 {
+		bad("admitted_ready_wait", "%s must be positive", th.AdmittedReadyWait)
 	}
 	if th.Step <= 0 {
 		bad("step", "%s must be positive", th.Step)

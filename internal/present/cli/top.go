@@ -56,6 +56,7 @@ type Top struct {
 	mu       sync.Mutex
 	diagEnd  time.Time                    // end (truncated) of the cached diagnosis
 	fleet    string                       // the fleet line of the cached diagnosis
+	queues   string                       // the queue line of the cached diagnosis
 	diagnose map[podKey]diagnose.State    // each pod's primary state at diagEnd
 	severity map[podKey]diagnose.Severity // the primary finding's severity
 }
@@ -186,6 +187,7 @@ func (t *Top) diagnosis(ctx context.Context, at time.Time) (map[podKey]diagnose.
 		}
 	}
 	t.diagEnd, t.diagnose, t.severity = end, states, severities
+	t.queues = queueLine(r.Queues)
 	var line []string
 	if m := r.Utilisation.Fleet; m != nil {
 		line = append(line, fmt.Sprintf("fleet: %s, busy %.0f%% over %s", fleet.GPUsText(m.GPUs), m.Busy*100, model.Duration(t.window)))

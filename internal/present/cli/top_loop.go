@@ -308,6 +308,9 @@ func RunTop(ctx context.Context, o TopLoopOptions) (err error) {
 				if f, ok := o.Source.(interface{ FleetLine() string }); ok {
 					v.Fleet = f.FleetLine()
 				}
+				if q, ok := o.Source.(interface{ QueueLine() string }); ok {
+					v.Queues = q.QueueLine()
+				}
 			}
 		case <-ticker.C:
 			if !inflight {

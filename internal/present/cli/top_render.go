@@ -40,6 +40,8 @@ type TopView struct {
 	Offset int
 	// Fleet is the fleet model's line (Top.FleetLine), under the title.
 	Fleet string
+	// Queues is the Kueue queue line (Top.QueueLine), under the fleet's.
+	Queues string
 }
 
 // topKeys is the help line of the interactive view.
@@ -72,6 +74,9 @@ func (v TopView) head(rows int) []string {
 	head := []string{title}
 	if v.Fleet != "" {
 		head = append(head, v.Fleet)
+	}
+	if v.Queues != "" {
+		head = append(head, v.Queues)
 	}
 	if v.Filter != "" || v.Typing {
 		f := "filter: " + v.Filter

@@ -260,3 +260,25 @@ func TestTopSort(t *testing.T) {
 		t.Error("ParseTopColumn(cpu): no error")
 	}
 }
+
+// TestQueueLine: top's queue section names each queue that is not healthy
+// with its admission wait p95 and GPUs pending ("not reported" where
+// Kueue has none), then counts the healthy ones.
+func TestQueueLine(t *testing.T) {
+	t.Parallel()
+	q := func(name string, st diagnose.State, p95 diagnose.Reading, pending diagnose.Reading) diagnose.QueueStatus {
+		return diagnose.QueueStatus{Subject: diagnose.Subject{Level: diagnose.LevelQueue, ClusterQueue: name}, Primary: st, WaitP95: p95, PendingGPUs: pending}
+	}
+	got := queueLine([]diagnose.QueueStatus{
+		q("nlp", diagnose.StateStrandedQuota, diagnose.Reading{Value: 624, Reported: true}, diagnose.Reading{Value: 8, Reported: true}),
+		q("old", diagnose.StateQuotaStarved, diagnose.Reading{}, diagnose.Reading{}),
+		q("vision", diagnose.StateHealthy, diagnose.Reading{}, diagnose.Reading{}),
+	})
+	want := "queues: nlp stranded_quota (wait p95 10m24s, GPUs pending 8); old quota_starved (wait p95 not reported, GPUs pending not reported); 1 healthy"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if queueLine(nil) != "" {
+		t.Error("a queue line without queues")
+	}
+}

@@ -96,6 +96,7 @@ func (h *Handler) pages() []page {
 			{ID: "unusable-gpus", Title: "Unusable GPUs", Help: unusableHelp, build: unusableGPUs},
 		}},
 		{Path: "/queues", Title: "Queues & teams", Panels: []panel{
+			{ID: "queue-view", Title: "Why work waits, per ClusterQueue", Help: "admission wait, GPUs pending beside quota idle in the cohort per flavor, unadmitted workloads by reason, borrowed and lent GPU-hours over the range", build: queueTable},
 			{ID: "pending", Title: "Pending workloads", Must: true, build: lines("queue_pending_workloads", 0, "workloads")},
 			{ID: "admitted", Title: "Admitted workloads", Must: true, build: lines("queue_admitted_workloads", 0, "workloads")},
 			{ID: "evicted", Title: "Evicted workloads/s", build: lines("queue_evicted_workloads_per_second", 0, "1/s")},

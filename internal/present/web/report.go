@@ -190,6 +190,9 @@ func reportSections(s *reportSources) []reportSection {
 			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
 			{ID: "token-costs", Title: tokenCostTitle, Help: tokenCostHelp, build: tokenCosts},
 		}},
+		{ID: "queues", Title: "Why does work wait?", Lead: "Kueue's admission per ClusterQueue: how long work waits, what is pending beside idle quota, and who borrowed whose.", Wide: []string{"queue-view"}, Panels: []panel{
+			{ID: "queue-view", Title: "Queues", Help: "values this Kueue version does not report read \"not reported\"", build: queueTable},
+		}},
 		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing and latency.", Panels: []panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", build: tokensPerRequest},
 			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},

@@ -93,6 +93,19 @@ func (reportFakes) TeamCosts(_ context.Context, now time.Time, _ time.Duration) 
 	}, nil
 }
 
+func (reportFakes) QueueRows(_ context.Context, now time.Time, _ time.Duration) ([]QueueRow, error) {
+	if !inData(now) {
+		return nil, nil
+	}
+	return []QueueRow{
+		{Queue: "queue/" + reportHostile, Cohort: "research", Teams: reportHostile, State: "stranded_quota", WaitP50: "4m0s", WaitP95: "10m24s",
+			UntilReadyP95: "not reported", PendingGPUs: "8", Idle: "h100 0", CohortIdle: "h100 6", Unadmitted: "NoReservation/WaitingForQuota: 4",
+			Borrowed: "0", Lent: "0"},
+		{Queue: "queue/vision", Cohort: "research", State: "healthy", WaitP50: "not reported", WaitP95: "not reported",
+			UntilReadyP95: "not reported", PendingGPUs: "0", Idle: "h100 6", CohortIdle: "h100 0", Unadmitted: "none", Borrowed: "0", Lent: "0"},
+	}, nil
+}
+
 func (reportFakes) Fleet(_ context.Context, now time.Time, _ time.Duration) (*FleetSummary, error) {
 	if !inData(now) {
 		return &FleetSummary{}, nil
@@ -135,7 +148,7 @@ func newReportHandlerWith(t *testing.T, findings Findings) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Querier: eng, Catalog: cat, Findings: findings, Costs: reportFakes{}, Fleet: reportFakes{},
+	h, err := New(Options{Querier: eng, Catalog: cat, Findings: findings, Costs: reportFakes{}, Fleet: reportFakes{}, Queues: reportFakes{},
 		Objectives: evalObjectives{q: eng, cat: cat, set: reportObjectives}, Now: func() time.Time { return reportEnd }})
 	if err != nil {
 		t.Fatal(err)

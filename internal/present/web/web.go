@@ -99,6 +99,9 @@ type Options struct {
 	// Findings and Costs may be nil: their panels then say "not available".
 	Findings Findings
 	Costs    Costs
+	// Queues supplies the Kueue queue view; nil makes its panel say "not
+	// available".
+	Queues Queues
 	// Fleet supplies the report's utilisation summary and capacity advice;
 	// nil makes those panels say "not available".
 	Fleet Fleet

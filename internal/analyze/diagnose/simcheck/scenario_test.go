@@ -52,6 +52,11 @@ type scenarioRun struct {
 	modify   func(*sim.Scenario)
 	// checkTruth, if set, tests the final report against the truth.
 	checkTruth func(t *testing.T, final *diagnose.Report, truth sim.Truth)
+	// queues are the queue states the scenario must find, each at
+	// precision and recall of at least 0.9 over queue-minutes.
+	queues []diagnose.State
+	// noPods: the scenario runs no serving pod (expect is not checked).
+	noPods bool
 }
 
 const (
@@ -110,16 +115,22 @@ func TestScenarios(t *testing.T) {
 		// the row-remap fields and the last-error gauge are enough.
 		{name: "gpu-failure-default-exporter", scenario: "gpu-failure", modify: func(sc *sim.Scenario) { sc.Exporter.HealthCollectors = false },
 			expect: diagnose.StateUnusableGPU, minPrecision: 0.9, minRecall: 0.9, checkTruth: unusableAsTruth},
+		// Kueue's admission story: queue states over queue-minutes.
+		{name: "stranded-quota", expect: diagnose.StateMemoryBound, minPrecision: 0.9, minRecall: 0.9, gpus: 16, quick: true,
+			queues: []diagnose.State{diagnose.StateStrandedQuota}},
+		{name: "quota-starved", gpus: 16, noPods: true,
+			queues: []diagnose.State{diagnose.StateQuotaStarved, diagnose.StateAdmittedNotRunning}},
 	}
 	var golden strings.Builder
 	golden.WriteString("# scenario state precision recall tp fp fn (pod-minutes; primary state vs truth)\n")
+	golden.WriteString("# scenario queue state precision recall tp fp fn (queue-minutes; each ClusterQueue's primary state vs truth)\n")
 	quick := raceEnabled || testing.Short()
 	for _, run := range runs {
 		if quick && !run.quick {
 			continue
 		}
 		t.Run(run.name, func(t *testing.T) {
-			conf, latency, final := diagnoseScenario(t, run, run.expect)
+			conf, qconf, latency, final := diagnoseScenario(t, run, run.expect)
 			var states []diagnose.State
 			for s := range conf {
 				states = append(states, s)
@@ -128,6 +139,25 @@ func TestScenarios(t *testing.T) {
 			for _, s := range states {
 				c := conf[s]
 				fmt.Fprintf(&golden, "%s %s %.2f %.2f %d %d %d\n", run.name, s, ratio(c.TP, c.TP+c.FP), ratio(c.TP, c.TP+c.FN), c.TP, c.FP, c.FN)
+			}
+			var qstates []diagnose.State
+			for s := range qconf {
+				qstates = append(qstates, s)
+			}
+			slices.Sort(qstates)
+			for _, s := range qstates {
+				c := qconf[s]
+				fmt.Fprintf(&golden, "%s queue %s %.2f %.2f %d %d %d\n", run.name, s, ratio(c.TP, c.TP+c.FP), ratio(c.TP, c.TP+c.FN), c.TP, c.FP, c.FN)
+			}
+			for _, s := range run.queues {
+				c := qconf[s]
+				if c == nil {
+					t.Errorf("queue state %s: none at all", s)
+					continue
+				}
+				if p, r := ratio(c.TP, c.TP+c.FP), ratio(c.TP, c.TP+c.FN); !(p >= 0.9) || !(r >= 0.9) {
+					t.Errorf("queue state %s: precision %.2f recall %.2f, want ≥ 0.9 (tp %d fp %d fn %d)", s, p, r, c.TP, c.FP, c.FN)
+				}
 			}
 			fmt.Fprintf(&golden, "%s latency %s\n", run.name, latency)
 			u := final.Utilisation
@@ -146,6 +176,12 @@ func TestScenarios(t *testing.T) {
 			}
 			if run.check != nil {
 				run.check(t, final)
+			}
+			if run.noPods {
+				if len(conf) != 0 {
+					t.Errorf("pod-minutes in a scenario without serving pods: %v", conf)
+				}
+				return
 			}
 			c := conf[run.expect]
 			if c == nil {
@@ -166,10 +202,11 @@ func TestScenarios(t *testing.T) {
 	goldenfile.Compare(t, filepath.Join("testdata", "scenarios.golden"), []byte(golden.String()))
 }
 
-// diagnoseScenario returns the confusion over pod-minutes, the final
+// diagnoseScenario returns the confusion over pod-minutes and over
+// queue-minutes (each ClusterQueue's primary state), the final
 // report (last 10 minutes, priced) and the worst detection latency of the expected state (simulated time from its
 // first true minute to its first diagnosis, per pod).
-func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (confusion, time.Duration, *diagnose.Report) {
+func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (confusion, confusion, time.Duration, *diagnose.Report) {
 	t.Helper()
 	// The end of every run: 03:50 UTC, low on the simulator's diurnal
 	// curve (peak 15:00), so healthy stays healthy.
@@ -216,13 +253,28 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 		t.Fatal(err)
 	}
 	th := d.Thresholds()
-	conf := confusion{}
+	conf, qconf := confusion{}, confusion{}
 	first := map[string][2]time.Time{} // pod → first true, first diagnosed
 	for at := res.Start.Add(evalWindow); !at.After(simEnd); at = at.Add(time.Minute) {
 		rep := diagnose.Analyze(snap.Until(at, evalWindow), th)
 		primary := map[string]diagnose.State{}
 		for _, p := range rep.Pods {
 			primary[p.Subject.Namespace+"/"+p.Subject.Pod] = p.Primary
+		}
+		queues := map[string]diagnose.State{}
+		for _, q := range rep.Queues {
+			queues[q.Subject.ClusterQueue] = q.Primary
+		}
+		for _, q := range truth.Queues {
+			i := slices.IndexFunc(q.Minutes, func(m sim.QueueMinute) bool { return m.Time.Equal(at.Add(-time.Minute)) })
+			if i < 0 {
+				continue
+			}
+			got, ok := queues[q.ClusterQueue]
+			if !ok {
+				got = "absent"
+			}
+			qconf.add(got, diagnose.State(q.Minutes[i].State))
 		}
 		for _, p := range truth.Pods {
 			key := p.Namespace + "/" + p.Pod
@@ -256,7 +308,7 @@ func diagnoseScenario(t *testing.T, run scenarioRun, expect diagnose.State) (con
 	if run.checkTruth != nil {
 		run.checkTruth(t, final, truth)
 	}
-	return conf, latency, final
+	return conf, qconf, latency, final
 }
 
 // noCapacityAdvice: a fleet that serves its demand gets no GPUs to add
