@@ -126,6 +126,7 @@ func New(opts Options) (*Catalog, error) {
 func builtinSignals() []Signal {
 	var s []Signal
 	s = append(s, engineSignals()...)
+	s = append(s, pdSignals()...)
 	s = append(s, gpuSignals()...)
 	s = append(s, queueSignals()...)
 	s = append(s, namespaceSignals()...)
