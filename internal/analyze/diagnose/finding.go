@@ -15,8 +15,17 @@ type State string
 const (
 	StateMissingLayer   State = "missing_layer"
 	StateXID            State = "xid"
-	StateIdle           State = "idle"
-	StateKVSaturated    State = "kv_saturated"
+	// StateEngineAsleep is an engine in sleep mode holding its GPUs: idle
+	// capacity, named apart from idle because waking it is the remedy.
+	StateEngineAsleep State = "engine_asleep"
+	StateIdle         State = "idle"
+	StateKVSaturated  State = "kv_saturated"
+	// StateKVTransferBound is a disaggregated worker waiting on KV
+	// transfers (slow, failing or expiring), not on compute.
+	StateKVTransferBound State = "kv_transfer_bound"
+	// StatePDImbalance is a prefill or decode pool queueing while the
+	// other role's pool of the model idles: the ratio is wrong.
+	StatePDImbalance State = "pd_imbalance"
 	StatePoorSpecDecode State = "poor_spec_decode"
 	StateHostBound      State = "host_bound"
 	StateBacklog        State = "backlog"
@@ -29,7 +38,7 @@ const (
 
 // States lists the states in order of precedence.
 func States() []State {
-	return []State{StateMissingLayer, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
+	return []State{StateMissingLayer, StateXID, StateEngineAsleep, StateIdle, StateKVSaturated, StateKVTransferBound, StatePDImbalance, StatePoorSpecDecode,
 		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateConsolidate, StateHealthy}
 }
 

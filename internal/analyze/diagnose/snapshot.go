@@ -109,6 +109,14 @@ type Pod struct {
 	// IterationTokens is the mean tokens per engine step, where the engine
 	// exports it (vLLM's iteration_tokens_total histogram).
 	IterationTokens Track `json:"-"`
+	// Role is the pod's serving role (pod_role): prefill, decode, or a
+	// worker doing both (unified, aggregated, both); empty when unknown.
+	Role string `json:"role,omitempty"`
+	// Disaggregation and sleep tracks (collect_pd.go).
+	Asleep             Track `json:"-"`
+	KVTransferLatency  Track `json:"-"`
+	KVTransferFailures Track `json:"-"`
+	KVTransferWaiting  Track `json:"-"`
 	// GPUs are indexes into Snapshot.GPUs of the GPUs the pod holds.
 	GPUs []int `json:"-"`
 }
