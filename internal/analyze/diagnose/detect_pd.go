@@ -40,7 +40,9 @@ func detectKVTransferBound(v *podView, _ *Snapshot) *Finding {
 		// are among the waiting ones.
 		return p.Waiting.at(i)
 	}
-	slow := func(i int) bool { return p.KVTransferLatency.at(i) >= slowLimit && waitingKV(i) >= th.KVTransferWaiting }
+	slow := func(i int) bool {
+		return p.KVTransferLatency.at(i) >= slowLimit && waitingKV(i) >= th.KVTransferWaiting
+	}
 	failing := func(i int) bool { return p.KVTransferFailures.at(i) >= th.KVTransferFailures }
 	share, since := v.sustained(func(i int) bool { return slow(i) || failing(i) })
 	if share < th.SustainShare {

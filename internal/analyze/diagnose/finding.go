@@ -13,8 +13,8 @@ type State string
 // The states, in order of precedence: a pod's primary finding is the first
 // of these that holds (the most specific cause first).
 const (
-	StateMissingLayer   State = "missing_layer"
-	StateXID            State = "xid"
+	StateMissingLayer State = "missing_layer"
+	StateXID          State = "xid"
 	// StateEngineAsleep is an engine in sleep mode holding its GPUs: idle
 	// capacity, named apart from idle because waking it is the remedy.
 	StateEngineAsleep State = "engine_asleep"
@@ -25,7 +25,7 @@ const (
 	StateKVTransferBound State = "kv_transfer_bound"
 	// StatePDImbalance is a prefill or decode pool queueing while the
 	// other role's pool of the model idles: the ratio is wrong.
-	StatePDImbalance State = "pd_imbalance"
+	StatePDImbalance    State = "pd_imbalance"
 	StatePoorSpecDecode State = "poor_spec_decode"
 	StateHostBound      State = "host_bound"
 	StateBacklog        State = "backlog"
