@@ -1,7 +1,8 @@
 package sim
 
 // handoff is a request a prefill worker finished: its prompt's KV is ready
-// to move to a decode worker, which generates output tokens from it.
+// to move to a decode worker, which generates the rest of its output (the
+// first token is the prefill worker's).
 type handoff struct {
 	prompt, output int
 	at             float64 // when the prefill finished
@@ -36,7 +37,7 @@ func (cfg *engineConfig) transferSeconds(prompt int) float64 {
 // receive starts the KV transfer of a handoff on a decode worker.
 func (e *engine) receive(h handoff, t float64) {
 	r := e.newRequest()
-	*r = request{arrival: h.at, scheduled: -1, firstToken: -1, prompt: h.prompt, output: max(1, h.output), generated: 1}
+	*r = request{arrival: h.at, scheduled: -1, firstToken: -1, prompt: h.prompt, output: max(2, h.output), generated: 1}
 	r.ready = max(t, h.at) + e.cfg.transferSeconds(h.prompt)
 	e.pd.transfers = append(e.pd.transfers, r)
 	e.minute.offered++
@@ -90,7 +91,7 @@ func (e *engine) handOff(tf float64) {
 	done := false
 	for _, r := range e.running {
 		if r.prefillLeft == 0 && r.generated >= r.output && r.blocks > 0 {
-			e.pd.handoffs = append(e.pd.handoffs, handoff{prompt: r.prompt, output: r.decodeOutput - 1, at: max(r.firstToken, 0)})
+			e.pd.handoffs = append(e.pd.handoffs, handoff{prompt: r.prompt, output: r.decodeOutput, at: max(r.firstToken, 0)})
 			e.finish(r, tf)
 			done = true
 		}

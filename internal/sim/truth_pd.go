@@ -52,8 +52,9 @@ func pdImbalanced(minutes map[*pod]PodMinute) map[*pod]bool {
 		}
 		pl.pods = append(pl.pods, p)
 		pl.busy += m.Busy
-		// Requests waiting for KV are waiting too, as vLLM counts them.
-		pl.waiting += m.Waiting + m.TransferWaiting
+		// Requests waiting for their KV wait on the transfer, not on
+		// the pool's compute: they are not the pool's queue.
+		pl.waiting += m.Waiting
 	}
 	out := map[*pod]bool{}
 	for k, pre := range pools {

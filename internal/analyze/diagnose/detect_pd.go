@@ -6,14 +6,20 @@ import (
 )
 
 // detectEngineAsleep: the engine is in sleep mode (vLLM's weights
-// offloaded or discarded) while its pod holds GPUs. It serves nothing, so
+// offloaded or discarded) over the last minute while its pod holds GPUs. It serves nothing, so
 // its GPUs count as idle capacity.
 func detectEngineAsleep(v *podView, _ *Snapshot) *Finding {
 	th := v.th
-	share, since := v.sustained(func(i int) bool { return v.p.Asleep.at(i) >= th.AsleepRatio })
-	if share < th.SustainShare {
-		return nil
+	asleep := func(i int) bool { return v.p.Asleep.at(i) >= th.AsleepRatio }
+	// Sleep mode is a state the engine reports, not a noisy level: asleep
+	// over the last minute is asleep now, and the sustain period does not
+	// apply.
+	for i := max(0, v.n-v.minute); i < v.n; i++ {
+		if !asleep(i) {
+			return nil
+		}
 	}
+	_, since := v.sustained(asleep)
 	f := v.finding(StateEngineAsleep, SeverityWarning, v.confidenceBase*v.coverage(v.p.Asleep), since,
 		fmt.Sprintf("The engine is asleep (sleep mode) while the pod holds %d GPU(s): they serve nothing and count as idle.", len(v.gpus)),
 		"Release the GPUs (scale the deployment down or to zero) if the model is not needed soon; otherwise wake the engine (POST /wake_up) and route traffic to it.",
@@ -126,6 +132,12 @@ func (pl pdPool) at(i int) (busy, waiting float64) {
 	n := 0
 	for _, q := range pl.pods {
 		if x := q.Waiting.at(i); reported(x) {
+			// vLLM counts requests waiting for remote KV among the
+			// waiting (deferred): they wait on the transfer, not on the
+			// pool's compute. SGLang keeps them in its transfer queues.
+			if k := q.KVTransferWaiting.at(i); q.Engine == "vllm" && reported(k) {
+				x = max(0, x-k)
+			}
 			sum += x
 			n++
 		}
