@@ -225,7 +225,8 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	out := &Snapshot{Window: Window{Start: w.At(from), End: w.At(max(to-1, from)), Step: w.Step}, Queries: s.Queries}
 	for _, p := range s.Pods {
 		q := p
-		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens} {
+		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens,
+			&q.Asleep, &q.KVTransferLatency, &q.KVTransferFailures, &q.KVTransferWaiting} {
 			*t = t.slice(from, to)
 		}
 		out.Pods = append(out.Pods, q)

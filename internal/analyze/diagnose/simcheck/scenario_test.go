@@ -98,6 +98,9 @@ func TestScenarios(t *testing.T) {
 		{name: "busy-healthy", expect: diagnose.StateHealthy, minPrecision: 1, minRecall: 0.9, gpus: 8, check: noCapacityAdvice},
 		{name: "llamacpp-no-kv", expect: diagnose.StateHealthy, minPrecision: 0.85, minRecall: 0.9, check: noKVNotZero},
 		{name: "memory-bound-kv", expect: diagnose.StateMemoryBound, minPrecision: 0.9, minRecall: 0.9, check: midKV},
+		{name: "pd-imbalance", expect: diagnose.StatePDImbalance, minPrecision: 0.9, minRecall: 0.9, gpus: 8, check: pdRatioAdvice},
+		{name: "kv-transfer-slow", expect: diagnose.StateKVTransferBound, minPrecision: 0.9, minRecall: 0.9, gpus: 8},
+		{name: "engine-asleep", expect: diagnose.StateEngineAsleep, minPrecision: 0.9, minRecall: 0.9, gpus: 8, check: asleepIsIdle},
 	}
 	var golden strings.Builder
 	golden.WriteString("# scenario state precision recall tp fp fn (pod-minutes; primary state vs truth)\n")
