@@ -15,7 +15,9 @@ var scenarioNames = []string{"healthy", "idle", "cpu-bound", "memory-bound", "kv
 	"ttft-regression", "poor-spec-decode", "noisy-tenant", "exporter-down", "mixed",
 	// The diagnosis's cases: an engine without KV series, memory-bound at
 	// mid KV usage, a busy fleet that serves its demand.
-	"llamacpp-no-kv", "memory-bound-kv", "busy-healthy"}
+	"llamacpp-no-kv", "memory-bound-kv", "busy-healthy",
+	// Disaggregation (prefill/decode roles, KV transfer) and sleep mode.
+	"pd-imbalance", "kv-transfer-slow", "engine-asleep"}
 
 const scenarioDir = "../../examples/scenarios"
 
@@ -71,7 +73,7 @@ func TestShipped(t *testing.T) {
 		t.Errorf("by path: %v, %v", byPath, err)
 	}
 	for _, tc := range []struct{ dir, name, want string }{
-		{"", "nope", "the shipped ones are backlog, busy-healthy, cpu-bound, exporter-down, healthy, idle,"},
+		{"", "nope", "the shipped ones are backlog, busy-healthy, cpu-bound, engine-asleep, exporter-down, healthy, idle,"},
 		{"", "prices", "unknown scenario \"prices\""},
 		{filepath.Join("testdata", "bad"), "nope", "has bad-duration.bad, event-field-of-relabel.bad,"},
 		{t.TempDir(), "healthy", "no scenario files in"},
