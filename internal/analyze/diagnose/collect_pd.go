@@ -80,3 +80,16 @@ func (d *Diagnoser) snapshotPD(get func(string) (model.Matrix, error), pod func(
 	}
 	return roles, nil
 }
+
+// queued is the requests waiting for the engine's compute at step i (NaN
+// when unreported): vLLM counts requests waiting for remote KV among its
+// waiting ones (reason deferred); they wait on a transfer, not on
+// compute, and are no unmet demand. SGLang keeps them in its transfer
+// queues, apart from num_queue_reqs.
+func (p *Pod) queued(i int) float64 {
+	w := p.Waiting.at(i)
+	if k := p.KVTransferWaiting.at(i); p.Engine == "vllm" && reported(w) && reported(k) {
+		w = max(0, w-k)
+	}
+	return w
+}

@@ -131,13 +131,7 @@ func (pl pdPool) at(i int) (busy, waiting float64) {
 	var sum float64
 	n := 0
 	for _, q := range pl.pods {
-		if x := q.Waiting.at(i); reported(x) {
-			// vLLM counts requests waiting for remote KV among the
-			// waiting (deferred): they wait on the transfer, not on the
-			// pool's compute. SGLang keeps them in its transfer queues.
-			if k := q.KVTransferWaiting.at(i); q.Engine == "vllm" && reported(k) {
-				x = max(0, x-k)
-			}
+		if x := q.queued(i); reported(x) {
 			sum += x
 			n++
 		}

@@ -282,7 +282,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 						busyN++
 					}
 				}
-				if w := p.Waiting.at(i); reported(w) {
+				if w := p.queued(i); reported(w) {
 					wait += w
 					waitSeen = true
 				}
