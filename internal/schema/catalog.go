@@ -127,6 +127,7 @@ func builtinSignals() []Signal {
 	var s []Signal
 	s = append(s, engineSignals()...)
 	s = append(s, promptSourceSignals()...)
+	s = append(s, pdSignals()...)
 	s = append(s, gpuSignals()...)
 	s = append(s, gpuHealthSignals()...)
 	s = append(s, queueSignals()...)

@@ -13,7 +13,7 @@ func engineSignals() []Signal {
 			Unit: UnitRequests, Kind: KindGauge, Level: LevelPod, Agg: AggSum, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
 				{Exporter: "vllm", Versions: "V0, V1, current", Expr: `vllm:num_requests_running{server=""}`},
-				{Exporter: "sglang", Versions: "all", Expr: `sglang:num_running_reqs`},
+				{Exporter: "sglang", Versions: "all", Expr: `max without (tp_rank, pp_rank, moe_ep_rank) (sglang:num_running_reqs)`},
 				{Exporter: "tgi", Versions: "all", Expr: `tgi_batch_current_size`},
 				{Exporter: "llamacpp", Versions: "all", Expr: `llamacpp:requests_processing`},
 			},
@@ -23,7 +23,7 @@ func engineSignals() []Signal {
 			Unit: UnitRequests, Kind: KindGauge, Level: LevelPod, Agg: AggSum, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
 				{Exporter: "vllm", Versions: "V0, V1, current", Expr: `vllm:num_requests_waiting{server=""}`},
-				{Exporter: "sglang", Versions: "all", Expr: `sglang:num_queue_reqs`},
+				{Exporter: "sglang", Versions: "all", Expr: `max without (tp_rank, pp_rank, moe_ep_rank) (sglang:num_queue_reqs)`},
 				{Exporter: "tgi", Versions: "all", Expr: `tgi_queue_size`},
 				{Exporter: "llamacpp", Versions: "all", Expr: `llamacpp:requests_deferred`},
 			},
@@ -34,8 +34,9 @@ func engineSignals() []Signal {
 			Sources: []Source{
 				{Exporter: "vllm", Versions: "V1 ≥0.9, current", Expr: `vllm:kv_cache_usage_perc{server=""}`, Note: "a 0–1 fraction despite the name"},
 				{Exporter: "vllm", Versions: "V0, V1 <0.11", Expr: `vllm:gpu_cache_usage_perc{server=""}`, Note: "deprecated 0.9, gone from 0.11; both names in 0.9–0.10, the new one wins"},
-				{Exporter: "sglang", Versions: "all", Expr: `sglang:token_usage`},
+				{Exporter: "sglang", Versions: "all", Expr: `max without (tp_rank, pp_rank, moe_ep_rank) (sglang:token_usage)`},
 				{Exporter: "llamacpp", Versions: "older builds", Expr: `llamacpp:kv_cache_usage_ratio`},
+				{Exporter: "tgi", Versions: "all", Expr: `tgi_batch_current_max_tokens`, Denominator: `tgi_batch_max_total_tokens`, Note: "a proxy: the running batch's token budget over the KV pool's"},
 			},
 		},
 		{
@@ -71,7 +72,7 @@ func engineSignals() []Signal {
 			Unit: UnitSeconds, Kind: KindHistogram, Level: LevelPod, Agg: AggBuckets, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
 				{Exporter: "vllm", Versions: "≥0.11, current", Expr: `rate(vllm:inter_token_latency_seconds_bucket{server=""}[5m])`, Buckets: vllmITLBuckets},
-				{Exporter: "vllm", Versions: "V0, V1 <0.13", Expr: `rate(vllm:time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "same observations as inter_token_latency; not request_time_per_output_token, which is a per-request mean", Buckets: vllmITLBuckets},
+				{Exporter: "vllm", Versions: "V0, V1 ≤0.11; 0.12 only with --show-hidden-metrics-for-version=0.11; gone 0.13", Expr: `rate(vllm:time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "deprecated 0.11, hidden from 0.12; same observations as inter_token_latency; not request_time_per_output_token, which is a per-request mean", Buckets: vllmITLBuckets},
 				{Exporter: "sglang", Versions: "current", Expr: `rate(sglang:inter_token_latency_seconds_bucket[5m])`, Buckets: sglangITLBuckets},
 				{Exporter: "sglang", Versions: "early 2025", Expr: `rate(sglang:time_per_output_token_seconds_bucket[5m])`},
 				{Exporter: "tgi", Versions: "all", Expr: `rate(tgi_request_mean_time_per_token_duration_bucket[5m])`, Note: "per-request mean time per token"},
@@ -118,7 +119,7 @@ func engineSignals() []Signal {
 				{Exporter: "vllm", Versions: "V1 ≥0.9, current", Expr: `rate(vllm:prefix_cache_hits_total{server=""}[5m])`, Denominator: `rate(vllm:prefix_cache_queries_total{server=""}[5m])`, Note: "counted in tokens"},
 				{Exporter: "vllm", Versions: "V1 <0.11", Expr: `rate(vllm:gpu_prefix_cache_hits_total{server=""}[5m])`, Denominator: `rate(vllm:gpu_prefix_cache_queries_total{server=""}[5m])`, Note: "counted in blocks before 0.9"},
 				{Exporter: "vllm", Versions: "V0", Expr: `vllm:gpu_prefix_cache_hit_rate{server=""} >= 0`, Note: "-1 when prefix caching is disabled; those series are dropped"},
-				{Exporter: "sglang", Versions: "all", Expr: `sglang:cache_hit_rate`},
+				{Exporter: "sglang", Versions: "all", Expr: `max without (tp_rank, pp_rank, moe_ep_rank) (sglang:cache_hit_rate)`},
 			},
 		},
 		{
@@ -127,7 +128,7 @@ func engineSignals() []Signal {
 			Sources: []Source{
 				{Exporter: "vllm", Versions: "V1, current", Expr: `rate(vllm:spec_decode_num_accepted_tokens_total{server=""}[5m])`, Denominator: `rate(vllm:spec_decode_num_draft_tokens_total{server=""}[5m])`},
 				{Exporter: "vllm", Versions: "V0", Expr: `vllm:spec_decode_draft_acceptance_rate{server=""}`},
-				{Exporter: "sglang", Versions: "current", Expr: `sglang:spec_accept_rate`},
+				{Exporter: "sglang", Versions: "current", Expr: `max without (tp_rank, pp_rank, moe_ep_rank) (sglang:spec_accept_rate)`},
 			},
 		},
 		{

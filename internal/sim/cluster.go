@@ -109,7 +109,7 @@ func NewCluster(o Options) (*Cluster, error) {
 		sc: sc, plan: pl, logger: o.Logger.With("component", "sim"), seed: o.Seed, start: o.Start,
 		tick: o.Tick.Seconds(), rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), gpus: gpus,
 		buckets: newBucketSet(32768), podIdx: map[string]*pod{}, nodeIdx: map[string]*node{},
-		rend: newRenderer(sc.Exporter),
+		rend: newRenderer(sc.Exporter, sc.hasRoles()),
 	}
 	c.truth = newTruthLog(int(o.TruthRetention / time.Minute))
 	if err := c.build(); err != nil {
@@ -226,18 +226,27 @@ func (c *Cluster) stepDeployment(d *deployment, t, dt float64) {
 	d.offered += total * dt
 	running := 0
 	for _, w := range d.workloads {
-		if w.pod != nil {
+		if w.pod != nil && !w.pod.asleep {
 			running++
 		}
 	}
+	if d.src != nil {
+		c.deliverHandoffs(d, t)
+	}
 	if running == 0 {
 		d.dropped += total * dt
+		c.sleepTick(d, dt)
 		return
 	}
 	per := total / float64(running) / float64(d.spec.DP)
+	defer c.collectHandoffs(d)
 	for _, w := range d.workloads {
 		p := w.pod
 		if p == nil {
+			continue
+		}
+		if p.asleep {
+			sleepPod(p, dt)
 			continue
 		}
 		stalled := p.stalled(t)

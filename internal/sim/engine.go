@@ -26,7 +26,9 @@ type engineConfig struct {
 	maxBatched  int
 	cpuOverhead float64 // seconds per step
 	spec        *SpecDecode
-	blocks      int // KV blocks of one engine
+	role        string      // prefill, decode, or "" (unified)
+	kv          *KVTransfer // decode: the KV transfer from prefill workers
+	blocks      int         // KV blocks of one engine
 	load        Load
 	memUtil     float64
 }
@@ -40,6 +42,11 @@ type request struct {
 	preemptions                    int
 	maxTokens                      int // 0 when the client did not set max_tokens
 	byLength                       bool
+	// Disaggregation: decodeOutput is the output a prefill worker's
+	// request asks of its decode worker; ready is when a decode worker's
+	// KV transfer of it completes.
+	decodeOutput int
+	ready        float64
 }
 
 // engineCounters are the engine's cumulative counters.
@@ -74,6 +81,9 @@ type minuteAgg struct {
 	ttftN                                         float64
 	drafts, accepted                              float64
 	offered                                       float64
+	// Disaggregation: requests waiting for KV (×seconds), transfers done,
+	// their seconds, and failed ones.
+	transferWaiting, xferN, xferSeconds, xferFailed float64
 }
 
 // engine is one engine core (one vLLM engine, one data-parallel rank).
@@ -105,11 +115,15 @@ type engine struct {
 	// requests for reuse.
 	promptLen, outputLen lengthDist
 	free                 []*request
+	// pd is the disaggregation state (engine_pd.go); asleep is sleep mode.
+	pd     pdState
+	asleep bool
 }
 
 func newEngine(cfg *engineConfig, b *bucketSet, index int, seed uint64, created float64) *engine {
 	e := &engine{cfg: cfg, index: index, rng: rand.New(rand.NewPCG(seed, uint64(index)+0x9e3779b97f4a7c15)), created: created,
 		promptLen: newLengthDist(cfg.load.PromptTokens), outputLen: newLengthDist(cfg.load.OutputTokens)}
+	e.pd.xferTime, e.pd.xferBytesH = newHist(nixlTimeBounds), newHist(nixlBytesBounds)
 	h := &e.h
 	lat, ttft, itl, e2e, queue := b.requestLatency, b.ttft, b.itl, b.requestLatency, b.requestLatency
 	if cfg.kind == EngineSGLang {
@@ -199,6 +213,9 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 			}
 		}
 		r.prefillLeft = r.prompt
+		if cfg.role == RolePrefill { // the decode worker generates the rest
+			r.decodeOutput, r.output = r.output, 1
+		}
 		e.waiting = append(e.waiting, r)
 	}
 	e.minute.offered += float64(n)
@@ -209,6 +226,7 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 	if stalled {
 		left = 0
 	} else {
+		e.landTransfers(t, dt)
 		e.admit(t)
 	}
 	// Full prefill chunks, then the remainder as smaller steps.
@@ -232,6 +250,9 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 		bytes += by
 		flops += fl
 	}
+	if cfg.role == RolePrefill {
+		e.handOff(t + dt)
+	}
 	e.lastGen = (e.c.generationTokens - genBefore) / dt
 	busy = min(busy, dt)
 	e.act = activity{
@@ -249,4 +270,5 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 	m.waiting += float64(len(e.waiting)) * dt
 	m.kvSum += kv * dt
 	m.kvMax = max(m.kvMax, kv)
+	m.transferWaiting += float64(len(e.pd.transfers)) * dt
 }

@@ -70,14 +70,16 @@ func createdName(s famSpec) string {
 // simulated time.
 type renderer struct {
 	vllm, vllmV0, sglang, llamacpp *famTable
+	vllmPD, sglangPD               *famTable // disaggregated workers (render_pd.go)
 	dcgm, kueue, ksm               *famTable
+	roles                          bool // kube_pod_labels carries llm-d's role label
 	dcgmFields                     []dcgmField
 	dcgmKeys                       [][4]*famDesc // per field: idle, idle MIG, allocated, allocated MIG
 	cache                          renderCache
 }
 
 // newRenderer builds the family tables of a cluster's targets.
-func newRenderer(x Exporter) *renderer {
+func newRenderer(x Exporter, roles bool) *renderer {
 	r := &renderer{
 		vllm:       newFamTable(vllmFamilies()),
 		vllmV0:     newFamTable(vllmV0Families()),
@@ -87,6 +89,12 @@ func newRenderer(x Exporter) *renderer {
 		kueue:      newFamTable(kueueFamilies()),
 		ksm:        newFamTable(ksmFamilies()),
 		dcgmFields: dcgmFields(),
+		roles:      roles,
+	}
+	if roles {
+		r.vllmPD = newFamTable(append(vllmFamilies(), nixlFamilies()...))
+		r.sglangPD = newFamTable(append(sglangFamilies(), sglangPDFamilies()...))
+		r.ksm = newFamTable(ksmPDFamilies())
 	}
 	for _, f := range r.dcgmFields {
 		var keys [4]*famDesc

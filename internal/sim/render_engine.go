@@ -136,6 +136,12 @@ func llamacppFamilies() []famSpec {
 
 // engineTable is the family table of a serving pod's engine kind.
 func (c *Cluster) engineTable(p *pod) *famTable {
+	if p.dep.spec.Role != "" {
+		if p.dep.spec.Engine == EngineSGLang {
+			return c.rend.sglangPD
+		}
+		return c.rend.vllmPD
+	}
 	switch p.dep.spec.Engine {
 	case EngineVLLMV0:
 		return c.rend.vllmV0
@@ -167,17 +173,19 @@ func (c *Cluster) collectVLLM(em emitter, e *engine) {
 	cfg := e.cfg
 	mn, en := cfg.model.servedName, strconv.Itoa(e.index)
 	em.gauge("vllm:num_requests_running", float64(len(e.running)), mn, en)
-	em.gauge("vllm:num_requests_waiting", float64(len(e.waiting)), mn, en)
-	deferred := 0.0
-	em.gauge("vllm:num_requests_waiting_by_reason", float64(len(e.waiting))-deferred, mn, en, "capacity")
+	// Requests waiting for remote KV are waiting, deferred.
+	deferred := float64(len(e.pd.transfers))
+	em.gauge("vllm:num_requests_waiting", float64(len(e.waiting))+deferred, mn, en)
+	em.gauge("vllm:num_requests_waiting_by_reason", float64(len(e.waiting)), mn, en, "capacity")
 	em.gauge("vllm:num_requests_waiting_by_reason", deferred, mn, en, "deferred")
 	em.gauge("vllm:kv_cache_usage_perc", e.kvUsage(), mn, en)
 	old := cfg.kind == EngineVLLM010
 	if old {
 		em.gauge("vllm:gpu_cache_usage_perc", e.kvUsage(), mn, en)
 	}
-	em.gauge("vllm:engine_sleep_state", 1, mn, en, "awake")
-	em.gauge("vllm:engine_sleep_state", 0, mn, en, "weights_offloaded")
+	awake, offloaded := sleepState(e.asleep)
+	em.gauge("vllm:engine_sleep_state", awake, mn, en, "awake")
+	em.gauge("vllm:engine_sleep_state", offloaded, mn, en, "weights_offloaded")
 	em.gauge("vllm:engine_sleep_state", 0, mn, en, "discard_all")
 	em.gauge("vllm:cache_config_info", 1, "16", "auto", "True", en, strconv.FormatFloat(cfg.memUtil, 'g', -1, 64),
 		"0", strconv.Itoa(cfg.blocks), "None")
@@ -237,6 +245,9 @@ func (c *Cluster) collectVLLM(em emitter, e *engine) {
 	hc("vllm:request_params_n", &h.paramsN)
 	hc("vllm:request_num_preemptions", &h.preempt)
 	hc("vllm:iteration_tokens_total", &h.iterTok)
+	if cfg.role != "" {
+		c.collectNIXL(em, e)
+	}
 }
 
 func (c *Cluster) collectVLLMV0(em emitter, e *engine) {
@@ -262,7 +273,11 @@ func (c *Cluster) collectVLLMV0(em emitter, e *engine) {
 }
 
 func (c *Cluster) collectSGLang(em emitter, e *engine) {
-	l := []string{e.cfg.model.servedName, "unified", "0", strconv.Itoa(e.index)}
+	role := e.cfg.role
+	if role == "" {
+		role = "unified"
+	}
+	l := []string{e.cfg.model.servedName, role, "0", strconv.Itoa(e.index)}
 	used := float64(e.usedBlocks * blockTokens)
 	maxTok := float64(e.cfg.blocks * blockTokens)
 	em.gauge("sglang:num_running_reqs", float64(len(e.running)), l...)
@@ -296,6 +311,9 @@ func (c *Cluster) collectSGLang(em emitter, e *engine) {
 	hc("sglang:inter_token_latency_seconds", &e.h.itl)
 	hc("sglang:e2e_request_latency_seconds", &e.h.e2e)
 	hc("sglang:queue_time_seconds", &e.h.queue)
+	if e.cfg.role != "" {
+		c.collectSGLangPD(em, e, l)
+	}
 }
 
 func (c *Cluster) collectLlamaCpp(em emitter, e *engine) {

@@ -40,7 +40,15 @@ func (c *Cluster) collectKSM(em emitter) {
 			app = p.job.js.Name
 			owner = p.name[:len(p.name)-6]
 		}
-		em.gauge("kube_pod_labels", 1, p.ns, p.name, p.uid, app, p.labelTeam().name, p.team.lq, p.team.cq)
+		if c.rend.roles {
+			role := ""
+			if p.dep != nil {
+				role = p.dep.spec.Role
+			}
+			em.gauge("kube_pod_labels", 1, p.ns, p.name, p.uid, app, p.labelTeam().name, p.team.lq, p.team.cq, role)
+		} else {
+			em.gauge("kube_pod_labels", 1, p.ns, p.name, p.uid, app, p.labelTeam().name, p.team.lq, p.team.cq)
+		}
 		em.gauge("kube_pod_info", 1, p.ns, p.name, p.uid, p.node.ip, p.ip, p.node.name, kind, owner, priorityClass(p.wl.priority), "false")
 		for _, ph := range []string{"Pending", "Succeeded", "Failed", "Unknown", "Running"} {
 			em.gauge("kube_pod_status_phase", b2f(ph == p.phase), p.ns, p.name, p.uid, ph)

@@ -105,6 +105,13 @@ type Deployment struct {
 	CPUOverhead          Duration    `yaml:"cpu_overhead"` // per engine step
 	SpecDecode           *SpecDecode `yaml:"spec_decode"`
 	Load                 Load        `yaml:"load"`
+	// Prefill/decode disaggregation (scenario_pd.go): Role is prefill or
+	// decode (empty: a unified worker); a decode deployment decodes what
+	// the prefill deployment PrefillFrom prefilled, its KV arriving by
+	// KVTransfer.
+	Role        string      `yaml:"role"`
+	PrefillFrom string      `yaml:"prefill_from"`
+	KVTransfer  *KVTransfer `yaml:"kv_transfer"`
 }
 
 // SpecDecode configures speculative decoding.
@@ -386,6 +393,7 @@ func (s *Scenario) defaults() {
 	if s.Kueue.Version == "" {
 		s.Kueue.Version = defaultKueueVersion
 	}
+	s.defaultsPD()
 	for i := range s.Jobs {
 		if s.Jobs[i].Burst == 0 {
 			s.Jobs[i].Burst = 1

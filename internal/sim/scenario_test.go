@@ -19,7 +19,9 @@ var scenarioNames = []string{"healthy", "idle", "cpu-bound", "memory-bound", "kv
 	// Broken GPUs (issue 22).
 	"gpu-failure",
 	// Kueue's admission story: queue states (Truth.Queues).
-	"stranded-quota", "quota-starved"}
+	"stranded-quota", "quota-starved",
+	// Disaggregation (prefill/decode roles, KV transfer) and sleep mode.
+	"pd-imbalance", "kv-transfer-slow", "engine-asleep"}
 
 const scenarioDir = "../../examples/scenarios"
 

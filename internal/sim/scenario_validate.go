@@ -299,6 +299,9 @@ func (s *Scenario) validateDeployments() ([]any, string) {
 		if p, r := validateLoad(d.Load, at("load")); r != "" {
 			return p, r
 		}
+		if p, r := s.validatePD(i, d); r != "" {
+			return p, r
+		}
 		pl, p, r := s.size(s.GPUs)
 		if r != "" {
 			return p, r
@@ -382,10 +385,14 @@ func (s *Scenario) validateJobsEvents() ([]any, string) {
 			if p, r := s.validateRelabel(e, i); r != "" {
 				return p, r
 			}
+		case EventSleep, EventWake:
+			if p, r := s.validateSleep(e, i); r != "" {
+				return p, r
+			}
 		default:
-			return at("kind"), fmt.Sprintf("unknown event kind %q (xid, gpu_failure, exporter_down, exporter_up, relabel)", e.Kind)
+			return at("kind"), fmt.Sprintf("unknown event kind %q (xid, gpu_failure, exporter_down, exporter_up, relabel, sleep, wake)", e.Kind)
 		}
-		if e.At < 0 || e.Node < 0 || e.GPU < 0 || (e.Kind != EventRelabel && e.Nodes < 1) {
+		if e.At < 0 || e.Node < 0 || e.GPU < 0 || (!podEvent(e.Kind) && e.Nodes < 1) {
 			return []any{"events", i}, "event needs at >= 0, node >= 0, gpu >= 0 and nodes >= 1"
 		}
 		if i > 0 && e.At < s.Events[i-1].At {

@@ -75,6 +75,11 @@ type deployment struct {
 	offered   float64
 	dropped   float64
 	minOffer  float64
+	// Disaggregation: a prefill deployment's finished prefills (outbox),
+	// handed to the decode deployment whose src it is; rr spreads them.
+	outbox []handoff
+	src    *deployment
+	rr     int
 }
 
 // jobStream submits batch jobs.
@@ -122,6 +127,7 @@ type pod struct {
 	ended             float64
 	container         string
 	relabel           *team // the team a relabel event put in the pod's team label
+	asleep            bool  // a sleep event put its engines to sleep (sleep mode)
 }
 
 // labelTeam is the team the pod's team label names: its workload's team
@@ -183,7 +189,7 @@ func (c *Cluster) build() error {
 		fp := c.plan.flavors[d.Flavor]
 		cfg := &engineConfig{kind: d.Engine, model: m, gpu: fp.spec, tp: d.TP, maxNumSeqs: d.MaxNumSeqs,
 			maxBatched: d.MaxNumBatchedTokens, cpuOverhead: d.CPUOverhead.D().Seconds(), spec: d.SpecDecode,
-			load: d.Load, memUtil: d.GPUMemoryUtilization}
+			load: d.Load, memUtil: d.GPUMemoryUtilization, role: d.Role, kv: d.KVTransfer}
 		cfg.blocks = int(kvCapacityTokens(fp.spec, m, d.TP, d.GPUMemoryUtilization)) / blockTokens
 		dep := &deployment{spec: d, team: c.team(d.Team), cfg: cfg, replicas: c.plan.replicas[i], rs: c.token(10)}
 		for r := 0; r < dep.replicas; r++ {
@@ -193,6 +199,7 @@ func (c *Cluster) build() error {
 		}
 		c.deps = append(c.deps, dep)
 	}
+	c.linkPD()
 	for i, j := range c.sc.Jobs {
 		js := &jobStream{js: j, gpus: c.plan.jobs[i].gpus, burst: c.plan.jobs[i].burst, team: c.team(j.Team)}
 		js.next = c.rng.ExpFloat64() * j.Every.D().Seconds() / 4 // the first comes early
@@ -354,6 +361,10 @@ func (c *Cluster) applyEvents(t float64) {
 		c.nextEvent++
 		if ev.Kind == EventRelabel {
 			c.relabel(ev.Event)
+			continue
+		}
+		if ev.Kind == EventSleep || ev.Kind == EventWake {
+			c.sleep(ev.Event)
 			continue
 		}
 		for k := 0; k < ev.nodes; k++ {

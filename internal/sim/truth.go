@@ -11,17 +11,20 @@ type State string
 
 // The diagnosis states, in the order classify tests them.
 const (
-	StateExporterDown   State = "exporter_down"
-	StateUnusableGPU    State = "unusable_gpu"
-	StateXID            State = "xid"
-	StateIdle           State = "idle"
-	StateKVSaturated    State = "kv_saturated"
-	StatePoorSpecDecode State = "poor_spec_decode"
-	StateHostBound      State = "host_bound"
-	StateBacklog        State = "backlog"
-	StateTTFTRegression State = "ttft_regression"
-	StateMemoryBound    State = "memory_bound"
-	StateHealthy        State = "healthy"
+	StateExporterDown    State = "exporter_down"
+	StateUnusableGPU     State = "unusable_gpu"
+	StateXID             State = "xid"
+	StateEngineAsleep    State = "engine_asleep"
+	StateIdle            State = "idle"
+	StateKVSaturated     State = "kv_saturated"
+	StateKVTransferBound State = "kv_transfer_bound"
+	StatePDImbalance     State = "pd_imbalance"
+	StatePoorSpecDecode  State = "poor_spec_decode"
+	StateHostBound       State = "host_bound"
+	StateBacklog         State = "backlog"
+	StateTTFTRegression  State = "ttft_regression"
+	StateMemoryBound     State = "memory_bound"
+	StateHealthy         State = "healthy"
 )
 
 // PodMinute is one serving pod's truth for one minute (averages over it).
@@ -38,6 +41,14 @@ type PodMinute struct {
 	Preemptions    float64   `json:"preemptions"`
 	TTFT           float64   `json:"ttft_seconds"`
 	SpecAcceptance float64   `json:"spec_acceptance,omitempty"`
+	// Disaggregation and sleep mode (truth_pd.go): the pod's role, the
+	// requests waiting for KV, the mean transfer time, failed transfers
+	// per second, and whether its engines sleep.
+	Role             string  `json:"role,omitempty"`
+	TransferWaiting  float64 `json:"transfer_waiting,omitempty"`
+	TransferLatency  float64 `json:"transfer_latency_seconds,omitempty"`
+	TransferFailures float64 `json:"transfer_failures_per_second,omitempty"`
+	Asleep           bool    `json:"asleep,omitempty"`
 }
 
 // PodTruth is what one serving pod really did.
@@ -180,6 +191,13 @@ func trim[T any](s []T, keep int) []T {
 // GPU-hours and the deployments' demand.
 func (c *Cluster) closeMinute() {
 	ts := c.at(math.Floor(c.now/60)*60 - 60)
+	minutes := map[*pod]PodMinute{}
+	for _, p := range c.pods {
+		if p.dep != nil && p.phase == phaseRunning {
+			minutes[p] = c.podMinute(p, ts)
+		}
+	}
+	imbalanced := pdImbalanced(minutes)
 	for _, p := range c.pods {
 		if p.dep == nil || p.phase != phaseRunning {
 			continue
@@ -196,8 +214,8 @@ func (c *Cluster) closeMinute() {
 			c.truth.order = append(c.truth.order, key)
 		}
 		rec.Team = p.labelTeam().name
-		m := c.podMinute(p, ts)
-		m.State = rec.classify(m, p, c.now)
+		m := minutes[p]
+		m.State = rec.classify(m, p, c.now, imbalanced[p])
 		rec.Minutes = trim(append(rec.Minutes, m), c.truth.keep)
 	}
 	for _, t := range c.teams {
@@ -250,8 +268,16 @@ func (c *Cluster) closeMinute() {
 func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 	m := PodMinute{Time: ts}
 	var drafts, accepted, ttftN, ttftSum float64
+	m.Role, m.Asleep = p.dep.spec.Role, p.asleep
+	var xferN, xferSecs float64
 	for _, e := range p.engines {
 		a := &e.minute
+		if a.seconds > 0 {
+			m.TransferWaiting += a.transferWaiting / a.seconds
+		}
+		xferN += a.xferN
+		xferSecs += a.xferSeconds
+		m.TransferFailures += a.xferFailed / 60
 		if a.seconds > 0 {
 			m.Busy += a.busy / a.seconds
 			m.Tensor += a.tensor / a.seconds
@@ -276,6 +302,9 @@ func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 	if ttftN > 0 {
 		m.TTFT = ttftSum / ttftN
 	}
+	if xferN > 0 {
+		m.TransferLatency = xferSecs / xferN
+	}
 	if drafts > 0 {
 		m.SpecAcceptance = accepted / drafts
 	}
@@ -284,7 +313,7 @@ func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 
 // classify decides the pod's state for a minute. The thresholds follow the
 // signatures in gpu-physics.md; the order puts the most specific cause first.
-func (r *podRecord) classify(m PodMinute, p *pod, now float64) State {
+func (r *podRecord) classify(m PodMinute, p *pod, now float64, imbalanced bool) State {
 	maxSeqs := float64(p.dep.cfg.maxNumSeqs * len(p.engines))
 	if m.Waiting >= 1 && m.Busy >= 0.5 {
 		r.backlogStreak++
@@ -299,10 +328,16 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64) State {
 		state = StateUnusableGPU
 	case p.stalled(now - 60):
 		state = StateXID
+	case m.Asleep:
+		state = StateEngineAsleep
 	case m.Running+m.Waiting < 0.05 && m.Busy < 0.05:
 		state = StateIdle
 	case m.KVMax >= 0.9 && m.Preemptions > 0:
 		state = StateKVSaturated
+	case transferBound(m):
+		state = StateKVTransferBound
+	case imbalanced:
+		state = StatePDImbalance
 	case p.dep.cfg.spec != nil && m.SpecAcceptance > 0 && m.SpecAcceptance < 0.5:
 		state = StatePoorSpecDecode
 	case m.Busy < 0.5 && m.Running >= 1:

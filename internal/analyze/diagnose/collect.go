@@ -114,7 +114,8 @@ func New(o Options) (*Diagnoser, error) {
 	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet, slo: o.Objectives, cluster: model.LabelName(o.ClusterLabel),
 		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
 	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
-		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
+		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod, sigRole, sigAsleep, sigKVLatency, sigKVFailures, sigKVExpired,
+		sigKVQueue, sigWaitReason} {
 		q, err := o.Catalog.Select(name, o.Recorded)
 		if err != nil {
 			return nil, fmt.Errorf("diagnose: signal %s: %w", name, err)
@@ -235,6 +236,10 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 			fill(*t, w, ss.Values, ps.sum)
 		}
 	}
+	roles, err := d.snapshotPD(get, pod, w, n)
+	if err != nil {
+		return nil, err
+	}
 	gpus := map[string]*GPU{}
 	var gpuOrder []string
 	gpu := func(m model.Metric) *GPU {
@@ -332,6 +337,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 			p.Model, p.ModelFrom = Deployment(p.Pod), "deployment"
 		}
 		p.GPUs = byPod[p.Cluster+"\xff"+p.Namespace+"\xff"+p.Pod]
+		p.Role = roles[p.Cluster+"\xff"+p.Namespace+"\xff"+p.Pod]
 		s.Pods = append(s.Pods, *p)
 	}
 	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))

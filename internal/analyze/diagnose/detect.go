@@ -198,7 +198,7 @@ func detectPod(s *Snapshot, p *Pod, th Thresholds) []Finding {
 	v := newPodView(s, p, th)
 	var out []Finding
 	for _, det := range []func(*podView, *Snapshot) *Finding{
-		detectMissingLayer, detectUnusableGPU, detectXID, detectIdle, detectKVSaturated, detectPoorSpec,
+		detectMissingLayer, detectUnusableGPU, detectXID, detectEngineAsleep, detectIdle, detectKVSaturated, detectKVTransferBound, detectPDImbalance, detectPoorSpec,
 		detectHostBound, detectBacklog, detectTTFTRegression, detectMemoryBound,
 	} {
 		if f := det(v, s); f != nil {

@@ -15,10 +15,19 @@ type State string
 const (
 	StateMissingLayer State = "missing_layer"
 	// StateUnusableGPU: a GPU failed for good (detect_health.go).
-	StateUnusableGPU    State = "unusable_gpu"
-	StateXID            State = "xid"
-	StateIdle           State = "idle"
-	StateKVSaturated    State = "kv_saturated"
+	StateUnusableGPU State = "unusable_gpu"
+	StateXID         State = "xid"
+	// StateEngineAsleep is an engine in sleep mode holding its GPUs: idle
+	// capacity, named apart from idle because waking it is the remedy.
+	StateEngineAsleep State = "engine_asleep"
+	StateIdle         State = "idle"
+	StateKVSaturated  State = "kv_saturated"
+	// StateKVTransferBound is a disaggregated worker waiting on KV
+	// transfers (slow, failing or expiring), not on compute.
+	StateKVTransferBound State = "kv_transfer_bound"
+	// StatePDImbalance is a prefill or decode pool queueing while the
+	// other role's pool of the model idles: the ratio is wrong.
+	StatePDImbalance State = "pd_imbalance"
 	StatePoorSpecDecode State = "poor_spec_decode"
 	StateHostBound      State = "host_bound"
 	StateBacklog        State = "backlog"
@@ -35,7 +44,7 @@ const (
 
 // States lists the states in order of precedence.
 func States() []State {
-	return []State{StateMissingLayer, StateUnusableGPU, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
+	return []State{StateMissingLayer, StateUnusableGPU, StateXID, StateEngineAsleep, StateIdle, StateKVSaturated, StateKVTransferBound, StatePDImbalance, StatePoorSpecDecode,
 		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateSLOBurn,
 		StateStrandedQuota, StateQuotaStarved, StateAdmittedNotRunning, StateConsolidate, StateHealthy}
 }

@@ -41,6 +41,9 @@ type PodStatus struct {
 	Subject Subject  `json:"subject"`
 	Primary State    `json:"primary"`
 	GPUs    []string `json:"gpus,omitempty"`
+	// Role is the pod's serving role (pod_role: prefill, decode, ...);
+	// empty when unknown.
+	Role string `json:"role,omitempty"`
 }
 
 // ModelStatus rolls pods up per model: how many pods are in each primary
@@ -62,7 +65,7 @@ func Analyze(s *Snapshot, th Thresholds) *Report {
 	for i := range s.Pods {
 		p := &s.Pods[i]
 		fs := detectPod(s, p, th)
-		st := PodStatus{Subject: p.Subject(), Primary: fs[0].State}
+		st := PodStatus{Subject: p.Subject(), Primary: fs[0].State, Role: p.Role}
 		for _, gi := range p.GPUs {
 			st.GPUs = append(st.GPUs, s.GPUs[gi].UUID)
 		}
@@ -301,7 +304,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 						busyN++
 					}
 				}
-				if w := p.Waiting.at(i); reported(w) {
+				if w := p.queued(i); reported(w) {
 					wait += w
 					waitSeen = true
 				}

@@ -32,6 +32,7 @@ import (
 //	not-reported <subject> <state> <sig> the finding's evidence shows sig as not reported
 //	model <namespace/pod> <name>         the pod's model name
 //	engine <namespace/pod> <exporter>    the engine the catalog recognised
+//	role <namespace/pod> <role>          the pod's role in the report (pod_role)
 //	no-pod <subject> <any>               the pod is not diagnosed
 //	queue <queue/name> <state>           the ClusterQueue's primary state
 //	view <queue/name> <field> <value>    a number of the queue's view (QueueView
@@ -186,6 +187,11 @@ func checkExpectation(t *testing.T, path string, rep *diagnose.Report, snap *dia
 		t.Errorf("%s: no queue %s diagnosed", where, x.subject)
 	case "view":
 		checkQueueView(t, where, rep, x)
+	case "role":
+		i := slices.IndexFunc(rep.Pods, func(p diagnose.PodStatus) bool { return subjectName(p.Subject) == x.subject })
+		if i < 0 || rep.Pods[i].Role != x.state {
+			t.Errorf("%s: want pod %s with role %s in the report", where, x.subject, x.state)
+		}
 	case "no-pod":
 		if slices.ContainsFunc(rep.Pods, func(p diagnose.PodStatus) bool { return subjectName(p.Subject) == x.subject }) {
 			t.Errorf("%s: pod %s diagnosed", where, x.subject)

@@ -111,6 +111,14 @@ type Pod struct {
 	// IterationTokens is the mean tokens per engine step, where the engine
 	// exports it (vLLM's iteration_tokens_total histogram).
 	IterationTokens Track `json:"-"`
+	// Role is the pod's serving role (pod_role): prefill, decode, or a
+	// worker doing both (unified, aggregated, both); empty when unknown.
+	Role string `json:"role,omitempty"`
+	// Disaggregation and sleep tracks (collect_pd.go).
+	Asleep             Track `json:"-"`
+	KVTransferLatency  Track `json:"-"`
+	KVTransferFailures Track `json:"-"`
+	KVTransferWaiting  Track `json:"-"`
 	// GPUs are indexes into Snapshot.GPUs of the GPUs the pod holds.
 	GPUs []int `json:"-"`
 }
@@ -224,7 +232,8 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	out := &Snapshot{Window: Window{Start: w.At(from), End: w.At(max(to-1, from)), Step: w.Step}, Queries: s.Queries}
 	for _, p := range s.Pods {
 		q := p
-		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens} {
+		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens,
+			&q.Asleep, &q.KVTransferLatency, &q.KVTransferFailures, &q.KVTransferWaiting} {
 			*t = t.slice(from, to)
 		}
 		out.Pods = append(out.Pods, q)

@@ -72,6 +72,18 @@ type Thresholds struct {
 	// GPUDisagree: GPUs of one pod whose mean busy differs by more than
 	// this lower the confidence (a TP group should move together).
 	GPUDisagree float64 `yaml:"gpu_disagree"`
+	// Prefill/decode disaggregation (detect_pd.go). PDIdleBusy: a role's
+	// pool below it on average, with nothing waiting, idles while the
+	// other role's pool queues (pd_imbalance). KVTransferLatency: mean KV
+	// transfer time at or above it while KVTransferWaiting requests wait
+	// for KV, or KVTransferFailures failed or expired transfers per
+	// second, is kv_transfer_bound. AsleepRatio: a share of the pod's
+	// engines asleep at least this is engine_asleep.
+	PDIdleBusy         float64       `yaml:"pd_idle_busy"`
+	KVTransferLatency  time.Duration `yaml:"kv_transfer_latency"`
+	KVTransferWaiting  float64       `yaml:"kv_transfer_waiting"`
+	KVTransferFailures float64       `yaml:"kv_transfer_failures"`
+	AsleepRatio        float64       `yaml:"asleep_ratio"`
 
 	// Kueue queues (detect_kueue.go). QuotaStarvedWait: an admission wait
 	// p95 above it, while the queue's reserved GPUs are at least
@@ -160,6 +172,11 @@ func DefaultThresholds() Thresholds {
 		QueueSaturated:            0.9,
 		StrandedIdleGPUs:          1,
 		AdmittedReadyWait:         5 * time.Minute,
+		PDIdleBusy:                0.3,
+		KVTransferLatency:         500 * time.Millisecond,
+		KVTransferWaiting:         1,
+		KVTransferFailures:        0.01,
+		AsleepRatio:               0.5,
 		KVHighFor:                 5 * time.Minute,
 		KVSaturatedFor:            2 * time.Minute,
 		QueuedFor:                 5 * time.Minute,
@@ -192,6 +209,7 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 		{"target_busy", th.TargetBusy}, {"low_busy", th.LowBusy}, {"high_busy", th.HighBusy},
 		{"spec_acceptance", th.SpecAcceptance}, {"gpu_disagree", th.GPUDisagree},
 		{"queue_saturated", th.QueueSaturated},
+		{"pd_idle_busy", th.PDIdleBusy}, {"asleep_ratio", th.AsleepRatio},
 	}
 	for _, r := range ratios {
 		if !(r.v > 0 && r.v <= 1) {
@@ -227,6 +245,18 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	}
 	if th.BacklogWaiting <= 0 {
 		bad("backlog_waiting", "%g must be positive", th.BacklogWaiting)
+	}
+	if th.KVTransferLatency <= 0 {
+		bad("kv_transfer_latency", "%s must be positive", th.KVTransferLatency)
+	}
+	if th.KVTransferWaiting <= 0 {
+		bad("kv_transfer_waiting", "%g must be positive", th.KVTransferWaiting)
+	}
+	if th.KVTransferFailures <= 0 {
+		bad("kv_transfer_failures", "%g must be positive", th.KVTransferFailures)
+	}
+	if th.PDIdleBusy >= th.BacklogBusy {
+		bad("pd_idle_busy", "%g is not below backlog_busy %g", th.PDIdleBusy, th.BacklogBusy)
 	}
 	if th.HostBoundRunning <= 0 {
 		bad("host_bound_running", "%g must be positive", th.HostBoundRunning)

@@ -73,6 +73,9 @@ type TopRow struct {
 	Pod       string `json:"pod"`
 	Instance  string `json:"instance"`
 	Model     string `json:"model"`
+	// Role is the pod's serving role in a disaggregated deployment
+	// (prefill, decode, unified, ...); empty when unknown.
+	Role string `json:"role,omitempty"`
 	// GPUs the pod holds (through the GPU → pod join).
 	GPUs int `json:"gpus"`
 	// Busy and MemoryBandwidth are the means over the pod's GPUs.
@@ -144,7 +147,7 @@ func (t *Top) Rows(ctx context.Context, at time.Time) ([]TopRow, error) {
 	for i := range s.Pods {
 		p := &s.Pods[i]
 		k := podKey{p.Cluster, p.Namespace, p.Pod, p.Instance}
-		r := TopRow{Cluster: p.Cluster, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model, GPUs: len(p.GPUs),
+		r := TopRow{Cluster: p.Cluster, Namespace: p.Namespace, Pod: p.Pod, Instance: p.Instance, Model: p.Model, Role: p.Role, GPUs: len(p.GPUs),
 			KVUsage: latest(p.KVUsage), Running: latest(p.Running), Waiting: latest(p.Waiting),
 			TTFTp95: latest(p.TTFTp95), TokensPerSecond: latest(p.GenerationTPS),
 			Diagnosis: states[k], Severity: severities[k]}
@@ -271,7 +274,7 @@ type topColumn struct {
 func topColumns() [numTopColumns]topColumn {
 	return [numTopColumns]topColumn{
 		ColPod:             {header: "POD", name: "pod", cell: podName, text: podName},
-		ColModel:           {header: "MODEL", name: "model", cell: func(r TopRow) string { return r.Model }, text: func(r TopRow) string { return r.Model }},
+		ColModel:           {header: "MODEL", name: "model", cell: modelCell, text: modelCell},
 		ColGPUs:            {header: "GPUS", name: "gpus", right: true, descending: true, cell: func(r TopRow) string { return fmt.Sprint(r.GPUs) }, value: func(r TopRow) float64 { return float64(r.GPUs) }},
 		ColBusy:            {header: "BUSY", name: "busy", right: true, descending: true, cell: func(r TopRow) string { return percent(r.Busy) }, value: func(r TopRow) float64 { return r.Busy }},
 		ColMemoryBandwidth: {header: "MEM BW", name: "membw", right: true, descending: true, cell: func(r TopRow) string { return percent(r.MemoryBandwidth) }, value: func(r TopRow) float64 { return r.MemoryBandwidth }},
@@ -407,4 +410,13 @@ func seconds(v float64) string {
 		return fmt.Sprintf("%.0fms", v*1000)
 	}
 	return fmt.Sprintf("%.2fs", v)
+}
+
+// modelCell is the model, with the pod's role of a disaggregated
+// deployment: "llama-8b (prefill)".
+func modelCell(r TopRow) string {
+	if r.Role == "" {
+		return r.Model
+	}
+	return r.Model + " (" + r.Role + ")"
 }

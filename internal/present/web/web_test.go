@@ -32,7 +32,7 @@ func (f fakeQuerier) metric() model.Metric {
 }
 
 func (f fakeQuerier) Query(_ context.Context, q string, t time.Time) (query.Result, error) {
-	if f.none {
+	if f.none || t.Before(f.end.Add(-24*time.Hour)) { // as QueryRange: no data long before the end
 		return query.Result{Value: model.Vector{}}, nil
 	}
 	return query.Result{Value: model.Vector{&model.Sample{Metric: f.metric(), Value: 0.6, Timestamp: model.TimeFromUnixNano(t.UnixNano())}}}, nil

@@ -120,6 +120,9 @@ func TestScenarios(t *testing.T) {
 			queues: []diagnose.State{diagnose.StateStrandedQuota}},
 		{name: "quota-starved", gpus: 16, noPods: true,
 			queues: []diagnose.State{diagnose.StateQuotaStarved, diagnose.StateAdmittedNotRunning}},
+		{name: "pd-imbalance", expect: diagnose.StatePDImbalance, minPrecision: 0.9, minRecall: 0.9, gpus: 8, check: pdRatioAdvice},
+		{name: "kv-transfer-slow", expect: diagnose.StateKVTransferBound, minPrecision: 0.9, minRecall: 0.9, gpus: 8},
+		{name: "engine-asleep", expect: diagnose.StateEngineAsleep, minPrecision: 0.9, minRecall: 0.9, gpus: 8, check: asleepIsIdle},
 	}
 	var golden strings.Builder
 	golden.WriteString("# scenario state precision recall tp fp fn (pod-minutes; primary state vs truth)\n")

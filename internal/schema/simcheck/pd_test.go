@@ -1,0 +1,127 @@
+package simcheck
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/util/teststorage"
+
+	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/schema/schematest"
+	"github.com/servescope/servescope/internal/sim"
+)
+
+// TestSimulatorPD runs the shipped disaggregation scenarios at 8 GPUs,
+// scrapes every target every 5 s for 5 minutes and compares the catalog's
+// role, KV-transfer and sleep signals with the simulator's truth of the
+// last minute: each pod's role (SGLang's engine_type, llm-d's pod label
+// through kube-state-metrics), the decode pods' mean transfer time and
+// failed transfers, and which engines sleep.
+func TestSimulatorPD(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"kv-transfer-slow", "engine-asleep"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc, err := sim.OpenScenario("", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 7, GPUs: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := teststorage.New(t)
+			start := c.Start()
+			end := start.Add(5 * time.Minute)
+			for ts := start.Add(simScrapeEvery); ts.Before(end); ts = ts.Add(simScrapeEvery) {
+				app := st.AppenderV2(t.Context())
+				scrapeSim(t, app, c, ts)
+				if err := app.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Step(end)
+			at := end.Add(-simScrapeEvery)
+			cat, err := schema.New(schema.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPD(t, cat, st, c.Truth(), start.Add(4*time.Minute), at)
+		})
+	}
+}
+
+func checkPD(t *testing.T, cat *schema.Catalog, st *teststorage.TestStorage, tr sim.Truth, minute, at time.Time) {
+	t.Helper()
+	eng := schematest.NewEngine()
+	q := func(name string, avg bool) string {
+		out, err := cat.Query(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if avg {
+			if out, err = cat.AvgOverTime(out, time.Minute, simScrapeEvery); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	byPod := func(v promql.Vector) map[string]promql.Sample {
+		out := map[string]promql.Sample{}
+		for _, s := range v {
+			out[s.Metric.Get("namespace")+"/"+s.Metric.Get("pod")] = s
+		}
+		return out
+	}
+	roles := map[string]string{}
+	for _, s := range schematest.Instant(t, eng, st, q("pod_role", false), at) {
+		k := s.Metric.Get("namespace") + "/" + s.Metric.Get("pod")
+		if old, dup := roles[k]; dup && old != s.Metric.Get("role") {
+			t.Errorf("pod %s has roles %s and %s", k, old, s.Metric.Get("role"))
+		}
+		roles[k] = s.Metric.Get("role")
+	}
+	latency := byPod(schematest.Instant(t, eng, st, q("kv_transfer_latency_seconds", true), at))
+	failures := byPod(schematest.Instant(t, eng, st, q("kv_transfer_failures_per_second", false), at))
+	asleep := byPod(schematest.Instant(t, eng, st, q("engine_asleep_ratio", false), at))
+	checked := 0
+	for _, p := range tr.Pods {
+		m, ok := minuteOf(p.Minutes, minute)
+		if !ok {
+			continue
+		}
+		key := p.Namespace + "/" + p.Pod
+		checked++
+		t.Run(key, func(t *testing.T) {
+			if got := roles[key]; m.Role != "" && got != m.Role {
+				t.Errorf("pod_role of %s = %q, truth %q", key, got, m.Role)
+			}
+			if m.Role == "" && roles[key] != "" {
+				t.Errorf("pod_role of unified %s = %q, want none", key, roles[key])
+			}
+			if m.Role == sim.RoleDecode {
+				// SGLang's gauge is the last transfer's time, averaged
+				// over the minute's scrapes; vLLM's histogram a 5m rate.
+				near(t, "kv_transfer_latency_seconds", latency, key, m.TransferLatency, 0.3, 0.01)
+				// Failures are few per minute: the 5m rate covers the
+				// whole run, so it is compared with the run's truth.
+				var fails float64
+				for _, pm := range p.Minutes {
+					fails += pm.TransferFailures / float64(len(p.Minutes))
+				}
+				if fails > 0 {
+					near(t, "kv_transfer_failures_per_second", failures, key, fails, 0.25, 0.01)
+				} else if s, ok := failures[key]; ok && s.F > 0 {
+					t.Errorf("kv_transfer_failures_per_second{%s} = %g, truth none", key, s.F)
+				}
+			}
+			if s, ok := asleep[key]; p.Engine == sim.EngineVLLM && (!ok || (s.F == 1) != m.Asleep) {
+				t.Errorf("engine_asleep_ratio{%s} = %v (reported %v), truth asleep %v", key, s.F, ok, m.Asleep)
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no pod has truth for the compared minute")
+	}
+}
