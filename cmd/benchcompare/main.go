@@ -16,6 +16,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,7 @@ type options struct {
 	keep             bool
 	serveArgs        string
 	profile          string
+	serveEnv         string
 }
 
 // server is one process under measurement.
@@ -90,6 +92,7 @@ func run() error {
 	flag.IntVar(&o.rounds, "rounds", 10, "rounds of dashboard queries after the window (each query instant and range, on every server)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, data)")
 	flag.StringVar(&o.serveArgs, "serve-args", "", "extra `servescope serve` flags, space-separated")
+	flag.StringVar(&o.serveEnv, "serve-env", "", "extra environment of `servescope serve`, space-separated NAME=VALUE (e.g. GOGC=75)")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof)")
 	flag.Parse()
 
@@ -167,7 +170,7 @@ scrape_configs:
 	if o.profile != "" {
 		args = append(args, "--web.enable-pprof")
 	}
-	c, err := start(ctx, dir, "servescope", o.bin, args...)
+	c, err := startEnv(ctx, dir, "servescope", strings.Fields(o.serveEnv), o.bin, args...)
 	if err != nil {
 		return err
 	}
@@ -403,12 +406,20 @@ func sampleTargets(src, dst string, n int) (int, error) {
 
 // start runs bin with args, its output in dir/name.log.
 func start(ctx context.Context, dir, name, bin string, args ...string) (*exec.Cmd, error) {
+	return startEnv(ctx, dir, name, nil, bin, args...)
+}
+
+// startEnv is start with env added to the environment.
+func startEnv(ctx context.Context, dir, name string, env []string, bin string, args ...string) (*exec.Cmd, error) {
 	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, fmt.Errorf("log of %s: %w", name, err)
 	}
 	c := exec.CommandContext(ctx, bin, args...)
 	c.Stdout, c.Stderr = log, log
+	if len(env) > 0 {
+		c.Env = append(os.Environ(), env...)
+	}
 	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
 	c.WaitDelay = 20 * time.Second
 	if err := c.Start(); err != nil {
@@ -552,18 +563,8 @@ func ruleTimes(base string) (groups, rules []ruleTime, err error) {
 			rules = append(rules, ruleTime{x.Name, x.EvaluationTime})
 		}
 	}
-	slices.SortFunc(rules, func(a, b ruleTime) int { return cmpFloat(b.seconds, a.seconds) })
+	slices.SortFunc(rules, func(a, b ruleTime) int { return cmp.Compare(b.seconds, a.seconds) })
 	return groups, rules, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // metricSum adds the samples of one metric on base's /metrics.

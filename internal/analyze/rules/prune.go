@@ -49,6 +49,10 @@ type prunable struct {
 	texts map[string]string
 }
 
+// maxPruneCache bounds the queries remembered (the catalog has about a
+// hundred rules).
+const maxPruneCache = 4096
+
 func newPruner(next prules.QueryFunc, q storage.Queryable, p parser.Parser) *pruner {
 	return &pruner{next: next, q: q, p: p, cache: map[string]*prunable{}}
 }
@@ -101,6 +105,9 @@ func (pr *pruner) lookup(q string) *prunable {
 	defer pr.mu.Unlock()
 	if e, ok := pr.cache[q]; ok {
 		return e
+	}
+	if len(pr.cache) >= maxPruneCache { // rule files reloaded many times over
+		clear(pr.cache)
 	}
 	e := &prunable{texts: map[string]string{}}
 	if expr, err := pr.p.ParseExpr(q); err == nil {
