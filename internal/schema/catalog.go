@@ -125,7 +125,8 @@ func New(opts Options) (*Catalog, error) {
 
 func builtinSignals() []Signal {
 	var s []Signal
-	s = append(s, engineSignals()...)
+	s = append(s, withDynamoWorkers(engineSignals())...)
+	s = append(s, gatewaySignals()...)
 	s = append(s, gpuSignals()...)
 	s = append(s, queueSignals()...)
 	s = append(s, namespaceSignals()...)
