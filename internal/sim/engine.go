@@ -29,6 +29,7 @@ type engineConfig struct {
 	blocks      int // KV blocks of one engine
 	load        Load
 	memUtil     float64
+	gw          *gateway // the deployment's gateway, nil without one
 }
 
 // request is one in-flight request. Times are simulated seconds since start.
@@ -40,6 +41,11 @@ type request struct {
 	preemptions                    int
 	maxTokens                      int // 0 when the client did not set max_tokens
 	byLength                       bool
+	// gwArrival is when the request reached the deployment's gateway, and
+	// tenant its fairness_id (index into the gateway's tenants); arrival
+	// is when the engine received it.
+	gwArrival float64
+	tenant    int
 }
 
 // engineCounters are the engine's cumulative counters.
@@ -74,6 +80,7 @@ type minuteAgg struct {
 	ttftN                                         float64
 	drafts, accepted                              float64
 	offered                                       float64
+	gwHeld                                        float64 // this engine's share of the gateway's queue × seconds
 }
 
 // engine is one engine core (one vLLM engine, one data-parallel rank).
@@ -197,10 +204,17 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 			}
 		}
 		r.prefillLeft = r.prompt
+		if cfg.gw != nil {
+			cfg.gw.arrive(r, e.rng.Float64())
+			continue
+		}
 		e.waiting = append(e.waiting, r)
 	}
 	e.minute.offered += float64(n)
 	e.abortStale(t)
+	if cfg.gw != nil {
+		cfg.gw.abortStale(t, e)
+	}
 	genBefore := e.c.generationTokens
 	var busy, bytes, flops float64
 	start, left := t, dt
@@ -208,6 +222,9 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 		left = 0
 	} else {
 		e.admit(t)
+		if cfg.gw != nil {
+			cfg.gw.feed(e, t)
+		}
 	}
 	// Full prefill chunks, then the remainder as smaller steps.
 	for range 4 {
@@ -231,6 +248,12 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 		flops += fl
 	}
 	e.lastGen = (e.c.generationTokens - genBefore) / dt
+	if cfg.gw != nil {
+		cfg.gw.outputTokens += e.c.generationTokens - genBefore
+		// After this engine took what it could: its share of what the
+		// gateway still holds.
+		e.minute.gwHeld += float64(len(cfg.gw.held)) / float64(max(cfg.gw.engines, 1)) * dt
+	}
 	busy = min(busy, dt)
 	e.act = activity{
 		busy:   busy / dt,

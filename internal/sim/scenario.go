@@ -94,6 +94,9 @@ type Deployment struct {
 	CPUOverhead          Duration    `yaml:"cpu_overhead"` // per engine step
 	SpecDecode           *SpecDecode `yaml:"spec_decode"`
 	Load                 Load        `yaml:"load"`
+	// Gateway, if set, is an inference gateway in front of the deployment
+	// (gateway.go).
+	Gateway *GatewaySpec `yaml:"gateway"`
 }
 
 // SpecDecode configures speculative decoding.

@@ -299,6 +299,9 @@ func (s *Scenario) validateDeployments() ([]any, string) {
 		if p, r := validateLoad(d.Load, at("load")); r != "" {
 			return p, r
 		}
+		if p, r := validateGateway(d.Gateway, at); r != "" {
+			return p, r
+		}
 		pl, p, r := s.size(s.GPUs)
 		if r != "" {
 			return p, r

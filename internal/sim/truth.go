@@ -17,6 +17,10 @@ const (
 	StateKVSaturated    State = "kv_saturated"
 	StatePoorSpecDecode State = "poor_spec_decode"
 	StateHostBound      State = "host_bound"
+	// StateGatewayBacklog: the deployment's gateway holds requests (in
+	// this pod's share, at least one on average) while the engines are
+	// busy: demand no engine has seen.
+	StateGatewayBacklog State = "gateway_backlog"
 	StateBacklog        State = "backlog"
 	StateTTFTRegression State = "ttft_regression"
 	StateMemoryBound    State = "memory_bound"
@@ -37,6 +41,9 @@ type PodMinute struct {
 	Preemptions    float64   `json:"preemptions"`
 	TTFT           float64   `json:"ttft_seconds"`
 	SpecAcceptance float64   `json:"spec_acceptance,omitempty"`
+	// GatewayQueued is the pod's share of its gateway's queue (the queue
+	// over the engines the gateway dispatches to, × the pod's engines).
+	GatewayQueued float64 `json:"gateway_queued,omitempty"`
 }
 
 // PodTruth is what one serving pod really did.
@@ -144,6 +151,7 @@ const joulesPerKWh = 3.6e6
 type podRecord struct {
 	PodTruth
 	backlogStreak int
+	gatewayStreak int
 	baselineTTFT  float64
 	baselineN     int
 }
@@ -250,6 +258,7 @@ func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 			m.KVUsage += a.kvSum / a.seconds
 			m.Running += a.running / a.seconds
 			m.Waiting += a.waiting / a.seconds
+			m.GatewayQueued += a.gwHeld / a.seconds
 		}
 		m.KVMax = max(m.KVMax, a.kvMax)
 		m.Preemptions += a.preemptions
@@ -282,6 +291,11 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64) State {
 	} else {
 		r.backlogStreak = 0
 	}
+	if m.GatewayQueued >= 1 && m.Busy >= 0.5 {
+		r.gatewayStreak++
+	} else {
+		r.gatewayStreak = 0
+	}
 	state := StateHealthy
 	switch {
 	case p.node.exporterDown:
@@ -296,6 +310,8 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64) State {
 		state = StatePoorSpecDecode
 	case m.Busy < 0.5 && m.Running >= 1:
 		state = StateHostBound
+	case r.gatewayStreak >= 5:
+		state = StateGatewayBacklog
 	case r.backlogStreak >= 5:
 		state = StateBacklog
 	case r.baselineN >= 5 && m.TTFT > 2*r.baselineTTFT && m.TTFT > r.baselineTTFT+0.25:
