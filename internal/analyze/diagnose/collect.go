@@ -133,6 +133,9 @@ func New(o Options) (*Diagnoser, error) {
 	if d.engineQueries, err = o.Catalog.Explain(sigRunning); err != nil {
 		return nil, fmt.Errorf("diagnose: sources of %s: %w", sigRunning, err)
 	}
+	if d.queries[sigGatewayQueued], err = o.Catalog.Select(sigGatewayQueued, o.Recorded); err != nil {
+		return nil, fmt.Errorf("diagnose: signal %s: %w", sigGatewayQueued, err)
+	}
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(downQuery)
 	if err != nil {
 		return nil, fmt.Errorf("diagnose: parse %q: %w", downQuery, err)
@@ -313,6 +316,11 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		p.GPUs = byPod[p.Cluster+"\xff"+p.Namespace+"\xff"+p.Pod]
 		s.Pods = append(s.Pods, *p)
 	}
+	gw, err := get(sigGatewayQueued)
+	if err != nil {
+		return nil, err
+	}
+	d.gateways(s, gw)
 	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
 	return s, nil
 }

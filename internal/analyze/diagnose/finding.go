@@ -19,6 +19,9 @@ const (
 	StateKVSaturated    State = "kv_saturated"
 	StatePoorSpecDecode State = "poor_spec_decode"
 	StateHostBound      State = "host_bound"
+	// StateGatewayBacklog: requests wait in an inference gateway's queue
+	// (no engine has seen them) while the engines are busy.
+	StateGatewayBacklog State = "gateway_backlog"
 	StateBacklog        State = "backlog"
 	StateTTFTRegression State = "ttft_regression"
 	StateMemoryBound    State = "memory_bound"
@@ -30,7 +33,7 @@ const (
 // States lists the states in order of precedence.
 func States() []State {
 	return []State{StateMissingLayer, StateXID, StateIdle, StateKVSaturated, StatePoorSpecDecode,
-		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateConsolidate, StateHealthy}
+		StateHostBound, StateGatewayBacklog, StateBacklog, StateTTFTRegression, StateMemoryBound, StateConsolidate, StateHealthy}
 }
 
 func (s State) rank() int {

@@ -109,6 +109,9 @@ type Pod struct {
 	// IterationTokens is the mean tokens per engine step, where the engine
 	// exports it (vLLM's iteration_tokens_total histogram).
 	IterationTokens Track `json:"-"`
+	// GatewayQueued is the pod's share of the requests its model's
+	// inference gateways hold (collect_gateway.go); nil without a gateway.
+	GatewayQueued Track `json:"-"`
 	// GPUs are indexes into Snapshot.GPUs of the GPUs the pod holds.
 	GPUs []int `json:"-"`
 }
@@ -197,11 +200,13 @@ type Target struct {
 // Snapshot is everything the detectors read: the pods, GPUs and down
 // targets over a window, and the query behind each signal (for evidence).
 type Snapshot struct {
-	Window  Window            `json:"window"`
-	Pods    []Pod             `json:"pods"`
-	GPUs    []GPU             `json:"gpus"`
-	Targets []Target          `json:"targets,omitempty"`
-	Queries map[string]string `json:"queries,omitempty"`
+	Window  Window   `json:"window"`
+	Pods    []Pod    `json:"pods"`
+	GPUs    []GPU    `json:"gpus"`
+	Targets []Target `json:"targets,omitempty"`
+	// Gateways are the inference gateways' queues (collect_gateway.go).
+	Gateways []GatewayQueue    `json:"gateways,omitempty"`
+	Queries  map[string]string `json:"queries,omitempty"`
 }
 
 // Until returns the part of the snapshot from end-window to end (both
@@ -217,7 +222,7 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	out := &Snapshot{Window: Window{Start: w.At(from), End: w.At(max(to-1, from)), Step: w.Step}, Queries: s.Queries}
 	for _, p := range s.Pods {
 		q := p
-		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens} {
+		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens, &q.GatewayQueued} {
 			*t = t.slice(from, to)
 		}
 		out.Pods = append(out.Pods, q)
@@ -232,6 +237,10 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	for _, d := range s.Targets {
 		d.Down = d.Down.slice(from, to)
 		out.Targets = append(out.Targets, d)
+	}
+	for _, g := range s.Gateways {
+		g.Queued = g.Queued.slice(from, to)
+		out.Gateways = append(out.Gateways, g)
 	}
 	return out
 }
