@@ -61,64 +61,66 @@ func (d *Diagnoser) gateways(s *Snapshot, m model.Matrix) {
 }
 
 // attributeGateways names the engine model each queue holds demand for and
-// spreads each model's queue over its pods (GatewayQueued).
+// spreads each queue over the pods it serves (GatewayQueued): the pods of
+// the gateway's namespace serving its model (case aside, as Dynamo
+// lower-cases it), else the pods of that namespace when they serve one
+// model (a queue without a model label), else the model's pods anywhere in
+// the cluster. A queue none of these finds stays unattributed.
 func attributeGateways(s *Snapshot) {
 	if len(s.Gateways) == 0 {
 		return
 	}
 	n := s.Window.Steps()
-	models := map[string][]int{}  // cluster, model → pods
-	byNS := map[string][]string{} // cluster, namespace → models served there
-	for i := range s.Pods {
-		p := &s.Pods[i]
-		models[p.Cluster+"\xff"+p.Model] = append(models[p.Cluster+"\xff"+p.Model], i)
-		ns := p.Cluster + "\xff" + p.Namespace
-		if !slices.Contains(byNS[ns], p.Model) {
-			byNS[ns] = append(byNS[ns], p.Model)
-		}
-	}
-	total := map[string]Track{}
 	for gi := range s.Gateways {
 		g := &s.Gateways[gi]
-		if g.Model != "" {
-			for i := range s.Pods {
-				if p := &s.Pods[i]; p.Cluster == g.Cluster && strings.EqualFold(p.Model, g.Model) {
-					g.Serves = p.Model
-					break
-				}
-			}
-		}
-		if ms := byNS[g.Cluster+"\xff"+g.Namespace]; g.Serves == "" && len(ms) == 1 {
-			g.Serves = ms[0]
-		}
-		if g.Serves == "" {
+		pods := gatewayPods(s, g)
+		if len(pods) == 0 {
 			continue
 		}
-		k := g.Cluster + "\xff" + g.Serves
-		t := total[k]
-		if t == nil {
-			t = newTrack(n)
-			total[k] = t
-		}
-		for i := range n {
-			if x := g.Queued.at(i); reported(x) {
-				if !reported(t[i]) {
-					t[i] = 0
-				}
-				t[i] += x
-			}
-		}
-	}
-	for k, t := range total {
-		pods := models[k]
+		g.Serves = s.Pods[pods[0]].Model
 		for _, pi := range pods {
-			share := newTrack(n)
+			p := &s.Pods[pi]
+			if p.GatewayQueued == nil {
+				p.GatewayQueued = newTrack(n)
+			}
 			for i := range n {
-				if reported(t[i]) {
-					share[i] = t[i] / float64(len(pods))
+				if x := g.Queued.at(i); reported(x) {
+					if !reported(p.GatewayQueued[i]) {
+						p.GatewayQueued[i] = 0
+					}
+					p.GatewayQueued[i] += x / float64(len(pods))
 				}
 			}
-			s.Pods[pi].GatewayQueued = share
 		}
 	}
+}
+
+// gatewayPods are the indexes of the engine pods a gateway queue serves.
+func gatewayPods(s *Snapshot, g *GatewayQueue) []int {
+	var sameNS, sameModel, nsModels []int
+	models := map[string]bool{}
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		if p.Cluster != g.Cluster {
+			continue
+		}
+		match := g.Model != "" && strings.EqualFold(p.Model, g.Model)
+		if p.Namespace == g.Namespace {
+			nsModels = append(nsModels, i)
+			models[p.Model] = true
+			if match {
+				sameNS = append(sameNS, i)
+			}
+		}
+		if match {
+			sameModel = append(sameModel, i)
+		}
+	}
+	switch {
+	case len(sameNS) > 0:
+		return sameNS
+	case len(models) == 1 && (g.Model == "" || len(sameModel) == 0):
+		return nsModels
+	}
+	return sameModel
 }
