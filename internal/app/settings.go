@@ -22,6 +22,8 @@ type Settings struct {
 	ClusterLabel string
 	PriceBook    string
 	QueueTeams   map[string]string
+	// TenantTeams is the config's gateway tenant → team map.
+	TenantTeams map[string]string
 	// CarbonIntensity is the config's g CO2e per kWh (0 when unset).
 	CarbonIntensity float64
 	// MonitorLabels are the config's monitor selector labels for
@@ -52,6 +54,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.ClusterLabel = cfg.Servescope.ClusterLabel
 	s.MonitorLabels = cfg.Servescope.MonitorLabels
 	s.CarbonIntensity = cfg.Servescope.CarbonIntensity
+	s.TenantTeams = cfg.Servescope.TenantTeams
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -74,7 +77,7 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity}
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, TenantTeams: s.TenantTeams, CarbonIntensity: s.CarbonIntensity}
 }
 
 // String says where the settings came from, for messages.

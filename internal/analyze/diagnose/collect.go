@@ -43,6 +43,10 @@ type Options struct {
 	// are two subjects. To diagnose one cluster, pass a Querier scoped to
 	// it (cluster.Scope).
 	ClusterLabel string
+	// TenantTeams maps an inference gateway's fairness_id (its tenant) to
+	// the team that pays for it (servescope.yml's tenant_teams); a tenant
+	// it does not list maps to no team.
+	TenantTeams map[string]string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -58,6 +62,7 @@ type Diagnoser struct {
 	logger  *slog.Logger
 	cluster model.LabelName
 	queries map[string]string
+	tenants map[string]string
 	// engineQueries are requests_running per source, in catalog order.
 	engineQueries []schema.SourceQuery
 }
@@ -103,7 +108,7 @@ func New(o Options) (*Diagnoser, error) {
 		o.ClusterLabel = cluster.DefaultLabel
 	}
 	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet, cluster: model.LabelName(o.ClusterLabel),
-		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
+		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}, tenants: o.TenantTeams}
 	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod} {
 		q, err := o.Catalog.Select(name, o.Recorded)
@@ -366,6 +371,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Dura
 		return nil, err
 	}
 	r := Analyze(s, d.th)
+	r.Gateways = gatewayStatuses(s, d.tenants)
 	if err := d.Fleet(ctx, s, r); err != nil {
 		return nil, err
 	}

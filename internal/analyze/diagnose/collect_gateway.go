@@ -124,3 +124,34 @@ func gatewayPods(s *Snapshot, g *GatewayQueue) []int {
 	}
 	return sameModel
 }
+
+// GatewayStatus is one gateway queue over the report's window: who it
+// holds requests for and how many. Team is the team its fairness_id maps
+// to (Options.TenantTeams), empty when it maps to none.
+type GatewayStatus struct {
+	Cluster    string  `json:"cluster,omitempty"`
+	Namespace  string  `json:"namespace"`
+	Pod        string  `json:"pod"`
+	Pool       string  `json:"inference_pool,omitempty"`
+	Model      string  `json:"model,omitempty"`
+	Serves     string  `json:"serves,omitempty"`
+	FairnessID string  `json:"fairness_id,omitempty"`
+	Team       string  `json:"team,omitempty"`
+	MeanQueued float64 `json:"mean_queued"`
+	PeakQueued float64 `json:"peak_queued"`
+}
+
+// gatewayStatuses summarises the snapshot's gateway queues; tenants maps
+// fairness_id to team. Queues with no value in the window are left out.
+func gatewayStatuses(s *Snapshot, tenants map[string]string) []GatewayStatus {
+	var out []GatewayStatus
+	for _, g := range s.Gateways {
+		st := g.Queued.stats(0, len(g.Queued))
+		if st.n == 0 {
+			continue
+		}
+		out = append(out, GatewayStatus{Cluster: g.Cluster, Namespace: g.Namespace, Pod: g.Pod, Pool: g.Pool, Model: g.Model,
+			Serves: g.Serves, FairnessID: g.FairnessID, Team: tenants[g.FairnessID], MeanQueued: round(st.mean), PeakQueued: round(st.max)})
+	}
+	return out
+}

@@ -21,6 +21,8 @@ type Report struct {
 	Models      []ModelStatus `json:"models"`
 	Utilisation Utilisation   `json:"utilisation"`
 	Capacity    []Capacity    `json:"capacity"`
+	// Gateways are the inference gateways' queues (collect_gateway.go).
+	Gateways []GatewayStatus `json:"gateways,omitempty"`
 }
 
 // PodStatus is one pod's primary state and the GPUs it holds.
