@@ -126,7 +126,7 @@ func TestExtension(t *testing.T) {
 	ext := cfg.Servescope
 	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") ||
 		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" || ext.CarbonIntensity != 380.5 ||
-		len(ext.KeepMetrics) != 2 || ext.KeepMetrics[0] != "node_.*" || !ext.KeepAllMetrics {
+		len(ext.KeepMetrics) != 2 || ext.KeepMetrics[0] != "node_.*" || !ext.KeepAllMetrics || ext.TenantTeams["tenant-a"] != "search" {
 		t.Errorf("servescope section: %+v", ext)
 	}
 	if len(cfg.Prometheus.ScrapeConfigs) != 1 {
