@@ -73,7 +73,7 @@ func (h *Handler) pages() []page {
 			{ID: "alerts", Title: "Firing alerts", build: firingAlerts},
 			{ID: "top-findings", Title: "Top findings", build: findings(5)},
 		}},
-		{Path: "/serving", Title: "Serving", Panels: []panel{
+		{Path: "/serving", Title: "Serving", Panels: append([]panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", Must: true, build: tokensPerRequest},
 			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", Must: true, build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},
 			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", Must: true, build: busyVsWaiting},
@@ -85,7 +85,7 @@ func (h *Handler) pages() []page {
 			{ID: "preemptions", Title: "Preemptions/s", build: lines("preemptions_per_second", 0, "1/s")},
 			{ID: "prefix-cache", Title: "Prefix-cache hit ratio", build: lines("prefix_cache_hit_ratio", 0, "ratio")},
 			{ID: "spec-decode", Title: "Speculative acceptance", build: lines("spec_decode_acceptance_ratio", 0, "ratio")},
-		}},
+		}, gatewayPanels()...)},
 		{Path: "/gpus", Title: "GPUs", Panels: []panel{
 			{ID: "quadrant", Title: "Busy vs memory bandwidth", Help: "each GPU's mean over the range, with the diagnosis regions", Must: true, build: quadrant},
 			{ID: "gpu-busy", Title: "GPU busy", Must: true, build: lines("gpu_busy_ratio", 0, "ratio")},

@@ -185,12 +185,12 @@ func reportSections(s *reportSources) []reportSection {
 		{ID: "pays", Title: "Who pays?", Lead: "GPU-hours reserved, allocated, used, unused and idle per team, and their money.", Wide: []string{"team-costs"}, Panels: []panel{
 			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
 		}},
-		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing and latency.", Panels: []panel{
+		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing (in the engines and at inference gateways) and latency.", Panels: append([]panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", build: tokensPerRequest},
 			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},
 			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", build: busyVsWaiting},
 			{ID: "ttft", Title: "TTFT p95", Help: "time to first token, per pod", build: lines("ttft_seconds", 0.95, "seconds")},
-		}},
+		}, gatewayPanels()[:2]...)},
 		{ID: "gpus", Title: "GPUs", Lead: "Each GPU's mean busy against its memory bandwidth, with the diagnosis regions.", Wide: []string{"quadrant"}, Panels: []panel{
 			{ID: "quadrant", Title: "Busy vs memory bandwidth", build: quadrant},
 		}},

@@ -53,6 +53,8 @@ const reportSeries = `load 1m
   vllm:num_requests_running{namespace="chat",pod=HOSTILE,instance="10.0.0.2:8000",model_name="llama-8b"} 0x120
   vllm:num_requests_waiting{namespace="chat",pod=HOSTILE,instance="10.0.0.2:8000",model_name="llama-8b"} 0x120
   vllm:kv_cache_usage_perc{namespace="chat",pod=HOSTILE,instance="10.0.0.2:8000",model_name="llama-8b"} 0x120
+  llm_d_epp_flow_control_queue_size{namespace="chat",pod="chat-epp-0",instance="10.0.1.1:9090",fairness_id="tenant-a",priority="0",inference_pool="chat-pool",model_name="llama",target_model_name="llama-8b"} 0+0.1x120
+  llm_d_epp_flow_control_queue_size{namespace="chat",pod="chat-epp-0",instance="10.0.1.1:9090",fairness_id="tenant-b",priority="0",inference_pool="chat-pool",model_name="llama",target_model_name="llama-8b"} 3x120
 `
 
 // reportEnd is the end of reportSeries.
@@ -129,7 +131,7 @@ func newReportHandlerWith(t *testing.T, findings Findings) *Handler {
 }
 
 // reportPanels is how many panels a report has.
-const reportPanels = 12
+const reportPanels = 14
 
 func TestReport(t *testing.T) {
 	t.Parallel()
