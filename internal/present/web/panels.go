@@ -28,8 +28,11 @@ type panel struct {
 	ID, Title, Help string
 	// Must marks panels that should always have data on a running fleet
 	// (the browser test checks them).
-	Must  bool
-	build func(ctx context.Context, e *env, v *panelView) error
+	Must bool
+	// Optional panels read an exporter many fleets do not run (an
+	// inference gateway): the report leaves them out when they have no data.
+	Optional bool
+	build    func(ctx context.Context, e *env, v *panelView) error
 }
 
 // Panel states, as the DOM's data-state shows them.

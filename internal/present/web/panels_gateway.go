@@ -15,10 +15,10 @@ import (
 func gatewayPanels() []panel {
 	return []panel{
 		{ID: "gateway-queue-pool", Title: "Gateway queue per pool", Help: "requests held by inference gateways (llm-d flow control, Dynamo's router) that no engine has seen, per InferencePool; demand the engines' queues do not show",
-			build: sumBy("gateway_queued_requests", "inference_pool", "requests")},
+			Optional: true, build: sumBy("gateway_queued_requests", "inference_pool", "requests")},
 		{ID: "gateway-queue-tenant", Title: "Gateway queue per tenant", Help: "the same requests per fairness_id (the gateway's tenant; tenant_teams in servescope.yml names its team)",
-			build: sumBy("gateway_queued_requests", "fairness_id", "requests")},
-		{ID: "gateway-saturation", Title: "Gateway pool saturation", Help: "the EPP's saturation of each InferencePool; at 1 flow control holds requests", build: lines("gateway_pool_saturation", 0, "ratio", 1)},
+			Optional: true, build: sumBy("gateway_queued_requests", "fairness_id", "requests")},
+		{ID: "gateway-saturation", Title: "Gateway pool saturation", Help: "the EPP's saturation of each InferencePool; at 1 flow control holds requests", Optional: true, build: lines("gateway_pool_saturation", 0, "ratio", 1)},
 	}
 }
 

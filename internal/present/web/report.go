@@ -229,9 +229,12 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 	d := reportData{Title: "GPU fleet report", Start: e.start, End: end, Window: model.Duration(o.Window).String(), Source: o.Source, Partial: failed}
 	for _, s := range sections {
 		sv := reportSectionView{ID: s.ID, Title: s.Title, Lead: s.Lead}
-		for range s.Panels {
+		for _, p := range s.Panels {
 			v := views[0]
 			views = views[1:]
+			if p.Optional && v.State == stateNoData {
+				continue
+			}
 			sv.Panels = append(sv.Panels, reportPanelView{panelView: v, Wide: slices.Contains(s.Wide, v.ID)})
 		}
 		d.Sections = append(d.Sections, sv)
