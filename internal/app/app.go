@@ -114,9 +114,11 @@ type Server struct {
 	alerts rules.Builtin
 	// fleet computes the fleet model for the diagnosis API (nil before
 	// analysis builds it).
-	fleet    *fleet.Calculator
-	api      *api.API
-	listener net.Listener
+	fleet *fleet.Calculator
+	// tenantTeams maps gateway tenants (fairness_id) to teams (tenant_teams).
+	tenantTeams map[string]string
+	api         *api.API
+	listener    net.Listener
 	// http serves from New on: the health endpoints answer during the
 	// WAL replay, the API once New has built it (handler).
 	http    *http.Server
@@ -327,6 +329,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("cost attribution: %w", err)
 	}
+	s.tenantTeams = cfg.Servescope.TenantTeams
 	// The diagnosis at /api/v1/diagnoses carries the fleet model.
 	if s.fleet, err = newFleet(s.catalog, calc, false, th.Health); err != nil {
 		return fmt.Errorf("fleet model: %w", err)

@@ -24,6 +24,9 @@ type CostOptions struct {
 	PriceBook string
 	// QueueTeams maps ClusterQueues to teams.
 	QueueTeams map[string]string
+	// TenantTeams maps gateway tenants (fairness_id) to teams; the
+	// diagnosis's gateway queues carry the team.
+	TenantTeams map[string]string
 	// CarbonIntensity is g CO2e per kWh (0: no emissions shown).
 	CarbonIntensity float64
 	// ReferencePrices are the config's reference prices per million

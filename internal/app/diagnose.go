@@ -24,7 +24,8 @@ func NewDiagnoser(q query.Querier, recorded bool, co CostOptions, th diagnose.Th
 	if err != nil {
 		return nil, err
 	}
-	return diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Thresholds: th, Fleet: fc, ClusterLabel: cat.ClusterLabel(), Logger: co.Logger})
+	return diagnose.New(diagnose.Options{Querier: q, Catalog: cat, Recorded: recorded, Thresholds: th, Fleet: fc, ClusterLabel: cat.ClusterLabel(),
+		TenantTeams: co.TenantTeams, Logger: co.Logger})
 }
 
 // AlertsBuiltin names the generated alerting rules among the rule sets.
@@ -40,7 +41,8 @@ const AlertsBuiltin = "alerts"
 // The diagnosis reads the full catalog queries, not the recorded series, so
 // it also works on backfilled history the rules never evaluated.
 func (s *Server) EnableDiagnosis(th diagnose.Thresholds, objectives slo.Set, interval time.Duration) (rules.Builtin, error) {
-	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Fleet: s.fleet, Objectives: objectives, ClusterLabel: s.catalog.ClusterLabel(), Logger: s.logger})
+	d, err := diagnose.New(diagnose.Options{Querier: s.querier, Catalog: s.catalog, Thresholds: th, Fleet: s.fleet, Objectives: objectives, ClusterLabel: s.catalog.ClusterLabel(),
+		TenantTeams: s.tenantTeams, Logger: s.logger})
 	if err != nil {
 		return rules.Builtin{}, err
 	}

@@ -23,6 +23,8 @@ type Settings struct {
 	ClusterLabel string
 	PriceBook    string
 	QueueTeams   map[string]string
+	// TenantTeams is the config's gateway tenant → team map.
+	TenantTeams map[string]string
 	// CarbonIntensity is the config's g CO2e per kWh (0 when unset).
 	CarbonIntensity float64
 	// ReferencePrices are the config's per-model reference prices per
@@ -63,6 +65,7 @@ func LoadSettings(path string, required bool) (Settings, error) {
 	s.CarbonIntensity = cfg.Servescope.CarbonIntensity
 	s.ReferencePrices = cfg.Servescope.ReferencePrices
 	s.LentQuotaIsIdle = cfg.Servescope.LentQuotaIsIdle
+	s.TenantTeams = cfg.Servescope.TenantTeams
 	for q, t := range cfg.Servescope.QueueTeams {
 		s.QueueTeams[q] = t
 	}
@@ -92,7 +95,7 @@ func (s *Settings) Override(teamLabel, priceBook string, queueTeams map[string]s
 
 // Cost is the cost options of the settings.
 func (s Settings) Cost() CostOptions {
-	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, CarbonIntensity: s.CarbonIntensity,
+	return CostOptions{TeamLabel: s.TeamLabel, ClusterLabel: s.ClusterLabel, PriceBook: s.PriceBook, QueueTeams: s.QueueTeams, TenantTeams: s.TenantTeams, CarbonIntensity: s.CarbonIntensity,
 		ReferencePrices: s.ReferencePrices, LentQuotaIsIdle: s.LentQuotaIsIdle}
 }
 

@@ -68,6 +68,10 @@ type Extension struct {
 	// QueueTeams maps Kueue ClusterQueues to teams, the last resort of team
 	// resolution.
 	QueueTeams map[string]string `yaml:"queue_teams"`
+	// TenantTeams maps an inference gateway's tenant (llm-d's fairness_id)
+	// to the team that pays for its requests; a tenant it does not list
+	// belongs to no team.
+	TenantTeams map[string]string `yaml:"tenant_teams"`
 	// CarbonIntensity is the grid's g CO2e per kWh: cost shows the
 	// emissions of each team's GPU energy with it; 0 (unset) shows none.
 	CarbonIntensity float64 `yaml:"carbon_intensity"`

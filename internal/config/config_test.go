@@ -129,7 +129,7 @@ func TestExtension(t *testing.T) {
 	if ext.TeamLabel != "owner" || ext.ClusterLabel != "k8s_cluster" || ext.QueueTeams["cq-search"] != "search" || ext.PriceBook != filepath.Join("testdata", "prices.yml") ||
 		len(ext.MonitorLabels) != 1 || ext.MonitorLabels["release"] != "prometheus" || ext.CarbonIntensity != 380.5 || !ext.LentQuotaIsIdle ||
 		len(ext.ReferencePrices) != 1 || ext.ReferencePrices[0] != (ReferencePrice{Model: "llama", Input: "0.20", Output: "0.6"}) ||
-		len(ext.KeepMetrics) != 2 || ext.KeepMetrics[0] != "node_.*" || !ext.KeepAllMetrics {
+		len(ext.KeepMetrics) != 2 || ext.KeepMetrics[0] != "node_.*" || !ext.KeepAllMetrics || ext.TenantTeams["tenant-a"] != "search" {
 		t.Errorf("servescope section: %+v", ext)
 	}
 	if len(cfg.Prometheus.ScrapeConfigs) != 1 {

@@ -125,9 +125,10 @@ func New(opts Options) (*Catalog, error) {
 
 func builtinSignals() []Signal {
 	var s []Signal
-	s = append(s, engineSignals()...)
+	s = append(s, withDynamoWorkers(engineSignals())...)
 	s = append(s, promptSourceSignals()...)
 	s = append(s, pdSignals()...)
+	s = append(s, gatewaySignals()...)
 	s = append(s, gpuSignals()...)
 	s = append(s, gpuHealthSignals()...)
 	s = append(s, queueSignals()...)

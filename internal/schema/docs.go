@@ -60,6 +60,11 @@ func (cat *Catalog) Markdown() []byte {
 	w("each cluster sends its series with to one backend: every aggregation and join keeps it, so two clusters' pods of the same name ")
 	w("are never merged. Series without it are one cluster, as before.\n")
 
+	w("\n## Where the names come from\n\nEach name below was checked against its exporter's source at the version given.\n\n| names | source |\n|---|---|\n")
+	for _, c := range citations() {
+		w("| ", c.Names, " | ", c.Source, " |\n")
+	}
+
 	for _, s := range cat.signals {
 		c := cat.compiled[s.Name]
 		w("\n## ", s.Name, "\n\n", s.Help, "\n\n")

@@ -16,12 +16,15 @@ const (
 	JobDCGM             = "dcgm-exporter"
 	JobKueue            = "kueue"
 	JobKubeStateMetrics = "kube-state-metrics"
+	// The inference gateways: llm-d's endpoint picker and Dynamo's frontend.
+	JobEPP            = "llm-d-epp"
+	JobDynamoFrontend = "dynamo-frontend"
 )
 
 // ScrapeJobs returns the job names above in the order the scrape configs
 // list them.
 func ScrapeJobs() []string {
-	return []string{JobEngines, JobDCGM, JobKueue, JobKubeStateMetrics}
+	return []string{JobEngines, JobDCGM, JobKueue, JobKubeStateMetrics, JobEPP, JobDynamoFrontend}
 }
 
 // ScrapeJobMatcher matches the job label of servescope's scrape jobs.

@@ -16,7 +16,7 @@ type Exporter struct {
 
 // Exporters returns the exporters the catalog recognises.
 func Exporters() []Exporter {
-	return []Exporter{
+	return append([]Exporter{
 		{Name: "vllm", Prefixes: []string{"vllm:"}},
 		{Name: "sglang", Prefixes: []string{"sglang:"}},
 		{Name: "tgi", Prefixes: []string{"tgi_"}},
@@ -24,7 +24,7 @@ func Exporters() []Exporter {
 		{Name: "dcgm-exporter", Prefixes: []string{"DCGM_", "dcgm_"}},
 		{Name: "kueue", Prefixes: []string{"kueue_"}},
 		{Name: "kube-state-metrics", Prefixes: []string{"kube_"}},
-	}
+	}, gatewayExporters()...)
 }
 
 // genericPrefixes are runtime and HTTP families every exporter may carry;

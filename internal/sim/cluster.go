@@ -240,6 +240,9 @@ func (c *Cluster) stepDeployment(d *deployment, t, dt float64) {
 	}
 	per := total / float64(running) / float64(d.spec.DP)
 	defer c.collectHandoffs(d)
+	if d.cfg.gw != nil {
+		d.cfg.gw.engines = running * d.spec.DP
+	}
 	for _, w := range d.workloads {
 		p := w.pod
 		if p == nil {

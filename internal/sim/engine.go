@@ -31,6 +31,7 @@ type engineConfig struct {
 	blocks      int         // KV blocks of one engine
 	load        Load
 	memUtil     float64
+	gw          *gateway // the deployment's gateway, nil without one
 }
 
 // request is one in-flight request. Times are simulated seconds since start.
@@ -47,6 +48,11 @@ type request struct {
 	// KV transfer of it completes.
 	decodeOutput int
 	ready        float64
+	// gwArrival is when the request reached the deployment's gateway, and
+	// tenant its fairness_id (index into the gateway's tenants); arrival
+	// is when the engine received it.
+	gwArrival float64
+	tenant    int
 }
 
 // engineCounters are the engine's cumulative counters.
@@ -84,6 +90,7 @@ type minuteAgg struct {
 	// Disaggregation: requests waiting for KV (×seconds), transfers done,
 	// their seconds, and failed ones.
 	transferWaiting, xferN, xferSeconds, xferFailed float64
+	gwHeld                                          float64 // this engine's share of the gateway's queue × seconds
 }
 
 // engine is one engine core (one vLLM engine, one data-parallel rank).
@@ -216,10 +223,17 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 		if cfg.role == RolePrefill { // the decode worker generates the rest
 			r.decodeOutput, r.output = r.output, 1
 		}
+		if cfg.gw != nil {
+			cfg.gw.arrive(r, e.rng.Float64())
+			continue
+		}
 		e.waiting = append(e.waiting, r)
 	}
 	e.minute.offered += float64(n)
 	e.abortStale(t)
+	if cfg.gw != nil {
+		cfg.gw.abortStale(t, e)
+	}
 	genBefore := e.c.generationTokens
 	var busy, bytes, flops float64
 	start, left := t, dt
@@ -228,6 +242,9 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 	} else {
 		e.landTransfers(t, dt)
 		e.admit(t)
+		if cfg.gw != nil {
+			cfg.gw.feed(e, t)
+		}
 	}
 	// Full prefill chunks, then the remainder as smaller steps.
 	for range 4 {
@@ -254,6 +271,12 @@ func (e *engine) tick(t, dt, rate float64, stalled bool) {
 		e.handOff(t + dt)
 	}
 	e.lastGen = (e.c.generationTokens - genBefore) / dt
+	if cfg.gw != nil {
+		cfg.gw.outputTokens += e.c.generationTokens - genBefore
+		// After this engine took what it could: its share of what the
+		// gateway still holds.
+		e.minute.gwHeld += float64(len(cfg.gw.held)) / float64(max(cfg.gw.engines, 1)) * dt
+	}
 	busy = min(busy, dt)
 	e.act = activity{
 		busy:   busy / dt,

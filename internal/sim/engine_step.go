@@ -147,6 +147,9 @@ func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops f
 			e.c.generationTokens++
 			ttft := r.firstToken - r.arrival
 			e.h.ttft.observeN(ttft, 1)
+			if cfg.gw != nil {
+				cfg.gw.ttft.observeN(r.firstToken-r.gwArrival, 1)
+			}
 			e.minute.ttftSum += ttft
 			e.minute.ttftN++
 		}
@@ -245,6 +248,9 @@ func (e *engine) advance(dec []*request, steps, stepDur, start float64) float64 
 		}
 	}
 	e.h.itl.observeN(stepDur, itl)
+	if e.cfg.gw != nil {
+		e.cfg.gw.itl.observeN(stepDur, itl)
+	}
 	if finished {
 		e.compactRunning()
 	}

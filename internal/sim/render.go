@@ -73,6 +73,7 @@ type renderer struct {
 	vllmPD, sglangPD               *famTable // disaggregated workers (render_pd.go)
 	dcgm, kueue, ksm               *famTable
 	roles                          bool // kube_pod_labels carries llm-d's role label
+	epp, dynamoFE                  *famTable
 	dcgmFields                     []dcgmField
 	dcgmKeys                       [][4]*famDesc // per field: idle, idle MIG, allocated, allocated MIG
 	cache                          renderCache
@@ -88,6 +89,8 @@ func newRenderer(x Exporter, roles bool) *renderer {
 		dcgm:       newFamTable(dcgmFamilies(x)),
 		kueue:      newFamTable(kueueFamilies()),
 		ksm:        newFamTable(ksmFamilies()),
+		epp:        newFamTable(eppFamilies()),
+		dynamoFE:   newFamTable(dynamoFrontendFamilies()),
 		dcgmFields: dcgmFields(),
 		roles:      roles,
 	}
@@ -132,7 +135,7 @@ func (c *Cluster) Targets() []Target {
 	}
 	ts = append(ts, Target{Path: "/targets/ksm/metrics", Kind: KindKSM, Job: "kube-state-metrics",
 		Labels: map[string]string{"instance": "10.96.0.30:8080"}, HonorLabels: true, Up: true})
-	return ts
+	return append(ts, c.gatewayTargets()...)
 }
 
 // TextContentType is the exposition content type Render writes.
@@ -210,6 +213,12 @@ func (c *Cluster) targetCollector(path string) (targetCollector, error) {
 		return targetCollector{r.kueue, func(em emitter) { c.collectKueue(em, "follower") }}, nil
 	case path == "/targets/ksm/metrics":
 		return targetCollector{r.ksm, c.collectKSM}, nil
+	case len(parts) == 4 && parts[0] == "targets" && parts[1] == "gateway" && parts[3] == "metrics":
+		tc, ok := c.gatewayCollector(parts[2])
+		if !ok {
+			return targetCollector{}, fmt.Errorf("target %q: %w", path, ErrNoTarget)
+		}
+		return tc, nil
 	case len(parts) == 4 && parts[0] == "targets" && parts[1] == "dcgm" && parts[3] == "metrics":
 		n := c.nodeIdx[parts[2]]
 		if n == nil {

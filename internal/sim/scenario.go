@@ -112,6 +112,9 @@ type Deployment struct {
 	Role        string      `yaml:"role"`
 	PrefillFrom string      `yaml:"prefill_from"`
 	KVTransfer  *KVTransfer `yaml:"kv_transfer"`
+	// Gateway, if set, is an inference gateway in front of the deployment
+	// (gateway.go).
+	Gateway *GatewaySpec `yaml:"gateway"`
 }
 
 // SpecDecode configures speculative decoding.

@@ -11,7 +11,7 @@ import (
 )
 
 // scenarioNames are the scenarios the issue asks for, shipped in examples/scenarios.
-var scenarioNames = []string{"healthy", "idle", "cpu-bound", "memory-bound", "kv-saturation", "backlog",
+var scenarioNames = []string{"healthy", "idle", "cpu-bound", "memory-bound", "kv-saturation", "backlog", "gateway-backlog",
 	"ttft-regression", "poor-spec-decode", "noisy-tenant", "exporter-down", "mixed",
 	// The diagnosis's cases: an engine without KV series, memory-bound at
 	// mid KV usage, a busy fleet that serves its demand.
@@ -77,7 +77,7 @@ func TestShipped(t *testing.T) {
 		t.Errorf("by path: %v, %v", byPath, err)
 	}
 	for _, tc := range []struct{ dir, name, want string }{
-		{"", "nope", "the shipped ones are backlog, busy-healthy, cpu-bound, exporter-down, gpu-failure, healthy, idle,"},
+		{"", "nope", "the shipped ones are backlog, busy-healthy, cpu-bound, engine-asleep, exporter-down, gateway-backlog, gpu-failure, healthy, idle,"},
 		{"", "prices", "unknown scenario \"prices\""},
 		{filepath.Join("testdata", "bad"), "nope", "has bad-duration.bad, event-field-of-relabel.bad,"},
 		{t.TempDir(), "healthy", "no scenario files in"},

@@ -302,6 +302,9 @@ func (s *Scenario) validateDeployments() ([]any, string) {
 		if p, r := s.validatePD(i, d); r != "" {
 			return p, r
 		}
+		if p, r := validateGateway(d.Gateway, at); r != "" {
+			return p, r
+		}
 		pl, p, r := s.size(s.GPUs)
 		if r != "" {
 			return p, r

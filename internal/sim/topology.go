@@ -192,6 +192,10 @@ func (c *Cluster) build() error {
 			load: d.Load, memUtil: d.GPUMemoryUtilization, role: d.Role, kv: d.KVTransfer}
 		cfg.blocks = int(kvCapacityTokens(fp.spec, m, d.TP, d.GPUMemoryUtilization)) / blockTokens
 		dep := &deployment{spec: d, team: c.team(d.Team), cfg: cfg, replicas: c.plan.replicas[i], rs: c.token(10)}
+		if d.Gateway != nil {
+			cfg.gw = newGateway(*d.Gateway, dep.team.name, gatewayPodName(d.Name, d.Gateway.Kind, c.token(10), c.token(5)),
+				fmt.Sprintf("10.96.1.%d", 10+len(c.deps)), c.unix(c.now))
+		}
 		for r := 0; r < dep.replicas; r++ {
 			w := &workload{team: dep.team, flavor: d.Flavor, units: d.TP * d.DP, priority: d.Priority, dep: dep}
 			c.addWorkload(w)

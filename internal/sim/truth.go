@@ -21,10 +21,14 @@ const (
 	StatePDImbalance     State = "pd_imbalance"
 	StatePoorSpecDecode  State = "poor_spec_decode"
 	StateHostBound       State = "host_bound"
-	StateBacklog         State = "backlog"
-	StateTTFTRegression  State = "ttft_regression"
-	StateMemoryBound     State = "memory_bound"
-	StateHealthy         State = "healthy"
+	// StateGatewayBacklog: the deployment's gateway holds requests (in
+	// this pod's share, at least one on average) while the engines are
+	// busy: demand no engine has seen.
+	StateGatewayBacklog State = "gateway_backlog"
+	StateBacklog        State = "backlog"
+	StateTTFTRegression State = "ttft_regression"
+	StateMemoryBound    State = "memory_bound"
+	StateHealthy        State = "healthy"
 )
 
 // PodMinute is one serving pod's truth for one minute (averages over it).
@@ -49,6 +53,9 @@ type PodMinute struct {
 	TransferLatency  float64 `json:"transfer_latency_seconds,omitempty"`
 	TransferFailures float64 `json:"transfer_failures_per_second,omitempty"`
 	Asleep           bool    `json:"asleep,omitempty"`
+	// GatewayQueued is the pod's share of its gateway's queue (the queue
+	// over the engines the gateway dispatches to, × the pod's engines).
+	GatewayQueued float64 `json:"gateway_queued,omitempty"`
 }
 
 // PodTruth is what one serving pod really did.
@@ -163,6 +170,7 @@ const joulesPerKWh = 3.6e6
 type podRecord struct {
 	PodTruth
 	backlogStreak int
+	gatewayStreak int
 	baselineTTFT  float64
 	baselineN     int
 }
@@ -285,6 +293,7 @@ func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 			m.KVUsage += a.kvSum / a.seconds
 			m.Running += a.running / a.seconds
 			m.Waiting += a.waiting / a.seconds
+			m.GatewayQueued += a.gwHeld / a.seconds
 		}
 		m.KVMax = max(m.KVMax, a.kvMax)
 		m.Preemptions += a.preemptions
@@ -320,6 +329,11 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64, imbalanced bool) 
 	} else {
 		r.backlogStreak = 0
 	}
+	if m.GatewayQueued >= 1 && m.Busy >= 0.5 {
+		r.gatewayStreak++
+	} else {
+		r.gatewayStreak = 0
+	}
 	state := StateHealthy
 	switch {
 	case p.node.exporterDown:
@@ -342,6 +356,8 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64, imbalanced bool) 
 		state = StatePoorSpecDecode
 	case m.Busy < 0.5 && m.Running >= 1:
 		state = StateHostBound
+	case r.gatewayStreak >= 5:
+		state = StateGatewayBacklog
 	case r.backlogStreak >= 5:
 		state = StateBacklog
 	case r.baselineN >= 5 && m.TTFT > 2*r.baselineTTFT && m.TTFT > r.baselineTTFT+0.25:

@@ -71,6 +71,7 @@ func TestScenarioTruth(t *testing.T) {
 		{"memory-bound", StateMemoryBound, "", 0},
 		{"kv-saturation", StateKVSaturated, "", 0},
 		{"backlog", StateBacklog, "", 0},
+		{"gateway-backlog", StateGatewayBacklog, "", 0},
 		{"ttft-regression", StateHealthy, StateTTFTRegression, 0},
 		{"poor-spec-decode", StatePoorSpecDecode, "", 0},
 		// Training bursts that reclaim borrowed quota need time to come:

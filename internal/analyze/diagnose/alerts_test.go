@@ -47,7 +47,7 @@ func TestAlertRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := ext.Groups[0].Rules[6].Expr, `up{job=~"servescope-engines|dcgm-exporter|kueue|kube-state-metrics"} == 0`; got != want {
+	if got, want := ext.Groups[0].Rules[6].Expr, `up{job=~"servescope-engines|dcgm-exporter|kueue|kube-state-metrics|llm-d-epp|dynamo-frontend"} == 0`; got != want {
 		t.Errorf("external ExporterDown %q, want %q", got, want)
 	}
 	promtool, err := exec.LookPath("promtool")

@@ -49,6 +49,10 @@ type Options struct {
 	// and a finding per model whose budget burns fast (the Querier must
 	// then also answer instant queries).
 	Objectives slo.Set
+	// TenantTeams maps an inference gateway's fairness_id (its tenant) to
+	// the team that pays for it (servescope.yml's tenant_teams); a tenant
+	// it does not list maps to no team.
+	TenantTeams map[string]string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -65,6 +69,7 @@ type Diagnoser struct {
 	logger  *slog.Logger
 	cluster model.LabelName
 	queries map[string]string
+	tenants map[string]string
 	// engineQueries are requests_running per source, in catalog order.
 	engineQueries []schema.SourceQuery
 	// health reads the GPU health signals (detect_health.go).
@@ -112,7 +117,7 @@ func New(o Options) (*Diagnoser, error) {
 		o.ClusterLabel = cluster.DefaultLabel
 	}
 	d := &Diagnoser{q: o.Querier, cat: o.Catalog, rec: o.Recorded, th: o.Thresholds, fleet: o.Fleet, slo: o.Objectives, cluster: model.LabelName(o.ClusterLabel),
-		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}}
+		logger: o.Logger.With("component", "diagnose"), queries: map[string]string{}, tenants: o.TenantTeams}
 	for _, name := range []string{sigRunning, sigWaiting, sigKV, sigPreempt, sigSpec, sigPrompt, sigGen, sigIterTok,
 		sigBusy, sigDRAM, sigTensor, sigXID, sigGPUPod, sigRole, sigAsleep, sigKVLatency, sigKVFailures, sigKVExpired,
 		sigKVQueue, sigWaitReason} {
@@ -148,6 +153,9 @@ func New(o Options) (*Diagnoser, error) {
 	}
 	if err := d.prepareQueues(o.Catalog, o.Recorded); err != nil {
 		return nil, err
+	}
+	if d.queries[sigGatewayQueued], err = o.Catalog.Select(sigGatewayQueued, o.Recorded); err != nil {
+		return nil, fmt.Errorf("diagnose: signal %s: %w", sigGatewayQueued, err)
 	}
 	e, err := parser.NewParser(parser.Options{}).ParseExpr(downQuery)
 	if err != nil {
@@ -340,6 +348,11 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		p.Role = roles[p.Cluster+"\xff"+p.Namespace+"\xff"+p.Pod]
 		s.Pods = append(s.Pods, *p)
 	}
+	gw, err := get(sigGatewayQueued)
+	if err != nil {
+		return nil, err
+	}
+	d.gateways(s, gw)
 	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
 	return s, nil
 }
@@ -385,6 +398,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Dura
 		return nil, err
 	}
 	r := Analyze(s, d.th)
+	r.Gateways = gatewayStatuses(s, d.tenants)
 	if err := d.Fleet(ctx, s, r); err != nil {
 		return nil, err
 	}

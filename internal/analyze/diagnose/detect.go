@@ -199,7 +199,7 @@ func detectPod(s *Snapshot, p *Pod, th Thresholds) []Finding {
 	var out []Finding
 	for _, det := range []func(*podView, *Snapshot) *Finding{
 		detectMissingLayer, detectUnusableGPU, detectXID, detectEngineAsleep, detectIdle, detectKVSaturated, detectKVTransferBound, detectPDImbalance, detectPoorSpec,
-		detectHostBound, detectBacklog, detectTTFTRegression, detectMemoryBound,
+		detectHostBound, detectGatewayBacklog, detectBacklog, detectTTFTRegression, detectMemoryBound,
 	} {
 		if f := det(v, s); f != nil {
 			out = append(out, *f)

@@ -27,9 +27,12 @@ const (
 	StateKVTransferBound State = "kv_transfer_bound"
 	// StatePDImbalance is a prefill or decode pool queueing while the
 	// other role's pool of the model idles: the ratio is wrong.
-	StatePDImbalance State = "pd_imbalance"
+	StatePDImbalance    State = "pd_imbalance"
 	StatePoorSpecDecode State = "poor_spec_decode"
 	StateHostBound      State = "host_bound"
+	// StateGatewayBacklog: requests wait in an inference gateway's queue
+	// (no engine has seen them) while the engines are busy.
+	StateGatewayBacklog State = "gateway_backlog"
 	StateBacklog        State = "backlog"
 	StateTTFTRegression State = "ttft_regression"
 	StateMemoryBound    State = "memory_bound"
@@ -45,7 +48,7 @@ const (
 // States lists the states in order of precedence.
 func States() []State {
 	return []State{StateMissingLayer, StateUnusableGPU, StateXID, StateEngineAsleep, StateIdle, StateKVSaturated, StateKVTransferBound, StatePDImbalance, StatePoorSpecDecode,
-		StateHostBound, StateBacklog, StateTTFTRegression, StateMemoryBound, StateSLOBurn,
+		StateHostBound, StateGatewayBacklog, StateBacklog, StateTTFTRegression, StateMemoryBound, StateSLOBurn,
 		StateStrandedQuota, StateQuotaStarved, StateAdmittedNotRunning, StateConsolidate, StateHealthy}
 }
 

@@ -34,6 +34,8 @@ type Report struct {
 	// Queues is each Kueue ClusterQueue's primary state and view
 	// (view_kueue.go).
 	Queues []QueueStatus `json:"queues,omitempty"`
+	// Gateways are the inference gateways' queues (collect_gateway.go).
+	Gateways []GatewayStatus `json:"gateways,omitempty"`
 }
 
 // PodStatus is one pod's primary state and the GPUs it holds.
@@ -240,9 +242,13 @@ type Capacity struct {
 	// Saturated is set when demand went unmet in most of the window
 	// (Unmet says how): the served load is then a floor of the demand, and
 	// Needed a lower bound.
-	Saturated bool     `json:"saturated,omitempty"`
-	Unmet     []string `json:"unmet,omitempty"`
-	Advice    string   `json:"advice"`
+	Saturated bool `json:"saturated,omitempty"`
+	// GatewayQueued is the mean of the requests the model's inference
+	// gateways held over the window (counted as waiting, unmet demand);
+	// zero without a gateway.
+	GatewayQueued float64  `json:"gateway_queued,omitempty"`
+	Unmet         []string `json:"unmet,omitempty"`
+	Advice        string   `json:"advice"`
 }
 
 // Kind names the GPUs of the advice, e.g. "NVIDIA H100 80GB HBM3 GPU",
@@ -292,9 +298,10 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 		pods := by[k]
 		c := Capacity{Cluster: k.cluster, Model: k.model, GPUModel: k.gpu, MIG: k.mig, MIGProfile: k.profile}
 		var busySum float64
-		var busyN, waited, preempted, slow, unmet, waitSeenN int
+		var busyN, waited, preempted, slow, unmet, waitSeenN, gated int
+		var gwSum float64
 		for i := range n {
-			var demand, wait, pre, ttft float64
+			var demand, wait, pre, ttft, gw float64
 			var waitSeen bool
 			for _, p := range pods {
 				for _, gi := range p.GPUs {
@@ -308,6 +315,12 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 					wait += w
 					waitSeen = true
 				}
+				// Requests an inference gateway holds are demand no
+				// engine has seen: they wait as surely as queued ones.
+				if g := p.GatewayQueued.at(i); reported(g) {
+					gw += g
+					waitSeen = true
+				}
 				if x := p.Preemptions.at(i); reported(x) {
 					pre += x
 				}
@@ -317,6 +330,11 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 			}
 			if waitSeen {
 				waitSeenN++
+			}
+			gwSum += gw
+			g := gw >= th.GatewayQueued*float64(len(pods))
+			if g {
+				gated++
 			}
 			w, pr, sl := waitSeen && wait >= th.BacklogWaiting, pre > 0, th.TTFTTarget > 0 && ttft > th.TTFTTarget.Seconds()
 			if w {
@@ -328,7 +346,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 			if sl {
 				slow++
 			}
-			if w || pr || sl {
+			if w || pr || sl || g {
 				unmet++
 			}
 			c.PeakDemand = max(c.PeakDemand, demand)
@@ -347,6 +365,9 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 			if waited > 0 {
 				c.Unmet = append(c.Unmet, "requests waiting in "+share(waited))
 			}
+			if gated > 0 {
+				c.Unmet = append(c.Unmet, fmt.Sprintf("%.0f requests held at the inference gateway on average, in %s", gwSum/float64(n), share(gated)))
+			}
 			if preempted > 0 {
 				c.Unmet = append(c.Unmet, "preemptions in "+share(preempted))
 			}
@@ -355,6 +376,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 			}
 		}
 		c.MeanBusy = round(busySum / float64(busyN))
+		c.GatewayQueued = round(gwSum / float64(n))
 		c.PeakDemand = round(c.PeakDemand)
 		c.Needed = max(1, int(math.Ceil(c.PeakDemand/th.TargetBusy-1e-9)))
 		kind := c.Kind()
@@ -368,7 +390,7 @@ func capacity(s *Snapshot, th Thresholds) []Capacity {
 			c.Needed = c.Held
 			c.Advice = fmt.Sprintf("none from capacity: demand is unmet (%s) but the %d × %s are only %.0f%% busy, so more GPUs would not help (see the pods' findings)",
 				strings.Join(c.Unmet, ", "), c.Held, kind, c.MeanBusy*100)
-		case c.MeanBusy < th.ConsolidateBusy && waitSeenN > 0 && waited == 0 && c.Needed < c.Held:
+		case c.MeanBusy < th.ConsolidateBusy && waitSeenN > 0 && waited == 0 && gated == 0 && c.Needed < c.Held:
 			c.Delta = c.Needed - c.Held
 			c.Advice = fmt.Sprintf("free %d × %s: %.0f%% busy on average with nothing waiting; peak demand %.1f GPUs at %.0f%% target busy needs %d, %d held",
 				-c.Delta, kind, c.MeanBusy*100, c.PeakDemand, th.TargetBusy*100, c.Needed, c.Held)

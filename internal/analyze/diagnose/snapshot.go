@@ -119,6 +119,9 @@ type Pod struct {
 	KVTransferLatency  Track `json:"-"`
 	KVTransferFailures Track `json:"-"`
 	KVTransferWaiting  Track `json:"-"`
+	// GatewayQueued is the pod's share of the requests its model's
+	// inference gateways hold (collect_gateway.go); nil without a gateway.
+	GatewayQueued Track `json:"-"`
 	// GPUs are indexes into Snapshot.GPUs of the GPUs the pod holds.
 	GPUs []int `json:"-"`
 }
@@ -215,8 +218,10 @@ type Snapshot struct {
 	GPUs    []GPU    `json:"gpus"`
 	Targets []Target `json:"targets,omitempty"`
 	// Queues are the Kueue ClusterQueues (snapshot_kueue.go).
-	Queues  []Queue           `json:"queues,omitempty"`
-	Queries map[string]string `json:"queries,omitempty"`
+	Queues []Queue `json:"queues,omitempty"`
+	// Gateways are the inference gateways' queues (collect_gateway.go).
+	Gateways []GatewayQueue    `json:"gateways,omitempty"`
+	Queries  map[string]string `json:"queries,omitempty"`
 }
 
 // Until returns the part of the snapshot from end-window to end (both
@@ -233,7 +238,7 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	for _, p := range s.Pods {
 		q := p
 		for _, t := range []*Track{&q.Running, &q.Waiting, &q.KVUsage, &q.Preemptions, &q.TTFTp95, &q.SpecAcceptance, &q.PromptTPS, &q.GenerationTPS, &q.IterationTokens,
-			&q.Asleep, &q.KVTransferLatency, &q.KVTransferFailures, &q.KVTransferWaiting} {
+			&q.Asleep, &q.KVTransferLatency, &q.KVTransferFailures, &q.KVTransferWaiting, &q.GatewayQueued} {
 			*t = t.slice(from, to)
 		}
 		out.Pods = append(out.Pods, q)
@@ -252,6 +257,10 @@ func (s *Snapshot) Until(end time.Time, window time.Duration) *Snapshot {
 	}
 	for _, q := range s.Queues {
 		out.Queues = append(out.Queues, q.slice(from, to))
+	}
+	for _, g := range s.Gateways {
+		g.Queued = g.Queued.slice(from, to)
+		out.Gateways = append(out.Gateways, g)
 	}
 	return out
 }

@@ -47,7 +47,12 @@ type Thresholds struct {
 	// the action is to scale out.
 	BacklogWaiting float64 `yaml:"backlog_waiting"`
 	BacklogBusy    float64 `yaml:"backlog_busy"`
-	ScaleOutBusy   float64 `yaml:"scale_out_busy"`
+	// GatewayQueued: at least this many requests per pod held in an
+	// inference gateway's queue (llm-d's flow control, Dynamo's router),
+	// sustained, on engines at least BacklogBusy active, is a gateway
+	// backlog: demand no engine has seen.
+	GatewayQueued float64 `yaml:"gateway_queued"`
+	ScaleOutBusy  float64 `yaml:"scale_out_busy"`
 	// ConsolidateBusy: a model whose GPUs are below it on average with
 	// nothing waiting holds GPUs it could free.
 	ConsolidateBusy float64 `yaml:"consolidate_busy"`
@@ -158,6 +163,7 @@ func DefaultThresholds() Thresholds {
 		KVHigh:                    0.85,
 		KVSaturated:               0.9,
 		BacklogWaiting:            1,
+		GatewayQueued:             1,
 		BacklogBusy:               0.5,
 		ScaleOutBusy:              0.85,
 		ConsolidateBusy:           0.3,
@@ -254,6 +260,9 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	}
 	if th.KVTransferFailures <= 0 {
 		bad("kv_transfer_failures", "%g must be positive", th.KVTransferFailures)
+	}
+	if th.GatewayQueued <= 0 {
+		bad("gateway_queued", "%g must be positive", th.GatewayQueued)
 	}
 	if th.PDIdleBusy >= th.BacklogBusy {
 		bad("pd_idle_busy", "%g is not below backlog_busy %g", th.PDIdleBusy, th.BacklogBusy)

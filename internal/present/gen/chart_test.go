@@ -25,6 +25,7 @@ import (
 	helmengine "helm.sh/helm/v4/pkg/engine"
 
 	sconfig "github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/schema"
 )
 
 const chartDir = "../../../deploy/helm/servescope"
@@ -140,12 +141,12 @@ func TestChartRenders(t *testing.T) {
 		recorded  bool
 		jobs      int
 	}{
-		{name: "embedded", apis: []string{operatorAPI}, pvc: true, monitor: true, jobs: 4},
+		{name: "embedded", apis: []string{operatorAPI}, pvc: true, monitor: true, jobs: 6},
 		{name: "external", overrides: map[string]any{"externalPrometheus": external}, apis: []string{operatorAPI}, monitor: true, recorded: true},
 		{name: "external without rules", overrides: map[string]any{"externalPrometheus": map[string]any{"enabled": true, "url": "http://p:9090", "recordingRules": false}}, apis: []string{operatorAPI}, monitor: true},
-		{name: "stock cluster without the operator's CRDs", pvc: true, jobs: 4},
-		{name: "monitor disabled", overrides: map[string]any{"serviceMonitor": map[string]any{"enabled": false}}, apis: []string{operatorAPI}, pvc: true, jobs: 4},
-		{name: "no persistence", overrides: map[string]any{"persistence": map[string]any{"enabled": false}, "nodeSelector": map[string]any{"nvidia.com/gpu.present": "false"}, "tolerations": []any{map[string]any{"key": "dedicated", "operator": "Exists"}}}, apis: []string{operatorAPI}, monitor: true, jobs: 4},
+		{name: "stock cluster without the operator's CRDs", pvc: true, jobs: 6},
+		{name: "monitor disabled", overrides: map[string]any{"serviceMonitor": map[string]any{"enabled": false}}, apis: []string{operatorAPI}, pvc: true, jobs: 6},
+		{name: "no persistence", overrides: map[string]any{"persistence": map[string]any{"enabled": false}, "nodeSelector": map[string]any{"nvidia.com/gpu.present": "false"}, "tolerations": []any{map[string]any{"key": "dedicated", "operator": "Exists"}}}, apis: []string{operatorAPI}, monitor: true, jobs: 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -382,8 +383,8 @@ func TestChartAgentMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(cfg.Prometheus.ScrapeConfigs) != 4 || len(cfg.Prometheus.RuleFiles) != 0 {
-				t.Errorf("%d scrape jobs and rule files %v, want the 4 jobs and no rules", len(cfg.Prometheus.ScrapeConfigs), cfg.Prometheus.RuleFiles)
+			if n := len(schema.ScrapeJobs()); len(cfg.Prometheus.ScrapeConfigs) != n || len(cfg.Prometheus.RuleFiles) != 0 {
+				t.Errorf("%d scrape jobs and rule files %v, want the %d jobs and no rules", len(cfg.Prometheus.ScrapeConfigs), cfg.Prometheus.RuleFiles, n)
 			}
 			if got := cfg.Prometheus.GlobalConfig.ExternalLabels.Get("cluster"); got != "eu-1" {
 				t.Errorf("external label cluster %q, want eu-1", got)

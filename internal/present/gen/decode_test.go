@@ -192,7 +192,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		}
 	}
 	want := map[string]int{
-		"PodMonitor": 3, "ServiceMonitor": 2, "PrometheusRule": 1, "patch": 3, "Configuration": 1,
+		"PodMonitor": 6, "ServiceMonitor": 2, "PrometheusRule": 1, "patch": 3, "Configuration": 1,
 		"ResourceFlavor": 2, "ClusterQueue": 3, "LocalQueue": 4, "Namespace": 4,
 	}
 	for k, n := range want {

@@ -138,7 +138,10 @@ func monitors(files Files, o Options) error {
 			}},
 		},
 	}
-	return addManifests(files, "kubernetes/monitors/servicemonitor-kueue.yaml", kueue)
+	if err := addManifests(files, "kubernetes/monitors/servicemonitor-kueue.yaml", kueue); err != nil {
+		return err
+	}
+	return gatewayMonitors(files, o)
 }
 
 // patch is a strategic-merge patch of a workload's pod template (a

@@ -127,7 +127,7 @@ func scrapeConfigs(o Options) []scrapeConfig {
 			keepPort(ksmPort),
 		}, podTargetLabels()...),
 	}
-	jobs := []scrapeConfig{engines, dcgm, kueue, ksm}
+	jobs := append([]scrapeConfig{engines, dcgm, kueue, ksm}, gatewayScrapeConfigs()...)
 	lim := config.DefaultScrapeLimits()
 	for i := range jobs {
 		j := &jobs[i]

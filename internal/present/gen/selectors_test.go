@@ -28,8 +28,8 @@ func operatorObjects(t *testing.T, files Files) map[string]metav1.Object {
 		}
 		out[p] = obj.(metav1.Object)
 	}
-	if len(out) != 6 {
-		t.Fatalf("%d monitors and rules, want 6", len(out))
+	if len(out) != 9 {
+		t.Fatalf("%d monitors and rules, want 9", len(out))
 	}
 	return out
 }

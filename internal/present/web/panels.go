@@ -28,8 +28,11 @@ type panel struct {
 	ID, Title, Help string
 	// Must marks panels that should always have data on a running fleet
 	// (the browser test checks them).
-	Must  bool
-	build func(ctx context.Context, e *env, v *panelView) error
+	Must bool
+	// Optional panels read an exporter many fleets do not run (an
+	// inference gateway): the report leaves them out when they have no data.
+	Optional bool
+	build    func(ctx context.Context, e *env, v *panelView) error
 }
 
 // Panel states, as the DOM's data-state shows them.
@@ -86,7 +89,7 @@ func (h *Handler) pages() []page {
 			{ID: "preemptions", Title: "Preemptions/s", build: lines("preemptions_per_second", 0, "1/s")},
 			{ID: "prefix-cache", Title: "Prefix-cache hit ratio", build: lines("prefix_cache_hit_ratio", 0, "ratio")},
 			{ID: "spec-decode", Title: "Speculative acceptance", build: lines("spec_decode_acceptance_ratio", 0, "ratio")},
-		}, pdPanels()...)},
+		}, append(pdPanels(), gatewayPanels()...)...)},
 		{Path: "/gpus", Title: "GPUs", Panels: []panel{
 			{ID: "quadrant", Title: "Busy vs memory bandwidth", Help: "each GPU's mean over the range, with the diagnosis regions", Must: true, build: quadrant},
 			{ID: "gpu-busy", Title: "GPU busy", Must: true, build: lines("gpu_busy_ratio", 0, "ratio")},

@@ -193,13 +193,13 @@ func reportSections(s *reportSources) []reportSection {
 		{ID: "queues", Title: "Why does work wait?", Lead: "Kueue's admission per ClusterQueue: how long work waits, what is pending beside idle quota, and who borrowed whose.", Wide: []string{"queue-view"}, Panels: []panel{
 			{ID: "queue-view", Title: "Queues", Help: "values this Kueue version does not report read \"not reported\"", build: queueTable},
 		}},
-		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing and latency.", Panels: []panel{
+		{ID: "serving", Title: "Serving", Lead: "How the engines served: batching, KV-cache headroom, queueing (in the engines and at inference gateways) and latency.", Panels: append([]panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", build: tokensPerRequest},
 			{ID: "kv-cache", Title: "KV-cache usage", Help: "per pod; saturation line at 85%", build: lines("kv_cache_usage_ratio", 0, "ratio", 0.85)},
 			{ID: "busy-vs-waiting", Title: "GPU busy vs requests waiting", Help: "mean GPU busy (left) against waiting requests (right, dashed)", build: busyVsWaiting},
 			{ID: "ttft", Title: "TTFT p95", Help: "time to first token, per pod", build: lines("ttft_seconds", 0.95, "seconds")},
 			{ID: "objectives", Title: "Latency objectives: error budget and burn rate", Help: objectivesHelp, build: objectivesPanel},
-		}},
+		}, gatewayPanels()[:2]...)},
 		{ID: "gpus", Title: "GPUs", Lead: "Each GPU's mean busy against its memory bandwidth, with the diagnosis regions, and the GPUs that are broken.", Wide: []string{"quadrant", "unusable-gpus"}, Panels: []panel{
 			{ID: "quadrant", Title: "Busy vs memory bandwidth", build: quadrant},
 			{ID: "unusable-gpus", Title: "Unusable GPUs", Help: unusableHelp, build: s.unusable},
@@ -239,9 +239,12 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 	d := reportData{Title: "GPU fleet report", Start: e.start, End: end, Window: model.Duration(o.Window).String(), Source: o.Source, Partial: failed}
 	for _, s := range sections {
 		sv := reportSectionView{ID: s.ID, Title: s.Title, Lead: s.Lead}
-		for range s.Panels {
+		for _, p := range s.Panels {
 			v := views[0]
 			views = views[1:]
+			if p.Optional && v.State == stateNoData {
+				continue
+			}
 			sv.Panels = append(sv.Panels, reportPanelView{panelView: v, Wide: slices.Contains(s.Wide, v.ID)})
 		}
 		d.Sections = append(d.Sections, sv)

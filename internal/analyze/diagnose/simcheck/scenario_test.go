@@ -103,6 +103,7 @@ func TestScenarios(t *testing.T) {
 		{name: "memory-bound", expect: diagnose.StateMemoryBound, minPrecision: 0.9, minRecall: 0.9},
 		{name: "kv-saturation", expect: diagnose.StateKVSaturated, minPrecision: 0.9, minRecall: 0.8, quick: true},
 		{name: "backlog", expect: diagnose.StateBacklog, minPrecision: 0.9, minRecall: 0.8},
+		{name: "gateway-backlog", expect: diagnose.StateGatewayBacklog, minPrecision: 0.9, minRecall: 0.9},
 		{name: "ttft-regression", expect: diagnose.StateTTFTRegression, minPrecision: 0.3, minRecall: 0.5},
 		{name: "poor-spec-decode", expect: diagnose.StatePoorSpecDecode, minPrecision: 0.9, minRecall: 0.9},
 		{name: "exporter-down", expect: diagnose.StateMissingLayer, minPrecision: 0.9, minRecall: 0.9, quick: true},
