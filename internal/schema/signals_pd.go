@@ -5,6 +5,12 @@ package schema
 // SGLang's disaggregation), and the engines' newer state signals (sleep
 // mode, KV capacity, the reasons requests wait).
 
+// RolePodLabel is llm-d's pod label naming a worker's role (prefill,
+// decode, both); kube-state-metrics exposes it on kube_pod_labels as
+// label_llm_d_ai_role once allowlisted (--metric-labels-allowlist
+// pods=[llm-d.ai/role], as the generated kube-state-metrics values do).
+const RolePodLabel = "llm-d.ai/role"
+
 // roleAlias maps an exporter's role label onto the canonical role label.
 func roleAlias(from string) []Alias { return []Alias{{Canonical: "role", From: []string{from}}} }
 
