@@ -2,6 +2,7 @@ package schema
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -198,4 +199,25 @@ tgi_batch_max_total_tokens 8000
 		{Signal: "kv_cache_usage_ratio", Match: m("pod", "tgi-0"), Value: 0.25},
 		{Signal: "kv_cache_capacity_tokens", Match: m("pod", "tgi-0"), Value: 8000},
 	})
+}
+
+// TestRolePodLabel: the pod_role source reads the kube-state-metrics name
+// of RolePodLabel, the label the generated allowlist names.
+func TestRolePodLabel(t *testing.T) {
+	t.Parallel()
+	cat, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := cat.Explain("pod_role")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ksmLabelName(RolePodLabel)
+	for _, s := range srcs {
+		if s.Source.Exporter == "kube-state-metrics" && strings.Contains(s.Query, want+`!=""`) {
+			return
+		}
+	}
+	t.Errorf("no kube-state-metrics source of pod_role reads %s", want)
 }

@@ -5,6 +5,12 @@ package schema
 // SGLang's disaggregation), and the engines' newer state signals (sleep
 // mode, KV capacity, the reasons requests wait).
 
+// RolePodLabel is llm-d's pod label naming a worker's role (prefill,
+// decode, both); kube-state-metrics exposes it on kube_pod_labels as
+// label_llm_d_ai_role once allowlisted (--metric-labels-allowlist
+// pods=[llm-d.ai/role], as the generated kube-state-metrics values do).
+const RolePodLabel = "llm-d.ai/role"
+
 // roleAlias maps an exporter's role label onto the canonical role label.
 func roleAlias(from string) []Alias { return []Alias{{Canonical: "role", From: []string{from}}} }
 
@@ -24,7 +30,7 @@ func pdSignals() []Signal {
 				{Exporter: "sglang", Versions: "2025+", Expr: `sglang:num_running_reqs{engine_type!=""}`, Relabel: roleAlias("engine_type"),
 					Note: "engine_type: unified, prefill or decode (--disaggregation-mode); sgl-project/sglang python/sglang/srt/metrics/collector.py@00ae9c15, capture sglang-2026-01-dynamo-worker"},
 				{Exporter: "dynamo", Versions: "disaggregated workers", Expr: `dynamo_component_requests_total{worker_type!=""}`, Relabel: roleAlias("worker_type"),
-					Note: "worker_type: aggregated, prefill or decode; absent on the aggregated workers of the captures"},
+					Note: "worker_type (aggregated, prefill, decode) as issue 23 names it; no capture in the samples carries it (the Dynamo worker captures are aggregated) and it is not confirmed in Dynamo's source: until a disaggregated worker's capture shows it, the llm-d pod label is the sure source"},
 				{Exporter: "kube-state-metrics", Versions: "llm-d", Expr: `kube_pod_labels{label_llm_d_ai_role!=""}`, Relabel: roleAlias("label_llm_d_ai_role"),
 					Note: "llm-d's pod label llm-d.ai/role (prefill, decode, both), allowlisted in kube-state-metrics (--metric-labels-allowlist=pods=[llm-d.ai/role]); vLLM itself exports no role"},
 			},

@@ -10,6 +10,8 @@ import (
 	componentconfig "k8s.io/component-base/config/v1alpha1"
 	"k8s.io/utils/ptr"
 	kueueconfig "sigs.k8s.io/kueue/apis/config/v1beta2"
+
+	"github.com/servescope/servescope/internal/schema"
 )
 
 // dcgmCounter is one line of dcgm-exporter's counters CSV.
@@ -140,7 +142,7 @@ func helmValues(files Files, o Options) error {
 	}
 	ksm := ksmValues{MetricLabelsAllowlist: []string{
 		"namespaces=[" + o.TeamLabel + "]",
-		"pods=[" + strings.Join([]string{o.TeamLabel, podClusterQueueLabel, podLocalQueueLabel, podQueueNameLabel}, ",") + "]",
+		"pods=[" + strings.Join([]string{o.TeamLabel, podClusterQueueLabel, podLocalQueueLabel, podQueueNameLabel, schema.RolePodLabel}, ",") + "]",
 	}}
 	ksm.Prometheus.Monitor.Enabled = true
 	ksm.Prometheus.Monitor.HonorLabels = true
