@@ -208,7 +208,7 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 		{&d.alloc, c.q.alloc}, {&d.busy, c.q.busy}, {&d.lq, c.q.lqUsage}, {&d.cq, c.q.cqUsage}, {&d.quota, c.q.quota},
 		{&d.reserve, c.q.cqReserve},
 		{&d.cards, c.q.cards}, {&d.promptTok, c.q.promptTok}, {&d.genTok, c.q.genTok},
-		{&d.serving, c.q.serving}, {&d.computedTok, c.q.computedTok}, {&d.cachedTok, c.q.cachedTok}, {&d.transferTok, c.q.transferTok},
+		{&d.serving, c.q.serving},
 	}
 	errs := make([]error, len(jobs))
 	for i, f := range jobs {
@@ -229,6 +229,19 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	wg.Wait()
 	if err := errors.Join(append(errs, energyErr)...); err != nil {
 		return nil, err
+	}
+	if len(d.promptTok) > 0 {
+		// How prompt tokens were served, only where some engine counts
+		// prompt tokens at all.
+		for _, j := range []struct {
+			dst  *[]series
+			expr string
+		}{{&d.computedTok, c.q.computedTok}, {&d.cachedTok, c.q.cachedTok}, {&d.transferTok, c.q.transferTok}} {
+			var err error
+			if *j.dst, err = g.load(ctx, q, j.expr, c.chunk); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(d.busy) == 0 {
 		// The profiling field wins; GPU_UTIL (percent, absent on MIG) is

@@ -134,7 +134,8 @@ func (a *tokAcc) add(o tokAcc) {
 	a.refOK = a.refOK || o.refOK
 }
 
-// podHours is one pod's GPU-points under one team on one priced bucket.
+// podTeam names one pod under one team on one priced bucket: the key of
+// state.podHours (its GPU-points and used GPU-points).
 type podTeam struct {
 	pod  podKey
 	team string
