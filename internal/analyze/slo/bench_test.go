@@ -106,12 +106,16 @@ func BenchmarkRules1000GPUs(b *testing.B) {
 		b.Fatal(err)
 	}
 	at := end
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
 		at = at.Add(time.Millisecond) // each evaluation appends at a new time
 		rm.EvalAt(b.Context(), at)
 	}
 	b.StopTimer()
+	// CPU, not wall time: on a shared machine the wall time says how
+	// loaded it was.
+	cpu := (cpuTime() - cpu0).Seconds() / float64(b.N)
 	rulesN := 0
 	for _, h := range rm.Health() {
 		if h.Err != nil {
@@ -120,5 +124,7 @@ func BenchmarkRules1000GPUs(b *testing.B) {
 		rulesN++
 	}
 	b.ReportMetric(float64(rulesN), "rules")
-	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/every.Seconds(), "cores_at_30s_eval")
+	b.ReportMetric(cpu, "cpu_s/op")
+	b.ReportMetric(cpu/every.Seconds(), "cores_at_30s_eval")
 }
+
