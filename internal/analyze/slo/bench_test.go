@@ -127,4 +127,3 @@ func BenchmarkRules1000GPUs(b *testing.B) {
 	b.ReportMetric(cpu, "cpu_s/op")
 	b.ReportMetric(cpu/every.Seconds(), "cores_at_30s_eval")
 }
-
