@@ -3,7 +3,6 @@ package slo
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -30,9 +29,9 @@ const (
 )
 
 // RawWindows are the burn-rate windows short of LongWindow. The rules read
-// the first (5m) from the engines' histograms and sum the others, and
-// LongWindow, from its per-model series; Evaluate reads every window from
-// the histograms.
+// those up to GateWindow from the engines' histograms and sum the longer
+// ones, and LongWindow, from the per-model 5m series; Evaluate reads every
+// window from the histograms.
 var (
 	RawWindows = []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour}
 	LongWindow = 3 * 24 * time.Hour
@@ -122,31 +121,40 @@ func RuleGroups(cat *schema.Catalog, s Set, interval time.Duration) (rulefmt.Rul
 		add := func(name string, e parser.Expr) {
 			rec.Rules = append(rec.Rules, rulefmt.Rule{Record: name, Expr: e.String(), Labels: lbls})
 		}
-		// Requests and slow requests per second over 5m from the engines'
-		// histograms; every longer window sums those per-model series
-		// (as Sloth does), so a rule reads 20 models' series, not a
-		// thousand pods' raw buckets over six hours.
+		// Requests and slow requests per second over 5m, 30m and 1h from
+		// the engines' histograms (the fast page reads them, so they do
+		// not lag); 6h and 3d sum the per-model 5m series (as Sloth does),
+		// so a rule reads 20 models' series, not a thousand pods' raw
+		// buckets over six hours.
 		base := RawWindows[0]
-		for _, k := range []Kind{Requests, Errors} {
-			e, err := Expr(cat, o, others[o.Indicator], k, base)
-			if err != nil {
-				return rulefmt.RuleGroups{}, err
+		var e parser.Expr
+		var err error
+		for _, w := range RawWindows {
+			if w > GateWindow {
+				for _, t := range []struct{ name, text string }{{RequestsName(w), longRateText}, {RatioName(w), longRatioText}} {
+					if e, err = recorded(cat, o, t.text, base, w, nil); err != nil {
+						return rulefmt.RuleGroups{}, err
+					}
+					add(t.name, e)
+				}
+				continue
 			}
-			add([2]string{RequestsName(base), ErrorsName(base)}[k], e)
-		}
-		e, err := recorded(cat, o, ratioText, base, 0, nil)
-		if err != nil {
-			return rulefmt.RuleGroups{}, err
-		}
-		add(RatioName(base), e)
-		for _, w := range append(slices.Clone(RawWindows[1:]), LongWindow) {
-			for _, t := range []struct{ name, text string }{{RequestsName(w), longRateText}, {RatioName(w), longRatioText}} {
-				e, err := recorded(cat, o, t.text, base, w, nil)
-				if err != nil {
+			for _, k := range []Kind{Requests, Errors} {
+				if e, err = Expr(cat, o, others[o.Indicator], k, w); err != nil {
 					return rulefmt.RuleGroups{}, err
 				}
-				add(t.name, e)
+				add([2]string{RequestsName(w), ErrorsName(w)}[k], e)
 			}
+			if e, err = recorded(cat, o, ratioText, w, 0, nil); err != nil {
+				return rulefmt.RuleGroups{}, err
+			}
+			add(RatioName(w), e)
+		}
+		for _, t := range []struct{ name, text string }{{RequestsName(LongWindow), longRateText}, {RatioName(LongWindow), longRatioText}} {
+			if e, err = recorded(cat, o, t.text, base, LongWindow, nil); err != nil {
+				return rulefmt.RuleGroups{}, err
+			}
+			add(t.name, e)
 		}
 		e, err = recorded(cat, o, budgetText, RawWindows[0], o.Window, map[string]float64{"budget": o.Budget()})
 		if err != nil {
