@@ -82,6 +82,9 @@ func clusterViews(all web.Options, o webOptions, logger *slog.Logger) func(strin
 		}
 		out := all
 		out.Querier, out.Findings, out.Queues, out.ForCluster = q, fv, fv, nil
+		if out.Objectives != nil {
+			out.Objectives = sloSource{q: q, cat: o.Catalog, set: o.Objectives}
+		}
 		if o.Calc != nil {
 			out.Costs, out.Fleet = fv, fv
 		}
@@ -108,6 +111,9 @@ func mountWeb(a *api.API, o webOptions) error {
 	}
 	if o.Calc != nil {
 		opts.Costs, opts.Fleet = fv, fv
+	}
+	if len(o.Objectives.Objectives) > 0 {
+		opts.Objectives = sloSource{q: o.Querier, cat: o.Catalog, set: o.Objectives}
 	}
 	opts.ClusterLabel = o.Catalog.ClusterLabel()
 	opts.ForCluster = clusterViews(opts, o, logger)

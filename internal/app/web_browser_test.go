@@ -18,6 +18,7 @@ import (
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/present/api"
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/store/tsdb"
@@ -104,6 +105,12 @@ func webPages(t *testing.T, chromium string, srv *httptest.Server, end time.Time
 		t.Error("hostile pod label not shown as text")
 	}
 
+	// The model page: the Serving page narrowed to one model, with its
+	// latency objectives' budgets and burn rates.
+	if dom := b.dump(t, srv.URL+"/serving?"+model+"&"+at); !strings.Contains(dom, `data-panel="objectives" data-state="ok"`) {
+		t.Error("/serving?model=: no latency objectives table")
+	}
+	b.screenshot(t, srv.URL+"/serving?"+model+"&"+at, filepath.Join(artifacts, "serving-model.png"))
 	b.screenshot(t, srv.URL+"/serving", filepath.Join(artifacts, "serving.png"))
 	b.screenshot(t, srv.URL+"/gpus", filepath.Join(artifacts, "gpus.png"))
 	b.screenshot(t, srv.URL+"/", filepath.Join(artifacts, "fleet-dark.png"), "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
@@ -111,6 +118,13 @@ func webPages(t *testing.T, chromium string, srv *httptest.Server, end time.Time
 	b.screenshot(t, srv.URL+"/findings", filepath.Join(artifacts, "findings.png"))
 	t.Logf("screenshots in %s", artifacts)
 }
+
+// browserObjectives are the dashboard's latency objectives: TTFT and
+// end-to-end latency of every vLLM model.
+var browserObjectives = slo.Set{MinRequestRate: 0.1, Objectives: []slo.Objective{
+	{Name: "ttft-500ms", Model: slo.AllModels, Indicator: "ttft", Threshold: 500 * time.Millisecond, Target: 0.99, Window: 28 * 24 * time.Hour, Engine: "vllm"},
+	{Name: "e2e-20s", Model: slo.AllModels, Indicator: "e2e", Threshold: 20 * time.Second, Target: 0.99, Window: 28 * 24 * time.Hour, Engine: "vllm"},
+}}
 
 // dashboardHistory is the history the dashboard is served over, written
 // after dashboardWarmup simulated minutes (not written: the fleet is
@@ -149,7 +163,7 @@ func dashboardServer(t *testing.T) (*httptest.Server, time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountWeb(a, webOptions{Querier: engine, Catalog: cat, Thresholds: diagnose.DefaultThresholds(), Calc: calc, Recorded: true}); err != nil {
+	if err := mountWeb(a, webOptions{Querier: engine, Catalog: cat, Thresholds: diagnose.DefaultThresholds(), Calc: calc, Recorded: true, Objectives: browserObjectives}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a)

@@ -82,7 +82,7 @@ func engineSignals() []Signal {
 			Name: "tpot_seconds", Help: "Time per output token, one observation per finished request (its mean): per-second rate of histogram buckets (le kept).",
 			Unit: UnitSeconds, Kind: KindHistogram, Level: LevelPod, Agg: AggBuckets, Extra: engineExtra(), Range: NonNegative(),
 			Sources: []Source{
-				{Exporter: "vllm", Versions: "≥0.11, current", Expr: `rate(vllm:request_time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "the request's mean time per output token, unlike inter_token_latency's per-step intervals", Buckets: vllmITLBuckets},
+				{Exporter: "vllm", Versions: "≥0.11, current", Expr: `rate(vllm:request_time_per_output_token_seconds_bucket{server=""}[5m])`, Note: "one observation per finished request, its mean time per output token (vllm/v1/metrics/loggers.py, 0.11 on; buckets: buckets.py inter_token_latency family), unlike inter_token_latency's per-step intervals", Buckets: vllmITLBuckets},
 				{Exporter: "tgi", Versions: "all", Expr: `rate(tgi_request_mean_time_per_token_duration_bucket[5m])`, Note: "per-request mean time per token"},
 			},
 		},

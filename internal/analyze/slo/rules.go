@@ -28,8 +28,10 @@ const (
 	LabelIndicator = "indicator"
 )
 
-// RawWindows are the windows whose error ratios are read from the engines'
-// histograms; LongWindow's is summed from the 5m series.
+// RawWindows are the burn-rate windows short of LongWindow. The rules read
+// those up to GateWindow from the engines' histograms and sum the longer
+// ones, and LongWindow, from the per-model 5m series; Evaluate reads every
+// window from the histograms.
 var (
 	RawWindows = []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour}
 	LongWindow = 3 * 24 * time.Hour
@@ -100,8 +102,9 @@ func (s Set) others() map[string][]string {
 }
 
 // RuleGroups returns the recording rules of every objective (requests,
-// slow requests and error ratio over 5m, 30m, 1h, 6h and 3d, and the
-// budget remaining over its window) and the burn-rate alerts, evaluated
+// slow requests and error ratio over 5m; requests and error ratio over
+// 30m, 1h, 6h and 3d summed from them; the budget remaining over its
+// window) and the burn-rate alerts, evaluated
 // every interval. No objectives give no groups.
 func RuleGroups(cat *schema.Catalog, s Set, interval time.Duration) (rulefmt.RuleGroups, error) {
 	if len(s.Objectives) == 0 {
@@ -118,28 +121,42 @@ func RuleGroups(cat *schema.Catalog, s Set, interval time.Duration) (rulefmt.Rul
 		add := func(name string, e parser.Expr) {
 			rec.Rules = append(rec.Rules, rulefmt.Rule{Record: name, Expr: e.String(), Labels: lbls})
 		}
+		// Requests and slow requests per second over 5m, 30m and 1h from
+		// the engines' histograms (the fast page reads them, so they do
+		// not lag); 6h and 3d sum the per-model 5m series (as Sloth does),
+		// so a rule reads 20 models' series, not a thousand pods' raw
+		// buckets over six hours.
+		base := RawWindows[0]
+		var e parser.Expr
+		var err error
 		for _, w := range RawWindows {
+			if w > GateWindow {
+				for _, t := range []struct{ name, text string }{{RequestsName(w), longRateText}, {RatioName(w), longRatioText}} {
+					if e, err = recorded(cat, o, t.text, base, w, nil); err != nil {
+						return rulefmt.RuleGroups{}, err
+					}
+					add(t.name, e)
+				}
+				continue
+			}
 			for _, k := range []Kind{Requests, Errors} {
-				e, err := Expr(cat, o, others[o.Indicator], k, w)
-				if err != nil {
+				if e, err = Expr(cat, o, others[o.Indicator], k, w); err != nil {
 					return rulefmt.RuleGroups{}, err
 				}
 				add([2]string{RequestsName(w), ErrorsName(w)}[k], e)
 			}
-			e, err := recordedAt(cat, o, ratioText, w)
-			if err != nil {
+			if e, err = recorded(cat, o, ratioText, w, 0, nil); err != nil {
 				return rulefmt.RuleGroups{}, err
 			}
 			add(RatioName(w), e)
 		}
 		for _, t := range []struct{ name, text string }{{RequestsName(LongWindow), longRateText}, {RatioName(LongWindow), longRatioText}} {
-			e, err := recorded(cat, o, t.text, RawWindows[0], LongWindow, nil)
-			if err != nil {
+			if e, err = recorded(cat, o, t.text, base, LongWindow, nil); err != nil {
 				return rulefmt.RuleGroups{}, err
 			}
 			add(t.name, e)
 		}
-		e, err := recorded(cat, o, budgetText, RawWindows[0], o.Window, map[string]float64{"budget": o.Budget()})
+		e, err = recorded(cat, o, budgetText, RawWindows[0], o.Window, map[string]float64{"budget": o.Budget()})
 		if err != nil {
 			return rulefmt.RuleGroups{}, err
 		}
@@ -174,11 +191,6 @@ func recorded(cat *schema.Catalog, o Objective, text string, src, w time.Duratio
 		vars[k] = &parser.NumberLiteral{Val: v}
 	}
 	return parseWith(cat, o, text, vars, w)
-}
-
-// recordedAt is ratioText over the recorded series of window w.
-func recordedAt(cat *schema.Catalog, o Objective, text string, w time.Duration) (parser.Expr, error) {
-	return recorded(cat, o, text, w, 0, nil)
 }
 
 func parseWith(cat *schema.Catalog, o Objective, text string, vars map[string]parser.Expr, w time.Duration) (parser.Expr, error) {

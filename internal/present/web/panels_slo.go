@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,12 @@ func objectivesPanel(ctx context.Context, e *env, v *panelView) error {
 	if err != nil {
 		return fmt.Errorf("latency objectives: %w", err)
 	}
+	// On a model's page the model column would repeat the picker.
+	one := e.st.Model != ""
 	t := &table{Head: []string{"objective", "model", "target", "budget left", "slow ratio", "burn 5m", "burn 1h", "burn 6h", "burn 3d", "requests/s (1h)", "alerts"}}
+	if one {
+		t.Head = slices.Delete(t.Head, 1, 2)
+	}
 	pct := func(x float64) string { return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%" }
 	for _, s := range sts {
 		if e.st.Model != "" && s.Model != e.st.Model {
@@ -39,6 +45,9 @@ func objectivesPanel(ctx context.Context, e *env, v *panelView) error {
 		o := s.Objective
 		row := []string{o.Name, s.Model, fmt.Sprintf("%s ≤ %s, %s over %s", strings.ToUpper(o.Indicator), slo.WindowName(o.Threshold), pct(o.Target), slo.WindowName(o.Window)),
 			pct(s.BudgetRemaining), pct(s.ErrorRatio)}
+		if one {
+			row = slices.Delete(row, 1, 2)
+		}
 		for _, w := range []time.Duration{5 * time.Minute, time.Hour, 6 * time.Hour, 3 * 24 * time.Hour} {
 			if b, ok := s.Burn(w); ok {
 				row = append(row, strconv.FormatFloat(math.Round(b*10)/10, 'f', -1, 64)+"×")
