@@ -24,7 +24,6 @@ type queueView struct {
 	start    time.Time
 	caveats  []string
 	conf     float64
-	idleWhy  []idleQuota // per step of the sustain period: the largest idle quota elsewhere
 	waitSrc  string
 	waitStep func(i int) bool
 }
