@@ -112,6 +112,9 @@ func (c *Cluster) tryAdmit(w *workload) bool {
 	}
 	w.admitted, w.borrowing = true, borrowing
 	w.admittedAt, w.ready = c.now, false
+	if c.now-w.created >= truthWaitSeconds {
+		t.longWaitAt = c.now
+	}
 	t.usage[fl] += w.units
 	pc := priorityClass(w.priority)
 	for _, q := range []*queueCounters{t.kq, t.lqc} {

@@ -30,8 +30,15 @@ const (
 	causeWaitingForQuota   = "WaitingForQuota"
 	causeNoMatchingFlavor  = "NoMatchingFlavor"
 	causePendingEvaluation = "PendingEvaluation"
-	truthWaitSeconds       = 300 // queue truth: a wait of 5 minutes is long
-	truthStartupSeconds    = 300 // queue truth: a startup of 5 minutes is slow
+	// Queue truth: an admission wait or a startup of 320 s (the Kueue
+	// histogram bucket bound nearest 5 minutes) is long; a workload that
+	// waited 4 minutes for quota while quota idled elsewhere is stranded.
+	truthWaitSeconds     = 320
+	truthStartupSeconds  = 320
+	truthStrandedSeconds = 240
+	// A slow startup that ended in the last 10 minutes still marks the
+	// queue as slow to run what it admits.
+	truthSlowRecentSeconds = 600
 )
 
 // kueueMinor parses "v0.19.2" to 19.
@@ -103,6 +110,9 @@ func (c *Cluster) readyIfStarted(w *workload) bool {
 		return false
 	}
 	w.ready = true
+	if w.startup() >= truthStartupSeconds {
+		w.team.slowReadyAt = c.now
+	}
 	pc := priorityClass(w.priority)
 	for _, q := range []*queueCounters{w.team.kq, w.team.lqc} {
 		observe(q.readyWait, pc, c.buckets.kueueWait, c.now-w.created)

@@ -1,20 +1,26 @@
 package sim
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Queue states: what really holds a ClusterQueue's work back, minute by
 // minute (Truth.Queues). They are judged from the simulator's own state,
 // never from its metrics.
 const (
-	// StateStrandedQuota: workloads wait for quota while quota idles
+	// StateStrandedQuota: work has waited for quota for 4 minutes without
+	// a break while quota idles
 	// elsewhere in the cohort (another queue, or another flavor) that they
 	// cannot use (borrowing or lending limit, flavor).
 	StateStrandedQuota State = "stranded_quota"
-	// StateQuotaStarved: workloads wait at least 5 minutes while the
-	// queue's nominal quota is used up and nothing idle could serve them.
+	// StateQuotaStarved: workloads wait for the queue's used-up nominal
+	// quota and admission takes at least 320 s: one has waited that long,
+	// or one admitted in the last 320 s had.
 	StateQuotaStarved State = "quota_starved"
 	// StateAdmittedNotRunning: admitted workloads hold quota and GPUs while
-	// their pods take at least 5 minutes to become ready.
+	// their pods take at least 320 s to become ready (one is starting, or
+	// one became ready so in the last 10 minutes).
 	StateAdmittedNotRunning State = "admitted_not_running"
 )
 
@@ -40,7 +46,7 @@ func queueStates() []State {
 
 // queueStateNow judges a queue at the current tick.
 func (c *Cluster) queueStateNow(t *team) State {
-	stranded, starved, slow := false, false, false
+	stranded, starved, slow, pending := false, false, false, false
 	for _, w := range c.workloads {
 		if w.team != t || w.finished {
 			continue
@@ -49,15 +55,25 @@ func (c *Cluster) queueStateNow(t *team) State {
 			slow = slow || (!w.ready && w.startup() >= truthStartupSeconds)
 			continue
 		}
+		pending = true
 		if c.idleElsewhere(t, w) {
 			stranded = true
 		}
-		if c.now-w.created >= truthWaitSeconds && t.usage[w.flavor]+w.units > t.nominal[w.flavor] {
+		if t.usage[w.flavor]+w.units > t.nominal[w.flavor] &&
+			(c.now-w.created >= truthWaitSeconds || c.now-t.longWaitAt <= truthWaitSeconds) {
 			starved = true
 		}
 	}
+	// Work has waited for quota without a break since waitingSince.
 	switch {
-	case stranded:
+	case !pending:
+		t.waitingSince = math.Inf(1)
+	case math.IsInf(t.waitingSince, 1):
+		t.waitingSince = c.now
+	}
+	slow = slow || c.now-t.slowReadyAt <= truthSlowRecentSeconds
+	switch {
+	case stranded && c.now-t.waitingSince >= truthStrandedSeconds:
 		return StateStrandedQuota
 	case starved:
 		return StateQuotaStarved

@@ -62,6 +62,13 @@ type team struct {
 	// holds its closed minutes (kueue_truth.go).
 	qticks map[State]int
 	qtruth []QueueMinute
+	// longWaitAt is when the queue last admitted a workload that had
+	// waited at least truthWaitSeconds (-Inf: never).
+	longWaitAt float64
+	// slowReadyAt is when a workload of the queue last became ready after
+	// a slow startup; waitingSince when its work began to wait without a
+	// break (+Inf: none waits).
+	slowReadyAt, waitingSince float64
 }
 
 // deployment is a serving deployment.
@@ -178,7 +185,7 @@ func (c *Cluster) build() error {
 	for _, t := range c.sc.Teams {
 		tm := &team{spec: t, name: t.Name, ns: t.Namespace, cq: t.Name, lq: t.Name + "-queue",
 			nominal: c.plan.nominal[t.Name], borrow: c.plan.borrow[t.Name], usage: map[string]int{},
-			kq: newQueueCounters(), lqc: newQueueCounters()}
+			kq: newQueueCounters(), lqc: newQueueCounters(), longWaitAt: math.Inf(-1), slowReadyAt: math.Inf(-1), waitingSince: math.Inf(1)}
 		c.teams = append(c.teams, tm)
 	}
 	for i, d := range c.sc.Deployments {

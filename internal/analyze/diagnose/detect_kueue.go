@@ -24,7 +24,6 @@ type queueView struct {
 	start    time.Time
 	caveats  []string
 	conf     float64
-	idleWhy  []idleQuota // per step of the sustain period: the largest idle quota elsewhere
 	waitSrc  string
 	waitStep func(i int) bool
 }
@@ -237,15 +236,21 @@ func detectQuotaStarved(v *queueView) *Finding {
 	if share < v.th.SustainShare {
 		return nil
 	}
-	p95 := v.q.WaitP95.stats(v.from, v.n)
+	// The wait now: the p95 of the admissions of the last 5 minutes (the
+	// rate window). With none, work that waited at every step of the
+	// sustain period, nothing admitted, has waited that long.
+	p95 := v.q.WaitP95.at(v.n - 1)
 	limit := v.th.QuotaStarvedWait.Seconds()
-	if reported(p95.max) && p95.max < limit {
+	switch {
+	case reported(p95) && p95 < limit:
+		return nil
+	case !reported(p95) && share < 1:
 		return nil
 	}
 	q := v.q
 	wait := "no workload was admitted over the last " + v.th.Sustain.String()
-	if reported(p95.max) {
-		wait = fmt.Sprintf("admission wait p95 reached %s", (time.Duration(p95.max) * time.Second).Round(time.Second))
+	if reported(p95) {
+		wait = fmt.Sprintf("admission wait p95 is %s", (time.Duration(p95) * time.Second).Round(time.Second))
 	}
 	var nominal float64
 	var fls []string
@@ -262,7 +267,7 @@ func detectQuotaStarved(v *queueView) *Finding {
 	if q.Cohort != "" {
 		action = fmt.Sprintf("Raise %s's nominal quota or its borrowingLimit in cohort %q; its cohort has no idle quota to lend now.", q.ClusterQueue, q.Cohort)
 	}
-	ev := []Evidence{v.ev(sigQueueWaitP95, "max", q.WaitP95), v.ev(v.waitSrc, "last", v.waitTrack()), v.ev(sigQueuePendingGPUs, "last", q.PendingGPUs)}
+	ev := []Evidence{evidence(sigQueueWaitP95, "last", p95, v.s.Queries[sigQueueWaitP95]), v.ev(v.waitSrc, "last", v.waitTrack()), v.ev(sigQueuePendingGPUs, "last", q.PendingGPUs)}
 	for _, fl := range fls {
 		f := q.Flavors[fl]
 		ev = append(ev, v.ev(sigQueueReserved, "mean", f.Reserved), v.ev(sigQueueNominal, "last", f.Nominal))
@@ -274,8 +279,11 @@ func detectQuotaStarved(v *queueView) *Finding {
 // AdmittedReadyWait (p95) from admission to ready pods, holding quota and
 // GPUs that run nothing meanwhile.
 func detectAdmittedNotRunning(v *queueView) *Finding {
-	p95 := v.q.UntilReadyP95.stats(v.from, v.n)
-	if !reported(p95.max) || p95.max < v.th.AdmittedReadyWait.Seconds() {
+	// The largest p95 over the sustain period (each over its 5-minute
+	// rate window): readiness is observed once per workload, and slow
+	// startups come seldom. None says nothing.
+	p95 := v.q.UntilReadyP95.stats(v.from, v.n).max
+	if !reported(p95) || p95 < v.th.AdmittedReadyWait.Seconds() {
 		return nil
 	}
 	if adm := v.q.Admitted.stats(v.from, v.n).last; reported(adm) && adm == 0 {
@@ -289,8 +297,8 @@ func detectAdmittedNotRunning(v *queueView) *Finding {
 		}
 	}
 	summary := fmt.Sprintf("Workloads admitted by ClusterQueue %s take %s (p95) from admission to ready pods: they hold quota and GPUs that run nothing meanwhile.",
-		v.q.ClusterQueue, (time.Duration(p95.max) * time.Second).Round(time.Second))
+		v.q.ClusterQueue, (time.Duration(p95) * time.Second).Round(time.Second))
 	action := "Find what delays the pods: image pulls (pre-pull or cache the images), node provisioning (autoscaler, capacity), or volumes; set waitForPodsReady's timeout so a stuck workload is requeued and frees its quota."
-	ev := []Evidence{v.ev(sigQueueUntilReady95, "max", v.q.UntilReadyP95), v.ev(sigQueueAdmitted, "last", v.q.Admitted)}
+	ev := []Evidence{evidence(sigQueueUntilReady95, "max", p95, v.s.Queries[sigQueueUntilReady95]), v.ev(sigQueueAdmitted, "last", v.q.Admitted)}
 	return v.finding(StateAdmittedNotRunning, SeverityWarning, since, held, summary, action, ev...)
 }

@@ -96,7 +96,9 @@ type Thresholds struct {
 	// StrandedIdleGPUs: at least this many GPU-equivalents of nominal quota
 	// unused elsewhere in the cohort while workloads wait for quota is
 	// stranded quota. AdmittedReadyWait: an admitted-until-ready p95 above
-	// it is admitted-but-not-running.
+	// it is admitted-but-not-running. Both default to 320 s, the bound of
+	// Kueue's wait buckets (1 s, then 2.5 s·2^n) nearest 5 minutes, so
+	// histogram_quantile never interpolates a wait across the threshold.
 	QuotaStarvedWait  time.Duration `yaml:"quota_starved_wait"`
 	QueueSaturated    float64       `yaml:"queue_saturated"`
 	StrandedIdleGPUs  float64       `yaml:"stranded_idle_gpus"`
@@ -174,10 +176,10 @@ func DefaultThresholds() Thresholds {
 		TTFTMinIncrease:           250 * time.Millisecond,
 		SpecAcceptance:            0.5,
 		GPUDisagree:               0.3,
-		QuotaStarvedWait:          5 * time.Minute,
+		QuotaStarvedWait:          320 * time.Second,
 		QueueSaturated:            0.9,
 		StrandedIdleGPUs:          1,
-		AdmittedReadyWait:         5 * time.Minute,
+		AdmittedReadyWait:         320 * time.Second,
 		PDIdleBusy:                0.3,
 		KVTransferLatency:         500 * time.Millisecond,
 		KVTransferWaiting:         1,
