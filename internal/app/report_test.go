@@ -42,8 +42,8 @@ func TestReportServed(t *testing.T) {
 		out := buf.String()
 		if format == web.FormatHTML {
 			states := panel.FindAllStringSubmatch(out, -1)
-			if len(states) != 12 {
-				t.Errorf("html: %d panels, want 12", len(states))
+			if len(states) != 13 {
+				t.Errorf("html: %d panels, want 13", len(states))
 			}
 			for _, m := range states {
 				if m[2] != "ok" {
