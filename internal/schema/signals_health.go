@@ -15,7 +15,7 @@ func gpuHealthSignals() []Signal {
 			Unit: UnitCode, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: UnitInterval(),
 			Sources: []Source{
 				{Exporter: "dcgm-exporter", Versions: "≥2.1 (default counters; Ampere and later)", Expr: `DCGM_FI_DEV_ROW_REMAP_FAILURE`,
-					Note: "gauge, 0 or 1 (etc/default-counters.csv at 4.5.3-4.8.2); absent on GPUs without row remapping (pre-Ampere), which is not reported, never 0"},
+					Note: "gauge, 0 or 1 (github.com/NVIDIA/dcgm-exporter@4.5.3-4.8.2 etc/default-counters.csv); absent on GPUs without row remapping (pre-Ampere), which is not reported, never 0"},
 			},
 		},
 		{
@@ -23,7 +23,7 @@ func gpuHealthSignals() []Signal {
 			Unit: UnitRows, Kind: KindCounter, Level: LevelGPU, Agg: AggMax, Extra: gpuExtra(), Range: NonNegative(),
 			Sources: []Source{
 				{Exporter: "dcgm-exporter", Versions: "≥2.1 (default counters; Ampere and later)", Expr: `DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS`,
-					Note: "a counter without _total (etc/default-counters.csv at 4.5.3-4.8.2); read as increase() reads it"},
+					Note: "a counter without _total (github.com/NVIDIA/dcgm-exporter@4.5.3-4.8.2 etc/default-counters.csv); read as increase() reads it"},
 			},
 		},
 		{
@@ -31,7 +31,7 @@ func gpuHealthSignals() []Signal {
 			Unit: UnitErrors, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: append(gpuExtra(), "xid", "window_size_in_ms"), Range: NonNegative(),
 			Sources: []Source{
 				{Exporter: "dcgm-exporter", Versions: "≥3.3.5-3.4.0 (off by default: DCGM_EXP_XID_ERRORS_COUNT in the counters file)", Expr: `DCGM_EXP_XID_ERRORS_COUNT`,
-					Note: "declared counter in the CSV, but expcollector.go counts DCGM_FI_DEV_XID_ERRORS values since now − --xid-count-window-size (default 300000 ms), so it falls back to 0 when the window passes; labels xid and window_size_in_ms (xid_collector.go, const.go at 4.5.3-4.8.2)"},
+					Note: "declared counter in the CSV, but expcollector.go counts DCGM_FI_DEV_XID_ERRORS values since now − --xid-count-window-size (default 300000 ms), so it falls back to 0 when the window passes; labels xid and window_size_in_ms (github.com/NVIDIA/dcgm-exporter@4.5.3-4.8.2 internal/pkg/collector/xid_collector.go, expcollector.go, const.go)"},
 			},
 		},
 		{
@@ -39,7 +39,7 @@ func gpuHealthSignals() []Signal {
 			Unit: UnitCode, Kind: KindGauge, Level: LevelGPU, Agg: AggMax, Extra: append(gpuExtra(), "health_watch", "health_error_code"), Range: &Range{Min: 0, Max: 20},
 			Sources: []Source{
 				{Exporter: "dcgm-exporter", Versions: "≥4.0.0-4.0.1 (off by default: DCGM_EXP_GPU_HEALTH_STATUS in the counters file)", Expr: `DCGM_EXP_GPU_HEALTH_STATUS`,
-					Note: "the value is DCGM's dcgmHealthWatchResult_t (PASS 0, WARN 10, FAIL 20); one series per health_watch, DCGM_FR_OK when it passes (gpu_health_collector.go at 4.5.3-4.8.2)"},
+					Note: "the value is DCGM's dcgmHealthWatchResult_t (PASS 0, WARN 10, FAIL 20); one series per health_watch, DCGM_FR_OK when it passes (github.com/NVIDIA/dcgm-exporter@4.5.3-4.8.2 internal/pkg/collector/gpu_health_collector.go)"},
 			},
 		},
 	}

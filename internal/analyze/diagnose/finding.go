@@ -125,7 +125,8 @@ type Evidence struct {
 	Signal string  `json:"signal"`
 	Value  float64 `json:"value"`
 	// Stat says how Value summarises the window: mean, max, min, last,
-	// share (of steps meeting the condition) or baseline.
+	// share (of steps meeting the condition), baseline, increase (of a
+	// counter) or reported (an XID code seen).
 	Stat  string `json:"stat"`
 	Query string `json:"query,omitempty"`
 	// NotReported is set when the signal had no value (Value is then

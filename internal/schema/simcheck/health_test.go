@@ -1,0 +1,102 @@
+package simcheck
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/util/teststorage"
+
+	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/schema/schematest"
+	"github.com/servescope/servescope/internal/sim"
+)
+
+// TestGPUHealthSignals: on gpu-failure (dcgm-exporter with its health
+// collectors), the catalog's health signals show the truth's failed GPUs
+// and only them: row remapping failed on the XID 64 GPU, its uncorrectable
+// rows counted, each failed GPU's XID counted at least twice in the
+// exporter's window under its code, its last XID its code, and a health
+// watch failing (20); every other GPU passes, with a count of 0.
+func TestGPUHealthSignals(t *testing.T) {
+	t.Parallel()
+	sc, err := sim.OpenScenario("", "gpu-failure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := teststorage.New(t)
+	end := c.Start().Add(19 * time.Minute)
+	for ts := c.Start().Add(15 * time.Second); ts.Before(end); ts = ts.Add(15 * time.Second) {
+		app := st.AppenderV2(t.Context())
+		scrapeSim(t, app, c, ts)
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := end.Add(-15 * time.Second)
+	failed := map[string]int{}
+	for _, f := range c.Truth().GPUFailures {
+		failed[f.UUID] = f.XID
+	}
+	if len(failed) != 2 {
+		t.Fatalf("truth: %v, want two failed GPUs", failed)
+	}
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := schematest.NewEngine()
+	read := func(name string) map[string][]float64 {
+		q, err := cat.Query(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float64{}
+		for _, s := range schematest.Instant(t, eng, st, q, at) {
+			u := s.Metric.Get("uuid")
+			out[u] = append(out[u], s.F)
+			if name == "gpu_xid_errors" && s.F > 0 {
+				if x := s.Metric.Get("xid"); x == "" || failed[u] == 0 {
+					t.Errorf("gpu_xid_errors %s: %s = %g on a healthy GPU or without a code", u, s.Metric, s.F)
+				}
+			}
+		}
+		return out
+	}
+	maxOf := func(vs []float64) float64 {
+		m := -1.0
+		for _, v := range vs {
+			m = max(m, v)
+		}
+		return m
+	}
+	remap, rows, count, status, last := read("gpu_row_remap_failure"), read("gpu_uncorrectable_remapped_rows"), read("gpu_xid_errors"), read("gpu_health_status"), read("gpu_last_xid")
+	if len(remap) != 8 || len(status) != 8 || len(count) != 8 {
+		t.Fatalf("GPUs reporting: remap %d, status %d, count %d; want 8", len(remap), len(status), len(count))
+	}
+	for u := range remap {
+		xid, broken := failed[u]
+		checks := []struct {
+			what      string
+			got, want float64
+		}{
+			{"gpu_last_xid", maxOf(last[u]), float64(xid)},
+			{"gpu_health_status", maxOf(status[u]), map[bool]float64{true: 20, false: 0}[broken]},
+			{"gpu_row_remap_failure", maxOf(remap[u]), map[bool]float64{true: 1, false: 0}[xid == 64]},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s %s = %g, want %g (failed with XID %d)", c.what, u, c.got, c.want, xid)
+			}
+		}
+		if r := maxOf(rows[u]); (xid == 64) != (r > 0) {
+			t.Errorf("gpu_uncorrectable_remapped_rows %s = %g (failed with XID %d)", u, r, xid)
+		}
+		if n := maxOf(count[u]); broken != (n >= 2) {
+			t.Errorf("gpu_xid_errors %s = %g (failed with XID %d)", u, n, xid)
+		}
+	}
+}
