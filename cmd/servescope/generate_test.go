@@ -125,8 +125,8 @@ func TestGenerateMonitorLabel(t *testing.T) {
 			t.Errorf("%s does not carry exactly the given labels:\n%s", p, content)
 		}
 	}
-	if n != 6 {
-		t.Errorf("%d monitors and rules, want 6", n)
+	if n != 9 {
+		t.Errorf("%d monitors and rules, want 9", n)
 	}
 	bad := filepath.Join(t.TempDir(), "out")
 	if _, err := runGenerate(t, "--out", bad, "--monitor-label", "release=not valid"); err == nil || !strings.Contains(err.Error(), "monitor labels") {

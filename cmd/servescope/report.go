@@ -36,7 +36,7 @@ func reportFleetCommand(rep *kingpin.CmdClause, e env) command {
 		if err != nil {
 			return err
 		}
-		o.Cost, o.Thresholds = st.Cost(), st.Thresholds
+		o.Cost, o.Thresholds, o.Objectives = st.Cost(), st.Thresholds, st.Objectives
 		o.Format = format
 		if o.Format == "" {
 			o.Format = app.ReportFormat(output)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
+	"github.com/servescope/servescope/internal/analyze/slo"
 	"github.com/servescope/servescope/internal/present/web"
 )
 
@@ -39,6 +40,10 @@ type ReportOptions struct {
 	AllowPartial bool
 	// Thresholds of the diagnosis; the zero value means the defaults.
 	Thresholds diagnose.Thresholds
+	// Objectives are the latency objectives whose error budgets and burn
+	// rates the report shows (servescope.yml's objectives); none leaves
+	// the panel out.
+	Objectives slo.Set
 	// Progress, when set, is told after each panel is read how many of how
 	// many are done (web.ReportOptions.Progress).
 	Progress func(done, total int)
@@ -75,12 +80,16 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	h, err := web.New(web.Options{
+	wo := web.Options{
 		Querier: q, Catalog: cat, Recorded: o.Recorded, Logger: logger,
 		Findings: fv, Fleet: fv, Costs: fv, Queues: fv,
 		Regions: web.Regions{IdleBusy: th.IdleBusy, BoundBusy: th.MemoryBoundBusy, BoundDRAM: th.MemoryBoundDRAM},
 		Now:     func() time.Time { return at },
-	})
+	}
+	if len(o.Objectives.Objectives) > 0 {
+		wo.Objectives = sloSource{q: q, cat: cat, set: o.Objectives}
+	}
+	h, err := web.New(wo)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

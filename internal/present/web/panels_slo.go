@@ -25,7 +25,7 @@ const objectivesHelp = "per objective and model at the range's end: error budget
 // model or every model.
 func objectivesPanel(ctx context.Context, e *env, v *panelView) error {
 	if e.h.opts.Objectives == nil {
-		return fmt.Errorf("latency objectives: %w", errUnavailable)
+		return fmt.Errorf("no latency objectives in servescope.yml (servescope.objectives): %w", errUnavailable)
 	}
 	sts, err := e.h.opts.Objectives.Objectives(ctx, e.end)
 	if err != nil {

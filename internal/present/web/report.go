@@ -224,6 +224,13 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 	e := &env{h: h, st: st, end: end, start: end.Add(-o.Window), step: stepFor(o.Window), progress: o.Progress}
 	src := &reportSources{h: h}
 	sections := reportSections(src)
+	if h.opts.Objectives == nil {
+		// No latency objectives configured: no objectives panel (one
+		// configured without data still says "no data in range").
+		for i := range sections {
+			sections[i].Panels = slices.DeleteFunc(slices.Clone(sections[i].Panels), func(p panel) bool { return p.ID == "objectives" })
+		}
+	}
 	var all []panel
 	for _, s := range sections {
 		all = append(all, s.Panels...)
