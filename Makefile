@@ -119,11 +119,14 @@ image:
 ## e2e: the chart (Helm SDK) and the generated stack with the operator's and
 ## Kueue's CRDs, applied with strict server-side validation to a real
 ## kube-apiserver v1.34.2 (built once into ~/.cache/servescope-e2e, 12-22 min)
-## on Debian's etcd. Needs etcd-server (installed here when root).
+## on Debian's etcd. Needs etcd-server (installed here when root). Then the
+## Thanos part, and the long simulated checks `make test` skips under -race
+## (24 simulated hours of the healthy fleet fire no burn-rate alert).
 e2e:
 	@dpkg -s etcd-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; } || true
 	GO=$(GO) scripts/e2e.sh
 	GO=$(GO) scripts/e2e-thanos.sh
+	$(GO) test -count=1 -timeout 20m -run 'TestSLOHealthy$$' ./internal/analyze/diagnose/simcheck/
 
 ## e2e-thanos: the Thanos part of e2e alone: two simulated clusters, each
 ## scraped by `serve --agent` remote-writing to thanos receive; cost and
