@@ -52,11 +52,16 @@ func TestQueryRangeSplit(t *testing.T) {
 	e := newEngine(t, `
 load 1m
   up{job="a"} 1x3000
-  up{job="b"} _x1000 1x2000
+  up{job="b"} stale _x999 1x2000
   gen_total{job="a"} 0+60x3000
   gone{job="c"} 2x500
 `, 1e7)
 	// Minute 0 is 1970-01-01 00:00 UTC: 3000 minutes cross two midnights.
+	// Every series starts at minute 0 (b with a staleness marker, so it
+	// still has no value before minute 1000): the load's one appender
+	// takes its lower bound from the first sample it sees, in map order,
+	// and a series starting at minute 1000 seen first put minute 0 out of
+	// bounds.
 	for _, q := range []string{`up`, `rate(gen_total[5m])`, `gone`, `sum(up)`, `rate(up[5m])`} {
 		r := Range{Start: time.Unix(0, 0).Add(7 * time.Minute), End: time.Unix(0, 0).Add(2990 * time.Minute), Step: 6 * time.Minute}
 		whole, err := e.QueryRange(t.Context(), q, r)
