@@ -203,12 +203,20 @@ func (m *Manager) Run(ctx context.Context) error {
 // EvalAt evaluates every group once at ts, in configuration order, so that
 // later groups read what earlier ones recorded. It uses its own copies of
 // the groups, not the running ones: it is for backfill and tests, where the
-// caller owns time.
+// caller owns time. Alerting rules write ALERTS and ALERTS_FOR_STATE from
+// the first evaluation: a running group writes them only once it has
+// restored its alerts' for: state from the store, which a history being
+// written has no earlier state to restore from.
 func (m *Manager) EvalAt(ctx context.Context, ts time.Time) {
 	m.mu.Lock()
 	groups := slices.Clone(m.groups)
 	m.mu.Unlock()
 	for _, g := range groups {
+		for _, r := range g.Rules() {
+			if ar, ok := r.(*prules.AlertingRule); ok {
+				ar.SetRestored(true)
+			}
+		}
 		g.Eval(ctx, ts)
 		m.fails.recovered(g)
 	}
