@@ -21,11 +21,11 @@ import (
 )
 
 // The ttft-regression history: the 2× spike starts 20 simulated minutes
-// in (the warm-up's 5 and the history's first 15) and lasts 3; the
-// history ends 2 minutes after it, while the fast burn pages.
+// in (the warm-up's 15 and the history's first 5) and lasts 3; the history
+// ends 2 minutes after it, while the fast burn pages.
 const (
-	sloWarmup  = 5 * time.Minute
-	sloHistory = 20 * time.Minute
+	sloWarmup  = 15 * time.Minute
+	sloHistory = 10 * time.Minute
 	sloGPUs    = 8
 )
 
@@ -54,12 +54,12 @@ servescope:
 // 5m series, so they agree only to within the sampling).
 func TestObjectivesAgree(t *testing.T) {
 	if testing.Short() {
-		t.Skip("simulates 25 minutes of an 8-GPU fleet")
+		t.Skip("simulates 25 minutes of an 8-GPU fleet, 10 of them written")
 	}
-	s := serveScenario(t, "ttft-regression", sloGPUs, sloHistory, sloWarmup, time.Minute, sloYML)
+	s := serveScenario(t, "ttft-regression", sloGPUs, sloHistory, sloWarmup, time.Minute, false, sloYML)
 	ctx := t.Context()
 	at := s.end
-	const window = 15 * time.Minute
+	const window = sloHistory
 	if len(s.settings.Objectives.Objectives) != 1 {
 		t.Fatalf("settings: objectives %+v", s.settings.Objectives)
 	}

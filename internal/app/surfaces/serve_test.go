@@ -31,10 +31,13 @@ type served struct {
 }
 
 // serveScenario backfills history of scenario (gpus GPUs, after warmup
-// simulated but not written) ending at the last whole minute, rules
-// evaluated every eval, and serves it with the config yml (written to
-// servescope.yml). Each test calls it once and reads every surface from it.
-func serveScenario(t *testing.T, scenario string, gpus int, history, warmup, eval time.Duration, yml string) *served {
+// simulated but not written) ending at the last whole minute, the config's
+// objectives' rules evaluated every eval (and the catalog's recording
+// rules, which the dashboard's charts and fleet view read, when catalog is
+// set: they are most of the backfill's time), and serves it with the
+// config yml (written to servescope.yml). Each test calls it once and reads
+// every surface from it; warm-up is cheap, history is not.
+func serveScenario(t *testing.T, scenario string, gpus int, history, warmup, eval time.Duration, catalog bool, yml string) *served {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "servescope.yml")
@@ -65,12 +68,15 @@ func serveScenario(t *testing.T, scenario string, gpus int, history, warmup, eva
 	// Whole minutes, so the rules' evaluations (every eval from the
 	// history's start) fall on the end.
 	end := time.Now().UTC().Truncate(time.Minute)
+	began := time.Now()
 	res, err := app.Backfill(t.Context(), app.BackfillOptions{Scenario: sc, GPUs: gpus, Seed: 1, Duration: history, Warmup: warmup, End: end,
-		Interval: scrapeEvery, EvalInterval: eval, Rules: extra, StoragePath: data})
+		Interval: scrapeEvery, EvalInterval: eval, OnlyRules: !catalog, Rules: extra, StoragePath: data})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &served{end: res.End, settings: st, truth: res.Cluster.Truth()}
+	t.Logf("backfill of %s: %d samples in %s", scenario, res.Samples, time.Since(began).Round(time.Millisecond))
+	began = time.Now()
 
 	srv, err := app.New(app.Options{ConfigFile: cfgFile, StoragePath: data, ListenAddress: "127.0.0.1:0",
 		QueryTimeout: time.Minute, QueryMaxSamples: 50_000_000})
@@ -89,5 +95,6 @@ func serveScenario(t *testing.T, scenario string, gpus int, history, warmup, eva
 	s.url = "http://" + srv.Addr()
 	proc.WaitReady(t, "servescope", s.url, time.Minute)
 	s.q = srv.Querier()
+	t.Logf("serve ready in %s", time.Since(began).Round(time.Millisecond))
 	return s
 }
