@@ -134,96 +134,11 @@ func alertVars(cat *schema.Catalog, th Thresholds) (map[string]parser.Expr, erro
 	return vars, nil
 }
 
-// substitute returns e with every placeholder selector replaced: a
-// selector stands for a selector (its matchers kept, its offset taken from
-// the placeholder when it has none) or for a number. A selector that is
-// neither a placeholder nor a raw metric is an error, so a misspelt
-// placeholder cannot pass as a metric name.
+// substitute returns e with every placeholder selector replaced
+// (schema.Placeholders, the one substitution); a selector that is neither
+// a placeholder nor one of alertRawMetrics is an error.
 func substitute(e parser.Expr, vars map[string]parser.Expr) (parser.Expr, error) {
-	var err error
-	sub := func(x parser.Expr) parser.Expr {
-		if err != nil {
-			return x
-		}
-		var out parser.Expr
-		out, err = substitute(x, vars)
-		return out
-	}
-	switch n := e.(type) {
-	case *parser.VectorSelector:
-		v, ok := vars[n.Name]
-		if !ok {
-			if alertRawMetrics[n.Name] {
-				return n, nil
-			}
-			return nil, fmt.Errorf("%q is neither a placeholder nor a metric the alerts read", n.Name)
-		}
-		switch v := v.(type) {
-		case *parser.VectorSelector:
-			out := *n
-			out.Name = v.Name
-			out.LabelMatchers = nil
-			for _, m := range n.LabelMatchers {
-				if m.Name == model.MetricNameLabel {
-					m = labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, v.Name)
-				}
-				out.LabelMatchers = append(out.LabelMatchers, m)
-			}
-			if out.OriginalOffset == 0 {
-				out.OriginalOffset = v.OriginalOffset
-			}
-			return &out, nil
-		default:
-			if len(n.LabelMatchers) > 1 || n.OriginalOffset != 0 {
-				return nil, fmt.Errorf("number placeholder %q with matchers or offset", n.Name)
-			}
-			return v, nil
-		}
-	case *parser.BinaryExpr:
-		out := *n
-		out.LHS, out.RHS = sub(n.LHS), sub(n.RHS)
-		// Between two scalars there is no vector matching to print.
-		if _, lnum := out.LHS.(*parser.NumberLiteral); lnum {
-			if _, rnum := out.RHS.(*parser.NumberLiteral); rnum {
-				out.VectorMatching = nil
-			}
-		}
-		return &out, err
-	case *parser.ParenExpr:
-		out := *n
-		out.Expr = sub(n.Expr)
-		return &out, err
-	case *parser.UnaryExpr:
-		out := *n
-		out.Expr = sub(n.Expr)
-		return &out, err
-	case *parser.AggregateExpr:
-		out := *n
-		out.Expr = sub(n.Expr)
-		if n.Param != nil {
-			out.Param = sub(n.Param)
-		}
-		return &out, err
-	case *parser.Call:
-		out := *n
-		out.Args = make(parser.Expressions, len(n.Args))
-		for i, a := range n.Args {
-			out.Args[i] = sub(a)
-		}
-		return &out, err
-	case *parser.MatrixSelector:
-		out := *n
-		vs, ok := sub(n.VectorSelector).(*parser.VectorSelector)
-		if err == nil && !ok {
-			return nil, fmt.Errorf("a range of a number placeholder")
-		}
-		out.VectorSelector = vs
-		return &out, err
-	case *parser.NumberLiteral, *parser.StringLiteral:
-		return n, nil
-	default:
-		return nil, fmt.Errorf("alert text: %T is not supported by the placeholder substitution", e)
-	}
+	return schema.Placeholders{Vars: vars, Raw: alertRawMetrics, Text: "alert text"}.Substitute(e)
 }
 
 // checkJoins refuses a join on labels other than the catalog's GPU key, so

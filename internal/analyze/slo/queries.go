@@ -148,87 +148,11 @@ func firstWins(key []string, parts []parser.Expr) parser.Expr {
 	return out
 }
 
-// substitute returns e with its placeholders replaced: a selector named
-// after a placeholder takes its selector (keeping an offset) or number;
-// every range becomes w (when w > 0) and every `sum` groups by by. A
-// selector that is no placeholder is an error, so a misspelt placeholder
-// cannot pass as a metric name.
+// substitute returns e with its placeholders replaced (schema.Placeholders,
+// the one substitution): every range becomes w (when w > 0) and every
+// `sum` groups by by; a selector that is no placeholder is an error.
 func substitute(e parser.Expr, vars map[string]parser.Expr, w time.Duration, by []string) (parser.Expr, error) {
-	var err error
-	sub := func(x parser.Expr) parser.Expr {
-		if err != nil || x == nil {
-			return x
-		}
-		var out parser.Expr
-		out, err = substitute(x, vars, w, by)
-		return out
-	}
-	switch n := e.(type) {
-	case *parser.VectorSelector:
-		v, ok := vars[n.Name]
-		if !ok {
-			return nil, fmt.Errorf("%q is not a placeholder of the objective queries", n.Name)
-		}
-		switch v := v.(type) {
-		case *parser.VectorSelector:
-			out := *v
-			out.LabelMatchers = slices.Clone(v.LabelMatchers)
-			if n.OriginalOffset != 0 {
-				out.OriginalOffset = n.OriginalOffset
-			}
-			return &out, nil
-		default:
-			return v, nil
-		}
-	case *parser.MatrixSelector:
-		out := *n
-		vs, ok := sub(n.VectorSelector).(*parser.VectorSelector)
-		if err == nil && !ok {
-			return nil, fmt.Errorf("a range of a number placeholder")
-		}
-		out.VectorSelector = vs
-		if w > 0 {
-			out.Range = w
-		}
-		return &out, err
-	case *parser.BinaryExpr:
-		out := *n
-		out.LHS, out.RHS = sub(n.LHS), sub(n.RHS)
-		return &out, err
-	case *parser.ParenExpr:
-		out := *n
-		out.Expr = sub(n.Expr)
-		return &out, err
-	case *parser.UnaryExpr:
-		out := *n
-		out.Expr = sub(n.Expr)
-		if num, ok := out.Expr.(*parser.NumberLiteral); ok && n.Op == parser.SUB {
-			return &parser.NumberLiteral{Val: -num.Val}, err
-		}
-		return &out, err
-	case *parser.AggregateExpr:
-		out := *n
-		out.Expr = sub(n.Expr)
-		if n.Op == parser.SUM && by != nil {
-			out.Grouping = slices.Clone(by)
-		}
-		return &out, err
-	case *parser.Call:
-		out := *n
-		out.Args = make(parser.Expressions, len(n.Args))
-		for i, a := range n.Args {
-			out.Args[i] = sub(a)
-		}
-		// scalar(number placeholder) is how the text passes a number
-		// where a function wants a scalar: it stands for the number.
-		if num, ok := out.Args[0].(*parser.NumberLiteral); ok && n.Func.Name == "scalar" {
-			return num, err
-		}
-		return &out, err
-	case *parser.NumberLiteral, *parser.StringLiteral:
-		return n, nil
-	}
-	return nil, fmt.Errorf("objective text: %T is not supported by the placeholder substitution", e)
+	return schema.Placeholders{Vars: vars, Range: w, By: by, Text: "objective text"}.Substitute(e)
 }
 
 // parse parses PromQL text with Prometheus's parser.
