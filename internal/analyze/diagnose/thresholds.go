@@ -227,17 +227,26 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	if th.KVHigh >= th.KVSaturated {
 		bad("kv_high", "warning level %g is not below the critical kv_saturated %g", th.KVHigh, th.KVSaturated)
 	}
-	if th.IdleBusy >= th.HostBoundBusy {
-		bad("idle_busy", "%g is not below host_bound_busy %g", th.IdleBusy, th.HostBoundBusy)
+	// Pairs of levels whose order the detectors rely on: key below (or, not
+	// strict, at most) other.
+	orders := []struct {
+		key, other string
+		v, limit   float64
+		strict     bool
+	}{
+		{"idle_busy", "host_bound_busy", th.IdleBusy, th.HostBoundBusy, true},
+		{"backlog_busy", "scale_out_busy", th.BacklogBusy, th.ScaleOutBusy, false},
+		{"low_busy", "high_busy", th.LowBusy, th.HighBusy, false},
+		{"consolidate_busy", "target_busy", th.ConsolidateBusy, th.TargetBusy, true},
+		{"pd_idle_busy", "backlog_busy", th.PDIdleBusy, th.BacklogBusy, true},
 	}
-	if th.BacklogBusy > th.ScaleOutBusy {
-		bad("backlog_busy", "%g is above scale_out_busy %g", th.BacklogBusy, th.ScaleOutBusy)
-	}
-	if th.LowBusy > th.HighBusy {
-		bad("low_busy", "%g is above high_busy %g", th.LowBusy, th.HighBusy)
-	}
-	if th.ConsolidateBusy >= th.TargetBusy {
-		bad("consolidate_busy", "%g is not below target_busy %g", th.ConsolidateBusy, th.TargetBusy)
+	for _, o := range orders {
+		switch {
+		case o.strict && o.v >= o.limit:
+			bad(o.key, "%g is not below %s %g", o.v, o.other, o.limit)
+		case !o.strict && o.v > o.limit:
+			bad(o.key, "%g is above %s %g", o.v, o.other, o.limit)
+		}
 	}
 	if th.MemoryBoundDRAMOverTensor < 1 {
 		bad("memory_bound_dram_over_tensor", "%g must be at least 1", th.MemoryBoundDRAMOverTensor)
@@ -251,44 +260,33 @@ func (th Thresholds) Validate(scrapeInterval time.Duration) error {
 	if th.TTFTMinIncrease < 0 {
 		bad("ttft_min_increase", "%s is negative", th.TTFTMinIncrease)
 	}
-	if th.BacklogWaiting <= 0 {
-		bad("backlog_waiting", "%g must be positive", th.BacklogWaiting)
+	positives := []struct {
+		key string
+		v   float64
+	}{
+		{"backlog_waiting", th.BacklogWaiting}, {"kv_transfer_waiting", th.KVTransferWaiting},
+		{"kv_transfer_failures", th.KVTransferFailures}, {"gateway_queued", th.GatewayQueued},
+		{"host_bound_running", th.HostBoundRunning}, {"stranded_idle_gpus", th.StrandedIdleGPUs},
 	}
-	if th.KVTransferLatency <= 0 {
-		bad("kv_transfer_latency", "%s must be positive", th.KVTransferLatency)
+	for _, p := range positives {
+		if p.v <= 0 {
+			bad(p.key, "%g must be positive", p.v)
+		}
 	}
-	if th.KVTransferWaiting <= 0 {
-		bad("kv_transfer_waiting", "%g must be positive", th.KVTransferWaiting)
+	durations := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"kv_transfer_latency", th.KVTransferLatency}, {"quota_starved_wait", th.QuotaStarvedWait},
+		{"admitted_ready_wait", th.AdmittedReadyWait}, {"step", th.Step}, {"ttft_baseline", th.TTFTBaseline},
 	}
-	if th.KVTransferFailures <= 0 {
-		bad("kv_transfer_failures", "%g must be positive", th.KVTransferFailures)
-	}
-	if th.GatewayQueued <= 0 {
-		bad("gateway_queued", "%g must be positive", th.GatewayQueued)
-	}
-	if th.PDIdleBusy >= th.BacklogBusy {
-		bad("pd_idle_busy", "%g is not below backlog_busy %g", th.PDIdleBusy, th.BacklogBusy)
-	}
-	if th.HostBoundRunning <= 0 {
-		bad("host_bound_running", "%g must be positive", th.HostBoundRunning)
-	}
-	if th.StrandedIdleGPUs <= 0 {
-		bad("stranded_idle_gpus", "%g must be positive", th.StrandedIdleGPUs)
-	}
-	if th.QuotaStarvedWait <= 0 {
-		bad("quota_starved_wait", "%s must be positive", th.QuotaStarvedWait)
-	}
-	if th.AdmittedReadyWait <= 0 {
-		bad("admitted_ready_wait", "%s must be positive", th.AdmittedReadyWait)
-	}
-	if th.Step <= 0 {
-		bad("step", "%s must be positive", th.Step)
+	for _, p := range durations {
+		if p.d <= 0 {
+			bad(p.key, "%s must be positive", p.d)
+		}
 	}
 	if th.Sustain < th.Step {
 		bad("sustain", "%s is shorter than step %s", th.Sustain, th.Step)
-	}
-	if th.TTFTBaseline <= 0 {
-		bad("ttft_baseline", "%s must be positive", th.TTFTBaseline)
 	}
 	fors := []struct {
 		key string
