@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/servescope/servescope/cmd/internal/benchproc"
 )
 
 func main() {
@@ -111,7 +112,7 @@ func run() error {
 	// The simulator, with enough GPUs for the targets asked (about 0.75
 	// targets per GPU: a vLLM pod per GPU or two, a dcgm-exporter per node).
 	gpus := max(16, int(math.Ceil(float64(o.targets)*1.4)))
-	simAddr, err := freeAddr()
+	simAddr, err := benchproc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func run() error {
 		return err
 	}
 	defer stop(sim)
-	if err := waitHTTP(ctx, "http://"+simAddr+"/truth", 5*time.Minute); err != nil {
+	if err := benchproc.WaitHTTP(ctx, "http://"+simAddr+"/truth", 5*time.Minute); err != nil {
 		return err
 	}
 	n, err := sampleTargets(all, filepath.Join(dir, "targets.json"), o.targets)
@@ -161,7 +162,7 @@ scrape_configs:
 			stop(s.cmd)
 		}
 	}()
-	addr, err := freeAddr()
+	addr, err := benchproc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ scrape_configs:
 		if p == "" {
 			continue
 		}
-		addr, err := freeAddr()
+		addr, err := benchproc.FreeAddr()
 		if err != nil {
 			return err
 		}
@@ -192,7 +193,7 @@ scrape_configs:
 		servers = append(servers, &server{name: name + " " + version(ctx, p), base: "http://" + addr, cmd: c})
 	}
 	for _, s := range servers {
-		if err := waitHTTP(ctx, s.base+"/-/ready", 5*time.Minute); err != nil {
+		if err := benchproc.WaitHTTP(ctx, s.base+"/-/ready", 5*time.Minute); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
@@ -223,7 +224,7 @@ scrape_configs:
 			return err
 		}
 		s.cpu = (after - before[i]) / wall
-		s.peak, s.rss = memory(s.cmd.Process.Pid)
+		s.peak, s.rss = benchproc.Memory(s.cmd.Process.Pid)
 		s.series, err = headSeries(s.base)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -415,17 +416,7 @@ func startEnv(ctx context.Context, dir, name string, env []string, bin string, a
 	if err != nil {
 		return nil, fmt.Errorf("log of %s: %w", name, err)
 	}
-	c := exec.CommandContext(ctx, bin, args...)
-	c.Stdout, c.Stderr = log, log
-	if len(env) > 0 {
-		c.Env = append(os.Environ(), env...)
-	}
-	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
-	c.WaitDelay = 20 * time.Second
-	if err := c.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	return c, nil
+	return benchproc.Command{Bin: bin, Args: args, Env: env, Output: log, WaitDelay: 20 * time.Second}.Start(ctx)
 }
 
 // stop ends a process started here: SIGTERM, then its exit.
@@ -449,30 +440,6 @@ func version(ctx context.Context, bin string) string {
 	return ""
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitHTTP(ctx context.Context, u string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(250 * time.Millisecond) // polling a real process
-	}
-	return fmt.Errorf("%s not ready within %s", u, timeout)
-}
-
 // cpuSeconds reads a process's user and system time from /proc/<pid>/stat.
 func cpuSeconds(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -491,28 +458,6 @@ func cpuSeconds(pid int) (float64, error) {
 	}
 	const ticks = 100 // USER_HZ on Linux
 	return (utime + stime) / ticks, nil
-}
-
-// memory reads a process's peak and current resident set in MiB.
-func memory(pid int) (peak, rss int) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.Atoi(f[1])
-		switch f[0] {
-		case "VmHWM:":
-			peak = kb >> 10
-		case "VmRSS:":
-			rss = kb >> 10
-		}
-	}
-	return peak, rss
 }
 
 func headSeries(base string) (uint64, error) {

@@ -16,14 +16,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/servescope/servescope/cmd/internal/benchproc"
 )
 
 func main() {
@@ -64,7 +64,7 @@ func run() error {
 		return err
 	}
 	defer targets.Close()
-	addr, err := freeAddr()
+	addr, err := benchproc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -82,16 +82,13 @@ func run() error {
 	args = append(args, strings.Fields(o.extra)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, o.bin, args...)
-	cmd.Stderr = os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", o.bin, err)
+	cmd, err := benchproc.Command{Bin: o.bin, Args: args, Output: os.Stderr, WaitDelay: 10 * time.Second}.Start(ctx)
+	if err != nil {
+		return err
 	}
 	defer func() { cancel(); _ = cmd.Wait() }() // SIGTERM; its exit status says nothing here
 	base := "http://" + addr
-	if err := waitReady(base, time.Minute); err != nil {
+	if err := benchproc.WaitHTTP(ctx, base+"/-/ready", time.Minute); err != nil {
 		return err
 	}
 	fmt.Printf("%s %s: %d targets every %s; warming up for %s\n", o.bin, o.extra, o.targets, o.interval, o.warmup)
@@ -105,7 +102,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	peak, rss := memory(cmd.Process.Pid)
+	peak, rss := benchproc.Memory(cmd.Process.Pid)
 	res.report(o, missed, falseDown, peak, rss)
 	return nil
 }
@@ -157,30 +154,6 @@ func exposition(round int) string {
 		}
 	}
 	return b.String()
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(base string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond) // polling a real process
-	}
-	return fmt.Errorf("%s not ready within %s", base, timeout)
 }
 
 // The mixed load: dashboard pages and the queries a Grafana panel sends.
@@ -307,28 +280,6 @@ func instant(base, q string, at time.Time) ([]float64, error) {
 		out = append(out, f)
 	}
 	return out, nil
-}
-
-// memory reads the process's peak and current resident set in MiB.
-func memory(pid int) (peak, rss int) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.Atoi(f[1])
-		switch f[0] {
-		case "VmHWM:":
-			peak = kb >> 10
-		case "VmRSS:":
-			rss = kb >> 10
-		}
-	}
-	return peak, rss
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
