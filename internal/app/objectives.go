@@ -29,8 +29,7 @@ func Objectives(cfg *config.Config, cat *schema.Catalog) (slo.Set, error) {
 	}
 	var errs config.Errors
 	for _, co := range cfg.Servescope.Objectives {
-		o := slo.Objective{Name: co.Name, Model: co.Model, Indicator: co.Indicator, Threshold: co.Threshold,
-			Target: co.Target, Window: co.Window, Engine: co.Engine}
+		o := slo.Objective(co.Objective)
 		if err := slo.Check(cat, o); err != nil {
 			line := co.ThresholdLine
 			if line == 0 {

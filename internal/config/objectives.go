@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
+
+	smodel "github.com/servescope/servescope/internal/model"
 )
 
 // Indicators are the latency indicators an objective may name, each read
@@ -24,20 +26,7 @@ const DefaultObjectiveWindow = 28 * 24 * time.Hour
 // threshold is checked against the engines' bucket layouts where the
 // catalog is known (app.LoadSettings), at ThresholdLine.
 type Objective struct {
-	// Name labels the objective's series and alerts; default
-	// <indicator>-<threshold>, e.g. ttft-500ms.
-	Name string
-	// Model is a model_name, or "*" for every model without an objective
-	// of its own for the same indicator.
-	Model     string
-	Indicator string
-	Threshold time.Duration
-	// Target is the fraction of good requests, in (0, 1).
-	Target float64
-	Window time.Duration
-	// Engine, when set, limits the objective to one exporter's series
-	// (vllm, sglang, ...).
-	Engine string
+	smodel.Objective
 	// Line is the objective's line; ThresholdLine its threshold's.
 	Line, ThresholdLine int
 }
@@ -51,7 +40,7 @@ func (o *Objective) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: an objective is a mapping of %s", n.Line, strings.Join(objectiveKeys, ", "))}}
 	}
-	*o = Objective{Line: n.Line, Window: DefaultObjectiveWindow}
+	*o = Objective{Objective: smodel.Objective{Window: DefaultObjectiveWindow}, Line: n.Line}
 	var errs []string
 	bad := func(line int, format string, a ...any) {
 		errs = append(errs, fmt.Sprintf("line %d: objectives: ", line)+fmt.Sprintf(format, a...))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	smodel "github.com/servescope/servescope/internal/model"
 	"github.com/servescope/servescope/internal/schema"
 )
 
@@ -40,20 +41,11 @@ const AllModels = "*"
 const ModelLabel = "model_name"
 
 // Objective is one latency objective: Target of the requests of Model
-// have Indicator ≤ Threshold over Window.
-type Objective struct {
-	// Name labels its series and alerts (the slo label).
-	Name string
-	// Model is a model_name, or AllModels.
-	Model     string
-	Indicator string
-	Threshold time.Duration
-	// Target is the fraction of good requests, in (0, 1).
-	Target float64
-	Window time.Duration
-	// Engine limits it to one exporter's series when set.
-	Engine string
-}
+// have Indicator ≤ Threshold over Window (fields documented on
+// model.Objective, their one definition; the config's objectives convert
+// as slo.Objective(co.Objective)). Name labels its series and alerts (the
+// slo label); Model is a model_name or AllModels.
+type Objective smodel.Objective
 
 // Budget is the fraction of requests allowed to be slow: 1 - Target.
 // It is rounded to 12 significant digits, so 99% gives 0.01, not
