@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,21 +13,8 @@ import (
 // against values read off the files by hand.
 func TestGatewaySamples(t *testing.T) {
 	t.Parallel()
-	dir := samplesDir(t)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared samples not available at %s (%v); they live outside the repository", dir, err)
-	}
-	m := func(kv ...string) map[string]string {
-		out := map[string]string{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			out[kv[i]] = kv[i+1]
-		}
-		return out
-	}
-	tests := []struct {
-		file  string
-		wants []want
-	}{
+	m := labelMap
+	tests := []sampleCase{
 		{
 			file: "llm-d-epp-v0.10.0rc1-llm_d_epp-testdata-llm-d-router.prom",
 			wants: []want{
@@ -96,18 +82,7 @@ func TestGatewaySamples(t *testing.T) {
 			},
 		},
 	}
-	cat, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			t.Parallel()
-			st, eval := newStore(t)
-			loadFiles(t, st, dir, map[string]labels.Labels{tc.file: labels.FromStrings("instance", "sample:9090", "job", "sample")})
-			checkWants(t, cat, eval, tc.wants)
-		})
-	}
+	checkSamples(t, "sample:9090", tests)
 }
 
 // TestGatewaySourceLines checks the gateway names no capture holds against

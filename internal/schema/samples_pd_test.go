@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -13,22 +12,9 @@ import (
 // signals, with values read off the files by hand.
 func TestSamplesPD(t *testing.T) {
 	t.Parallel()
-	dir := samplesDir(t)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared samples not available at %s (%v); they live outside the repository", dir, err)
-	}
 	const qwen = "Qwen/Qwen3-0.6B"
-	m := func(kv ...string) map[string]string {
-		out := map[string]string{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			out[kv[i]] = kv[i+1]
-		}
-		return out
-	}
-	tests := []struct {
-		file  string
-		wants []want
-	}{
+	m := labelMap
+	tests := []sampleCase{
 		{
 			file: "dynamo-vllm-worker-2026-01-metrics_examples-vllm-ai-dynamo.prom",
 			wants: []want{
@@ -70,18 +56,7 @@ func TestSamplesPD(t *testing.T) {
 			},
 		},
 	}
-	cat, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			t.Parallel()
-			st, eval := newStore(t)
-			loadFiles(t, st, dir, map[string]labels.Labels{tc.file: labels.FromStrings("instance", "sample:9090", "job", "sample")})
-			checkWants(t, cat, eval, tc.wants)
-		})
-	}
+	checkSamples(t, "sample:9090", tests)
 }
 
 // pdSourceLines are exposition lines for the names no capture in

@@ -1,10 +1,7 @@
 package schema
 
 import (
-	"os"
 	"testing"
-
-	"github.com/prometheus/prometheus/model/labels"
 )
 
 // TestSamples loads each real capture in ../shared/samples into a TSDB and
@@ -13,27 +10,14 @@ import (
 // is value/300.
 func TestSamples(t *testing.T) {
 	t.Parallel()
-	dir := samplesDir(t)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared samples not available at %s (%v); they live outside the repository", dir, err)
-	}
 	const (
 		qwen  = "Qwen/Qwen2.5-Coder-1.5B-Instruct"
 		llama = "meta-llama/Llama-3.1-8B-Instruct"
 		h100  = "GPU-c4529c8d-69c4-b61d-e0bc-7b2460096005"
 		t4    = "GPU-20c56d28-0da5-6d26-a36a-e7af1ce2586e"
 	)
-	m := func(kv ...string) map[string]string {
-		out := map[string]string{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			out[kv[i]] = kv[i+1]
-		}
-		return out
-	}
-	tests := []struct {
-		file  string
-		wants []want
-	}{
+	m := labelMap
+	tests := []sampleCase{
 		{
 			file: "vllm-v0.7-v0engine-aibrix-docs.prom",
 			wants: []want{
@@ -142,16 +126,5 @@ func TestSamples(t *testing.T) {
 			},
 		},
 	}
-	cat, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			t.Parallel()
-			st, eval := newStore(t)
-			loadFiles(t, st, dir, map[string]labels.Labels{tc.file: labels.FromStrings("instance", "sample:9400", "job", "sample")})
-			checkWants(t, cat, eval, tc.wants)
-		})
-	}
+	checkSamples(t, "sample:9400", tests)
 }
