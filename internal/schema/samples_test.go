@@ -1,8 +1,6 @@
 package schema
 
-import (
-	"testing"
-)
+import "testing"
 
 // TestSamples loads each real capture in ../shared/samples into a TSDB and
 // checks the catalog's queries against values read off the file by hand.

@@ -2,41 +2,18 @@ package simcheck
 
 import (
 	"testing"
-	"time"
 
-	"github.com/prometheus/prometheus/util/teststorage"
-
-	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/schema/schematest"
-	"github.com/servescope/servescope/internal/sim"
 )
 
-// TestGPUHealthSignals: on gpu-failure (dcgm-exporter with its health
-// collectors), the catalog's health signals show the truth's failed GPUs
-// and only them: row remapping failed on the XID 64 GPU, its uncorrectable
-// rows counted, each failed GPU's XID counted at least twice in the
-// exporter's window under its code, its last XID its code, and a health
-// watch failing (20); every other GPU passes, with a count of 0.
-func TestGPUHealthSignals(t *testing.T) {
-	t.Parallel()
-	sc, err := sim.OpenScenario("", "gpu-failure")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := teststorage.New(t)
-	end := c.Start().Add(19 * time.Minute)
-	for ts := c.Start().Add(15 * time.Second); ts.Before(end); ts = ts.Add(15 * time.Second) {
-		app := st.AppenderV2(t.Context())
-		scrapeSim(t, app, c, ts)
-		if err := app.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	at := end.Add(-15 * time.Second)
+// checkGPUHealth: on gpu-failure the catalog's health signals show the
+// truth's failed GPUs and only them: row remapping failed on the XID 64
+// GPU, its uncorrectable rows counted, each failed GPU's XID counted at
+// least twice in the exporter's window under its code, its last XID its
+// code, and a health watch failing (20); every other GPU passes, with a
+// count of 0.
+func checkGPUHealth(t *testing.T, r simRun) {
+	at, c, st := r.end.Add(-r.every), r.c, r.st
 	failed := map[string]int{}
 	for _, f := range c.Truth().GPUFailures {
 		failed[f.UUID] = f.XID
@@ -44,10 +21,7 @@ func TestGPUHealthSignals(t *testing.T) {
 	if len(failed) != 2 {
 		t.Fatalf("truth: %v, want two failed GPUs", failed)
 	}
-	cat, err := schema.New(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := r.cat
 	eng := schematest.NewEngine()
 	read := func(name string) map[string][]float64 {
 		q, err := cat.Query(name)

@@ -12,44 +12,13 @@ import (
 	"github.com/servescope/servescope/internal/sim"
 )
 
-// TestSimulatorPD runs the shipped disaggregation scenarios at 8 GPUs,
-// scrapes every target every 5 s for 5 minutes and compares the catalog's
-// role, KV-transfer and sleep signals with the simulator's truth of the
-// last minute: each pod's role (SGLang's engine_type, llm-d's pod label
-// through kube-state-metrics), the decode pods' mean transfer time and
-// failed transfers, and which engines sleep.
-func TestSimulatorPD(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"kv-transfer-slow", "engine-asleep"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			sc, err := sim.OpenScenario("", name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 7, GPUs: 8})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := teststorage.New(t)
-			start := c.Start()
-			end := start.Add(5 * time.Minute)
-			for ts := start.Add(simScrapeEvery); ts.Before(end); ts = ts.Add(simScrapeEvery) {
-				app := st.AppenderV2(t.Context())
-				scrapeSim(t, app, c, ts)
-				if err := app.Commit(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c.Step(end)
-			at := end.Add(-simScrapeEvery)
-			cat, err := schema.New(schema.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkPD(t, cat, st, c.Truth(), start.Add(4*time.Minute), at)
-		})
-	}
+// checkPDRun compares the catalog's role, KV-transfer and sleep signals of
+// a disaggregation scenario with the simulator's truth of the run's fifth
+// minute: each pod's role (SGLang's engine_type, llm-d's pod label through
+// kube-state-metrics), the decode pods' mean transfer time and failed
+// transfers, and which engines sleep.
+func checkPDRun(t *testing.T, r simRun) {
+	checkPD(t, r.cat, r.st, r.c.Truth(), r.start.Add(4*time.Minute), r.end.Add(-r.every))
 }
 
 func checkPD(t *testing.T, cat *schema.Catalog, st *teststorage.TestStorage, tr sim.Truth, minute, at time.Time) {

@@ -3,14 +3,12 @@ package simcheck
 import (
 	"errors"
 	"math"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/util/teststorage"
 
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/schema/schematest"
@@ -43,43 +41,10 @@ func scrapeSim(t *testing.T, app storage.AppenderV2, c *sim.Cluster, ts time.Tim
 	}
 }
 
-// TestSimulatorVariants runs the simulator's variants (scenarios in
-// testdata), scrapes every target every 5 s for 3 minutes, and compares
-// the catalog with the simulator's ground truth: the topology join exactly,
-// and per-pod values averaged over the last minute within a tolerance (the
-// truth averages every engine step; the test samples every 5 s).
-func TestSimulatorVariants(t *testing.T) {
-	t.Parallel()
-	for _, file := range []string{"honor-on-localqueue.yml", "honor-off-clusterqueue-ha.yml"} {
-		t.Run(file, func(t *testing.T) {
-			t.Parallel()
-			sc, err := sim.LoadScenario(filepath.Join("testdata", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := sim.NewCluster(sim.Options{Scenario: sc, Seed: 7})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := teststorage.New(t)
-			start := c.Start()
-			end := start.Add(3 * time.Minute)
-			for ts := start.Add(simScrapeEvery); ts.Before(end); ts = ts.Add(simScrapeEvery) {
-				app := st.AppenderV2(t.Context())
-				scrapeSim(t, app, c, ts)
-				if err := app.Commit(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c.Step(end) // closes the minute [2m, 3m)
-			evalAt := end.Add(-simScrapeEvery)
-			cat, err := schema.New(schema.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSimTruth(t, cat, st, c.Truth(), start.Add(2*time.Minute), evalAt)
-		})
-	}
+// checkVariant compares a variant's run with the simulator's ground truth
+// of its last whole minute.
+func checkVariant(t *testing.T, r simRun) {
+	checkSimTruth(t, r.cat, r.st, r.c.Truth(), r.start.Add(2*time.Minute), r.end.Add(-r.every))
 }
 
 func checkSimTruth(t *testing.T, cat *schema.Catalog, st storage.Queryable, tr sim.Truth, minute, at time.Time) {
