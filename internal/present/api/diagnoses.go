@@ -24,6 +24,20 @@ const DefaultDiagnosisWindow = time.Hour
 // the API's envelope with a diagnose.Report as data. Register it with
 // Handle("/api/v1/diagnoses", a.Diagnoses(d)).
 func (a *API) Diagnoses(d Diagnoser) http.Handler {
+	return a.windowed(func(ctx context.Context, r *http.Request, at time.Time, window time.Duration) (any, []string, error) {
+		rep, err := d.DiagnoseCluster(ctx, r.FormValue("cluster"), at, window)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rep, nil, nil
+	})
+}
+
+// windowed is the handler of an endpoint over a window (/api/v1/diagnoses,
+// /api/v1/queues, /api/v1/fleet): it reads time, since (windowParams) and
+// timeout, and answers what f returns for the window ending at at, with
+// its warnings, under the request's timeout.
+func (a *API) windowed(f func(ctx context.Context, r *http.Request, at time.Time, window time.Duration) (any, []string, error)) http.Handler {
 	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
 		at, window, err := a.windowParams(r)
 		if err != nil {
@@ -34,11 +48,11 @@ func (a *API) Diagnoses(d Diagnoser) http.Handler {
 			return nil, nil, nil, err
 		}
 		defer cancel()
-		rep, err := d.DiagnoseCluster(ctx, r.FormValue("cluster"), at, window)
+		data, warnings, err := f(ctx, r, at, window)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return rep, nil, nil, nil
+		return data, warnings, nil, nil
 	})
 }
 

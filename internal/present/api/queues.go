@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -22,19 +23,10 @@ type QueuesData struct {
 // /api/v1/diagnoses (time, since, cluster, timeout). Register it with
 // Handle("/api/v1/queues", a.Queues(d)).
 func (a *API) Queues(d Diagnoser) http.Handler {
-	return a.wrap(func(r *http.Request) (any, []string, []string, error) {
-		at, window, err := a.windowParams(r)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		ctx, cancel, err := withTimeout(r)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		defer cancel()
+	return a.windowed(func(ctx context.Context, r *http.Request, at time.Time, window time.Duration) (any, []string, error) {
 		rep, err := d.DiagnoseCluster(ctx, r.FormValue("cluster"), at, window)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		out := QueuesData{At: rep.At, Window: rep.Window, Queues: rep.Queues, Findings: []diagnose.Finding{}}
 		if out.Queues == nil {
@@ -45,6 +37,6 @@ func (a *API) Queues(d Diagnoser) http.Handler {
 				out.Findings = append(out.Findings, f)
 			}
 		}
-		return out, nil, nil, nil
+		return out, nil, nil
 	})
 }
