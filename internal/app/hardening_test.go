@@ -159,13 +159,7 @@ func TestReloadKeepsConfigOnError(t *testing.T) {
 
 func getBody(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return proc.Get(t, url)
 }
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.

@@ -155,25 +155,22 @@ func checkQueueTable(t *testing.T, surface string, rows []map[string]string, ref
 // reading in seconds.
 func seconds(t *testing.T, what, cell string, want diagnose.Reading) {
 	t.Helper()
-	if !want.Reported || cell == "not reported" {
-		if want.Reported || cell != "not reported" {
-			t.Errorf("%s: %q, the diagnosis %+v", what, cell, want)
-		}
-		return
-	}
-	d, err := time.ParseDuration(cell)
-	if err != nil {
-		t.Errorf("%s: %q: %v", what, cell, err)
-		return
-	}
-	if math.Abs(d.Seconds()-want.Value) > 0.5 {
-		t.Errorf("%s: %q, the diagnosis %gs", what, cell, want.Value)
-	}
+	printed(t, what, cell, want, func(s string) (float64, error) {
+		d, err := time.ParseDuration(s)
+		return d.Seconds(), err
+	}, 0.5)
 }
 
 // number compares a printed number (4 significant digits on the tables,
 // 3 on top's line) with a reading.
 func number(t *testing.T, what, cell string, want diagnose.Reading) {
+	t.Helper()
+	printed(t, what, cell, want, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, 5e-3*math.Abs(want.Value)+1e-9)
+}
+
+// printed compares a cell with a reading: "not reported" when it is not,
+// else its value parsed within tol.
+func printed(t *testing.T, what, cell string, want diagnose.Reading, parse func(string) (float64, error), tol float64) {
 	t.Helper()
 	if !want.Reported || cell == "not reported" {
 		if want.Reported || cell != "not reported" {
@@ -181,12 +178,12 @@ func number(t *testing.T, what, cell string, want diagnose.Reading) {
 		}
 		return
 	}
-	x, err := strconv.ParseFloat(cell, 64)
+	x, err := parse(cell)
 	if err != nil {
 		t.Errorf("%s: %q: %v", what, cell, err)
 		return
 	}
-	if math.Abs(x-want.Value) > 5e-3*math.Abs(want.Value)+1e-9 {
+	if math.Abs(x-want.Value) > tol {
 		t.Errorf("%s: %q, the diagnosis %g", what, cell, want.Value)
 	}
 }

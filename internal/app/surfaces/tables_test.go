@@ -2,29 +2,22 @@ package surfaces
 
 import (
 	"html"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // getPage GETs a dashboard page and returns its HTML.
 func getPage(t *testing.T, u string) string {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
+	code, body := proc.Get(t, u)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", u, code, body)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s\n%s", u, resp.Status, b)
-	}
-	return string(b)
+	return body
 }
 
 var (
