@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,21 +25,20 @@ func (v *fleetView) QueueRows(ctx context.Context, now time.Time, window time.Du
 // queueRows formats the diagnosis's queue view (diagnose.QueueStatus, its
 // one computation) for the dashboard and the report.
 func queueRows(qs []diagnose.QueueStatus) []web.QueueRow {
-	secs := func(x float64) string { return (time.Duration(x * float64(time.Second))).Round(time.Second).String() }
-	num := func(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+	num := diagnose.FormatNumber
 	out := make([]web.QueueRow, 0, len(qs))
 	for _, q := range qs {
 		r := web.QueueRow{Queue: q.Subject.String(), Cohort: q.Cohort, Teams: strings.Join(q.Teams, ", "), State: string(q.Primary),
-			WaitP50: q.WaitP50.Text(secs), WaitP95: q.WaitP95.Text(secs), UntilReadyP95: q.AdmittedUntilReadyP95.Text(secs),
-			PendingGPUs: q.PendingGPUs.Text(num), Borrowed: num(q.BorrowedGPUHours), Lent: num(q.LentGPUHours)}
+			WaitP50: q.WaitP50.Seconds(), WaitP95: q.WaitP95.Seconds(), UntilReadyP95: q.AdmittedUntilReadyP95.Seconds(),
+			PendingGPUs: q.PendingGPUs.Number(), Borrowed: num(q.BorrowedGPUHours), Lent: num(q.LentGPUHours)}
 		if q.Subject.Cluster != "" {
 			r.Queue = q.Subject.Cluster + ":" + r.Queue
 		}
 		var idle, cohort []string
 		for _, f := range q.Flavors {
-			idle = append(idle, f.Flavor+" "+f.Idle.Text(num))
+			idle = append(idle, f.Flavor+" "+f.Idle.Number())
 			if q.Cohort != "" {
-				cohort = append(cohort, f.Flavor+" "+f.CohortIdle.Text(num))
+				cohort = append(cohort, f.Flavor+" "+f.CohortIdle.Number())
 			}
 		}
 		r.Idle, r.CohortIdle = strings.Join(idle, "; "), strings.Join(cohort, "; ")

@@ -161,8 +161,8 @@ func seconds(t *testing.T, what, cell string, want diagnose.Reading) {
 	}, 0.5)
 }
 
-// number compares a printed number (4 significant digits on the tables,
-// 3 on top's line) with a reading.
+// number compares a printed number (4 significant digits,
+// diagnose.Reading.Number) with a reading.
 func number(t *testing.T, what, cell string, want diagnose.Reading) {
 	t.Helper()
 	printed(t, what, cell, want, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, 5e-3*math.Abs(want.Value)+1e-9)

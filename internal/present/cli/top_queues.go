@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/servescope/servescope/internal/analyze/diagnose"
 	smodel "github.com/servescope/servescope/internal/model"
@@ -11,13 +10,12 @@ import (
 
 // queueLine is `top`'s short queue section: each ClusterQueue that is not
 // healthy with its state, admission wait p95 and GPUs pending (from the
-// diagnosis's queue view), then how many are healthy; "" without queues.
+// diagnosis's queue view, printed as the dashboard and the report print
+// them), then how many are healthy; "" without queues.
 func queueLine(qs []diagnose.QueueStatus) string {
 	if len(qs) == 0 {
 		return ""
 	}
-	secs := func(x float64) string { return (time.Duration(x * float64(time.Second))).Round(time.Second).String() }
-	num := func(x float64) string { return fmt.Sprintf("%.3g", x) }
 	var parts []string
 	healthy := 0
 	for _, q := range qs {
@@ -26,7 +24,7 @@ func queueLine(qs []diagnose.QueueStatus) string {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s %s (wait p95 %s, GPUs pending %s)", smodel.TerminalSafe(q.Subject.ClusterQueue), q.Primary,
-			q.WaitP95.Text(secs), q.PendingGPUs.Text(num)))
+			q.WaitP95.Seconds(), q.PendingGPUs.Number()))
 	}
 	if healthy > 0 {
 		parts = append(parts, fmt.Sprintf("%d healthy", healthy))
