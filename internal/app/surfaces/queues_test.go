@@ -27,9 +27,9 @@ import (
 // surface reads, is the whole history (the dashboard's queue view reads the
 // catalog's recorded series, evaluated over the history only).
 const (
-	queueWarmup  = 15 * time.Minute
-	queueHistory = 10 * time.Minute
-	queueWindow  = 10 * time.Minute
+	queueWarmup  = 19 * time.Minute
+	queueHistory = 6 * time.Minute
+	queueWindow  = 6 * time.Minute
 )
 
 // queueYML is the config `serve` runs with: scraping and rules every 30s
@@ -47,7 +47,7 @@ const queueYML = "global: {scrape_interval: 30s, evaluation_interval: 1m}\n"
 // agrees.
 func TestQueuesAgree(t *testing.T) {
 	if testing.Short() {
-		t.Skip("simulates 25 minutes of a 16-GPU fleet, 10 of them written")
+		t.Skip("simulates 25 minutes of a 16-GPU fleet, 6 of them written")
 	}
 	s := serveScenario(t, "stranded-quota", 0, queueHistory, queueWarmup, time.Minute, true, queueYML)
 	ctx := t.Context()
