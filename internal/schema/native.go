@@ -54,13 +54,27 @@ func classicPart(name string) (string, histogramPart) {
 	return name, notHistogram
 }
 
+// selectorName is the metric name a selector selects: its name, or its
+// __name__ equality matcher's value.
+func selectorName(vs *parser.VectorSelector) string {
+	if vs.Name != "" {
+		return vs.Name
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
+}
+
 // readsClassicHistogram reports whether e selects any classic histogram
 // series (a name ending in _bucket, _sum or _count).
 func readsClassicHistogram(e parser.Expr) bool {
 	found := false
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok {
-			if _, p := classicPart(vs.Name); p != notHistogram {
+			if _, p := classicPart(selectorName(vs)); p != notHistogram {
 				found = true
 			}
 		}
@@ -111,11 +125,13 @@ func nativeForm(e parser.Expr) parser.Expr {
 // renameToNative points a selector of a classic histogram series at its
 // native histogram and returns the part the classic series held.
 func renameToNative(vs *parser.VectorSelector) histogramPart {
-	base, part := classicPart(vs.Name)
+	base, part := classicPart(selectorName(vs))
 	if part == notHistogram {
 		return part
 	}
-	vs.Name = base
+	if vs.Name != "" {
+		vs.Name = base
+	}
 	for i, m := range vs.LabelMatchers {
 		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 			vs.LabelMatchers[i] = labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, base)
