@@ -202,8 +202,9 @@ func (cat *Catalog) compileSourced(s *Signal) error {
 			}
 			exprs = append(exprs, e)
 			if s.Range == nil || (native && s.Kind == KindHistogram) {
-				// A native histogram is no number to compare; the
-				// classic buckets' check stands for both forms.
+				// A native histogram is no number to compare: its
+				// reading has no check (the classic one, on bucket
+				// rates, is kept as it was written).
 				continue
 			}
 			ce, err := cat.rangeOperand(s, src, e, native)
