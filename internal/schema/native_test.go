@@ -42,3 +42,22 @@ func TestNativeForm(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsBothForms: the names the catalog reads, which the scrape keep
+// step stores, hold each histogram in both forms.
+func TestReadsBothForms(t *testing.T) {
+	t.Parallel()
+	cat, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"vllm:time_to_first_token_seconds_bucket", "vllm:time_to_first_token_seconds",
+		"vllm:iteration_tokens_total_sum", "vllm:iteration_tokens_total_count", "vllm:iteration_tokens_total",
+		"kueue_admission_wait_time_seconds_bucket", "kueue_admission_wait_time_seconds",
+	} {
+		if !matchesAny(cat.Reads(), []string{name}) {
+			t.Errorf("Reads does not select %s", name)
+		}
+	}
+}
