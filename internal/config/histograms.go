@@ -20,7 +20,10 @@ func (e Extension) ConvertsToNHCB() bool { return !e.KeepClassicHistograms }
 // convert instead of Prometheus's false: in `global:` when the file does
 // not set it there (so scrape_config_files inherit it), and in every job
 // that does not set it itself. An explicit value, global or per job, is
-// left as the user wrote it.
+// left as the user wrote it. With convert, every remote_write that sets
+// neither send_native_histograms nor convert_nhcb_to_classic sends the
+// stored NHCB as classic histograms (convert_nhcb_to_classic), so a
+// receiver gets the series it got before.
 func applyNHCBDefault(root *yaml.Node, pc *promconfig.Config, convert bool) {
 	top := mapping(root)
 	g := &pc.GlobalConfig
@@ -30,6 +33,24 @@ func applyNHCBDefault(root *yaml.Node, pc *promconfig.Config, convert bool) {
 	var jobs []*yaml.Node
 	if n := lookup(top, "scrape_configs"); n != nil && n.Kind == yaml.SequenceNode {
 		jobs = n.Content
+	}
+	// A receiver gets classic histograms as before, unless the file says
+	// how to send histograms to it.
+	var writes []*yaml.Node
+	if n := lookup(top, "remote_write"); n != nil && n.Kind == yaml.SequenceNode {
+		writes = n.Content
+	}
+	for i, rw := range pc.RemoteWriteConfigs {
+		if i < len(writes) {
+			own := setKeys(writes[i])
+			if _, ok := own["send_native_histograms"]; ok {
+				continue
+			}
+			if _, ok := own["convert_nhcb_to_classic"]; ok {
+				continue
+			}
+		}
+		rw.ConvertNHCBToClassic = convert
 	}
 	for i, sc := range pc.ScrapeConfigs {
 		if i < len(jobs) {

@@ -87,3 +87,35 @@ func TestKeepClassicHistogramsType(t *testing.T) {
 		t.Fatalf("err = %v, want one at t.yml:4 naming the value", err)
 	}
 }
+
+// TestNHCBRemoteWrite: with conversion on by default, a remote_write that
+// says nothing about histograms sends them classic; one that asks for
+// native histograms, or sets the conversion itself, is left alone; with
+// keep_classic_histograms nothing is converted.
+func TestNHCBRemoteWrite(t *testing.T) {
+	t.Parallel()
+	writes := `remote_write:
+  - url: http://a/api/v1/write
+  - url: http://b/api/v1/write
+    send_native_histograms: true
+  - url: http://c/api/v1/write
+    convert_nhcb_to_classic: false
+`
+	for _, tc := range []struct {
+		name, head string
+		want       []bool
+	}{
+		{"default", "", []bool{true, false, false}},
+		{"keep classic", "servescope:\n  keep_classic_histograms: true\n", []bool{false, false, false}},
+	} {
+		cfg, err := Parse("rw.yml", []byte(tc.head+writes), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rw := range cfg.Prometheus.RemoteWriteConfigs {
+			if rw.ConvertNHCBToClassic != tc.want[i] {
+				t.Errorf("%s: remote_write %s: convert_nhcb_to_classic %v, want %v", tc.name, rw.URL, rw.ConvertNHCBToClassic, tc.want[i])
+			}
+		}
+	}
+}
