@@ -90,7 +90,7 @@ func scrapeSimForms(t *testing.T, st histStores, c *sim.Cluster, ts time.Time) (
 // classic bucket's own but the native histogram's count's for all its
 // buckets (Prometheus's extrapolatedRate), so a new pod's quantiles differ
 // slightly between the forms during its first five minutes (both are
-// estimates of the same observations: 0.1–0.5 % on the mixed scenario).
+// estimates of the same observations: up to about 0.5 % on the mixed scenario).
 func TestNHCBEqualsClassic(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"mixed", "kv-transfer-slow", "gateway-backlog", "testdata/honor-on-localqueue.yml"} {
