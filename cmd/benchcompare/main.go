@@ -57,6 +57,9 @@ type options struct {
 	serveArgs        string
 	profile          string
 	serveEnv         string
+	// classic keeps servescope's classic histograms (a series per bucket)
+	// instead of its default native histograms with custom buckets.
+	classic bool
 }
 
 // server is one process under measurement.
@@ -95,6 +98,7 @@ func run() error {
 	flag.StringVar(&o.serveArgs, "serve-args", "", "extra `servescope serve` flags, space-separated")
 	flag.StringVar(&o.serveEnv, "serve-env", "", "extra environment of `servescope serve`, space-separated NAME=VALUE (e.g. GOGC=75)")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof)")
+	flag.BoolVar(&o.classic, "keep-classic-histograms", false, "servescope stores classic histograms as Prometheus does (servescope.keep_classic_histograms: true) instead of as native histograms with custom buckets")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "servescope-benchcompare-")
@@ -141,7 +145,11 @@ scrape_configs:
     file_sd_configs: [{files: ['%[4]s']}]
     relabel_configs: [{source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}]
 `, o.interval, o.interval, o.interval, filepath.Join(dir, "targets.json"))
-	if err := os.WriteFile(filepath.Join(dir, "serve.yml"), []byte(jobs), 0o644); err != nil {
+	serveCfg := jobs
+	if o.classic {
+		serveCfg += "servescope:\n  keep_classic_histograms: true\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "serve.yml"), []byte(serveCfg), 0o644); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 	rules, err := exec.CommandContext(ctx, o.bin, "rules", "--interval", o.interval.String()).Output()
@@ -235,6 +243,10 @@ scrape_configs:
 		}
 	}
 	load := loadAvg()
+	sent, kept, scraped, err := targetSeries(servers[0].base)
+	if err != nil {
+		return err
+	}
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
@@ -264,6 +276,12 @@ scrape_configs:
 		}
 	}
 	report(o, servers, load)
+	histograms := "native histograms with custom buckets"
+	if o.classic {
+		histograms = "classic histograms"
+	}
+	fmt.Printf("servescope (%s): /api/v1/targets, %d targets scraped: %d series sent, %d kept (%.1f and %.1f per target)\n",
+		histograms, scraped, sent, kept, float64(sent)/float64(max(scraped, 1)), float64(kept)/float64(max(scraped, 1)))
 	return nil
 }
 

@@ -161,7 +161,7 @@ var (
 	pages   = []string{"/", "/serving", "/gpus", "/queues", "/findings"}
 	queries = []string{
 		`sum by (pod) (rate(vllm:generation_tokens_total[1m]))`,
-		`histogram_quantile(0.95, sum by (le, pod) (rate(vllm:time_to_first_token_seconds_bucket[1m])))`,
+		`histogram_quantile(0.95, sum by (le, pod) (rate(vllm:time_to_first_token_seconds_bucket[1m])) or sum by (pod) (rate(vllm:time_to_first_token_seconds[1m])))`, // classic or NHCB
 		`max by (pod) (vllm:kv_cache_usage_perc)`,
 		`sum(vllm:num_requests_waiting)`,
 	}

@@ -58,6 +58,8 @@ func simCommands(a *kingpin.Application, e env) []command {
 	backfill.Flag("end", "End of the history: "+timespec.Forms+"; default now, and the backfill catches up with the clock.").SetValue(timeValue{&end, "--end"})
 	backfill.Flag("storage.path", "Directory of the embedded TSDB.").Default("./data").StringVar(&storagePath)
 	backfill.Flag("into", "Data directory of a running servescope: write to --storage.path as scratch, then move the history there as blocks (it must end before the server's oldest sample).").StringVar(&into)
+	var classic bool
+	backfill.Flag("keep-classic-histograms", "Write classic histograms as a series per bucket, as servescope.keep_classic_histograms: true scrapes them; by default each is one native histogram with custom buckets, as serve stores it.").BoolVar(&classic)
 	var external map[string]string
 	backfill.Flag("external-label", "NAME=VALUE added to every series written, as Prometheus's global.external_labels (repeatable): --external-label cluster=eu-1 writes one of several clusters sending to one backend.").
 		PlaceHolder("NAME=VALUE").SetValue(labelsValue{flag: "--external-label", m: &external})
@@ -85,7 +87,7 @@ func simCommands(a *kingpin.Application, e env) []command {
 			bar := progress.New(progress.Options{Writer: e.stderr, Label: fmt.Sprintf("backfill %s of %s", dur.Round(time.Second), sc.Name), Total: dur.Seconds(), Terminal: isTerminal(e.stderr)})
 			defer bar.Stop() // a failure starts on its own line
 			res, err := app.Backfill(ctx, app.BackfillOptions{Scenario: sc, GPUs: f.gpus, Seed: f.seed, Duration: dur, End: end, Warmup: warmup,
-				StoragePath: storagePath, Into: into, ExternalLabels: external, Logger: newLogger(e, f.logLevel),
+				StoragePath: storagePath, Into: into, ExternalLabels: external, ClassicHistograms: classic, Logger: newLogger(e, f.logLevel),
 				Progress: func(done, total time.Duration) {
 					bar.Set(done.Seconds() * dur.Seconds() / max(total.Seconds(), 1))
 				}})

@@ -47,6 +47,11 @@ type BackfillOptions struct {
 	Warmup time.Duration
 	// StoragePath is the store's directory.
 	StoragePath string
+	// ClassicHistograms writes classic histograms as exposed, a series
+	// per bucket; false (the default) writes each as one native histogram
+	// with custom buckets, as `serve` scrapes them unless
+	// servescope.keep_classic_histograms is set.
+	ClassicHistograms bool
 	// Retention is the store's retention; zero keeps the store's default
 	// or Duration plus a day, whichever is longer.
 	Retention time.Duration
@@ -152,7 +157,7 @@ func Backfill(ctx context.Context, opts BackfillOptions) (BackfillResult, error)
 			return res, fmt.Errorf("backfill interrupted at %s: %w", t.Format(time.RFC3339), err)
 		}
 		c.Step(t)
-		if err := scrapeAll(ctx, c, db, t, opts.ExternalLabels, &res); err != nil {
+		if err := scrapeAll(ctx, c, db, t, opts.ExternalLabels, parse.Options{ConvertNHCB: !opts.ClassicHistograms}, &res); err != nil {
 			db.Close()
 			return res, fmt.Errorf("backfill at %s: %w", t.Format(time.RFC3339), err)
 		}
@@ -253,7 +258,7 @@ func recorder(db *tsdb.DB, opts BackfillOptions) (func(context.Context, time.Tim
 
 // scrapeAll renders and ingests every target at t, spreading the targets
 // over one worker per core, each with its own append batch.
-func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.Time, ext map[string]string, res *BackfillResult) error {
+func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.Time, ext map[string]string, po parse.Options, res *BackfillResult) error {
 	targets := c.Targets()
 	workers := min(runtime.GOMAXPROCS(0), len(targets))
 	parts := make([]BackfillResult, workers)
@@ -265,7 +270,7 @@ func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.
 			for i := w; i < len(targets); i += workers {
 				mine = append(mine, targets[i])
 			}
-			errs[w] = scrapeSome(ctx, c, db, mine, t.UnixMilli(), ext, &parts[w])
+			errs[w] = scrapeSome(ctx, c, db, mine, t.UnixMilli(), ext, po, &parts[w])
 		})
 	}
 	wg.Wait()
@@ -278,7 +283,7 @@ func scrapeAll(ctx context.Context, c *sim.Cluster, db store.Appendable, t time.
 }
 
 // scrapeSome ingests targets in one append batch.
-func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, targets []sim.Target, ts int64, ext map[string]string, res *BackfillResult) error {
+func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, targets []sim.Target, ts int64, ext map[string]string, po parse.Options, res *BackfillResult) error {
 	app := db.Appender(ctx)
 	for _, tg := range targets {
 		target := targetLabels(tg, ext)
@@ -292,7 +297,7 @@ func scrapeSome(ctx context.Context, c *sim.Cluster, db store.Appendable, target
 			_ = app.Rollback() // the render error is the one to report
 			return fmt.Errorf("render %s: %w", tg.Path, err)
 		default:
-			n, err := ingest(app, body, target, ts, tg.HonorLabels)
+			n, err := ingest(app, body, target, ts, tg.HonorLabels, po)
 			if err != nil {
 				_ = app.Rollback() // the ingest error is the one to report
 				return fmt.Errorf("ingest %s: %w", tg.Path, err)
@@ -327,7 +332,8 @@ func targetLabels(tg sim.Target, ext map[string]string) labels.Labels {
 	return b.Labels()
 }
 
-// ingest appends one scrape, with the target's honor_labels.
-func ingest(app store.Appender, body []byte, target labels.Labels, ts int64, honor bool) (int, error) {
-	return parse.Ingest(app, body, sim.TextContentType, target, ts, honor)
+// ingest appends one scrape, with the target's honor_labels, its classic
+// histograms converted to NHCB as po says.
+func ingest(app store.Appender, body []byte, target labels.Labels, ts int64, honor bool, po parse.Options) (int, error) {
+	return parse.IngestWith(app, body, sim.TextContentType, po, target, ts, honor)
 }

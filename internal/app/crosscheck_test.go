@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
@@ -82,6 +83,13 @@ func promProcess(t *testing.T, cfg string) string {
 // real Prometheus (Debian's 2.42) at a 1 s interval for about a minute
 // after both have samples, then compares query results (20 s windows) at
 // instants between samples, and the series and label APIs.
+//
+// Prometheus 2.42 stores classic histograms only. servescope runs twice:
+// as configured by default, storing the histogram as a native histogram
+// with custom buckets (NHCB), and with keep_classic_histograms, storing
+// the same series as Prometheus. The raw queries are compared with the
+// classic one (and, those not naming _bucket series, with both); the
+// catalog's TTFT quantiles, which read either form, with both.
 func TestCrossCheckPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the cross-check scrapes for about a minute; skipped with -short")
@@ -99,13 +107,14 @@ scrape_configs:
 `
 	prom := promProcess(t, cfg)
 	ours := start(t, cfg, t.TempDir())
+	classic := start(t, cfg+"servescope:\n  keep_classic_histograms: true\n", t.TempDir())
 
 	begin := time.Now()
 	// Warm-up: each side discovers the target and starts its loop at its
 	// own pace; the compared windows start once both have samples.
 	var warm time.Time
 	proc.Eventually(t, "samples in both stores", time.Minute, func() (bool, string) {
-		for _, base := range []string{ours.base, prom} {
+		for _, base := range []string{ours.base, classic.base, prom} {
 			if len(instantQuery(t, base, "vllm:generation_tokens_total", time.Now())) == 0 {
 				return false, base + " has no samples yet"
 			}
@@ -152,14 +161,32 @@ scrape_configs:
 		`avg by (namespace) (DCGM_FI_PROF_GR_ENGINE_ACTIVE)`,
 		`sum(kueue_pending_workloads) / sum(kueue_cluster_queue_nominal_quota)`,
 	}
-	for _, q := range queries {
-		for _, ts := range at {
-			a := instantQuery(t, ours.base, q, ts)
-			b := instantQuery(t, prom, q, ts)
-			if len(a) == 0 {
-				t.Errorf("%s at %s: empty result from servescope", q, ts.Format(time.RFC3339Nano))
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quantiles []string
+	for _, q := range schema.Quantiles() {
+		qq, err := cat.Quantile("ttft_seconds", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		quantiles = append(quantiles, qq)
+	}
+	for _, q := range append(slices.Clone(queries), quantiles...) {
+		servers := map[string]string{"servescope (NHCB)": ours.base, "servescope (classic)": classic.base}
+		if strings.Contains(q, "_bucket") {
+			delete(servers, "servescope (NHCB)") // no _bucket series stored
+		}
+		for name, base := range servers {
+			for _, ts := range at {
+				a := instantQuery(t, base, q, ts)
+				b := instantQuery(t, prom, q, ts)
+				if len(a) == 0 {
+					t.Errorf("%s at %s: empty result from %s", q, ts.Format(time.RFC3339Nano), name)
+				}
+				compareVectors(t, name+": "+q+" @ "+ts.Format(time.RFC3339Nano), a, b)
 			}
-			compareVectors(t, q+" @ "+ts.Format(time.RFC3339Nano), a, b)
 		}
 	}
 
@@ -168,13 +195,24 @@ scrape_configs:
 	// "1.0"); 2.42 stores them as exposed.
 	from, until := strconv.FormatInt(begin.Unix(), 10), strconv.FormatInt(end.Unix(), 10)
 	sel := url.Values{"match[]": {`{job="cross",__name__=~"vllm:.*|DCGM_.*|kueue_.*|kube_.*"}`}, "start": {from}, "end": {until}}
-	sa, sb := seriesSet(t, ours.base, sel), seriesSet(t, prom, sel)
+	sa, sb := seriesSet(t, classic.base, sel), seriesSet(t, prom, sel)
 	if len(sa) == 0 || !slices.Equal(sa, sb) {
 		t.Errorf("series differ:\nservescope: %d %v\nprometheus: %d %v", len(sa), head(sa), len(sb), head(sb))
 	}
-	la, lb := stringsAPI(t, ours.base, "/api/v1/labels", sel), stringsAPI(t, prom, "/api/v1/labels", sel)
+	la, lb := stringsAPI(t, classic.base, "/api/v1/labels", sel), stringsAPI(t, prom, "/api/v1/labels", sel)
 	if len(la) == 0 || !slices.Equal(la, lb) {
 		t.Errorf("label names differ: %v vs %v", la, lb)
+	}
+	// With NHCB, every other series is the same, and the histogram is one
+	// series per pod under the family's name (no le label).
+	hist := `vllm:time_to_first_token_seconds`
+	others := url.Values{"match[]": {`{job="cross",__name__=~"vllm:.*|DCGM_.*|kueue_.*|kube_.*",__name__!~"` + hist + `.*"}`}, "start": {from}, "end": {until}}
+	if sa, sb := seriesSet(t, ours.base, others), seriesSet(t, prom, others); len(sa) == 0 || !slices.Equal(sa, sb) {
+		t.Errorf("series besides the histogram differ with NHCB:\nservescope: %d %v\nprometheus: %d %v", len(sa), head(sa), len(sb), head(sb))
+	}
+	hs := seriesSet(t, ours.base, url.Values{"match[]": {`{job="cross",__name__=~"` + hist + `.*"}`}, "start": {from}, "end": {until}})
+	if len(hs) != 3 || slices.ContainsFunc(hs, func(s string) bool { return !strings.Contains(s, "__name__:"+hist+" ") }) {
+		t.Errorf("NHCB histogram series: %v, want one %s per pod", hs, hist)
 	}
 	// External-Prometheus mode: a servescope that scrapes nothing and reads
 	// the real Prometheus answers as that Prometheus does.

@@ -94,6 +94,13 @@ type Extension struct {
 	KeepMetrics []string `yaml:"keep_metrics"`
 	// KeepAllMetrics stores every scraped series, as Prometheus does.
 	KeepAllMetrics bool `yaml:"keep_all_metrics"`
+	// KeepClassicHistograms stores classic histograms as exposed, a series
+	// per bucket (x_bucket, x_sum, x_count), as Prometheus does by
+	// default. Unset (false), each is stored as one native histogram with
+	// custom buckets (convert_classic_histograms_to_nhcb, on by default in
+	// servescope); a job's or the global convert_classic_histograms_to_nhcb
+	// written in the file wins either way.
+	KeepClassicHistograms bool `yaml:"keep_classic_histograms"`
 	// Diagnosis overrides the diagnosis thresholds; the diagnosis package
 	// owns their schema and decodes this node with DecodeSection.
 	Diagnosis yaml.Node `yaml:"diagnosis"`
@@ -255,6 +262,7 @@ func Parse(name string, content []byte, logger *slog.Logger) (*Config, error) {
 		return nil, locate(name, &root, err)
 	}
 	applyDefaultLimits(&root, pc)
+	applyNHCBDefault(&root, pc, cfg.Servescope.ConvertsToNHCB())
 	// Many exporters answer with a generic Content-Type; Prometheus 3
 	// refuses those unless a fallback is set. servescope reads them as the
 	// text format unless the job says otherwise.

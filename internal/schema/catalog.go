@@ -179,20 +179,35 @@ func (cat *Catalog) compileSourced(s *Signal) error {
 	out := &compiled{}
 	parts := make([]parser.Expr, 0, len(s.Sources))
 	var checks []parser.Expr
+	var key []string
+	if s.DedupeOnKey || s.Kind == KindHistogram {
+		key = s.KeyLabels()
+	}
 	for i := range s.Sources {
 		src := &s.Sources[i]
-		e, err := cat.c.sourceExpr(s, src)
-		if err != nil {
+		// A source reading classic histogram series reads their native
+		// form too, after them: per subject the classic series win where
+		// a store holds both (always_scrape_classic_histograms).
+		forms := []bool{false}
+		if native, err := cat.c.readsHistogram(src); err != nil {
 			return err
+		} else if native {
+			forms = append(forms, true)
 		}
-		q, err := cat.check("source "+src.Exporter, e)
-		if err != nil {
-			return err
-		}
-		out.sources = append(out.sources, SourceQuery{Source: *src, Query: q})
-		parts = append(parts, e)
-		if s.Range != nil {
-			ce, err := cat.rangeOperand(s, src, e)
+		var exprs []parser.Expr
+		for _, native := range forms {
+			e, err := cat.c.sourceExpr(s, src, native)
+			if err != nil {
+				return err
+			}
+			exprs = append(exprs, e)
+			if s.Range == nil || (native && s.Kind == KindHistogram) {
+				// A native histogram is no number to compare: its
+				// reading has no check (the classic one, on bucket
+				// rates, is kept as it was written).
+				continue
+			}
+			ce, err := cat.rangeOperand(s, src, e, native)
 			if err != nil {
 				return err
 			}
@@ -202,10 +217,12 @@ func (cat *Catalog) compileSourced(s *Signal) error {
 				checks = append(checks, labelReplace(oor, "source", strconv.Itoa(i+1), "", ""))
 			}
 		}
-	}
-	var key []string
-	if s.DedupeOnKey || s.Kind == KindHistogram {
-		key = s.KeyLabels()
+		q, err := cat.check("source "+src.Exporter, firstWins(key, exprs))
+		if err != nil {
+			return err
+		}
+		out.sources = append(out.sources, SourceQuery{Source: *src, Query: q})
+		parts = append(parts, exprs...)
 	}
 	q, err := cat.check("query", firstWins(key, parts))
 	if err != nil {
@@ -228,11 +245,11 @@ func (cat *Catalog) compileSourced(s *Signal) error {
 // rangeOperand is what a range check compares: each series before
 // aggregation, so one bad engine rank is not averaged away; ratio sources
 // are checked after the division.
-func (cat *Catalog) rangeOperand(s *Signal, src *Source, aggregated parser.Expr) (parser.Expr, error) {
+func (cat *Catalog) rangeOperand(s *Signal, src *Source, aggregated parser.Expr, native bool) (parser.Expr, error) {
 	if src.Denominator != "" {
 		return aggregated, nil
 	}
-	return cat.c.normalize("range check "+src.Exporter, src.Expr, s.Level, src.Relabel, s.By())
+	return cat.c.normalizeForm("range check "+src.Exporter, src.Expr, native, s.Level, src.Relabel, s.By())
 }
 
 // compileRollup builds a team roll-up through the topology join, once over

@@ -48,9 +48,19 @@ type scope struct {
 // range such as rate) is wrapped in the alias label_replace chain for the
 // labels the signal keeps (by) or the expression itself joins on.
 func (c *compiler) normalize(what, q string, level Level, relabel []Alias, by []string) (parser.Expr, error) {
+	return c.normalizeForm(what, q, false, level, relabel, by)
+}
+
+// normalizeForm is normalize over the classic reading of q, or with native
+// over its native histogram reading (nativeForm).
+func (c *compiler) normalizeForm(what, q string, native bool, level Level, relabel []Alias, by []string) (parser.Expr, error) {
 	e, err := c.parse(what, q)
 	if err != nil {
 		return nil, err
+	}
+	if native {
+		e = nativeForm(e)
+		what += " (native histogram)"
 	}
 	sc := scope{level: level, relabel: relabel, needed: map[string]bool{}}
 	for _, l := range by {
@@ -61,7 +71,7 @@ func (c *compiler) normalize(what, q string, level Level, relabel []Alias, by []
 	}
 	out, err := c.rewrite(e, sc)
 	if err != nil {
-		return nil, fmt.Errorf("rewrite %s %q: %w", what, q, err)
+		return nil, fmt.Errorf("rewrite %s %q: %w", what, e, err)
 	}
 	return out, nil
 }
@@ -240,18 +250,20 @@ func aggOp(a Aggregation) (parser.ItemType, error) {
 	return 0, fmt.Errorf("unknown aggregation %q", a)
 }
 
-// sourceExpr compiles one source of a signal into its per-subject query.
-func (c *compiler) sourceExpr(s *Signal, src *Source) (parser.Expr, error) {
+// sourceExpr compiles one source of a signal into its per-subject query,
+// reading classic histogram series as written or, with native, the native
+// histograms they belong to (see native.go).
+func (c *compiler) sourceExpr(s *Signal, src *Source, native bool) (parser.Expr, error) {
 	by := s.By()
-	if s.Kind == KindHistogram {
+	if s.Kind == KindHistogram && !native {
 		by = append(by, "le")
 	}
-	num, err := c.normalize("source "+src.Exporter, src.Expr, s.Level, src.Relabel, by)
+	num, err := c.normalizeForm("source "+src.Exporter, src.Expr, native, s.Level, src.Relabel, by)
 	if err != nil {
 		return nil, err
 	}
 	if src.Denominator != "" {
-		den, err := c.normalize("denominator "+src.Exporter, src.Denominator, s.Level, src.Relabel, by)
+		den, err := c.normalizeForm("denominator "+src.Exporter, src.Denominator, native, s.Level, src.Relabel, by)
 		if err != nil {
 			return nil, err
 		}

@@ -145,7 +145,8 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	})
 }
 
-// nameMatchers returns the __name__ matchers of a source's selectors.
+// nameMatchers returns the __name__ matchers of a source's selectors, in
+// their classic and native histogram readings.
 func (cat *Catalog) nameMatchers(src Source) []*labels.Matcher {
 	var out []*labels.Matcher
 	for _, q := range []string{src.Expr, src.Denominator} {
@@ -157,6 +158,9 @@ func (cat *Catalog) nameMatchers(src Source) []*labels.Matcher {
 			continue // New has parsed every source already.
 		}
 		out = append(out, selectorNames(e)...)
+		if readsClassicHistogram(e) {
+			out = append(out, selectorNames(nativeForm(e))...)
+		}
 	}
 	return out
 }

@@ -176,7 +176,8 @@ func (e *Engine) exec(ctx context.Context, q promql.Query) (Result, error) {
 		vec := make(model.Vector, 0, len(v))
 		for _, s := range v {
 			if s.H != nil {
-				continue // servescope stores classic histograms only
+				vec = append(vec, &model.Sample{Metric: metric(s.Metric), Timestamp: model.Time(s.T), Histogram: sampleHistogram(s.H)})
+				continue
 			}
 			vec = append(vec, &model.Sample{Metric: metric(s.Metric), Timestamp: model.Time(s.T), Value: model.SampleValue(s.F)})
 		}
@@ -184,12 +185,18 @@ func (e *Engine) exec(ctx context.Context, q promql.Query) (Result, error) {
 	case promql.Matrix:
 		mat := make(model.Matrix, 0, len(v))
 		for _, s := range v {
-			if len(s.Floats) == 0 {
+			if len(s.Floats) == 0 && len(s.Histograms) == 0 {
 				continue
 			}
-			ss := &model.SampleStream{Metric: metric(s.Metric), Values: make([]model.SamplePair, len(s.Floats))}
-			for i, p := range s.Floats {
-				ss.Values[i] = model.SamplePair{Timestamp: model.Time(p.T), Value: model.SampleValue(p.F)}
+			ss := &model.SampleStream{Metric: metric(s.Metric)}
+			if len(s.Floats) > 0 {
+				ss.Values = make([]model.SamplePair, len(s.Floats))
+				for i, p := range s.Floats {
+					ss.Values[i] = model.SamplePair{Timestamp: model.Time(p.T), Value: model.SampleValue(p.F)}
+				}
+			}
+			if len(s.Histograms) > 0 {
+				ss.Histograms = histogramPairs(s.Histograms)
 			}
 			mat = append(mat, ss)
 		}

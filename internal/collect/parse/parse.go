@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 
@@ -52,6 +53,11 @@ type Sample struct {
 	T     int64
 	V     float64
 	HasTS bool
+	// H and FH hold a histogram sample (one of them; V is then unused):
+	// only with Options.ConvertNHCB, a classic histogram converted to a
+	// native histogram with custom buckets, named as its family.
+	H  *histogram.Histogram
+	FH *histogram.FloatHistogram
 	// Family is the metric family the series belongs to, as named by the
 	// # TYPE line before it (x for x_bucket, x_sum, x_count of a
 	// histogram), and Type that line's type; both are empty when the
@@ -72,15 +78,31 @@ func memberOf(name, family string) bool {
 	return ok && slices.Contains(familySuffixes, rest)
 }
 
+// Options say how exposition is read.
+type Options struct {
+	// ConvertNHCB reads each classic histogram (x_bucket, x_sum, x_count)
+	// as one native histogram with custom buckets named x, as a scrape
+	// with convert_classic_histograms_to_nhcb stores it.
+	ConvertNHCB bool
+}
+
 // Each parses body and calls fn for every float sample of a classic series
 // (native histograms are skipped), with the family and type its # TYPE line
 // declared. It returns the first error, located by
 // line when it comes from the parser.
 func Each(body []byte, contentType string, fn func(Sample) error) error {
+	return EachWith(body, contentType, Options{}, fn)
+}
+
+// EachWith is Each read with opts: with ConvertNHCB, fn gets each classic
+// histogram as one histogram sample instead of its series.
+func EachWith(body []byte, contentType string, opts Options, fn func(Sample) error) error {
 	if contentType == "" {
 		contentType = TextContentType
 	}
-	p, err := textparse.New(body, contentType, labels.NewSymbolTable(), parserOptions)
+	po := parserOptions
+	po.ConvertClassicHistogramsToNHCB = opts.ConvertNHCB
+	p, err := textparse.New(body, contentType, labels.NewSymbolTable(), po)
 	if p == nil {
 		return fmt.Errorf("content type %q: %w", contentType, err)
 	}
@@ -102,16 +124,25 @@ func Each(body []byte, contentType string, fn func(Sample) error) error {
 			family, typ = string(name), t
 			continue
 		}
-		if entry != textparse.EntrySeries {
+		var s Sample
+		var ts *int64
+		switch {
+		case entry == textparse.EntrySeries:
+			_, ts, s.V = p.Series()
+		case entry == textparse.EntryHistogram && opts.ConvertNHCB:
+			_, ts, s.H, s.FH = p.Histogram()
+		default:
 			continue
 		}
-		_, ts, v := p.Series()
 		p.Labels(&lset)
-		s := Sample{Labels: lset, V: v}
+		s.Labels = lset
 		if ts != nil {
 			s.T, s.HasTS = *ts, true
 		}
-		if family != "" && memberOf(lset.Get(model.MetricNameLabel), family) {
+		switch name := lset.Get(model.MetricNameLabel); {
+		case s.H != nil || s.FH != nil:
+			s.Family, s.Type = name, model.MetricTypeHistogram
+		case family != "" && memberOf(name, family):
 			s.Family, s.Type = family, typ
 		}
 		if err := fn(s); err != nil {
@@ -127,14 +158,28 @@ func Each(body []byte, contentType string, fn func(Sample) error) error {
 // Samples without a timestamp get defaultTS (milliseconds). It returns the
 // number of samples appended; the caller commits or rolls back.
 func Ingest(app store.Appender, body []byte, contentType string, target labels.Labels, defaultTS int64, honorLabels bool) (int, error) {
+	return IngestWith(app, body, contentType, Options{}, target, defaultTS, honorLabels)
+}
+
+// IngestWith is Ingest read with opts: with ConvertNHCB each classic
+// histogram is appended as one native histogram with custom buckets, as a
+// scrape with convert_classic_histograms_to_nhcb stores it.
+func IngestWith(app store.Appender, body []byte, contentType string, opts Options, target labels.Labels, defaultTS int64, honorLabels bool) (int, error) {
 	n := 0
 	b := labels.NewBuilder(labels.EmptyLabels())
-	err := Each(body, contentType, func(s Sample) error {
+	err := EachWith(body, contentType, opts, func(s Sample) error {
 		t := defaultTS
 		if s.HasTS {
 			t = s.T
 		}
-		if err := app.Append(WithTarget(b, s.Labels, target, honorLabels), t, s.V); err != nil {
+		ls := WithTarget(b, s.Labels, target, honorLabels)
+		var err error
+		if s.H != nil || s.FH != nil {
+			err = app.AppendHistogram(ls, t, s.H, s.FH)
+		} else {
+			err = app.Append(ls, t, s.V)
+		}
+		if err != nil {
 			return err
 		}
 		n++

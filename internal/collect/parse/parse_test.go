@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -64,6 +65,10 @@ type collect struct {
 
 func (c *collect) Append(ls labels.Labels, t int64, v float64) error {
 	c.samples = append(c.samples, Sample{Labels: ls, T: t, V: v})
+	return nil
+}
+func (c *collect) AppendHistogram(ls labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) error {
+	c.samples = append(c.samples, Sample{Labels: ls, T: t, H: h, FH: fh})
 	return nil
 }
 func (c *collect) Commit() error   { c.commits++; return nil }

@@ -543,6 +543,9 @@ func (e *env) queryPage(ctx context.Context) *queryView {
 		qv.Error = err.Error()
 		return qv
 	}
+	// Native histograms (the stored form of classic histograms) are not
+	// charted: wrap them in histogram_quantile, histogram_count, ...
+	m = slices.DeleteFunc(m, func(s *model.SampleStream) bool { return len(s.Values) == 0 })
 	if len(m) == 0 {
 		qv.Empty = true
 		return qv

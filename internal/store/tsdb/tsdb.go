@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"
@@ -188,7 +189,7 @@ func (d *DB) HeadSeries() uint64 {
 	return d.db.Head().NumSeries()
 }
 
-// Appender returns a store.Appender that writes float samples straight
+// Appender returns a store.Appender that writes float and histogram samples straight
 // into the local store (backfill, tests).
 func (d *DB) Appender(ctx context.Context) store.Appender {
 	return &appender{app: d.local.AppenderV2(ctx)}
@@ -202,6 +203,14 @@ func (a *appender) Append(ls labels.Labels, t int64, v float64) error {
 	_, err := a.app.Append(0, ls, 0, t, v, nil, nil, storage.AOptions{})
 	if err != nil {
 		return fmt.Errorf("append %s at %d: %w", ls, t, err)
+	}
+	return nil
+}
+
+func (a *appender) AppendHistogram(ls labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) error {
+	_, err := a.app.Append(0, ls, 0, t, 0, h, fh, storage.AOptions{})
+	if err != nil {
+		return fmt.Errorf("append histogram %s at %d: %w", ls, t, err)
 	}
 	return nil
 }

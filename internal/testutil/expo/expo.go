@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/servescope/servescope/internal/collect/parse"
@@ -21,6 +22,10 @@ type Sample struct {
 	// when it has none.
 	Family string
 	Type   model.MetricType
+	// H or FH is a histogram sample (ScrapeWith with ConvertNHCB); Value
+	// is then unused.
+	H  *histogram.Histogram
+	FH *histogram.FloatHistogram
 }
 
 // Cumulative reports whether the sample only grows: a counter, or a
@@ -45,14 +50,22 @@ func Parse(tb testing.TB, b []byte) []Sample {
 // with honor_labels honor (parse.WithTarget).
 func Scrape(tb testing.TB, b []byte, target labels.Labels, honor bool) []Sample {
 	tb.Helper()
+	return ScrapeWith(tb, b, target, honor, parse.Options{})
+}
+
+// ScrapeWith is Scrape read with opts (parse.EachWith): with ConvertNHCB,
+// each classic histogram is one native histogram sample, as a scrape with
+// convert_classic_histograms_to_nhcb stores it.
+func ScrapeWith(tb testing.TB, b []byte, target labels.Labels, honor bool, opts parse.Options) []Sample {
+	tb.Helper()
 	var out []Sample
 	lb := labels.NewBuilder(labels.EmptyLabels())
-	err := parse.Each(b, parse.TextContentType, func(s parse.Sample) error {
+	err := parse.EachWith(b, parse.TextContentType, opts, func(s parse.Sample) error {
 		ls := s.Labels.Copy()
 		if !target.IsEmpty() {
 			ls = parse.WithTarget(lb, s.Labels, target, honor)
 		}
-		out = append(out, Sample{Labels: ls, Value: s.V, Family: s.Family, Type: s.Type})
+		out = append(out, Sample{Labels: ls, Value: s.V, Family: s.Family, Type: s.Type, H: s.H, FH: s.FH})
 		return nil
 	})
 	if err != nil {

@@ -123,7 +123,7 @@ func TestTwoClustersDiagnosedApart(t *testing.T) {
 	}
 }
 
-// withCluster copies every series of src into a new store with the label
+// withCluster copies every series of src (floats and histograms) into a new store with the label
 // cluster=name added: what Backfill writes with that external label, at the
 // cost of a copy instead of a second simulation.
 func withCluster(t *testing.T, src storage.Queryable, name string) storage.Queryable {
@@ -146,11 +146,22 @@ func withCluster(t *testing.T, src storage.Queryable, name string) storage.Query
 		ls := labels.NewBuilder(s.Labels()).Set("cluster", name).Labels()
 		it = s.Iterator(it)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			if vt != chunkenc.ValFloat {
-				t.Fatalf("series %s: %s sample, only floats are copied", s.Labels(), vt)
+			var err error
+			switch vt {
+			case chunkenc.ValFloat:
+				ts, v := it.At()
+				_, err = app.Append(0, ls, ts, v)
+			case chunkenc.ValHistogram:
+				// Backfill writes classic histograms as NHCB by default.
+				ts, h := it.AtHistogram(nil)
+				_, err = app.AppendHistogram(0, ls, ts, h, nil)
+			case chunkenc.ValFloatHistogram:
+				ts, fh := it.AtFloatHistogram(nil)
+				_, err = app.AppendHistogram(0, ls, ts, nil, fh)
+			default:
+				t.Fatalf("series %s: %s sample", s.Labels(), vt)
 			}
-			ts, v := it.At()
-			if _, err := app.Append(0, ls, ts, v); err != nil {
+			if err != nil {
 				t.Fatalf("append %s: %v", ls, err)
 			}
 			n++

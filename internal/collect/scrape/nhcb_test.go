@@ -1,0 +1,107 @@
+package scrape
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/servescope/servescope/internal/config"
+	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/store/tsdb"
+	"github.com/servescope/servescope/internal/testutil/proc"
+)
+
+// histExposition is a vLLM-like target with one latency histogram of four
+// buckets besides a gauge.
+const histExposition = `# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{model_name="m"} 3
+# TYPE vllm:time_to_first_token_seconds histogram
+vllm:time_to_first_token_seconds_bucket{model_name="m",le="0.1"} 2
+vllm:time_to_first_token_seconds_bucket{model_name="m",le="0.5"} 5
+vllm:time_to_first_token_seconds_bucket{model_name="m",le="2.5"} 9
+vllm:time_to_first_token_seconds_bucket{model_name="m",le="+Inf"} 10
+vllm:time_to_first_token_seconds_sum{model_name="m"} 6.5
+vllm:time_to_first_token_seconds_count{model_name="m"} 10
+vllm:time_to_first_token_seconds_created{model_name="m"} 1.7e9
+`
+
+// TestNHCBAtScrape scrapes one target with a classic histogram: by default
+// it is stored as one native histogram with custom buckets under the
+// family's name (kept by the keep step) and /api/v1/targets counts one
+// series for it; with keep_classic_histograms, or a job that sets
+// convert_classic_histograms_to_nhcb: false, its classic series are stored.
+func TestNHCBAtScrape(t *testing.T) {
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := serve(t, histExposition)
+	classic := []string{"vllm:num_requests_running", "vllm:time_to_first_token_seconds_bucket", "vllm:time_to_first_token_seconds_count", "vllm:time_to_first_token_seconds_sum"}
+	for _, tc := range []struct {
+		name, section, job string
+		stored             []string
+		histograms         int
+		kept               int
+	}{
+		{"default", "", "", []string{"vllm:num_requests_running", "vllm:time_to_first_token_seconds"}, 1, 2},
+		{"keep_classic_histograms", "servescope:\n  keep_classic_histograms: true\n", "", classic, 0, 7},
+		{"the job's own setting wins", "", "    convert_classic_histograms_to_nhcb: false\n", classic, 0, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: vllm\n%s    static_configs: [{targets: [%q]}]\n",
+				tc.section, tc.job, strings.TrimPrefix(tg.URL, "http://"))
+			cfg, err := config.Parse("nhcb.yml", []byte(yml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, db := run(t, cfg, Options{Reads: cat.Reads()})
+			var st Target
+			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
+				ts := m.Active()
+				if len(ts) != 1 {
+					return false, fmt.Sprintf("%d targets", len(ts))
+				}
+				st = ts[0]
+				return st.SeriesScraped != nil, fmt.Sprintf("%+v", st)
+			})
+			if *st.SeriesKept != tc.kept {
+				t.Errorf("seriesScraped %d, seriesKept %d; want %d kept", *st.SeriesScraped, *st.SeriesKept, tc.kept)
+			}
+			if got := storedNames(t, db); !slices.Equal(got, tc.stored) {
+				t.Errorf("stored %q\nwant %q", got, tc.stored)
+			}
+			if got := histogramSeries(t, db); got != tc.histograms {
+				t.Errorf("%d series hold histogram samples, want %d", got, tc.histograms)
+			}
+		})
+	}
+}
+
+// histogramSeries counts the stored series whose samples are histograms.
+func histogramSeries(t *testing.T, db *tsdb.DB) int {
+	t.Helper()
+	q, err := db.Queryable().Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	n := 0
+	set := q.Select(t.Context(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "vllm:.*"))
+	var it chunkenc.Iterator
+	for set.Next() {
+		it = set.At().Iterator(it)
+		if typ := it.Next(); typ == chunkenc.ValHistogram || typ == chunkenc.ValFloatHistogram {
+			n++
+		}
+	}
+	if err := set.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
