@@ -163,6 +163,8 @@ func (c *Cluster) Step(to time.Time) {
 }
 
 // step is one tick of the whole cluster.
+//
+//go:norace
 func (c *Cluster) step(t, dt float64) {
 	c.applyEvents(t)
 	c.stepHealth(t)
@@ -201,6 +203,8 @@ func (c *Cluster) step(t, dt float64) {
 
 // rateAt is the offered request rate multiplier of a load at t: a 24 h sine
 // peaking at 15:00 UTC and the active bursts.
+//
+//go:norace
 func (c *Cluster) rateAt(l *Load, t float64) float64 {
 	h := float64(c.at(t).Hour()) + float64(c.at(t).Minute())/60
 	m := 1 + l.Diurnal*math.Cos(2*math.Pi*(h-15)/24)
@@ -221,6 +225,8 @@ func (c *Cluster) rateAt(l *Load, t float64) float64 {
 
 // stepDeployment spreads the deployment's offered load over its running
 // replicas and data-parallel engines and ticks each engine.
+//
+//go:norace
 func (c *Cluster) stepDeployment(d *deployment, t, dt float64) {
 	total := d.spec.Load.Rate * float64(d.replicas) * c.rateAt(&d.spec.Load, t)
 	d.offered += total * dt

@@ -21,4 +21,13 @@
 // The main calls: ParseScenario or LoadScenario, NewCluster, Cluster.Step
 // to advance simulated time, Cluster.Targets and Cluster.RenderBytes to
 // scrape, Cluster.Truth for the ground truth, NewServer to serve it all.
+//
+// Race detector: the per-tick physics (engines, gateways, histograms, Kueue
+// admission, the minute's truth) and the exposition writer are marked
+// //go:norace. They run on one goroutine at a time, inside Cluster.Step and
+// Cluster.RenderBytes, which hold the cluster's mutex; the detector made
+// them five times slower and every simulated hour of every test paid it.
+// The entry points, the lock, the server and the render cache stay
+// instrumented, so concurrent use of a Cluster is still checked
+// (TestServer*, TestServerScrapeCache).
 package sim

@@ -11,6 +11,8 @@ const (
 
 // kvCapacityTokens is the KV cache size of one engine: the card's memory ×
 // gpu_memory_utilization over tp GPUs, minus weights and activations.
+//
+//go:norace
 func kvCapacityTokens(g gpuSpec, m modelSpec, tp int, util float64) float64 {
 	free := g.memoryMiB*mib*util*float64(tp) - m.weightBytes - activationBytes*float64(tp)
 	return max(0, free/m.kvPerToken)
@@ -127,6 +129,7 @@ type engine struct {
 	asleep bool
 }
 
+//go:norace
 func newEngine(cfg *engineConfig, b *bucketSet, index int, seed uint64, created float64) *engine {
 	e := &engine{cfg: cfg, index: index, rng: rand.New(rand.NewPCG(seed, uint64(index)+0x9e3779b97f4a7c15)), created: created,
 		promptLen: newLengthDist(cfg.load.PromptTokens), outputLen: newLengthDist(cfg.load.OutputTokens)}
@@ -161,6 +164,8 @@ func newEngine(cfg *engineConfig, b *bucketSet, index int, seed uint64, created 
 }
 
 // newRequest takes a request from the free list, or allocates one.
+//
+//go:norace
 func (e *engine) newRequest() *request {
 	if n := len(e.free); n > 0 {
 		r := e.free[n-1]
@@ -172,6 +177,8 @@ func (e *engine) newRequest() *request {
 }
 
 // kvUsage is the share of KV blocks in use.
+//
+//go:norace
 func (e *engine) kvUsage() float64 {
 	if e.cfg.blocks == 0 {
 		return 0
@@ -179,10 +186,13 @@ func (e *engine) kvUsage() float64 {
 	return float64(e.usedBlocks) / float64(e.cfg.blocks)
 }
 
+//go:norace
 func blocksFor(tokens int) int { return (tokens + blockTokens - 1) / blockTokens }
 
 // acceptedPerDraft is the expected accepted tokens per draft of k tokens
 // with per-token acceptance a: a + a² + … + a^k.
+//
+//go:norace
 func acceptedPerDraft(sd *SpecDecode) float64 {
 	if sd == nil {
 		return 0
@@ -199,6 +209,8 @@ func acceptedPerDraft(sd *SpecDecode) float64 {
 // offered: arrivals, admission, a prefill phase and a decode phase whose
 // step times come from the roofline, preemption, and completions. A stalled
 // engine (its GPU hit an XID) only queues arrivals.
+//
+//go:norace
 func (e *engine) tick(t, dt, rate float64, stalled bool) {
 	cfg := e.cfg
 	n := poisson(e.rng, rate*dt)

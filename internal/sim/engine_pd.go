@@ -29,12 +29,16 @@ var (
 )
 
 // transferSeconds is how long moving a prompt's KV takes.
+//
+//go:norace
 func (cfg *engineConfig) transferSeconds(prompt int) float64 {
 	kv := cfg.kv
 	return kv.Latency.D().Seconds() + float64(prompt)*cfg.model.kvPerToken/(kv.BandwidthGBps*1e9)
 }
 
 // receive starts the KV transfer of a handoff on a decode worker.
+//
+//go:norace
 func (e *engine) receive(h handoff, t float64) {
 	r := e.newRequest()
 	*r = request{arrival: h.at, scheduled: -1, firstToken: -1, prompt: h.prompt, output: max(2, h.output), generated: 1}
@@ -45,6 +49,8 @@ func (e *engine) receive(h handoff, t float64) {
 
 // landTransfers moves the transfers complete by t+dt into the waiting
 // queue, their prompt already computed; a failed one is aborted.
+//
+//go:norace
 func (e *engine) landTransfers(t, dt float64) {
 	if len(e.pd.transfers) == 0 {
 		return
@@ -87,6 +93,8 @@ func (e *engine) landTransfers(t, dt float64) {
 
 // handOff finishes the prefilled requests of a prefill worker (its one
 // token generated) and queues their handoffs for the decode workers.
+//
+//go:norace
 func (e *engine) handOff(tf float64) {
 	done := false
 	for _, r := range e.running {
@@ -102,6 +110,8 @@ func (e *engine) handOff(tf float64) {
 }
 
 // linkPD points each decode deployment at its prefill deployment.
+//
+//go:norace
 func (c *Cluster) linkPD() {
 	for _, d := range c.deps {
 		if d.spec.Role != RoleDecode {
@@ -116,6 +126,8 @@ func (c *Cluster) linkPD() {
 }
 
 // collectHandoffs gathers a prefill deployment's handoffs of the tick.
+//
+//go:norace
 func (c *Cluster) collectHandoffs(d *deployment) {
 	if d.spec.Role != RolePrefill {
 		return
@@ -134,6 +146,8 @@ func (c *Cluster) collectHandoffs(d *deployment) {
 // deliverHandoffs spreads the prefill deployment's handoffs over the
 // decode deployment's running engines, round robin; with none running
 // they are lost (the router has nowhere to send them).
+//
+//go:norace
 func (c *Cluster) deliverHandoffs(d *deployment, t float64) {
 	var engines []*engine
 	for _, w := range d.workloads {
@@ -152,6 +166,8 @@ func (c *Cluster) deliverHandoffs(d *deployment, t float64) {
 
 // sleep applies a sleep or wake event to the deployment's running pods,
 // oldest first (Pods of them, default all).
+//
+//go:norace
 func (c *Cluster) sleep(ev Event) {
 	n := 0
 	for _, p := range c.pods {
@@ -181,6 +197,8 @@ func (c *Cluster) sleep(ev Event) {
 
 // sleepPod ticks an asleep pod: its GPUs idle, its engines account the
 // time with nothing running.
+//
+//go:norace
 func sleepPod(p *pod, dt float64) {
 	for _, g := range p.units {
 		g.act = activity{}
@@ -193,6 +211,8 @@ func sleepPod(p *pod, dt float64) {
 
 // sleepTick ticks the asleep pods of a deployment none of whose pods is
 // awake.
+//
+//go:norace
 func (c *Cluster) sleepTick(d *deployment, dt float64) {
 	for _, w := range d.workloads {
 		if w.pod != nil && w.pod.asleep {

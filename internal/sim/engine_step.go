@@ -3,6 +3,8 @@ package sim
 import "math"
 
 // prefillPending reports whether a running request still has prompt tokens to compute.
+//
+//go:norace
 func (e *engine) prefillPending() bool {
 	// Newly admitted requests are at the end: look there first.
 	for i := len(e.running) - 1; i >= 0; i-- {
@@ -16,6 +18,8 @@ func (e *engine) prefillPending() bool {
 // abortStale drops requests that waited longer than their clients wait.
 // The queue is in arrival order (preempted requests go back to its head and
 // are older still), so the stale ones are a prefix.
+//
+//go:norace
 func (e *engine) abortStale(t float64) {
 	i := 0
 	for ; i < len(e.waiting) && t-e.waiting[i].arrival > abortAfter; i++ {
@@ -28,6 +32,8 @@ func (e *engine) abortStale(t float64) {
 
 // dropWaiting removes the first n waiting requests, moving the rest to the
 // front so that the queue's array is reused rather than regrown.
+//
+//go:norace
 func (e *engine) dropWaiting(n int) {
 	if n == 0 {
 		return
@@ -39,6 +45,8 @@ func (e *engine) dropWaiting(n int) {
 
 // admit moves waiting requests into the batch while max_num_seqs and free
 // KV blocks (less vLLM's 1% watermark) allow, in arrival order.
+//
+//go:norace
 func (e *engine) admit(t float64) {
 	watermark := e.cfg.blocks / 100
 	i := 0
@@ -62,6 +70,8 @@ func (e *engine) admit(t float64) {
 // roofline returns, for one step with b decoding requests over ctx tokens
 // of context and chunk prefill tokens, the bytes read and FLOPs per GPU and
 // the kernel time: max(bytes/bandwidth, FLOPs/tensor rate) at achieved rates.
+//
+//go:norace
 func (e *engine) roofline(b, ctx, chunk int) (bytes, flops, kernel float64) {
 	cfg := e.cfg
 	tp := float64(cfg.tp)
@@ -77,6 +87,8 @@ func (e *engine) roofline(b, ctx, chunk int) (bytes, flops, kernel float64) {
 
 // decoding returns the requests that finished prefill, their context and
 // the prompt tokens still to prefill; the slice is reused by the next call.
+//
+//go:norace
 func (e *engine) decoding() (dec []*request, ctx, pending int) {
 	dec = e.decBuf[:0]
 	for _, r := range e.running {
@@ -95,6 +107,8 @@ func (e *engine) decoding() (dec []*request, ctx, pending int) {
 // the full chunks of the pending prompt tokens, or when less than a chunk
 // is pending one step of just those, until the time is up. It returns the
 // time used, the kernel time, the bytes and the FLOPs.
+//
+//go:norace
 func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops float64) {
 	cfg := e.cfg
 	dec, ctx, pending := e.decoding()
@@ -168,6 +182,8 @@ func (e *engine) prefillPhase(start, left float64) (used, kernel, bytes, flops f
 
 // decodePhase runs decode steps for the rest of the tick, or until every
 // request in the batch is done.
+//
+//go:norace
 func (e *engine) decodePhase(start, left float64) (kernel, bytes, flops float64) {
 	dec, ctx, _ := e.decoding()
 	if len(dec) == 0 {
@@ -191,6 +207,8 @@ func (e *engine) decodePhase(start, left float64) (kernel, bytes, flops float64)
 // 1 + accepted draft tokens with speculative decoding. It grows the KV
 // cache, preempts the newest requests when blocks run out, finishes
 // requests, and returns the number of steps that did work.
+//
+//go:norace
 func (e *engine) advance(dec []*request, steps, stepDur, start float64) float64 {
 	e.stepCarry += steps
 	k := int(e.stepCarry)
@@ -260,6 +278,8 @@ func (e *engine) advance(dec []*request, steps, stepDur, start float64) float64 
 // preemptNewest preempts the newest running request (recompute mode: its
 // blocks are freed and it goes back to the head of the queue) and returns
 // how many blocks of growth it no longer needs.
+//
+//go:norace
 func (e *engine) preemptNewest(dec []*request, tok []int, need int) int {
 	r := e.running[len(e.running)-1]
 	e.running = e.running[:len(e.running)-1]
@@ -284,6 +304,8 @@ func (e *engine) preemptNewest(dec []*request, tok []int, need int) int {
 }
 
 // finish records a completed request and frees its blocks.
+//
+//go:norace
 func (e *engine) finish(r *request, tf float64) {
 	tf = max(tf, r.firstToken)
 	e.usedBlocks -= r.blocks
@@ -317,6 +339,8 @@ func (e *engine) finish(r *request, tf float64) {
 
 // compactRunning drops finished requests from the batch (preempted ones
 // already went back to the queue) and keeps them for reuse.
+//
+//go:norace
 func (e *engine) compactRunning() {
 	kept := e.running[:0]
 	for _, r := range e.running {
@@ -331,6 +355,8 @@ func (e *engine) compactRunning() {
 }
 
 // requeueFront puts a preempted request back at the head of the queue.
+//
+//go:norace
 func (e *engine) requeueFront(r *request) {
 	e.waiting = append(e.waiting, nil)
 	copy(e.waiting[1:], e.waiting)

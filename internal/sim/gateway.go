@@ -37,6 +37,7 @@ type Tenant struct {
 // (the EPP's kvCacheUtilThreshold default).
 const kvSaturation = 0.8
 
+//go:norace
 func validateGateway(g *GatewaySpec, at func(k ...any) []any) ([]any, string) {
 	if g == nil {
 		return nil, ""
@@ -86,6 +87,7 @@ type gateway struct {
 	created          float64
 }
 
+//go:norace
 func newGateway(spec GatewaySpec, team, pod, ip string, created float64) *gateway {
 	g := &gateway{spec: spec, pod: pod, ip: ip, depth: spec.QueueDepth, tenants: spec.Tenants, created: created,
 		ttft: newHist(dynamoTTFTBuckets), itl: newHist(dynamoITLBuckets)}
@@ -106,6 +108,8 @@ func newGateway(spec GatewaySpec, team, pod, ip string, created float64) *gatewa
 }
 
 // tenantOf draws a tenant for a request from u in [0, 1).
+//
+//go:norace
 func (g *gateway) tenantOf(u float64) int {
 	for i, c := range g.cum {
 		if u < c {
@@ -116,6 +120,8 @@ func (g *gateway) tenantOf(u float64) int {
 }
 
 // arrive takes a new request into the gateway's queue.
+//
+//go:norace
 func (g *gateway) arrive(r *request, u float64) {
 	r.tenant = g.tenantOf(u)
 	r.gwArrival = r.arrival
@@ -126,6 +132,8 @@ func (g *gateway) arrive(r *request, u float64) {
 // dispatch moves held requests, oldest first, to the engine while its own
 // queue is below the gateway's depth and its KV cache below saturation:
 // flow control holds the rest.
+//
+//go:norace
 func (g *gateway) dispatch(e *engine, t float64) {
 	i := 0
 	for ; i < len(g.held) && len(e.waiting) < g.depth && e.kvUsage() < kvSaturation; i++ {
@@ -139,6 +147,8 @@ func (g *gateway) dispatch(e *engine, t float64) {
 // feed dispatches and admits in turn, as the EPP keeps dispatching while
 // the engine takes requests into its batch within the tick: the engine
 // ends the tick with at most the gateway's depth waiting.
+//
+//go:norace
 func (g *gateway) feed(e *engine, t float64) {
 	for len(g.held) > 0 && len(e.waiting) < g.depth {
 		n := len(g.held)
@@ -151,6 +161,8 @@ func (g *gateway) feed(e *engine, t float64) {
 }
 
 // abortStale fails the held requests whose clients gave up.
+//
+//go:norace
 func (g *gateway) abortStale(t float64, e *engine) {
 	i := 0
 	for ; i < len(g.held) && t-g.held[i].gwArrival > abortAfter; i++ {
@@ -162,6 +174,7 @@ func (g *gateway) abortStale(t float64, e *engine) {
 	g.drop(i)
 }
 
+//go:norace
 func (g *gateway) drop(n int) {
 	if n == 0 {
 		return
@@ -172,6 +185,8 @@ func (g *gateway) drop(n int) {
 }
 
 // heldBy counts the held requests per tenant.
+//
+//go:norace
 func (g *gateway) heldBy() []float64 {
 	out := make([]float64, len(g.tenants))
 	for _, r := range g.held {
@@ -183,6 +198,8 @@ func (g *gateway) heldBy() []float64 {
 // saturation is the pool's saturation as the EPP's utilization detector
 // reads it: per endpoint the larger of queue over depth and KV over its
 // threshold, averaged over the pool; an empty pool reads 1.
+//
+//go:norace
 func (g *gateway) saturation(engines []*engine) float64 {
 	if len(engines) == 0 {
 		return 1

@@ -97,6 +97,8 @@ func (g *gpu) fail(code int, t float64) {
 }
 
 // stepHealth repeats each failed GPU's XID and ages the count windows.
+//
+//go:norace
 func (c *Cluster) stepHealth(t float64) {
 	for _, n := range c.nodes {
 		for _, g := range n.units {
@@ -114,6 +116,8 @@ func (c *Cluster) stepHealth(t float64) {
 }
 
 // unusable reports whether one of the pod's GPUs had failed by t.
+//
+//go:norace
 func (p *pod) unusable(t float64) bool {
 	for _, g := range p.units {
 		if g.health.failed && g.health.failedAt <= t {

@@ -15,11 +15,14 @@ type hist struct {
 	count  uint64
 }
 
+//go:norace
 func newHist(bounds []float64) hist {
 	return hist{bounds: bounds, counts: make([]uint64, len(bounds)+1)}
 }
 
 // observeN records v n times.
+//
+//go:norace
 func (h *hist) observeN(v float64, n uint64) {
 	if n == 0 || math.IsNaN(v) {
 		return
@@ -30,6 +33,8 @@ func (h *hist) observeN(v float64, n uint64) {
 // bucket returns the index of the bucket v falls in: the first bound >= v
 // (sort.SearchFloat64s, written out so that it inlines), checking the first
 // bucket first, where zero queue times and preemption counts land.
+//
+//go:norace
 func (h *hist) bucket(v float64) int {
 	if len(h.bounds) == 0 || v <= h.bounds[0] {
 		return 0
@@ -47,6 +52,8 @@ func (h *hist) bucket(v float64) int {
 }
 
 // add records v n times in bucket i.
+//
+//go:norace
 func (h *hist) add(i int, v float64, n uint64) {
 	h.counts[i] += n
 	h.sum += v * float64(n)
@@ -71,6 +78,8 @@ type bucketSet struct {
 
 // newBucketSet returns vLLM's bucket edges (vllm/v1/metrics/buckets.py, see
 // serving-metrics.md §1.3), SGLang's defaults and Kueue's 1, 2.5·2^n.
+//
+//go:norace
 func newBucketSet(maxModelLen int) *bucketSet {
 	b := &bucketSet{
 		requestLatency:  []float64{0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680},
@@ -107,6 +116,8 @@ func newBucketSet(maxModelLen int) *bucketSet {
 }
 
 // poisson draws a Poisson variate; above 30 it uses the normal approximation.
+//
+//go:norace
 func poisson(r *rand.Rand, lambda float64) int {
 	if lambda <= 0 {
 		return 0
@@ -129,11 +140,14 @@ func poisson(r *rand.Rand, lambda float64) int {
 // worked out once.
 type lengthDist struct{ mu, sigma float64 }
 
+//go:norace
 func newLengthDist(t Tokens) lengthDist {
 	return lengthDist{mu: math.Log(t.Mean) - t.Spread*t.Spread/2, sigma: t.Spread}
 }
 
 // draw returns a length with the distribution's mean and sigma, at least 1.
+//
+//go:norace
 func (d lengthDist) draw(r *rand.Rand) int {
 	return max(1, int(math.Round(math.Exp(d.mu+d.sigma*r.NormFloat64()))))
 }

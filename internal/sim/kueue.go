@@ -46,6 +46,8 @@ func priorityClass(p int) string {
 
 // cohortFree is the unused capacity of t's cohort on flavor fl (t's own
 // nominal quota left when it has no cohort).
+//
+//go:norace
 func (c *Cluster) cohortFree(t *team, fl string) int {
 	if t.spec.Cohort == "" {
 		return t.nominal[fl] - t.usage[fl]
@@ -68,6 +70,8 @@ func (c *Cluster) cohortFree(t *team, fl string) int {
 // creation order are admitted within nominal quota, or by borrowing unused
 // cohort quota up to the borrowing limit, or (with preemption on) by
 // reclaiming nominal quota that other queues in the cohort borrowed.
+//
+//go:norace
 func (c *Cluster) admitAll() {
 	var pending []*workload
 	for _, w := range c.workloads {
@@ -91,6 +95,7 @@ func (c *Cluster) admitAll() {
 	c.compactWorkloads()
 }
 
+//go:norace
 func (c *Cluster) tryAdmit(w *workload) bool {
 	t, fl := w.team, w.flavor
 	within := t.usage[fl]+w.units <= t.nominal[fl]
@@ -135,6 +140,8 @@ func (c *Cluster) tryAdmit(w *workload) bool {
 // reclaim evicts workloads of other queues in w's cohort that borrow on
 // w's flavor, lowest priority and newest first, until need units are free.
 // It evicts nothing and reports false when that cannot free enough.
+//
+//go:norace
 func (c *Cluster) reclaim(w *workload, need int) bool {
 	var victims []*workload
 	for _, v := range c.workloads {
@@ -204,6 +211,8 @@ func (c *Cluster) finishJob(w *workload, t float64) {
 }
 
 // compactWorkloads forgets finished workloads.
+//
+//go:norace
 func (c *Cluster) compactWorkloads() {
 	kept := c.workloads[:0]
 	for _, w := range c.workloads {
@@ -221,6 +230,7 @@ type queueStats struct {
 	usage                                              map[string]int
 }
 
+//go:norace
 func (c *Cluster) queueStats(t *team) queueStats {
 	s := queueStats{usage: t.usage}
 	for _, w := range c.workloads {

@@ -71,6 +71,8 @@ func (s *Scenario) validateKueue() ([]any, string) {
 }
 
 // kueueAtLeast reports whether the scenario's Kueue has minor release m.
+//
+//go:norace
 func (c *Cluster) kueueAtLeast(m int) bool {
 	v, err := kueueMinor(c.sc.Kueue.Version)
 	return err == nil && v >= m
@@ -79,6 +81,8 @@ func (c *Cluster) kueueAtLeast(m int) bool {
 // fitsQuota says whether a pending workload could be admitted by quota
 // alone (within nominal quota, or by borrowing within the limit), as the
 // admission cycle judges it without preemption.
+//
+//go:norace
 func (c *Cluster) fitsQuota(w *workload) bool {
 	t, fl := w.team, w.flavor
 	free := c.cohortFree(t, fl)
@@ -92,6 +96,8 @@ func (c *Cluster) fitsQuota(w *workload) bool {
 }
 
 // startup is how long w's pods take from admission to ready.
+//
+//go:norace
 func (w *workload) startup() float64 {
 	if w.job == nil {
 		return 0
@@ -102,6 +108,8 @@ func (w *workload) startup() float64 {
 // readyIfStarted marks an admitted workload ready once its startup has
 // passed, observing the wait-for-pods-ready histograms, and reports
 // whether it is ready.
+//
+//go:norace
 func (c *Cluster) readyIfStarted(w *workload) bool {
 	if w.ready {
 		return true
@@ -121,6 +129,7 @@ func (c *Cluster) readyIfStarted(w *workload) bool {
 	return true
 }
 
+//go:norace
 func observe(m map[string]*hist, pc string, buckets []float64, v float64) {
 	h := m[pc]
 	if h == nil {

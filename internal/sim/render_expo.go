@@ -174,6 +174,8 @@ func (b *builder) fail(err error) {
 }
 
 // next returns the family's next metric with its label pairs set to lv.
+//
+//go:norace
 func (b *builder) next(d *famDesc, lv []string) *dto.Metric {
 	if len(lv) != len(d.names) {
 		b.fail(fmt.Errorf("family %s: %d label values for %d labels", d.name, len(lv), len(d.names)))
@@ -206,6 +208,7 @@ func (b *builder) next(d *famDesc, lv []string) *dto.Metric {
 	return m
 }
 
+//go:norace
 func (b *builder) gauge(d *famDesc, v float64, lv []string) {
 	if m := b.next(d, lv); m != nil {
 		if m.Gauge == nil {
@@ -215,6 +218,7 @@ func (b *builder) gauge(d *famDesc, v float64, lv []string) {
 	}
 }
 
+//go:norace
 func (b *builder) counter(d *famDesc, v float64, lv []string) {
 	if m := b.next(d, lv); m != nil {
 		if m.Counter == nil {
@@ -226,6 +230,8 @@ func (b *builder) counter(d *famDesc, v float64, lv []string) {
 
 // hist writes a classic histogram: cumulative buckets without +Inf (the
 // encoder adds it from the count), as NewConstHistogram does.
+//
+//go:norace
 func (b *builder) hist(d *famDesc, h *hist, lv []string) {
 	m := b.next(d, lv)
 	if m == nil {
@@ -257,6 +263,8 @@ func (b *builder) hist(d *famDesc, h *hist, lv []string) {
 
 // compareMetrics orders metrics as client_golang's registry does: by
 // label count, then by label values in label-name order.
+//
+//go:norace
 func compareMetrics(a, b *dto.Metric) int {
 	if len(a.Label) != len(b.Label) {
 		return len(a.Label) - len(b.Label)
@@ -304,6 +312,7 @@ func (b *builder) encode() ([]byte, error) {
 // emitter is what the collectors write through: families by table key.
 type emitter struct{ b *builder }
 
+//go:norace
 func (e emitter) desc(key string) *famDesc {
 	d := e.b.t.descs[key]
 	if d == nil {
@@ -312,18 +321,21 @@ func (e emitter) desc(key string) *famDesc {
 	return d
 }
 
+//go:norace
 func (e emitter) gauge(key string, v float64, lv ...string) {
 	if d := e.desc(key); d != nil {
 		e.b.gauge(d, v, lv)
 	}
 }
 
+//go:norace
 func (e emitter) counter(key string, v float64, lv ...string) {
 	if d := e.desc(key); d != nil {
 		e.b.counter(d, v, lv)
 	}
 }
 
+//go:norace
 func (e emitter) hist(key string, h *hist, lv ...string) {
 	if d := e.desc(key); d != nil {
 		e.b.hist(d, h, lv)
@@ -346,6 +358,7 @@ func (e emitter) histCreated(key string, h *hist, created float64, lv ...string)
 	}
 }
 
+//go:norace
 func (e emitter) createdOf(d *famDesc, created float64, lv []string) {
 	if d.created == nil {
 		e.b.fail(fmt.Errorf("family %s has no _created gauge", d.name))

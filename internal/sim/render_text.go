@@ -37,6 +37,8 @@ func newFamText(name, help string, typ dto.MetricType) famText {
 }
 
 // needsEscape reports whether a label value would be escaped in the text format.
+//
+//go:norace
 func needsEscape(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c == '\\' || c == '"' || c == '\n' {
@@ -47,6 +49,8 @@ func needsEscape(v string) bool {
 }
 
 // writeFamily writes family i of the builder, which holds at least one metric.
+//
+//go:norace
 func (b *builder) writeFamily(out *bytes.Buffer, i int) error {
 	f, ft := &b.fams[i], &b.t.text[i]
 	if !ft.fast || f.escape {
@@ -79,6 +83,8 @@ func (b *builder) writeFamily(out *bytes.Buffer, i int) error {
 }
 
 // labelBlock renders name="value" pairs, comma-separated, into b.scratch.
+//
+//go:norace
 func (b *builder) labelBlock(m *dto.Metric) []byte {
 	s := b.scratch[:0]
 	for i, lp := range m.Label {
@@ -96,6 +102,8 @@ func (b *builder) labelBlock(m *dto.Metric) []byte {
 
 // upperBounds returns the formatted le values of a bucket layout, formatted
 // once per builder (bucket bounds are shared by every histogram of a kind).
+//
+//go:norace
 func (b *builder) upperBounds(bs []*dto.Bucket) []string {
 	if len(bs) == 0 {
 		return nil
@@ -113,6 +121,8 @@ func (b *builder) upperBounds(bs []*dto.Bucket) []string {
 }
 
 // writeTextSample writes one line: name{labels,le="…"} value.
+//
+//go:norace
 func writeTextSample(out *bytes.Buffer, name string, labels []byte, le string, v float64) {
 	out.WriteString(name)
 	if len(labels) > 0 || le != "" {
@@ -135,6 +145,8 @@ func writeTextSample(out *bytes.Buffer, name string, labels []byte, le string, v
 
 // appendTextFloat formats v as expfmt does: the shortest 'g' form, with
 // "+Inf", "-Inf", "NaN", and 0 for negative zero.
+//
+//go:norace
 func appendTextFloat(dst []byte, v float64) []byte {
 	switch {
 	case v == 0:

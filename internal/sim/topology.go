@@ -140,6 +140,8 @@ type pod struct {
 // labelTeam is the team the pod's team label names: its workload's team
 // unless a relabel event changed the label (the namespace and the Kueue
 // queue stay the workload's).
+//
+//go:norace
 func (p *pod) labelTeam() *team {
 	if p.relabel != nil {
 		return p.relabel
@@ -149,6 +151,8 @@ func (p *pod) labelTeam() *team {
 
 // stalled reports whether one of the pod's GPUs hit an XID recently or
 // has failed.
+//
+//go:norace
 func (p *pod) stalled(t float64) bool {
 	for _, g := range p.units {
 		if g.xid != 0 && t-g.xidAt < xidWindow {
@@ -337,6 +341,8 @@ func (c *Cluster) removePod(p *pod) {
 }
 
 // reapPods deletes finished pods after they lingered.
+//
+//go:norace
 func (c *Cluster) reapPods(t float64) {
 	kept := c.pods[:0]
 	for _, p := range c.pods {
@@ -350,6 +356,8 @@ func (c *Cluster) reapPods(t float64) {
 }
 
 // jobArrivals submits batch jobs whose time has come.
+//
+//go:norace
 func (c *Cluster) jobArrivals(t, dt float64) {
 	for _, j := range c.jobs {
 		for j.next <= t+dt {
@@ -439,6 +447,8 @@ func (c *Cluster) relabel(ev Event) {
 // physics updates power, energy and temperature from the tick's activity;
 // approach is 1 - exp(-dt/60), the share of the way to the target
 // temperature covered in dt.
+//
+//go:norace
 func (g *gpu) physics(dt, approach float64) {
 	a := g.act
 	g.power = g.spec.idlePowerW + (g.spec.powerW-g.spec.idlePowerW)*(0.25*a.busy+0.45*a.tensor+0.3*a.dram)
@@ -449,6 +459,8 @@ func (g *gpu) physics(dt, approach float64) {
 
 // fbUsedMiB is the framebuffer in use: vLLM preallocates
 // gpu_memory_utilization of the card whatever the load.
+//
+//go:norace
 func (g *gpu) fbUsedMiB() float64 {
 	switch {
 	case g.pod == nil || g.pod.phase != phaseRunning:
@@ -465,6 +477,8 @@ func (g *gpu) fbUsedMiB() float64 {
 // the card (a 3g.40gb slice of an A100 is 3/7, as the price book charges).
 // Reserved hours are the team's ClusterQueue quota; a pod's hours go to the
 // team its team label names at the time (its workload's, unless relabelled).
+//
+//go:norace
 func (c *Cluster) accountTeams(dt float64) {
 	h := dt / 3600
 	c.fleet.GPUHours += float64(c.gpus) * h

@@ -188,6 +188,7 @@ func newTruthLog(keepMinutes int) *truthLog {
 	return &truthLog{keep: max(1, keepMinutes), pods: map[string]*podRecord{}, teams: map[string]*TeamTruth{}, demands: map[string]*DeploymentTruth{}}
 }
 
+//go:norace
 func trim[T any](s []T, keep int) []T {
 	if len(s) > keep {
 		return append(s[:0], s[len(s)-keep:]...)
@@ -197,6 +198,8 @@ func trim[T any](s []T, keep int) []T {
 
 // closeMinute classifies every serving pod's last minute, closes the teams'
 // GPU-hours and the deployments' demand.
+//
+//go:norace
 func (c *Cluster) closeMinute() {
 	ts := c.at(math.Floor(c.now/60)*60 - 60)
 	minutes := map[*pod]PodMinute{}
@@ -273,6 +276,8 @@ func (c *Cluster) closeMinute() {
 }
 
 // podMinute averages the pod's engines over the minute and resets them.
+//
+//go:norace
 func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 	m := PodMinute{Time: ts}
 	var drafts, accepted, ttftN, ttftSum float64
@@ -322,6 +327,8 @@ func (c *Cluster) podMinute(p *pod, ts time.Time) PodMinute {
 
 // classify decides the pod's state for a minute. The thresholds follow the
 // signatures in gpu-physics.md; the order puts the most specific cause first.
+//
+//go:norace
 func (r *podRecord) classify(m PodMinute, p *pod, now float64, imbalanced bool) State {
 	maxSeqs := float64(p.dep.cfg.maxNumSeqs * len(p.engines))
 	if m.Waiting >= 1 && m.Busy >= 0.5 {
@@ -374,6 +381,8 @@ func (r *podRecord) classify(m PodMinute, p *pod, now float64, imbalanced bool) 
 
 // capacity is a replica's analytic request capacity (req/s) at a full
 // batch: decode and prefill throughput from the roofline, in series.
+//
+//go:norace
 func (d *deployment) capacity() float64 {
 	cfg := d.cfg
 	l := cfg.load

@@ -49,6 +49,8 @@ type engineSeen struct{ prompt, gen, cached float64 }
 
 // accountModels adds the running serving pods' GPU-hours and their
 // engines' new tokens to their model's truth.
+//
+//go:norace
 func (c *Cluster) accountModels(dt float64) {
 	h := dt / 3600
 	if c.models == nil {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -125,7 +126,15 @@ func newRange(q RangeQuerier, label, name string) *scopedRange {
 type scopedRange struct {
 	r           RangeQuerier
 	label, name string
+	// memo keeps the scoped text of queries already rewritten: cost asks
+	// the same queries once per chunk of its grid.
+	mu   sync.Mutex
+	memo map[string]string
 }
+
+// memoSize bounds the memo of one scoped querier (the analysis asks a few
+// dozen distinct queries).
+const memoSize = 512
 
 type scoped struct {
 	*scopedRange
@@ -133,10 +142,24 @@ type scoped struct {
 }
 
 func (s *scopedRange) inject(expr string) (string, error) {
+	s.mu.Lock()
+	out, ok := s.memo[expr]
+	s.mu.Unlock()
+	if ok {
+		return out, nil
+	}
 	out, err := Inject(expr, s.label, s.name)
 	if err != nil {
 		return "", &query.Error{Type: query.ErrBadData, Err: err}
 	}
+	s.mu.Lock()
+	if s.memo == nil {
+		s.memo = map[string]string{}
+	}
+	if len(s.memo) < memoSize {
+		s.memo[expr] = out
+	}
+	s.mu.Unlock()
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,11 +58,16 @@ func newCalc(t testing.TB, queueTeams map[string]string) *cost.Calculator {
 	return newCalcWith(t, cost.Options{QueueTeams: queueTeams})
 }
 
+// defaultCatalog is the catalog with default options, built once for the
+// package's tests: it is read-only once built, and building it parses every
+// query (about a second under the race detector).
+var defaultCatalog = sync.OnceValues(func() (*schema.Catalog, error) { return schema.New(schema.Options{}) })
+
 // newCalcWith is newCalc with options (the catalog and the test prices
 // set here).
 func newCalcWith(t testing.TB, o cost.Options) *cost.Calculator {
 	t.Helper()
-	cat, err := schema.New(schema.Options{})
+	cat, err := defaultCatalog()
 	if err != nil {
 		t.Fatal(err)
 	}

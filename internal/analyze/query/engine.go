@@ -98,20 +98,34 @@ func NewEngine(q storage.Queryable, opts EngineOptions) *Engine {
 	return e
 }
 
-// admit checks a query's subqueries before evaluation, then waits for a
-// query slot; see admission.
-func (e *Engine) admit(ctx context.Context, qs string, span time.Duration) (context.Context, func(), error) {
-	if qs != "" {
-		expr, err := e.parser.ParseExpr(qs)
-		if err != nil {
-			return nil, nil, classify(err)
-		}
-		if err := checkPoints(expr, span, e.maxPoints); err != nil {
+// admit waits for a query slot; see admission.
+func (e *Engine) admit(ctx context.Context) (context.Context, func(), error) {
+	return e.admission.admit(ctx)
+}
+
+// run parses a query once (newQuery), checks its subqueries against the
+// points limit before evaluation, waits for a query slot, then evaluates
+// it within the memory budget.
+func (e *Engine) run(ctx context.Context, span time.Duration, newQuery func() (promql.Query, error)) (Result, error) {
+	q, err := newQuery()
+	if err != nil {
+		return Result{}, classify(err)
+	}
+	if st, ok := q.Statement().(*parser.EvalStmt); ok {
+		if err := checkPoints(st.Expr, span, e.maxPoints); err != nil {
+			q.Close()
 			e.admission.refused.WithLabelValues("points").Inc()
-			return nil, nil, err
+			return Result{}, err
 		}
 	}
-	return e.admission.admit(ctx)
+	ctx, release, err := e.admit(ctx)
+	if err != nil {
+		q.Close()
+		return Result{}, err
+	}
+	defer release()
+	res, err := e.exec(ctx, q)
+	return res, e.admission.overBudget(ctx, err)
 }
 
 // Promql returns the underlying engine, for the rule manager.
@@ -120,17 +134,9 @@ func (e *Engine) Promql() *promql.Engine { return e.engine }
 // Query implements Querier.
 func (e *Engine) Query(ctx context.Context, qs string, t time.Time) (Result, error) {
 	defer e.observe("instant", time.Now())
-	ctx, release, err := e.admit(ctx, qs, 0)
-	if err != nil {
-		return Result{}, err
-	}
-	defer release()
-	q, err := e.engine.NewInstantQuery(ctx, e.queryable, nil, qs, t)
-	if err != nil {
-		return Result{}, classify(err)
-	}
-	res, err := e.exec(ctx, q)
-	return res, e.admission.overBudget(ctx, err)
+	return e.run(ctx, 0, func() (promql.Query, error) {
+		return e.engine.NewInstantQuery(ctx, e.queryable, nil, qs, t)
+	})
 }
 
 // QueryRange implements Querier.
@@ -146,17 +152,9 @@ func (e *Engine) QueryRange(ctx context.Context, qs string, r Range) (Result, er
 	if r.End.Sub(r.Start)/r.Step > 11000 {
 		return Result{}, badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 	}
-	ctx, release, err := e.admit(ctx, qs, r.End.Sub(r.Start))
-	if err != nil {
-		return Result{}, err
-	}
-	defer release()
-	q, err := e.engine.NewRangeQuery(ctx, e.queryable, nil, qs, r.Start, r.End, r.Step)
-	if err != nil {
-		return Result{}, classify(err)
-	}
-	res, err := e.exec(ctx, q)
-	return res, e.admission.overBudget(ctx, err)
+	return e.run(ctx, r.End.Sub(r.Start), func() (promql.Query, error) {
+		return e.engine.NewRangeQuery(ctx, e.queryable, nil, qs, r.Start, r.End, r.Step)
+	})
 }
 
 func (e *Engine) observe(kind string, start time.Time) {
@@ -258,7 +256,7 @@ func (e *Engine) Series(ctx context.Context, matchers []string, start, end time.
 	if err != nil {
 		return nil, err
 	}
-	ctx, release, err := e.admit(ctx, "", 0)
+	ctx, release, err := e.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +309,7 @@ func (e *Engine) labels(ctx context.Context, matchers []string, start, end time.
 	if err != nil {
 		return nil, err
 	}
-	_, release, err := e.admit(ctx, "", 0)
+	_, release, err := e.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
