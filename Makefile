@@ -7,12 +7,15 @@
 GO        ?= go
 BIN       := bin/servescope
 PKGS      := ./...
+# The ground-truth checks: tests only, comparing the catalog, cost and
+# diagnosis with the simulator over simulated hours on one goroutine.
+TRUTH_PKGS := ./internal/schema/simcheck/ ./internal/analyze/cost/simcheck/ ./internal/analyze/diagnose/simcheck/
 DEBS      := prometheus prometheus-alertmanager chromium tmux
 DEMO_ADDR ?= 127.0.0.1:9464
 SIM_ADDR  ?= 127.0.0.1:9500
 DEMO_DIR  ?= .demo
 
-.PHONY: all build deps debs test vet lint unit unit-main unit-image fuzz bench bench-compare prometheus3 loadtest demo clean image e2e e2e-thanos
+.PHONY: all build deps debs test vet lint unit unit-main unit-truth unit-image fuzz bench bench-compare prometheus3 loadtest demo clean image e2e e2e-thanos
 
 all: build
 
@@ -48,10 +51,20 @@ lint:
 ## unit: the module's tests and the image tool's (its own module) side by
 ## side; each one's output is printed whole when it ends.
 unit:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target unit-main unit-image
+	@$(MAKE) --no-print-directory -j3 --output-sync=target unit-main unit-truth unit-image
 
+## unit-main: every package under the race detector, but the ground-truth
+## checks (TRUTH_PKGS).
 unit-main:
-	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+	$(GO) test -race -shuffle=on -timeout 20m $$($(GO) list $(PKGS) | grep -v /simcheck$$)
+
+## unit-truth: the ground-truth checks without the race detector, which made
+## them five times slower, at their full simulated spans (24 h of cost, every
+## diagnosis scenario); the code they drive is raced in its own packages,
+## internal/app and app/surfaces, and `make e2e` runs them raced as well.
+## TestSLOHealthy (24 simulated hours) is e2e's.
+unit-truth:
+	$(GO) test -shuffle=on -timeout 20m -skip 'TestSLOHealthy$$' $(TRUTH_PKGS)
 
 unit-image:
 	cd tools/image && $(GO) test -race -timeout 10m ./...
@@ -65,7 +78,7 @@ fuzz:
 ## Alertmanager, Chromium, servescope itself): nothing is skipped, the
 ## machine is kept busy. Any failure fails the target.
 test: deps
-	@$(MAKE) --no-print-directory -j4 --output-sync=target vet lint unit-main unit-image
+	@$(MAKE) --no-print-directory -j5 --output-sync=target vet lint unit-main unit-truth unit-image
 
 bench:
 	scripts/bench.sh
@@ -120,13 +133,15 @@ image:
 ## Kueue's CRDs, applied with strict server-side validation to a real
 ## kube-apiserver v1.34.2 (built once into ~/.cache/servescope-e2e, 12-22 min)
 ## on Debian's etcd. Needs etcd-server (installed here when root). Then the
-## Thanos part, and the long simulated checks `make test` skips under -race
-## (24 simulated hours of the healthy fleet fire no burn-rate alert).
+## Thanos part, the long simulated check `make test` leaves out (24
+## simulated hours of the healthy fleet fire no burn-rate alert), and the
+## ground-truth checks under the race detector (their shorter spans).
 e2e:
 	@dpkg -s etcd-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; } || true
 	GO=$(GO) scripts/e2e.sh
 	GO=$(GO) scripts/e2e-thanos.sh
 	$(GO) test -count=1 -timeout 20m -run 'TestSLOHealthy$$' ./internal/analyze/diagnose/simcheck/
+	$(GO) test -race -count=1 -timeout 30m $(TRUTH_PKGS)
 
 ## e2e-thanos: the Thanos part of e2e alone: two simulated clusters, each
 ## scraped by `serve --agent` remote-writing to thanos receive; cost and
