@@ -56,6 +56,7 @@ func TestObjectivesAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates 25 minutes of an 8-GPU fleet, 10 of them written")
 	}
+	t.Parallel()
 	s := serveScenario(t, "ttft-regression", sloGPUs, sloHistory, sloWarmup, time.Minute, false, sloYML)
 	ctx := t.Context()
 	at := s.end

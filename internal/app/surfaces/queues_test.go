@@ -49,6 +49,7 @@ func TestQueuesAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates 25 minutes of a 16-GPU fleet, 6 of them written")
 	}
+	t.Parallel()
 	s := serveScenario(t, "stranded-quota", 0, queueHistory, queueWarmup, time.Minute, true, queueYML)
 	ctx := t.Context()
 	at := s.end

@@ -174,6 +174,7 @@ func TestSurfacesAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates 30 minutes of a 64-GPU fleet")
 	}
+	t.Parallel()
 	f := simulate(t)
 	ctx := t.Context()
 	remote, err := query.NewRemote(f.url)

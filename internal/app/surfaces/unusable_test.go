@@ -21,6 +21,7 @@ func TestUnusableAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates 30 minutes of an 8-GPU fleet")
 	}
+	t.Parallel()
 	f := simulateScenario(t, "gpu-failure.yml")
 	want := map[string]string{}
 	for _, g := range f.truth.GPUFailures {
