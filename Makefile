@@ -66,6 +66,9 @@ unit-main:
 unit-truth:
 	$(GO) test -short -shuffle=on -timeout 20m $(TRUTH_PKGS)
 
+unit-image:
+	cd tools/image && $(GO) test -race -timeout 10m ./...
+
 ## fuzz: a short run of every fuzz target (CI runs the seed corpora in unit).
 fuzz:
 	scripts/fuzz.sh 15s
