@@ -1,7 +1,6 @@
 package simcheck
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -33,7 +32,6 @@ type histStores struct {
 // exposition at ts into each store in its form.
 func scrapeSimForms(t *testing.T, st histStores, c *sim.Cluster, ts time.Time) (histograms int) {
 	t.Helper()
-	c.Step(ts)
 	apps := map[string]storage.AppenderV2{"classic": st.classic.AppenderV2(t.Context()), "nhcb": st.nhcb.AppenderV2(t.Context()), "both": st.both.AppenderV2(t.Context())}
 	appendAll := func(app storage.AppenderV2, ss []expo.Sample) {
 		for _, s := range ss {
@@ -42,31 +40,19 @@ func scrapeSimForms(t *testing.T, st histStores, c *sim.Cluster, ts time.Time) (
 			}
 		}
 	}
-	for _, tg := range c.Targets() {
-		b, err := c.RenderBytes(tg.Path)
-		if errors.Is(err, sim.ErrTargetDown) {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("render %s: %v", tg.Path, err)
-		}
-		target := labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels()
-		classic := expo.Scrape(t, b, target, tg.HonorLabels)
-		native := expo.ScrapeWith(t, b, target, tg.HonorLabels, parse.Options{ConvertNHCB: true})
-		for _, s := range native {
-			if s.H != nil || s.FH != nil {
-				histograms++
-			}
-		}
+	eachTarget(t, c, ts, func(b []byte, target labels.Labels, honor bool) {
+		classic := expo.Scrape(t, b, target, honor)
+		native := expo.ScrapeWith(t, b, target, honor, parse.Options{ConvertNHCB: true})
 		appendAll(apps["classic"], classic)
 		appendAll(apps["nhcb"], native)
 		appendAll(apps["both"], classic)
 		for _, s := range native {
 			if s.H != nil || s.FH != nil {
+				histograms++
 				appendAll(apps["both"], []expo.Sample{s})
 			}
 		}
-	}
+	})
 	for name, app := range apps {
 		if err := app.Commit(); err != nil {
 			t.Fatalf("commit %s: %v", name, err)

@@ -23,6 +23,19 @@ const simScrapeEvery = 5 * time.Second
 // ts, attaching target labels as Prometheus would (honor_labels per target).
 func scrapeSim(t *testing.T, app storage.AppenderV2, c *sim.Cluster, ts time.Time) {
 	t.Helper()
+	eachTarget(t, c, ts, func(body []byte, target labels.Labels, honor bool) {
+		for _, s := range expo.Scrape(t, body, target, honor) {
+			if _, err := app.Append(0, s.Labels, 0, ts.UnixMilli(), s.Value, nil, nil, storage.AppendV2Options{}); err != nil {
+				t.Fatalf("append: %v", err)
+			}
+		}
+	})
+}
+
+// eachTarget steps the cluster to ts and hands every target that is up its
+// exposition, its target labels (job included) and its honor_labels.
+func eachTarget(t *testing.T, c *sim.Cluster, ts time.Time, scrape func(body []byte, target labels.Labels, honor bool)) {
+	t.Helper()
 	c.Step(ts)
 	for _, tg := range c.Targets() {
 		b, err := c.RenderBytes(tg.Path)
@@ -32,12 +45,7 @@ func scrapeSim(t *testing.T, app storage.AppenderV2, c *sim.Cluster, ts time.Tim
 		if err != nil {
 			t.Fatalf("render %s: %v", tg.Path, err)
 		}
-		target := labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels()
-		for _, s := range expo.Scrape(t, b, target, tg.HonorLabels) {
-			if _, err := app.Append(0, s.Labels, 0, ts.UnixMilli(), s.Value, nil, nil, storage.AppendV2Options{}); err != nil {
-				t.Fatalf("append: %v", err)
-			}
-		}
+		scrape(b, labels.NewBuilder(labels.FromMap(tg.Labels)).Set("job", tg.Job).Labels(), tg.HonorLabels)
 	}
 }
 
