@@ -274,6 +274,9 @@ func (c *compiler) sourceExpr(s *Signal, src *Source, native bool) (parser.Expr,
 	if err != nil {
 		return nil, err
 	}
+	if op == parser.GROUP {
+		return preGroup(num, by), nil
+	}
 	return aggregate(op, num, by), nil
 }
 
@@ -306,10 +309,10 @@ func firstWins(key []string, parts []parser.Expr) parser.Expr {
 func outOfRange(e parser.Expr, r *Range) parser.Expr {
 	var parts []parser.Expr
 	if !isInf(r.Min, -1) {
-		parts = append(parts, binary(parser.LSS, e, &parser.NumberLiteral{Val: r.Min}, nil))
+		parts = append(parts, compareInside(e, parser.LSS, r.Min))
 	}
 	if !isInf(r.Max, 1) {
-		parts = append(parts, binary(parser.GTR, e, &parser.NumberLiteral{Val: r.Max}, nil))
+		parts = append(parts, compareInside(e, parser.GTR, r.Max))
 	}
 	if len(parts) == 0 {
 		return nil

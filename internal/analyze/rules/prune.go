@@ -194,8 +194,17 @@ func droppable(n parser.Node, set map[string]bool) (src string, ok bool) {
 	for p, ok := base.(*parser.ParenExpr); ok; p, ok = base.(*parser.ParenExpr) {
 		base = p.Expr
 	}
-	if _, ok := base.(*parser.VectorSelector); ok {
+	switch b := base.(type) {
+	case *parser.VectorSelector:
 		return s.Val, true
+	case *parser.AggregateExpr:
+		// An aggregation's groups have distinct labels; the ones that keep
+		// their input's labels (topk, limitk, ...) are judged by their input.
+		switch b.Op {
+		case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
+		default:
+			return s.Val, true
+		}
 	}
 	named := true
 	parser.Inspect(base, func(n parser.Node, _ []parser.Node) error {

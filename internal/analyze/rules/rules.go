@@ -227,6 +227,8 @@ type Health struct {
 	Group, Rule string
 	Err         error
 	LastEval    time.Time
+	// Took is how long the last evaluation took.
+	Took time.Duration
 }
 
 // Health reports each rule's last evaluation, in configuration order: of
@@ -250,7 +252,7 @@ func (m *Manager) Health() []Health {
 	var out []Health
 	for _, g := range groups {
 		for _, r := range g.Rules() {
-			out = append(out, Health{Group: g.Name(), Rule: r.Name(), Err: r.LastError(), LastEval: r.GetEvaluationTimestamp()})
+			out = append(out, Health{Group: g.Name(), Rule: r.Name(), Err: r.LastError(), LastEval: r.GetEvaluationTimestamp(), Took: r.GetEvaluationDuration()})
 		}
 	}
 	return out
