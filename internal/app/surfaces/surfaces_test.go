@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/teststorage"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
@@ -99,6 +100,9 @@ func simulateScenario(t *testing.T, file string) *fixture {
 	}
 	st := teststorage.New(t)
 	last := map[string]map[uint64]labels.Labels{}
+	// refs are the store's references of the series appended, so the
+	// next scrapes append to them without looking the labels up again.
+	refs := map[uint64]storage.SeriesRef{}
 	f := &fixture{start: end.Add(-window), end: end}
 	for ts := start; !ts.After(end); ts = ts.Add(scrapeEvery) {
 		c.Step(ts)
@@ -118,14 +122,17 @@ func simulateScenario(t *testing.T, file string) *fixture {
 			now := map[uint64]labels.Labels{}
 			for _, smp := range expo.Scrape(t, b, target, tg.HonorLabels) {
 				ls := smp.Labels
-				now[ls.Hash()] = ls
-				if _, err := a.Append(0, ls, ts.UnixMilli(), smp.Value); err != nil {
+				h := ls.Hash()
+				now[h] = ls
+				ref, err := a.Append(refs[h], ls, ts.UnixMilli(), smp.Value)
+				if err != nil {
 					t.Fatalf("append: %v", err)
 				}
+				refs[h] = ref
 			}
 			for k, ls := range last[tg.Path] {
 				if _, ok := now[k]; !ok {
-					if _, err := a.Append(0, ls, ts.UnixMilli(), math.Float64frombits(value.StaleNaN)); err != nil {
+					if _, err := a.Append(refs[k], ls, ts.UnixMilli(), math.Float64frombits(value.StaleNaN)); err != nil {
 						t.Fatal(err)
 					}
 				}
