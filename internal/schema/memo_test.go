@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -75,5 +76,14 @@ func TestNewConcurrent(t *testing.T) {
 		if c != cats[0] {
 			t.Fatal("concurrent New built the catalog more than once")
 		}
+	}
+}
+
+// TestMemoKeyCoversOptions fails when Options gains a field memoKey does
+// not hold: two option sets differing in it would share one catalog.
+func TestMemoKeyCoversOptions(t *testing.T) {
+	opts, key := reflect.TypeFor[Options](), reflect.TypeFor[memoKey]()
+	if opts.NumField() != key.NumField()+1 { // + Signals, never memoised
+		t.Errorf("Options has %d fields, memoKey %d (+ Signals): add the new option to memoKey and memo.get", opts.NumField(), key.NumField())
 	}
 }
