@@ -13,3 +13,13 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewShared measures New once the process has built the
+// catalog: every later caller shares it.
+func BenchmarkNewShared(b *testing.B) {
+	for b.Loop() {
+		if _, err := New(Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
