@@ -44,6 +44,9 @@ type compiled struct {
 	sources []SourceQuery
 	check   string
 	rule    string // the expression of the recording rule (may use other rules)
+	// expr is the tree printed as query, which roll-ups read while the
+	// catalog is built instead of parsing query again; nil once built.
+	expr parser.Expr
 }
 
 // Catalog is the checked, compiled signal catalog. It is immutable and safe
@@ -54,13 +57,19 @@ type Catalog struct {
 	compiled map[string]*compiled
 	aliases  []Alias
 	c        *compiler
+	// checked holds the query texts parsed while the catalog is built: a
+	// text composed twice (a signal's only source is its whole query) is
+	// parsed once. Nil once built.
+	checked map[string]bool
 }
 
 // ErrUnknownSignal is returned for a name the catalog does not hold.
 var ErrUnknownSignal = errors.New("unknown signal")
 
 // New builds the catalog, compiles every query and parses each with
-// Prometheus's parser; any bad signal or query is an error.
+// Prometheus's parser; any bad signal or query is an error. The built-in
+// catalog is built once per process and options (see memo.go): a Catalog
+// is immutable, so every caller may share it.
 func New(opts Options) (*Catalog, error) {
 	if opts.UnallocatedPod == "" {
 		opts.UnallocatedPod = ".*dcgm-exporter.*"
@@ -68,15 +77,26 @@ func New(opts Options) (*Catalog, error) {
 	if opts.ClusterLabel == "" {
 		opts.ClusterLabel = DefaultClusterLabel
 	}
+	if opts.TeamLabel == "" {
+		opts.TeamLabel = "team"
+	}
 	if !model.LegacyValidation.IsValidLabelName(opts.ClusterLabel) {
 		return nil, fmt.Errorf("cluster label %q: not a valid label name", opts.ClusterLabel)
 	}
+	if opts.Signals == nil {
+		return builtins.get(opts)
+	}
+	return build(opts)
+}
+
+// build compiles a catalog from options with their defaults set.
+func build(opts Options) (*Catalog, error) {
 	sigs := opts.Signals
 	if sigs == nil {
 		sigs = builtinSignals()
 	}
 	p := parser.NewParser(parser.Options{})
-	if opts.TeamLabel != "" && opts.TeamLabel != "team" {
+	if opts.TeamLabel != "team" {
 		var err error
 		if sigs, err = renameTeamLabel(p, sigs, ksmLabelName(opts.TeamLabel)); err != nil {
 			return nil, err
@@ -87,6 +107,7 @@ func New(opts Options) (*Catalog, error) {
 		index:    make(map[string]int, len(sigs)),
 		compiled: make(map[string]*compiled, len(sigs)),
 		aliases:  aliases(),
+		checked:  map[string]bool{},
 		c: &compiler{
 			p:           p,
 			aliases:     aliases(),
@@ -119,6 +140,12 @@ func New(opts Options) (*Catalog, error) {
 				return nil, fmt.Errorf("signal %q: %w", s.Name, err)
 			}
 		}
+	}
+	// Built: what check and the roll-ups shared is dropped, so that the
+	// catalog is read-only from here on.
+	cat.checked = nil
+	for _, c := range cat.compiled {
+		c.expr = nil
 	}
 	return cat, nil
 }
@@ -169,8 +196,14 @@ func validate(s *Signal) error {
 func (cat *Catalog) check(what string, e parser.Expr) (string, error) {
 	keepCluster(e, cat.c.cluster)
 	q := e.String()
+	if cat.checked[q] {
+		return q, nil
+	}
 	if _, err := cat.c.parse(what, q); err != nil {
 		return "", err
+	}
+	if cat.checked != nil {
+		cat.checked[q] = true
 	}
 	return q, nil
 }
@@ -224,11 +257,12 @@ func (cat *Catalog) compileSourced(s *Signal) error {
 		out.sources = append(out.sources, SourceQuery{Source: *src, Query: q})
 		parts = append(parts, exprs...)
 	}
-	q, err := cat.check("query", firstWins(key, parts))
+	whole := firstWins(key, parts)
+	q, err := cat.check("query", whole)
 	if err != nil {
 		return err
 	}
-	out.query, out.rule = q, q
+	out.query, out.rule, out.expr = q, q, whole
 	if len(checks) > 0 {
 		all := checks[0]
 		for _, c := range checks[1:] {
@@ -260,7 +294,9 @@ func (cat *Catalog) compileRollup(s *Signal) error {
 		if !ok {
 			return nil, fmt.Errorf("%w %q (roll-ups must come after what they read)", ErrUnknownSignal, name)
 		}
-		return cat.c.parse("signal "+name, c.query)
+		// The tree query was printed from (and checked) is read as it
+		// is; roll-ups only wrap it in new nodes, never change it.
+		return c.expr, nil
 	}
 	recorded := func(name string) (parser.Expr, error) {
 		i, ok := cat.index[name]
@@ -279,12 +315,13 @@ func (cat *Catalog) compileRollup(s *Signal) error {
 			}
 			parts = append(parts, e)
 		}
-		q, err := cat.check("query", firstWins(nil, parts))
+		whole := firstWins(nil, parts)
+		q, err := cat.check("query", whole)
 		if err != nil {
 			return err
 		}
 		if out.query == "" {
-			out.query = q
+			out.query, out.expr = q, whole
 		} else {
 			out.rule = q
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
+	"github.com/servescope/servescope/internal/testutil/script"
 )
 
 // TestChunkedQueries checks that cutting the evaluation grid into several
@@ -27,6 +28,9 @@ func TestChunkedQueries(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
 			eng, cmds := loadScript(t, f)
+			// Lines of one grid ask the same queries of each chunk size:
+			// the memo evaluates each once.
+			memo := script.NewMemo(eng)
 			// One calculator per chunk size, shared by the script's lines.
 			chunks := []time.Duration{0, time.Nanosecond, 7 * time.Minute, 25 * time.Minute}
 			calcs := make(map[time.Duration]*cost.Calculator, len(chunks))
@@ -35,7 +39,7 @@ func TestChunkedQueries(t *testing.T) {
 				cost.SetChunk(calcs[chunk], chunk)
 			}
 			report := func(chunk time.Duration, req cost.Request) string {
-				rep, err := calcs[chunk].Compute(t.Context(), eng, req)
+				rep, err := calcs[chunk].Compute(t.Context(), memo, req)
 				if err != nil {
 					t.Fatalf("chunk %s: %v", chunk, err)
 				}

@@ -185,7 +185,8 @@ func cloneResult(r Result) Result {
 	case model.Matrix:
 		out := make(model.Matrix, len(v))
 		for i, s := range v {
-			out[i] = &model.SampleStream{Metric: s.Metric.Clone(), Values: append([]model.SamplePair(nil), s.Values...)}
+			out[i] = &model.SampleStream{Metric: s.Metric.Clone(), Values: append([]model.SamplePair(nil), s.Values...),
+				Histograms: append([]model.SampleHistogramPair(nil), s.Histograms...)}
 		}
 		r.Value = out
 	case *model.Scalar:

@@ -69,7 +69,7 @@ func NewEngine(q storage.Queryable, opts EngineOptions) *Engine {
 	if lookback == 0 {
 		lookback = 5 * time.Minute
 	}
-	p := parser.NewParser(parser.Options{})
+	p := newParseCache(parser.NewParser(parser.Options{}))
 	e := &Engine{
 		engine: promql.NewEngine(promql.EngineOpts{
 			Logger:               logger.With("component", "promql"),

@@ -19,7 +19,7 @@ import (
 // with the same XID codes, and they are the simulator's failed GPUs.
 func TestUnusableAgree(t *testing.T) {
 	if testing.Short() {
-		t.Skip("simulates 30 minutes of an 8-GPU fleet")
+		t.Skip("simulates 25 minutes of an 8-GPU fleet")
 	}
 	t.Parallel()
 	f := simulateScenario(t, "gpu-failure.yml")

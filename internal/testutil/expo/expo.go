@@ -61,8 +61,10 @@ func ScrapeWith(tb testing.TB, b []byte, target labels.Labels, honor bool, opts 
 	var out []Sample
 	lb := labels.NewBuilder(labels.EmptyLabels())
 	err := parse.EachWith(b, parse.TextContentType, opts, func(s parse.Sample) error {
-		ls := s.Labels.Copy()
-		if !target.IsEmpty() {
+		var ls labels.Labels
+		if target.IsEmpty() {
+			ls = s.Labels.Copy()
+		} else {
 			ls = parse.WithTarget(lb, s.Labels, target, honor)
 		}
 		out = append(out, Sample{Labels: ls, Value: s.V, Family: s.Family, Type: s.Type, H: s.H, FH: s.FH})
