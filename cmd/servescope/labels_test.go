@@ -72,7 +72,7 @@ func TestBackfillExternalLabels(t *testing.T) {
 	store := filepath.Join(dir, "data")
 	for _, c := range []string{"eu-1", "us-1"} {
 		var stdout, stderr bytes.Buffer
-		args := []string{"sim", "backfill", "--gpus", "8", "--hours", "0.05", "--warmup", "0s", "--end", "2026-01-01T00:00:00Z",
+		args := []string{"sim", "backfill", "--gpus", "4", "--hours", "0.02", "--warmup", "0s", "--end", "2026-01-01T00:00:00Z",
 			"--storage.path", store, "--external-label", "cluster=" + c, "--external-label", "region=west"}
 		if code := run(t.Context(), args, env{stdout: &stdout, stderr: &stderr}); code != 0 {
 			t.Fatalf("cluster %s: exit %d: %s", c, code, stderr.String())
@@ -89,6 +89,11 @@ func TestBackfillExternalLabels(t *testing.T) {
 	}
 	t.Cleanup(func() { q.Close() })
 	named := labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")
+	// The short history (two rule evaluations) still has recorded series
+	// for the checks below to read.
+	if ss := q.Select(t.Context(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, "servescope:.+")); !ss.Next() {
+		t.Error("no recorded series in the backfilled store")
+	}
 	for name, want := range map[string][]string{"cluster": {"eu-1", "us-1"}, "region": {"west"}} {
 		got, _, err := q.LabelValues(t.Context(), name, nil)
 		if err != nil {

@@ -143,7 +143,7 @@ func New(opts Options) (_ *Server, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := CheckConfig(opts.ConfigFile)
+	cfg, cat, err := checkConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +180,9 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The catalog parses every query now: a bad one fails the start.
-	s.catalog, err = schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel})
-	if err != nil {
-		return nil, fmt.Errorf("signal catalog: %w", err)
-	}
+	// The catalog parsed every query in the config check: a bad one failed
+	// the start there.
+	s.catalog = cat
 	// Discovery metrics register once; scraping and Alertmanager discovery
 	// share them.
 	sdMetrics, err := pdiscovery.CreateAndRegisterSDMetrics(reg)
@@ -324,7 +322,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 	calc, err := NewCostCalculator(CostOptions{
 		TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook,
 		QueueTeams: cfg.Servescope.QueueTeams, CarbonIntensity: cfg.Servescope.CarbonIntensity, ReferencePrices: cfg.Servescope.ReferencePrices,
-		LentQuotaIsIdle: cfg.Servescope.LentQuotaIsIdle, Logger: s.logger,
+		LentQuotaIsIdle: cfg.Servescope.LentQuotaIsIdle, Catalog: s.catalog, Logger: s.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("cost attribution: %w", err)
@@ -375,24 +373,31 @@ func Thresholds(cfg *config.Config) (diagnose.Thresholds, error) {
 // refuse at start: the Prometheus part, the servescope section, the
 // diagnosis thresholds and the price book.
 func CheckConfig(path string) (*config.Config, error) {
+	cfg, _, err := checkConfig(path)
+	return cfg, err
+}
+
+// checkConfig is CheckConfig, also returning the signal catalog it built
+// for the config (its team and cluster labels), for the server to use.
+func checkConfig(path string) (*config.Config, *schema.Catalog, error) {
 	cfg, err := config.LoadFile(path, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := Thresholds(cfg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cat, err := schema.New(schema.Options{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := Objectives(cfg, cat); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams, ReferencePrices: cfg.Servescope.ReferencePrices}); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if _, err := NewCostCalculator(CostOptions{TeamLabel: cfg.Servescope.TeamLabel, ClusterLabel: cfg.Servescope.ClusterLabel, PriceBook: cfg.Servescope.PriceBook, QueueTeams: cfg.Servescope.QueueTeams, ReferencePrices: cfg.Servescope.ReferencePrices, Catalog: cat}); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return cfg, nil
+	return cfg, cat, nil
 }
 
 // applyLoaded applies a loaded config to every reloadable component: the

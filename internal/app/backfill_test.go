@@ -52,10 +52,10 @@ func TestBackfill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	// 8 GPUs: the exporters go down 10 simulated minutes in; 7 of them are
-	// a warm-up (simulated, not written), then 6 minutes are written, 25
-	// scrapes at 15 s, the exporters down over the last 3.
-	const warmup, minutes, scrapes = 7, 6, 6*4 + 1
+	// 8 GPUs: the exporters go down 10 simulated minutes in; 8 of them are
+	// a warm-up (simulated, not written), then 3 minutes are written, 13
+	// scrapes at 15 s, the exporters down over the last one.
+	const warmup, minutes, scrapes = 8, 3, 3*4 + 1
 	res, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "exporter-down"), GPUs: 8, Seed: 1,
 		Duration: minutes * time.Minute, Warmup: warmup * time.Minute, End: end, StoragePath: dir})
 	if err != nil {
@@ -95,8 +95,9 @@ func TestBackfillExportedLabels(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	end := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	// The catalog's rules are not evaluated: only scraped series are read.
 	if _, err := Backfill(t.Context(), BackfillOptions{Scenario: loadSimScenario(t, "idle"), GPUs: 8, Seed: 1,
-		Duration: 2 * time.Minute, End: end, StoragePath: dir}); err != nil {
+		Duration: 2 * time.Minute, End: end, StoragePath: dir, EvalInterval: -1}); err != nil {
 		t.Fatal(err)
 	}
 	// idle scrapes dcgm-exporter with honor_labels false: the workload's

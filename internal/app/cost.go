@@ -35,7 +35,11 @@ type CostOptions struct {
 	// LentQuotaIsIdle keeps lent Kueue quota in the lender's idle quota
 	// (servescope.yml's lent_quota_is_idle).
 	LentQuotaIsIdle bool
-	Logger          *slog.Logger
+	// Catalog, when set, is the signal catalog built with TeamLabel and
+	// ClusterLabel, used instead of building another (a server start
+	// builds one for the config check, the cost and the analysis).
+	Catalog *schema.Catalog
+	Logger  *slog.Logger
 }
 
 // NewCostCalculator loads the price book and builds the calculator.
@@ -47,12 +51,16 @@ func NewCostCalculator(opts CostOptions) (*cost.Calculator, error) {
 // newCost builds the calculator and returns the catalog and price book
 // it uses (nil without a price book), for callers that read them too.
 func newCost(opts CostOptions) (*cost.Calculator, *schema.Catalog, *cost.PriceBook, error) {
-	cat, err := schema.New(schema.Options{TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("signal catalog: %w", err)
+	cat := opts.Catalog
+	if cat == nil {
+		var err error
+		if cat, err = schema.New(schema.Options{TeamLabel: opts.TeamLabel, ClusterLabel: opts.ClusterLabel}); err != nil {
+			return nil, nil, nil, fmt.Errorf("signal catalog: %w", err)
+		}
 	}
 	var pb *cost.PriceBook
 	if opts.PriceBook != "" {
+		var err error
 		if pb, err = cost.LoadPriceBook(opts.PriceBook); err != nil {
 			return nil, nil, nil, err
 		}

@@ -54,6 +54,27 @@ type ReportOptions struct {
 // over the window to w, reading o.Server: utilisation, findings, actions
 // and capacity, cost per team, and the serving and GPU plots.
 func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
+	h, ro, err := reportHandler(o)
+	if err != nil {
+		return err
+	}
+	return h.Report(ctx, w, ro)
+}
+
+// ReadReport reads the fleet report's panels once (o.Format aside): the
+// document it returns writes as HTML and as Markdown (web.ReportDoc.Write)
+// without reading o.Server again.
+func ReadReport(ctx context.Context, o ReportOptions) (*web.ReportDoc, error) {
+	h, ro, err := reportHandler(o)
+	if err != nil {
+		return nil, err
+	}
+	return h.ReadReport(ctx, ro)
+}
+
+// reportHandler is the web handler reading o.Server for a report, and the
+// report's options.
+func reportHandler(o ReportOptions) (*web.Handler, web.ReportOptions, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -64,13 +85,13 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	}
 	q, err := remote(o.Server, o.Cost, o.Cluster)
 	if err != nil {
-		return err
+		return nil, web.ReportOptions{}, err
 	}
 	co := o.Cost
 	co.Logger = logger
 	calc, cat, _, err := newCost(co)
 	if err != nil {
-		return err
+		return nil, web.ReportOptions{}, err
 	}
 	th := o.Thresholds
 	if th == (diagnose.Thresholds{}) {
@@ -78,7 +99,7 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	}
 	fv, err := newFleetView(q, cat, calc, th, o.Recorded, logger)
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return nil, web.ReportOptions{}, fmt.Errorf("report: %w", err)
 	}
 	wo := web.Options{
 		Querier: q, Catalog: cat, Recorded: o.Recorded, Logger: logger,
@@ -91,9 +112,9 @@ func WriteReport(ctx context.Context, w io.Writer, o ReportOptions) error {
 	}
 	h, err := web.New(wo)
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return nil, web.ReportOptions{}, fmt.Errorf("report: %w", err)
 	}
-	return h.Report(ctx, w, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server), AllowPartial: o.AllowPartial, Progress: o.Progress})
+	return h, web.ReportOptions{Window: o.Window, End: at, Format: o.Format, Source: redact(o.Server), AllowPartial: o.AllowPartial, Progress: o.Progress}, nil
 }
 
 // ReportFormat is the format of a report written to the file output when

@@ -13,8 +13,8 @@ import (
 	"github.com/servescope/servescope/internal/present/web"
 )
 
-// TestReportServed writes the fleet report in both formats from a real
-// servescope serving simulated history: every panel has data, the
+// TestReportServed reads the fleet report once from a real servescope
+// serving simulated history and writes it in both formats: every panel has data, the
 // diagnosis, the capacity advice and the priced cost per team are in it,
 // and the HTML loads nothing from outside itself.
 func TestReportServed(t *testing.T) {
@@ -32,11 +32,14 @@ func TestReportServed(t *testing.T) {
 	prices := filepath.Join("..", "..", "examples", "scenarios", "prices.yml")
 
 	panel := regexp.MustCompile(`data-panel="([^"]+)" data-state="([^"]+)"`)
+	// The panels are read once, and the document written in both formats.
+	doc, err := ReadReport(t.Context(), ReportOptions{Server: s.base, Window: 10 * time.Minute, At: end, Cost: CostOptions{PriceBook: prices}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, format := range []string{web.FormatHTML, web.FormatMarkdown} {
 		var buf bytes.Buffer
-		err := WriteReport(t.Context(), &buf, ReportOptions{Server: s.base, Window: 10 * time.Minute, At: end, Format: format,
-			Cost: CostOptions{PriceBook: prices}})
-		if err != nil {
+		if err := doc.Write(&buf, format); err != nil {
 			t.Fatalf("%s: %v", format, err)
 		}
 		out := buf.String()

@@ -68,18 +68,38 @@ func webPages(t *testing.T, chromium string, srv *httptest.Server, end time.Time
 	// Every page, and the GPU page narrowed to one model (GPUs joined to
 	// the model's pods), has data in each panel that must have it. The
 	// pages end where the history ends (end=), so a slow backfill on a
-	// loaded machine cannot leave "now" past the data.
+	// loaded machine cannot leave "now" past the data. One Chromium run
+	// loads a page, dumps its DOM and, for the pages with a screenshot,
+	// takes that too (the Fleet page's in dark mode).
 	model := url.Values{"model": {"meta-llama/Llama-3.1-8B-Instruct"}}.Encode()
 	at := "end=" + url.QueryEscape(end.Format(time.RFC3339))
-	for _, p := range []string{"/?" + at, "/serving?" + at, "/gpus?" + at, "/gpus?" + model + "&" + at, "/queues?" + at, "/findings?" + at,
-		"/query?q=servescope%3Agpu_busy_ratio%3Aavg+or+DCGM_FI_DEV_POWER_USAGE&" + at} {
-		checkPanels(t, p, b.dump(t, srv.URL+p))
+	doms := map[string]string{}
+	for _, p := range []struct{ path, shot string }{
+		{"/", "fleet-dark.png"}, {"/serving", "serving.png"}, {"/gpus", "gpus.png"}, {"/gpus?" + model, ""},
+		{"/queues", "queues.png"}, {"/findings", "findings.png"},
+		{"/query?q=servescope%3Agpu_busy_ratio%3Aavg+or+DCGM_FI_DEV_POWER_USAGE", ""},
+	} {
+		page := p.path + "?" + at
+		if strings.Contains(p.path, "?") {
+			page = p.path + "&" + at
+		}
+		var flags []string
+		if p.path == "/" {
+			flags = []string{"--force-dark-mode", "--blink-settings=preferredColorScheme=0"}
+		}
+		shot := ""
+		if p.shot != "" {
+			shot = filepath.Join(artifacts, p.shot)
+		}
+		dom := b.dumpShot(t, srv.URL+page, shot, flags...)
+		checkPanels(t, page, dom)
+		doms[p.path] = dom
 	}
 
-	if dom := b.dump(t, srv.URL+"/queues"); !strings.Contains(dom, `data-panel="team-costs" data-state="ok"`) {
+	if !strings.Contains(doms["/queues"], `data-panel="team-costs" data-state="ok"`) {
 		t.Error("/queues: no team costs")
 	}
-	if dom := b.dump(t, srv.URL+"/findings"); !strings.Contains(dom, `data-panel="findings" data-state="ok"`) {
+	if !strings.Contains(doms["/findings"], `data-panel="findings" data-state="ok"`) {
 		t.Error("/findings: the diagnosis panel has no findings list")
 	}
 	// A malformed query shows the engine's error beside the form.
@@ -107,15 +127,9 @@ func webPages(t *testing.T, chromium string, srv *httptest.Server, end time.Time
 
 	// The model page: the Serving page narrowed to one model, with its
 	// latency objectives' budgets and burn rates.
-	if dom := b.dump(t, srv.URL+"/serving?"+model+"&"+at); !strings.Contains(dom, `data-panel="objectives" data-state="ok"`) {
+	if dom := b.dumpShot(t, srv.URL+"/serving?"+model+"&"+at, filepath.Join(artifacts, "serving-model.png")); !strings.Contains(dom, `data-panel="objectives" data-state="ok"`) {
 		t.Error("/serving?model=: no latency objectives table")
 	}
-	b.screenshot(t, srv.URL+"/serving?"+model+"&"+at, filepath.Join(artifacts, "serving-model.png"))
-	b.screenshot(t, srv.URL+"/serving", filepath.Join(artifacts, "serving.png"))
-	b.screenshot(t, srv.URL+"/gpus", filepath.Join(artifacts, "gpus.png"))
-	b.screenshot(t, srv.URL+"/", filepath.Join(artifacts, "fleet-dark.png"), "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
-	b.screenshot(t, srv.URL+"/queues", filepath.Join(artifacts, "queues.png"))
-	b.screenshot(t, srv.URL+"/findings", filepath.Join(artifacts, "findings.png"))
 	t.Logf("screenshots in %s", artifacts)
 }
 
@@ -248,10 +262,17 @@ func (b browser) dump(t *testing.T, u string) string {
 	return b.run(t, "--dump-dom", u)
 }
 
-func (b browser) screenshot(t *testing.T, u, file string, flags ...string) {
+// dumpShot dumps the DOM of u and, unless file is "", writes its
+// screenshot to file, in one Chromium run.
+func (b browser) dumpShot(t *testing.T, u, file string, flags ...string) string {
 	t.Helper()
-	b.run(t, append(flags, "--screenshot="+file, u)...)
+	if file == "" {
+		return b.run(t, append(flags, "--dump-dom", u)...)
+	}
+	_ = os.Remove(file) // a screenshot left by an earlier run must not pass for this one's
+	dom := b.run(t, append(flags, "--dump-dom", "--screenshot="+file, u)...)
 	if fi, err := os.Stat(file); err != nil || fi.Size() == 0 {
 		t.Errorf("screenshot %s of %s not written: %v", file, u, err)
 	}
+	return dom
 }

@@ -210,11 +210,35 @@ func reportSections(s *reportSources) []reportSection {
 // Report writes a self-contained report over the window ending at
 // o.End (default now) to w, as HTML or Markdown.
 func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) error {
-	if o.Window <= 0 {
-		return fmt.Errorf("report: window %s: must be positive", o.Window)
+	if err := checkFormat(o.Format); err != nil {
+		return err
 	}
-	if o.Format != FormatHTML && o.Format != FormatMarkdown {
-		return fmt.Errorf("report: format %q: want %s or %s", o.Format, FormatHTML, FormatMarkdown)
+	doc, err := h.ReadReport(ctx, o)
+	if err != nil {
+		return err
+	}
+	return doc.Write(w, o.Format)
+}
+
+// ReportDoc is a report whose panels are read: it writes in either format
+// without querying again (o.Format of ReadReport is not used).
+type ReportDoc struct {
+	h *Handler
+	d reportData
+}
+
+func checkFormat(format string) error {
+	if format != FormatHTML && format != FormatMarkdown {
+		return fmt.Errorf("report: format %q: want %s or %s", format, FormatHTML, FormatMarkdown)
+	}
+	return nil
+}
+
+// ReadReport reads every panel of the report over the window ending at
+// o.End (default now), once, for ReportDoc.Write to write in any format.
+func (h *Handler) ReadReport(ctx context.Context, o ReportOptions) (*ReportDoc, error) {
+	if o.Window <= 0 {
+		return nil, fmt.Errorf("report: window %s: must be positive", o.Window)
 	}
 	end := o.End
 	if end.IsZero() {
@@ -240,7 +264,7 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 	// unless a partial one is asked for (it then says so).
 	failed := failures(views)
 	if len(failed) > 0 && (!o.AllowPartial || !slices.ContainsFunc(views, func(v panelView) bool { return v.State == stateOK || v.State == stateNoData })) {
-		return fmt.Errorf("report: %d of %d panels could not be read (%s); nothing written (a partial report can be asked for)",
+		return nil, fmt.Errorf("report: %d of %d panels could not be read (%s); nothing written (a partial report can be asked for)",
 			len(failed), len(views), strings.Join(failed, "; "))
 	}
 	d := reportData{Title: "GPU fleet report", Start: e.start, End: end, Window: model.Duration(o.Window).String(), Source: o.Source, Partial: failed}
@@ -257,10 +281,19 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 		d.Sections = append(d.Sections, sv)
 	}
 	d.Headline = src.headline()
+	return &ReportDoc{h: h, d: d}, nil
+}
 
+// Write renders the report read as format (FormatHTML or FormatMarkdown)
+// and writes it to w; nothing is written when rendering fails.
+func (r *ReportDoc) Write(w io.Writer, format string) error {
+	if err := checkFormat(format); err != nil {
+		return err
+	}
+	d := r.d
 	var buf bytes.Buffer
-	if o.Format == FormatMarkdown {
-		if err := h.writeMarkdown(&buf, d); err != nil {
+	if format == FormatMarkdown {
+		if err := r.h.writeMarkdown(&buf, d); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	} else {
@@ -269,7 +302,7 @@ func (h *Handler) Report(ctx context.Context, w io.Writer, o ReportOptions) erro
 			return fmt.Errorf("report stylesheet: %w", err)
 		}
 		d.CSS = template.CSS(css) // our own embedded stylesheet
-		if err := h.tmpl.ExecuteTemplate(&buf, "report.html", d); err != nil {
+		if err := r.h.tmpl.ExecuteTemplate(&buf, "report.html", d); err != nil {
 			return fmt.Errorf("report: render html: %w", err)
 		}
 	}
