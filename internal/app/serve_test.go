@@ -289,7 +289,10 @@ scrape_configs:
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	if grown := int64(ms.HeapInuse) - int64(baseHeap); grown > 48<<20 {
+	// The bound covers the server's own footprint (store head, catalog,
+	// the engine's parsed-query cache) and other tests' leftovers in this
+	// process, and is far below one retained body.
+	if grown := int64(ms.HeapInuse) - int64(baseHeap); grown > 96<<20 {
 		t.Errorf("heap grew by %d MiB while scraping a %d MiB body with a 1 MiB limit", grown>>20, hugeMax.Load()>>20)
 	}
 
