@@ -127,7 +127,7 @@ func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) 
 		if r.Err != nil {
 			return Result{}, r.Err
 		}
-		return cloneResult(r.Val.(Result)), nil
+		return CloneResult(r.Val.(Result)), nil
 	}
 }
 
@@ -145,7 +145,7 @@ func (c *Cache) lookup(key string) (Result, bool) {
 		delete(c.entries, key)
 		return Result{}, false
 	}
-	return cloneResult(e.res), true
+	return CloneResult(e.res), true
 }
 
 // store keeps res for one interval from now, dropping the oldest entries
@@ -171,8 +171,8 @@ func (c *Cache) Len() int {
 	return c.order.Len()
 }
 
-// cloneResult copies a result's value, so no two callers share samples.
-func cloneResult(r Result) Result {
+// CloneResult copies a result's value, so no two callers share samples.
+func CloneResult(r Result) Result {
 	switch v := r.Value.(type) {
 	case model.Vector:
 		out := make(model.Vector, len(v))

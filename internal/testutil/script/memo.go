@@ -2,11 +2,8 @@ package script
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/prometheus/common/model"
 
 	"github.com/servescope/servescope/internal/analyze/query"
 )
@@ -54,42 +51,14 @@ func (m *Memo) get(k memoKey, eval func() (query.Result, error)) (query.Result, 
 	res, ok := m.m[k]
 	m.mu.Unlock()
 	if ok {
-		return cloneResult(res), nil
+		return query.CloneResult(res), nil
 	}
 	res, err := eval()
 	if err != nil {
 		return res, err
 	}
 	m.mu.Lock()
-	m.m[k] = cloneResult(res)
+	m.m[k] = query.CloneResult(res)
 	m.mu.Unlock()
 	return res, nil
-}
-
-// cloneResult copies a result's value, so no two callers share samples.
-func cloneResult(r query.Result) query.Result {
-	switch v := r.Value.(type) {
-	case model.Vector:
-		out := make(model.Vector, len(v))
-		for i, s := range v {
-			cp := *s
-			cp.Metric = s.Metric.Clone()
-			out[i] = &cp
-		}
-		r.Value = out
-	case model.Matrix:
-		out := make(model.Matrix, len(v))
-		for i, s := range v {
-			out[i] = &model.SampleStream{Metric: s.Metric.Clone(), Values: slices.Clone(s.Values), Histograms: slices.Clone(s.Histograms)}
-		}
-		r.Value = out
-	case *model.Scalar:
-		cp := *v
-		r.Value = &cp
-	case *model.String:
-		cp := *v
-		r.Value = &cp
-	}
-	r.Warnings, r.Infos = slices.Clone(r.Warnings), slices.Clone(r.Infos)
-	return r
 }
