@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,6 +118,9 @@ type pending struct {
 	url string
 	key uint64
 	msg string
+	// keep is the pre-filter's decision on names when the job is
+	// pre-filtered: the body is located as Prometheus parsed it.
+	keep func(name string) bool
 }
 
 // todo lists the targets whose current parse error is not located yet.
@@ -138,7 +142,13 @@ func (m *Manager) todo() []pending {
 			c, ok := m.errs.cache[url]
 			m.errs.mu.Unlock()
 			if !ok || c.key != key {
-				out = append(out, pending{sc: sc, url: url, key: key, msg: msg})
+				pe := pending{sc: sc, url: url, key: key, msg: msg}
+				if m.filter != nil {
+					if jf, ok := m.filter.filters(pool); ok {
+						pe.keep = jf.keep
+					}
+				}
+				out = append(out, pe)
 			}
 		}
 	}
@@ -171,7 +181,7 @@ func (l *errorLocator) locate(ctx context.Context, p pending) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out := Truncate(p.msg, MaxErrorLength)
-	if line, err := l.fetchAndLocate(ctx, p.sc, p.url); err == nil && line > 0 {
+	if line, err := l.fetchAndLocate(ctx, p.sc, p.url, p.keep); err == nil && line > 0 {
 		out = fmt.Sprintf("parse error at line %d: %s", line, out)
 	}
 	l.mu.Lock()
@@ -179,7 +189,7 @@ func (l *errorLocator) locate(ctx context.Context, p pending) {
 	l.mu.Unlock()
 }
 
-func (l *errorLocator) fetchAndLocate(ctx context.Context, sc *promconfig.ScrapeConfig, url string) (int, error) {
+func (l *errorLocator) fetchAndLocate(ctx context.Context, sc *promconfig.ScrapeConfig, url string, keep func(string) bool) (int, error) {
 	l.mu.Lock()
 	client, ok := l.client[sc.JobName]
 	l.mu.Unlock()
@@ -211,10 +221,29 @@ func (l *errorLocator) fetchAndLocate(ctx context.Context, sc *promconfig.Scrape
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", url, err)
 	}
+	var lines []int // the target's line of each line parsed
+	if ct := resp.Header.Get("Content-Type"); keep != nil && isTextFormat(ct) {
+		f := newLineFilter(keep)
+		f.lines = &lines
+		var kept bytes.Buffer
+		if _, err := f.copy(&kept, bytes.NewReader(body), 0); err != nil {
+			return 0, fmt.Errorf("filter %s: %w", url, err)
+		}
+		body = kept.Bytes()
+	}
 	err = parse.Each(body, resp.Header.Get("Content-Type"), func(parse.Sample) error { return nil })
 	var pe *parse.Error
-	if errors.As(err, &pe) {
-		return pe.Line, nil
+	if !errors.As(err, &pe) {
+		return 0, nil
 	}
-	return 0, nil
+	if lines != nil {
+		switch {
+		case pe.Line < 1 || len(lines) == 0:
+			return 0, nil
+		case pe.Line > len(lines): // past the last line
+			return lines[len(lines)-1] + pe.Line - len(lines), nil
+		}
+		return lines[pe.Line-1], nil
+	}
+	return pe.Line, nil
 }

@@ -71,6 +71,10 @@ type Manager struct {
 	// construction on.
 	cancel context.CancelFunc
 	errs   *errorLocator
+	// filter drops the unread families' lines before they are parsed
+	// (proxy.go); nil when it could not listen, then the keep rule alone
+	// drops them.
+	filter *filterProxy
 	// locateEvery is how often Run locates new parse errors.
 	locateEvery time.Duration
 
@@ -109,7 +113,12 @@ func New(opts Options) (*Manager, error) {
 		cancel()
 		return nil, fmt.Errorf("create scrape manager: %w", err)
 	}
+	filter, err := newFilterProxy(logger.With("component", "scrape filter"))
+	if err != nil {
+		logger.Warn("unread families are parsed before they are dropped", "err", err)
+	}
 	return &Manager{
+		filter:      filter,
 		logger:      logger,
 		kube:        opts.KubeClient,
 		recognize:   opts.Recognize,
@@ -151,7 +160,13 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	if err := m.scrape.ApplyConfig(withKeep(cfg.Prometheus, scs, keep)); err != nil {
+	pc := withKeep(cfg.Prometheus, scs, keep)
+	if m.filter != nil && keep != nil {
+		m.filter.prefilter(pc.ScrapeConfigs, keep)
+	} else if m.filter != nil {
+		m.filter.setJobs(nil)
+	}
+	if err := m.scrape.ApplyConfig(pc); err != nil {
 		return fmt.Errorf("apply scrape config from %s: %w", cfg.File, err)
 	}
 	if err := m.discovery.ApplyConfig(sd); err != nil {
@@ -167,6 +182,17 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 // last scrape of each target writes staleness markers.
 func (m *Manager) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
+	if m.filter != nil {
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			m.filter.serve()
+		}()
+		defer func() {
+			_ = m.filter.close()
+			<-served
+		}()
+	}
 	go func() { errc <- m.discovery.Run() }()
 	go func() { errc <- m.scrape.Run(m.discovery.SyncCh()) }()
 	lctx, stopLocating := context.WithCancel(ctx)

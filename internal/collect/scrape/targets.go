@@ -72,7 +72,16 @@ func (m *Manager) Active() []Target {
 				LastScrapeDuration: t.LastScrapeDuration().Seconds(),
 				Health:             string(t.Health()),
 			}
+			var dropped int
+			var fetchErr error
+			if m.filter != nil {
+				dropped, fetchErr, _ = m.filter.last(pool, st.ScrapeURL)
+			}
 			if n, ok := m.counts.series(t.Labels(lb)); ok {
+				if st.Health == "up" {
+					// The lines the pre-filter dropped were sent too.
+					n.Scraped += dropped
+				}
 				st.SeriesScraped, st.SeriesKept = &n.Scraped, &n.Kept
 			}
 			if sc != nil {
@@ -89,6 +98,11 @@ func (m *Manager) Active() []Target {
 				st.Unrecognised = st.Exporter == ""
 			}
 			if err := t.LastError(); err != nil {
+				if fetchErr != nil && strings.Contains(err.Error(), "HTTP status 502") {
+					// The pre-filter could not fetch the target: its error,
+					// not the proxy's status.
+					err = fetchErr
+				}
 				st.LastError = m.errs.describe(sc, st.ScrapeURL, err)
 			}
 			out = append(out, st)

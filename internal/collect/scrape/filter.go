@@ -1,0 +1,204 @@
+package scrape
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/relabel"
+)
+
+// The pre-filter drops, before Prometheus's parser sees them, the sample
+// lines of a text exposition whose metric name the keep rule (keepRule)
+// would drop anyway: parsing builds labels for every sample line, and two
+// thirds of a vLLM pod's lines are in families nothing reads. The keep rule
+// stays the authority: the pre-filter only drops a line when every series
+// Prometheus could make of it is dropped by the keep, so what is stored is
+// the same with or without it.
+//
+// A line is kept unless it is a sample line with a plain metric name the
+// keep does not select:
+//   - every comment (# HELP, # TYPE, # UNIT, # EOF and any other) and blank
+//     line is kept: target metadata and exporter recognition read them;
+//   - a line it cannot classify is kept: a line starting with `{` (a quoted
+//     UTF-8 name), with white space, a name with a quote, a line with no
+//     space or `{` after its name, a name longer than the read buffer;
+//   - a name is kept when the keep selects it or a member of its family:
+//     its base without a _bucket, _sum, _count, _created, _total, _gsum,
+//     _gcount or _info suffix, or that base with any of those suffixes
+//     (the NHCB parser folds _bucket, _sum and _count lines into a series
+//     named as the base, and the OpenMetrics parser reads a _created line
+//     as the start time of its family's samples).
+//
+// A malformed line of an unread family is dropped like any other line of
+// it, so it no longer fails the scrape (docs/signals.md says so).
+
+// familySuffixes are the sample-name suffixes a family's lines carry.
+var familySuffixes = []string{"_bucket", "_sum", "_count", "_created", "_total", "_gsum", "_gcount", "_info"}
+
+// keepsName says whether the keep regex re selects name or a member of its
+// family (see above).
+func keepsName(re relabel.Regexp, name string) bool {
+	if re.MatchString(name) {
+		return true
+	}
+	for _, suf := range familySuffixes {
+		base, ok := strings.CutSuffix(name, suf)
+		if !ok {
+			continue
+		}
+		if re.MatchString(base) {
+			return true
+		}
+		for _, s := range familySuffixes {
+			if s != suf && re.MatchString(base+s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isTextFormat says whether a Content-Type is one the pre-filter reads:
+// Prometheus text (0.0.4, 1.0.0) or OpenMetrics. Anything else (protobuf,
+// a missing or unparsable type) passes untouched.
+func isTextFormat(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "text/plain" || mt == "application/openmetrics-text"
+}
+
+// filterBufferSize is the line buffer: a line longer than it is streamed
+// through (or skipped) in pieces, never held whole.
+const filterBufferSize = 64 << 10
+
+// maxCachedNames bounds a target's cache of decisions: a target whose names
+// churn (a name per request path, say) starts a new cache when full.
+const maxCachedNames = 8192
+
+// lineFilter copies expositions, dropping the sample lines of names keep
+// does not select. It caches its decision per name (a target's names
+// repeat from scrape to scrape); it is not safe for concurrent use.
+type lineFilter struct {
+	keep  func(name string) bool
+	names map[string]bool
+	br    *bufio.Reader
+	// lines, when not nil, receives the 1-based input line of each line
+	// written (the error locator maps a parse error back to the target's
+	// line).
+	lines *[]int
+}
+
+func newLineFilter(keep func(string) bool) *lineFilter {
+	return &lineFilter{keep: keep, names: map[string]bool{}}
+}
+
+// errOverLimit is returned when the input reaches the byte limit.
+var errOverLimit = errors.New("body size limit reached")
+
+// filterStats are one copy's counts.
+type filterStats struct {
+	// In and Out are the bytes read and written.
+	In, Out int64
+	// Dropped are the sample lines dropped.
+	Dropped int
+}
+
+// copy filters r into w. With limit > 0 it stops with errOverLimit once
+// limit bytes of r are read (Prometheus's body_size_limit fails a body of
+// limit bytes or more).
+func (f *lineFilter) copy(w io.Writer, r io.Reader, limit int64) (filterStats, error) {
+	var st filterStats
+	if f.br == nil {
+		f.br = bufio.NewReaderSize(r, filterBufferSize)
+	} else {
+		f.br.Reset(r)
+	}
+	defer f.br.Reset(nil)
+	write := func(b []byte) error {
+		n, err := w.Write(b)
+		st.Out += int64(n)
+		return err
+	}
+	line := 0
+	for {
+		chunk, err := f.br.ReadSlice('\n')
+		if len(chunk) == 0 && err != nil {
+			if errors.Is(err, io.EOF) {
+				return st, nil
+			}
+			return st, err
+		}
+		line++
+		st.In += int64(len(chunk))
+		keep := f.keepLine(chunk)
+		if keep {
+			if f.lines != nil {
+				*f.lines = append(*f.lines, line)
+			}
+			if werr := write(chunk); werr != nil {
+				return st, werr
+			}
+		} else {
+			st.Dropped++
+		}
+		// The rest of a line longer than the buffer.
+		for errors.Is(err, bufio.ErrBufferFull) {
+			if limit > 0 && st.In >= limit {
+				return st, errOverLimit
+			}
+			chunk, err = f.br.ReadSlice('\n')
+			st.In += int64(len(chunk))
+			if keep {
+				if werr := write(chunk); werr != nil {
+					return st, werr
+				}
+			}
+		}
+		if limit > 0 && st.In >= limit {
+			return st, errOverLimit
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return st, nil
+			}
+			return st, err
+		}
+	}
+}
+
+// keepLine decides on a line from its start (the whole line, or as much of
+// it as the buffer holds).
+func (f *lineFilter) keepLine(start []byte) bool {
+	if len(start) == 0 {
+		return true
+	}
+	switch start[0] {
+	case '#', '\n', '\r', '{', ' ', '\t':
+		return true
+	}
+	end := bytes.IndexAny(start, "{ \t")
+	if end < 0 {
+		// No end to the name: a malformed line, or a name longer than the
+		// buffer.
+		return true
+	}
+	name := start[:end]
+	if bytes.IndexByte(name, '"') >= 0 {
+		return true
+	}
+	if k, ok := f.names[string(name)]; ok {
+		return k
+	}
+	k := f.keep(string(name))
+	if len(f.names) >= maxCachedNames {
+		clear(f.names)
+	}
+	f.names[string(name)] = k
+	return k
+}
