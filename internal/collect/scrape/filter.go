@@ -6,7 +6,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"strconv"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/relabel"
 )
@@ -33,8 +36,10 @@ import (
 //     named as the base, and the OpenMetrics parser reads a _created line
 //     as the start time of its family's samples).
 //
-// A malformed line of an unread family is dropped like any other line of
-// it, so it no longer fails the scrape (docs/signals.md says so).
+// A line of an unread family is dropped only when it is a well-formed
+// sample line (wellFormed): a malformed one is kept, and fails the scrape
+// in Prometheus's parser as it did without the pre-filter. A line too long
+// for the buffer is kept whole.
 
 // familySuffixes are the sample-name suffixes a family's lines carry.
 var familySuffixes = []string{"_bucket", "_sum", "_count", "_created", "_total", "_gsum", "_gcount", "_info"}
@@ -192,13 +197,126 @@ func (f *lineFilter) keepLine(start []byte) bool {
 	if bytes.IndexByte(name, '"') >= 0 {
 		return true
 	}
-	if k, ok := f.names[string(name)]; ok {
-		return k
+	k, ok := f.names[string(name)]
+	if !ok {
+		k = f.keep(string(name))
+		if len(f.names) >= maxCachedNames {
+			clear(f.names)
+		}
+		f.names[string(name)] = k
 	}
-	k := f.keep(string(name))
-	if len(f.names) >= maxCachedNames {
-		clear(f.names)
+	// A line is dropped only when it is a well-formed sample line: the
+	// parser fails a scrape on a malformed one, wherever it is.
+	return k || !wellFormed(start, end)
+}
+
+// wellFormed says whether line (with its newline, if any) is a sample line
+// both Prometheus text and OpenMetrics parse: a legacy metric name (ending
+// at nameEnd), optional labels with quoted, escaped, valid UTF-8 values, a
+// float value and an optional timestamp. Anything else (an exemplar, a
+// carriage return, a label value over several reads) counts as malformed,
+// so the line is kept and the parser decides.
+func wellFormed(line []byte, nameEnd int) bool {
+	if l, ok := bytes.CutSuffix(line, []byte("\n")); ok {
+		line = l
+	} else {
+		// No newline: the last line of a body, or a line longer than the
+		// buffer.
+		return false
 	}
-	f.names[string(name)] = k
-	return k
+	for i, c := range line[:nameEnd] {
+		if !(c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	i := nameEnd
+	if i < len(line) && line[i] == '{' {
+		n, ok := labelsEnd(line[i+1:])
+		if !ok {
+			return false
+		}
+		i += 1 + n
+	}
+	rest := line[i:]
+	// The value, after at least one blank.
+	trimmed := bytes.TrimLeft(rest, " \t")
+	if len(trimmed) == len(rest) || len(trimmed) == 0 {
+		return false
+	}
+	v := trimmed
+	if j := bytes.IndexAny(v, " \t"); j >= 0 {
+		v, trimmed = v[:j], bytes.TrimLeft(v[j:], " \t")
+	} else {
+		trimmed = nil
+	}
+	if !isFloat(v) {
+		return false
+	}
+	if len(trimmed) == 0 {
+		return true
+	}
+	// A timestamp (integer milliseconds, which both formats read) ends
+	// the line.
+	ts, _ := bytes.CutPrefix(trimmed, []byte("-"))
+	if len(ts) == 0 {
+		return false
+	}
+	for _, c := range ts {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// labelsEnd returns the length of `name="value",...}` up to and with the
+// closing brace, and whether it is well formed.
+func labelsEnd(b []byte) (int, bool) {
+	i := 0
+	for {
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		start := i
+		for i < len(b) && (b[i] == '_' || b[i] >= 'a' && b[i] <= 'z' || b[i] >= 'A' && b[i] <= 'Z' || i > start && b[i] >= '0' && b[i] <= '9') {
+			i++
+		}
+		if i == start || i+1 >= len(b) || b[i] != '=' || b[i+1] != '"' {
+			return 0, false
+		}
+		i += 2
+		vstart := i
+		for i < len(b) && b[i] != '"' {
+			if b[i] == '\\' {
+				if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != '"' && b[i+1] != 'n') {
+					return 0, false
+				}
+				i++
+			}
+			i++
+		}
+		if i >= len(b) || !utf8.Valid(b[vstart:i]) {
+			return 0, false
+		}
+		i++ // the closing quote
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		return 0, false
+	}
+}
+
+// isFloat says whether b is a value Prometheus's parsers read (they refuse
+// hexadecimal exponents and underscores).
+func isFloat(b []byte) bool {
+	if len(b) == 0 || bytes.ContainsAny(b, "pP_") {
+		return false
+	}
+	// strconv keeps no reference to its argument (its errors copy it).
+	_, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
+	return err == nil
 }
