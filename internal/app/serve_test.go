@@ -282,8 +282,11 @@ scrape_configs:
 	// managed to write is bounded by the limit plus socket buffers, far
 	// below its 200 MB.
 	// The scraper reads at most the limit and discards the rest, so memory
-	// stays flat although a single scrape of /huge sent tens of megabytes.
-	if w := hugeMax.Load(); w < 8<<20 {
+	// stays flat although a single scrape of /huge sent megabytes. (The
+	// scrape filter stops reading the target at the limit, where
+	// Prometheus's client drained the body: a few MiB of socket buffers
+	// are what the target still writes.)
+	if w := hugeMax.Load(); w < 4<<20 {
 		t.Errorf("huge target sent only %d bytes in one scrape; the test needs a body far over the limit", w)
 	}
 	runtime.GC()

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	pscrape "github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 )
 
@@ -23,7 +24,10 @@ import (
 // scrape_samples_scraped and scrape_samples_post_metric_relabeling), for
 // the target status.
 type countingAppendable struct {
-	next     storage.AppendableV2
+	next storage.AppendableV2
+	// dropped returns the sample lines the pre-filter dropped from a
+	// target (by scrape URL) in its last scrape; nil when there is none.
+	dropped  func(url string) (int, bool)
 	samples  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 
@@ -38,10 +42,11 @@ type SeriesCounts struct {
 	Scraped, Kept int
 }
 
-func newCountingAppendable(next storage.AppendableV2, reg prometheus.Registerer) *countingAppendable {
+func newCountingAppendable(next storage.AppendableV2, reg prometheus.Registerer, dropped func(url string) (int, bool)) *countingAppendable {
 	c := &countingAppendable{
-		next:   next,
-		counts: map[uint64]SeriesCounts{},
+		next:    next,
+		dropped: dropped,
+		counts:  map[uint64]SeriesCounts{},
 		samples: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servescope_samples_ingested_total",
 			Help: "Samples committed to the store from scrapes, by job (staleness markers excluded).",
@@ -57,7 +62,14 @@ func newCountingAppendable(next storage.AppendableV2, reg prometheus.Registerer)
 }
 
 func (c *countingAppendable) AppenderV2(ctx context.Context) storage.AppenderV2 {
-	return &countingAppender{AppenderV2: c.next.AppenderV2(ctx), parent: c, duration: -1}
+	a := &countingAppender{AppenderV2: c.next.AppenderV2(ctx), parent: c, duration: -1}
+	if c.dropped != nil {
+		// The scrape manager passes the target (Options.PassMetadataInContext).
+		if t, ok := pscrape.TargetFromContext(ctx); ok {
+			a.url = t.URL().String()
+		}
+	}
+	return a
 }
 
 type countingAppender struct {
@@ -72,14 +84,30 @@ type countingAppender struct {
 	target uint64
 	counts SeriesCounts
 	gone   bool
+	// url is the scrape URL of the target when the pre-filter may have
+	// dropped lines of it, and down whether its scrape failed.
+	url  string
+	down bool
 }
 
 func (a *countingAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	name := ls.Get(model.MetricNameLabel)
+	if a.url != "" && !value.IsStaleNaN(v) {
+		switch name {
+		case "up":
+			a.down = v == 0
+		case "scrape_samples_scraped":
+			// What the target sent: the scrape loop counted the lines
+			// the pre-filter left it.
+			if n, ok := a.parent.dropped(a.url); ok && !a.down {
+				v += float64(n)
+			}
+		}
+	}
 	r, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
 	if err != nil {
 		return r, err
 	}
-	name := ls.Get(model.MetricNameLabel)
 	if value.IsStaleNaN(v) {
 		if name == "scrape_samples_scraped" {
 			a.target, a.gone = targetHash(ls), true

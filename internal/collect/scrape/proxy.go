@@ -46,8 +46,12 @@ type filterProxy struct {
 	client *http.Client
 	jobs   atomic.Pointer[map[string]*jobFilter]
 
-	mu      sync.Mutex
-	targets map[targetKey]*targetState
+	mu sync.Mutex
+	// targets are by scrape URL: every filtered job filters with the same
+	// keep, and a target's scrapes come one after the other. (A URL
+	// scraped by a filtered and an unfiltered job would count the lines
+	// dropped for the first in the second's scrape_samples_scraped.)
+	targets map[string]*targetState
 	swept   time.Time
 }
 
@@ -56,8 +60,6 @@ type jobFilter struct {
 	keep  func(name string) bool
 	limit int64
 }
-
-type targetKey struct{ job, url string }
 
 // targetState is one target's cache of name decisions and last scrape.
 type targetState struct {
@@ -80,7 +82,7 @@ func newFilterProxy(logger *slog.Logger) (*filterProxy, error) {
 	p := &filterProxy{
 		logger:  logger,
 		ln:      ln,
-		targets: map[targetKey]*targetState{},
+		targets: map[string]*targetState{},
 		client: &http.Client{
 			Transport: &http.Transport{
 				Proxy:               nil,
@@ -125,12 +127,12 @@ func (p *filterProxy) serve() {
 
 func (p *filterProxy) close() error { return p.srv.Close() }
 
-// last returns the lines dropped from target url of job in its last scrape
-// and the error of its last fetch, and whether the proxy has scraped it.
-func (p *filterProxy) last(job, url string) (dropped int, err error, ok bool) {
+// last returns the lines dropped from target url in its last scrape and
+// the error of its last fetch, and whether the proxy has scraped it.
+func (p *filterProxy) last(url string) (dropped int, err error, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st, ok := p.targets[targetKey{job, url}]
+	st, ok := p.targets[url]
 	if !ok {
 		return 0, nil, false
 	}
@@ -138,7 +140,7 @@ func (p *filterProxy) last(job, url string) (dropped int, err error, ok bool) {
 }
 
 // state returns a target's state, forgetting targets idle for targetIdle.
-func (p *filterProxy) state(k targetKey, keep func(string) bool) *targetState {
+func (p *filterProxy) state(k string, keep func(string) bool) *targetState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -198,7 +200,7 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	jf, filtered := p.filters(job)
 	var st *targetState
 	if filtered {
-		st = p.state(targetKey{job, r.URL.String()}, jf.keep)
+		st = p.state(r.URL.String(), jf.keep)
 		st.mu.Lock()
 		defer st.mu.Unlock()
 	}

@@ -106,7 +106,7 @@ func TestPrefilterScrape(t *testing.T) {
 	om := serveWith(t, omExposition, "application/openmetrics-text; version=1.0.0; charset=utf-8", false)
 	own := serve(t, exposition)
 	ownProxy, ownHits := forwardProxy(t)
-	badRead := serve(t, exposition+"vllm:num_requests_running{model_name=\"x\" 3\n")        // line 13
+	badRead := serve(t, exposition+"vllm:num_requests_running{model_name=\"x\" 3\n")           // line 13
 	badUnread := serve(t, exposition+"python_gc_objects_collected_total{generation=\"x\" 3\n") // line 13
 	big := serve(t, "vllm:num_requests_running 1\n"+series(2000))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -177,7 +177,7 @@ scrape_configs:
 	})
 	for job, w := range wants {
 		st := byJob[job]
-		dropped, _, filtered := m.filter.last(job, st.ScrapeURL)
+		dropped, _, filtered := m.filter.last(st.ScrapeURL)
 		if filtered != (w.dropped >= 0) {
 			t.Errorf("%s: pre-filtered %v, want %v", job, filtered, w.dropped >= 0)
 		}
@@ -225,7 +225,7 @@ func TestPrefilterStaleness(t *testing.T) {
 		if len(ts) != 1 || ts[0].SeriesScraped == nil {
 			return false, fmt.Sprintf("%+v", ts)
 		}
-		_, _, ok := m.filter.last("vllm", ts[0].ScrapeURL)
+		_, _, ok := m.filter.last(ts[0].ScrapeURL)
 		return ok, "not through the filter"
 	})
 	// The target leaves discovery (a pool removed by a reload gets no
@@ -319,7 +319,7 @@ func TestProxy(t *testing.T) {
 		}
 	}
 	u, _ := url.Parse(srv.URL + "/metrics?x=a%20b")
-	if d, _, ok := p.last("j", u.String()); !ok || d != 1 {
+	if d, _, ok := p.last(u.String()); !ok || d != 1 {
 		t.Errorf("last scrape: dropped %d (%v), want 1", d, ok)
 	}
 }

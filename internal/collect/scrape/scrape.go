@@ -104,18 +104,25 @@ func New(opts Options) (*Manager, error) {
 		cancel()
 		return nil, errors.New("create discovery manager")
 	}
-	app := newCountingAppendable(opts.Appendable, opts.Registerer)
-	// The first targets discovered are scraped at once, not after the
-	// scrape manager's 5 s throttle of target updates, which still spaces
-	// the later ones: servescope's first samples come 5 s sooner.
-	sm, err := pscrape.NewManager(&pscrape.Options{DiscoveryReloadOnStartup: true}, logger.With("component", "scrape"), nil, nil, app, opts.Registerer)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("create scrape manager: %w", err)
-	}
 	filter, err := newFilterProxy(logger.With("component", "scrape filter"))
 	if err != nil {
 		logger.Warn("unread families are parsed before they are dropped", "err", err)
+	}
+	var dropped func(string) (int, bool)
+	if filter != nil {
+		dropped = func(url string) (int, bool) {
+			n, _, ok := filter.last(url)
+			return n, ok
+		}
+	}
+	app := newCountingAppendable(opts.Appendable, opts.Registerer, dropped)
+	// The first targets discovered are scraped at once, not after the
+	// scrape manager's 5 s throttle of target updates, which still spaces
+	// the later ones: servescope's first samples come 5 s sooner.
+	sm, err := pscrape.NewManager(&pscrape.Options{DiscoveryReloadOnStartup: true, PassMetadataInContext: filter != nil}, logger.With("component", "scrape"), nil, nil, app, opts.Registerer)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("create scrape manager: %w", err)
 	}
 	return &Manager{
 		filter:      filter,

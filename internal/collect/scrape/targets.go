@@ -72,16 +72,11 @@ func (m *Manager) Active() []Target {
 				LastScrapeDuration: t.LastScrapeDuration().Seconds(),
 				Health:             string(t.Health()),
 			}
-			var dropped int
 			var fetchErr error
 			if m.filter != nil {
-				dropped, fetchErr, _ = m.filter.last(pool, st.ScrapeURL)
+				_, fetchErr, _ = m.filter.last(st.ScrapeURL)
 			}
 			if n, ok := m.counts.series(t.Labels(lb)); ok {
-				if st.Health == "up" {
-					// The lines the pre-filter dropped were sent too.
-					n.Scraped += dropped
-				}
 				st.SeriesScraped, st.SeriesKept = &n.Scraped, &n.Kept
 			}
 			if sc != nil {
