@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -223,10 +224,18 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body := io.Reader(resp.Body)
 	if enc == "gzip" {
-		gz, err := gzip.NewReader(resp.Body)
+		br := bufio.NewReader(resp.Body)
+		if magic, err := br.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
+			// Not gzip: Prometheus fails it with its own error.
+			p.record(st, 0, nil)
+			resp.Body = io.NopCloser(br)
+			passThrough(w, resp)
+			return
+		}
+		gz, err := gzip.NewReader(br)
 		if err != nil {
 			p.record(st, 0, nil)
-			passThrough(w, resp) // Prometheus fails it with its own gzip error
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer gz.Close()

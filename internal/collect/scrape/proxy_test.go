@@ -240,18 +240,15 @@ func TestPrefilterStaleness(t *testing.T) {
 		}
 		defer q.Close()
 		ss := q.Select(t.Context(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "vllm:num_requests_running"))
-		for ss.Next() {
-			it := ss.At().Iterator(nil)
-			last := 0.0
-			for it.Next() == chunkenc.ValFloat {
-				_, last = it.At()
-			}
-			if !value.IsStaleNaN(last) {
-				return false, fmt.Sprintf("last value %v, targets %+v", last, m.Active())
-			}
-			return true, ""
+		if !ss.Next() {
+			return false, "no series"
 		}
-		return false, "no series"
+		it := ss.At().Iterator(nil)
+		last := 0.0
+		for it.Next() == chunkenc.ValFloat {
+			_, last = it.At()
+		}
+		return value.IsStaleNaN(last), fmt.Sprintf("last value %v, targets %+v", last, m.Active())
 	})
 }
 
