@@ -97,6 +97,12 @@ type lineFilter struct {
 	// written (the error locator maps a parse error back to the target's
 	// line).
 	lines *[]int
+	// nhcb and classic are the job's convert_classic_histograms_to_nhcb
+	// and always_scrape_classic_histograms: they say how many samples the
+	// scrape loop would have counted for a dropped line of a histogram.
+	nhcb, classic bool
+	// histogram is the family the last # TYPE line declared a histogram.
+	histogram []byte
 }
 
 func newLineFilter(keep func(string) bool) *lineFilter {
@@ -110,8 +116,10 @@ var errOverLimit = errors.New("body size limit reached")
 type filterStats struct {
 	// In and Out are the bytes read and written.
 	In, Out int64
-	// Dropped are the sample lines dropped.
-	Dropped int
+	// Dropped are the sample lines dropped, and Samples the samples the
+	// scrape loop would have counted for them (scrape_samples_scraped):
+	// with NHCB, one per classic histogram, for its _count line.
+	Dropped, Samples int
 }
 
 // copy filters r into w. With limit > 0 it stops with errOverLimit once
@@ -151,6 +159,7 @@ func (f *lineFilter) copy(w io.Writer, r io.Reader, limit int64) (filterStats, e
 			}
 		} else {
 			st.Dropped++
+			st.Samples += f.samples(chunk)
 		}
 		// The rest of a line longer than the buffer.
 		for errors.Is(err, bufio.ErrBufferFull) {
@@ -184,7 +193,16 @@ func (f *lineFilter) keepLine(start []byte) bool {
 		return true
 	}
 	switch start[0] {
-	case '#', '\n', '\r', '{', ' ', '\t':
+	case '#':
+		if t, ok := bytes.CutPrefix(start, []byte("# TYPE ")); ok {
+			name, typ, _ := bytes.Cut(t, []byte(" "))
+			f.histogram = f.histogram[:0]
+			if string(bytes.TrimSpace(typ)) == "histogram" {
+				f.histogram = append(f.histogram, name...)
+			}
+		}
+		return true
+	case '\n', '\r', '{', ' ', '\t':
 		return true
 	}
 	end := bytes.IndexAny(start, "{ \t")
@@ -319,4 +337,27 @@ func isFloat(b []byte) bool {
 	// strconv keeps no reference to its argument (its errors copy it).
 	_, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
 	return err == nil
+}
+
+// samples is what the scrape loop counts for a dropped sample line: one,
+// but with NHCB a classic histogram's lines are one sample (counted at its
+// _count line), plus each line when the classic series are kept too.
+func (f *lineFilter) samples(line []byte) int {
+	if !f.nhcb || len(f.histogram) == 0 || !bytes.HasPrefix(line, f.histogram) {
+		return 1
+	}
+	rest := line[len(f.histogram):]
+	for _, suf := range []string{"_bucket", "_sum", "_count"} {
+		if r, ok := bytes.CutPrefix(rest, []byte(suf)); ok && len(r) > 0 && (r[0] == '{' || r[0] == ' ' || r[0] == '\t') {
+			n := 0
+			if f.classic {
+				n = 1
+			}
+			if suf == "_count" {
+				n++
+			}
+			return n
+		}
+	}
+	return 1
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,8 @@ type filterProxy struct {
 type jobFilter struct {
 	keep  func(name string) bool
 	limit int64
+	// nhcb and classic: see lineFilter.
+	nhcb, classic bool
 }
 
 // targetState is one target's cache of name decisions and last scrape.
@@ -245,8 +248,9 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Del("Content-Encoding")
 	w.Header().Del("Content-Length")
 	w.WriteHeader(resp.StatusCode)
+	st.filter.nhcb, st.filter.classic = jf.nhcb, jf.classic
 	stats, err := st.filter.copy(w, body, jf.limit)
-	p.record(st, stats.Dropped, nil)
+	p.record(st, stats.Samples, nil)
 	switch {
 	case errors.Is(err, errOverLimit):
 		pad(w, jf.limit-stats.Out)
@@ -364,11 +368,17 @@ func (p *filterProxy) prefilter(scs []*promconfig.ScrapeConfig, keep *relabel.Co
 				continue
 			}
 			sc.HTTPClientConfig.ProxyConfig.ProxyURL = config_util.URL{URL: p.proxyURL(sc.JobName)}
-			jobs[sc.JobName] = &jobFilter{keep: keepName, limit: int64(sc.BodySizeLimit)}
+			jobs[sc.JobName] = &jobFilter{keep: keepName, limit: int64(sc.BodySizeLimit),
+				nhcb: sc.ConvertClassicHistogramsToNHCBEnabled(), classic: sc.AlwaysScrapeClassicHistogramsEnabled()}
 		}
 	}
 	p.setJobs(jobs)
 }
+
+// targetSettings are target labels that change how a target is scraped
+// (Prometheus's scrape/target.go): a unix socket, and the histogram
+// settings the filter counts dropped lines by.
+var targetSettings = []model.LabelName{pscrape.UnixSocketLabel, "__convert_classic_histograms_to_nhcb__", "__always_scrape_classic_histograms__"}
 
 // filterable says whether the proxy can filter a job (see prefilter).
 func filterable(sc *promconfig.ScrapeConfig) bool {
@@ -380,19 +390,21 @@ func filterable(sc *promconfig.ScrapeConfig) bool {
 		return false
 	}
 	for _, rc := range sc.RelabelConfigs {
-		if rc.TargetLabel == pscrape.UnixSocketLabel || strings.Contains(rc.TargetLabel, "$") || rc.Action == relabel.LabelMap {
+		if slices.Contains(targetSettings, model.LabelName(rc.TargetLabel)) || strings.Contains(rc.TargetLabel, "$") || rc.Action == relabel.LabelMap {
 			return false
 		}
 	}
 	for _, c := range sc.ServiceDiscoveryConfigs {
 		if st, ok := c.(pdiscovery.StaticConfig); ok {
 			for _, g := range st {
-				if _, ok := g.Labels[pscrape.UnixSocketLabel]; ok {
-					return false
-				}
-				for _, t := range g.Targets {
-					if _, ok := t[pscrape.UnixSocketLabel]; ok {
+				for _, l := range targetSettings {
+					if _, ok := g.Labels[l]; ok {
 						return false
+					}
+					for _, t := range g.Targets {
+						if _, ok := t[l]; ok {
+							return false
+						}
 					}
 				}
 			}

@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -65,6 +66,25 @@ node_load1 0.5
 # EOF
 `
 
+// unreadHistExposition adds to exposition an unread classic histogram and a
+// read one.
+const unreadHistExposition = exposition + `# HELP vllm:request_prompt_tokens Unread.
+# TYPE vllm:request_prompt_tokens histogram
+vllm:request_prompt_tokens_bucket{model_name="m",le="1"} 1
+vllm:request_prompt_tokens_bucket{model_name="m",le="+Inf"} 2
+vllm:request_prompt_tokens_sum{model_name="m"} 3
+vllm:request_prompt_tokens_count{model_name="m"} 2
+vllm:request_prompt_tokens_bucket{model_name="n",le="1"} 1
+vllm:request_prompt_tokens_bucket{model_name="n",le="+Inf"} 2
+vllm:request_prompt_tokens_sum{model_name="n"} 3
+vllm:request_prompt_tokens_count{model_name="n"} 2
+# TYPE vllm:e2e_request_latency_seconds histogram
+vllm:e2e_request_latency_seconds_bucket{model_name="m",le="1"} 1
+vllm:e2e_request_latency_seconds_bucket{model_name="m",le="+Inf"} 2
+vllm:e2e_request_latency_seconds_sum{model_name="m"} 3
+vllm:e2e_request_latency_seconds_count{model_name="m"} 2
+`
+
 // forwardProxy is a user's own proxy: a plain forward proxy that counts
 // its requests.
 func forwardProxy(t *testing.T) (*httptest.Server, *atomic.Int64) {
@@ -102,6 +122,9 @@ func TestPrefilterScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := serve(t, exposition)
+	// A scrape URL of two jobs, one filtered and one not, would mix their
+	// counts (proxy.go): a target per job.
+	hist := []*target{serve(t, unreadHistExposition), serve(t, unreadHistExposition), serve(t, unreadHistExposition), serve(t, unreadHistExposition)}
 	gz := serveWith(t, exposition, "text/plain; version=0.0.4", true)
 	om := serveWith(t, omExposition, "application/openmetrics-text; version=1.0.0; charset=utf-8", false)
 	own := serve(t, exposition)
@@ -122,24 +145,36 @@ func TestPrefilterScrape(t *testing.T) {
   scrape_timeout: 1s
 scrape_configs:
   - job_name: plain
-    static_configs: [{targets: [%q]}]
+    static_configs: [{targets: [%[1]q]}]
+  - job_name: hist
+    static_configs: [{targets: [%[10]q]}]
+  - job_name: histown
+    proxy_url: %[4]q
+    static_configs: [{targets: [%[11]q]}]
+  - job_name: histclassic
+    always_scrape_classic_histograms: true
+    static_configs: [{targets: [%[12]q]}]
+  - job_name: histclassicown
+    always_scrape_classic_histograms: true
+    proxy_url: %[4]q
+    static_configs: [{targets: [%[13]q]}]
   - job_name: gzip
-    static_configs: [{targets: [%q]}]
+    static_configs: [{targets: [%[2]q]}]
   - job_name: om
-    static_configs: [{targets: [%q]}]
+    static_configs: [{targets: [%[3]q]}]
   - job_name: own
-    proxy_url: %q
-    static_configs: [{targets: [%q]}]
+    proxy_url: %[4]q
+    static_configs: [{targets: [%[5]q]}]
   - job_name: badread
-    static_configs: [{targets: [%q]}]
+    static_configs: [{targets: [%[6]q]}]
   - job_name: badunread
-    static_configs: [{targets: [%q]}]
+    static_configs: [{targets: [%[7]q]}]
   - job_name: big
     body_size_limit: 10KB
-    static_configs: [{targets: [%q]}]
+    static_configs: [{targets: [%[8]q]}]
   - job_name: gone
-    static_configs: [{targets: [%q]}]
-`, host(plain), host(gz), host(om), ownProxy.URL, host(own), host(badRead), host(badUnread), host(big), gone)
+    static_configs: [{targets: [%[9]q]}]
+`, host(plain), host(gz), host(om), ownProxy.URL, host(own), host(badRead), host(badUnread), host(big), gone, host(hist[0]), host(hist[1]), host(hist[2]), host(hist[3]))
 	cfg, err := config.Parse("prefilter.yml", []byte(yml), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -149,13 +184,21 @@ scrape_configs:
 	type want struct {
 		err     string
 		sent    int
-		dropped int // by the pre-filter; -1: the job is not pre-filtered
+		dropped int // samples the pre-filter dropped; -1: the job is not pre-filtered
+		kept    int // 2 when 0
 	}
 	wants := map[string]want{
 		"plain":     {sent: 7, dropped: 4}, // the _created line goes to the parser
 		"gzip":      {sent: 7, dropped: 4},
 		"om":        {sent: 7, dropped: 4}, // the _created line goes to the parser
 		"own":       {sent: 7, dropped: -1},
+		// Prometheus counts an NHCB histogram once: the two unread ones
+		// count 2, not their 8 lines; with the classic series too, 2+8
+		// (and the read one 1+4).
+		"hist":           {sent: 10, dropped: 6, kept: 3},
+		"histown":        {sent: 10, dropped: -1, kept: 3},
+		"histclassic":    {sent: 22, dropped: 14, kept: 7},
+		"histclassicown": {sent: 22, dropped: -1, kept: 7},
 		"badread":   {err: "parse error at line 13:"},
 		"badunread": {err: "parse error at line 13:"},
 		"big":       {err: "body size limit exceeded (body_size_limit: 10KiB"},
@@ -187,8 +230,9 @@ scrape_configs:
 			}
 			continue
 		}
-		if st.Health != "up" || *st.SeriesScraped != w.sent || *st.SeriesKept != 2 {
-			t.Errorf("%s: %s, seriesScraped %d, seriesKept %d; want up, %d, 2 (%s)", job, st.Health, *st.SeriesScraped, *st.SeriesKept, w.sent, st.LastError)
+		kept := cmp.Or(w.kept, 2)
+		if st.Health != "up" || *st.SeriesScraped != w.sent || *st.SeriesKept != kept {
+			t.Errorf("%s: %s, seriesScraped %d, seriesKept %d; want up, %d, %d (%s)", job, st.Health, *st.SeriesScraped, *st.SeriesKept, w.sent, kept, st.LastError)
 		}
 		if w.dropped >= 0 && dropped != w.dropped {
 			t.Errorf("%s: the pre-filter dropped %d lines, want %d", job, dropped, w.dropped)
@@ -197,7 +241,7 @@ scrape_configs:
 	if ownHits.Load() == 0 {
 		t.Error("the job's own proxy was not used")
 	}
-	if got := storedNames(t, db); !slices.Equal(got, []string{"vllm:num_requests_running", "vllm:request_success_total"}) {
+	if got := storedNames(t, db); !slices.Equal(got, []string{"vllm:e2e_request_latency_seconds", "vllm:e2e_request_latency_seconds_bucket", "vllm:e2e_request_latency_seconds_count", "vllm:e2e_request_latency_seconds_sum", "vllm:num_requests_running", "vllm:request_success_total"}) {
 		t.Errorf("stored %q", got)
 	}
 }
