@@ -188,10 +188,10 @@ scrape_configs:
 		kept    int // 2 when 0
 	}
 	wants := map[string]want{
-		"plain":     {sent: 7, dropped: 4}, // the _created line goes to the parser
-		"gzip":      {sent: 7, dropped: 4},
-		"om":        {sent: 7, dropped: 4}, // the _created line goes to the parser
-		"own":       {sent: 7, dropped: -1},
+		"plain": {sent: 7, dropped: 4}, // the _created line goes to the parser
+		"gzip":  {sent: 7, dropped: 4},
+		"om":    {sent: 7, dropped: 4}, // the _created line goes to the parser
+		"own":   {sent: 7, dropped: -1},
 		// Prometheus counts an NHCB histogram once: the two unread ones
 		// count 2, not their 8 lines; with the classic series too, 2+8
 		// (and the read one 1+4).
@@ -199,10 +199,10 @@ scrape_configs:
 		"histown":        {sent: 10, dropped: -1, kept: 3},
 		"histclassic":    {sent: 22, dropped: 14, kept: 7},
 		"histclassicown": {sent: 22, dropped: -1, kept: 7},
-		"badread":   {err: "parse error at line 13:"},
-		"badunread": {err: "parse error at line 13:"},
-		"big":       {err: "body size limit exceeded (body_size_limit: 10KiB"},
-		"gone":      {err: "connection refused"},
+		"badread":        {err: "parse error at line 13:"},
+		"badunread":      {err: "parse error at line 13:"},
+		"big":            {err: "body size limit exceeded (body_size_limit: 10KiB"},
+		"gone":           {err: "connection refused"},
 	}
 	byJob := map[string]Target{}
 	proc.Eventually(t, "every target scraped", 30*time.Second, func() (bool, string) {
