@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -132,4 +137,75 @@ func BenchmarkScrapeFilter(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkScrapeFilterHTTP: one scrape of the vLLM and the dcgm body over
+// loopback HTTP as Prometheus's client makes it, read and parsed with the
+// keep after the parser: straight from the targets (direct), and through
+// the filter proxy (proxy). The proxy's hop (a second connection, the
+// body copied once more) is in the second.
+func BenchmarkScrapeFilterHTTP(b *testing.B) {
+	bodies := benchBodies(b)
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keep, err := keepRule(cat.Reads(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var urls []string
+	for _, body := range bodies {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", parse.TextContentType)
+			_, _ = w.Write(body)
+		}))
+		b.Cleanup(srv.Close)
+		urls = append(urls, srv.URL+"/metrics")
+	}
+	p, err := newFilterProxy(slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	go p.serve()
+	b.Cleanup(func() { _ = p.close() })
+	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, nhcb: true}})
+	for _, tc := range []struct {
+		name  string
+		proxy func(*http.Request) (*url.URL, error)
+	}{{"direct", nil}, {"proxy", http.ProxyURL(p.proxyURL("j"))}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := &http.Client{Transport: &http.Transport{Proxy: tc.proxy, DisableCompression: true}}
+			caches := []map[string]bool{{}, {}}
+			var buf bytes.Buffer
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				for i, u := range urls {
+					resp, err := c.Get(u)
+					if err != nil {
+						b.Fatal(err)
+					}
+					buf.Reset()
+					_, err = buf.ReadFrom(resp.Body)
+					_ = resp.Body.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
+					scrapeParse(b, buf.Bytes(), keep, caches[i])
+				}
+			}
+			// The process's CPU (client, proxy and targets), not the
+			// wall time: the machine is shared.
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU is the CPU time the process used so far, in nanoseconds.
+func processCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -69,6 +70,7 @@ type jobFilter struct {
 type targetState struct {
 	mu     sync.Mutex // held while a scrape of the target is filtered
 	filter *lineFilter
+	out    *bufio.Writer
 	// dropped and err are the last scrape's, read under filterProxy.mu.
 	dropped int
 	err     error
@@ -93,6 +95,7 @@ func newFilterProxy(logger *slog.Logger) (*filterProxy, error) {
 				DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 				MaxIdleConns:        20000,
 				MaxIdleConnsPerHost: 1000,
+				ReadBufferSize:      filterBufferSize,
 				IdleConnTimeout:     5 * time.Minute,
 				// The Accept-Encoding of the scrape is forwarded and the
 				// body decoded here.
@@ -249,7 +252,18 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(resp.StatusCode)
 	st.filter.nhcb, st.filter.classic = jf.nhcb, jf.classic
-	stats, err := st.filter.copy(w, body, jf.limit)
+	// One large chunk rather than a write per line: the buffer is the
+	// target's, reused from scrape to scrape.
+	if st.out == nil {
+		st.out = bufio.NewWriterSize(w, filterBufferSize)
+	} else {
+		st.out.Reset(w)
+	}
+	stats, err := st.filter.copy(st.out, body, jf.limit)
+	if err == nil || errors.Is(err, errOverLimit) {
+		err = cmp.Or(st.out.Flush(), err)
+	}
+	st.out.Reset(nil)
 	p.record(st, stats.Samples, nil)
 	switch {
 	case errors.Is(err, errOverLimit):
