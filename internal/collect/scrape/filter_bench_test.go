@@ -169,7 +169,7 @@ func BenchmarkScrapeFilterHTTP(b *testing.B) {
 	}
 	go p.serve()
 	b.Cleanup(func() { _ = p.close() })
-	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, nhcb: true}})
+	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, nhcb: true}}, keep.Regex.String())
 	for _, tc := range []struct {
 		name  string
 		proxy func(*http.Request) (*url.URL, error)

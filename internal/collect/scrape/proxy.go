@@ -56,6 +56,7 @@ type filterProxy struct {
 	// dropped for the first in the second's scrape_samples_scraped.)
 	targets map[string]*targetState
 	swept   time.Time
+	keep    string // the regex of the targets' decisions
 }
 
 // jobFilter is how one job's bodies are filtered.
@@ -116,8 +117,17 @@ func (p *filterProxy) proxyURL(job string) *url.URL {
 	return &url.URL{Scheme: "http", User: url.User(job), Host: p.ln.Addr().String()}
 }
 
-// setJobs replaces the filtered jobs.
-func (p *filterProxy) setJobs(jobs map[string]*jobFilter) { p.jobs.Store(&jobs) }
+// setJobs replaces the filtered jobs; keep identifies their keep (its
+// regex), and the targets' cached decisions are forgotten when it changes.
+func (p *filterProxy) setJobs(jobs map[string]*jobFilter, keep string) {
+	p.jobs.Store(&jobs)
+	p.mu.Lock()
+	if keep != p.keep {
+		clear(p.targets)
+		p.keep = keep
+	}
+	p.mu.Unlock()
+}
 
 // filters says whether job's bodies are filtered.
 func (p *filterProxy) filters(job string) (*jobFilter, bool) {
@@ -374,7 +384,9 @@ func (p *filterProxy) tunnel(w http.ResponseWriter, r *http.Request) {
 //     __name__ (or a templated target label), and any labelmap.
 func (p *filterProxy) prefilter(scs []*promconfig.ScrapeConfig, keep *relabel.Config) {
 	jobs := map[string]*jobFilter{}
+	var re string
 	if keep != nil {
+		re = keep.Regex.String()
 		re := keep.Regex
 		keepName := func(name string) bool { return keepsName(re, name) }
 		for _, sc := range scs {
@@ -386,7 +398,7 @@ func (p *filterProxy) prefilter(scs []*promconfig.ScrapeConfig, keep *relabel.Co
 				nhcb: sc.ConvertClassicHistogramsToNHCBEnabled(), classic: sc.AlwaysScrapeClassicHistogramsEnabled()}
 		}
 	}
-	p.setJobs(jobs)
+	p.setJobs(jobs, re)
 }
 
 // targetSettings are target labels that change how a target is scraped

@@ -171,7 +171,7 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	if m.filter != nil && keep != nil {
 		m.filter.prefilter(pc.ScrapeConfigs, keep)
 	} else if m.filter != nil {
-		m.filter.setJobs(nil)
+		m.filter.setJobs(nil, "")
 	}
 	if err := m.scrape.ApplyConfig(pc); err != nil {
 		return fmt.Errorf("apply scrape config from %s: %w", cfg.File, err)
