@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -112,9 +113,10 @@ func newFilterProxy(logger *slog.Logger) (*filterProxy, error) {
 	return p, nil
 }
 
-// proxyURL is the proxy_url of a job.
+// proxyURL is the proxy_url of a job: the job's name, base64-encoded (a
+// name may hold a colon), is the user name.
 func (p *filterProxy) proxyURL(job string) *url.URL {
-	return &url.URL{Scheme: "http", User: url.User(job), Host: p.ln.Addr().String()}
+	return &url.URL{Scheme: "http", User: url.User(base64.RawURLEncoding.EncodeToString([]byte(job))), Host: p.ln.Addr().String()}
 }
 
 // setJobs replaces the filtered jobs; keep identifies their keep (its
@@ -197,7 +199,7 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "servescope scrape filter: not a proxy request", http.StatusBadRequest)
 		return
 	}
-	job, _, _ := proxyAuth(r)
+	job := proxyJob(r)
 	ctx := r.Context()
 	if s, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil && s > 0 {
 		var cancel context.CancelFunc
@@ -285,14 +287,20 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// proxyAuth returns the user of a Proxy-Authorization header.
-func proxyAuth(r *http.Request) (user, pass string, ok bool) {
+// proxyJob returns the job of a request (see proxyURL), "" when it names
+// none.
+func proxyJob(r *http.Request) string {
 	h := r.Header.Get("Proxy-Authorization")
 	if h == "" {
-		return "", "", false
+		return ""
 	}
 	req := http.Request{Header: http.Header{"Authorization": {h}}}
-	return req.BasicAuth()
+	user, _, _ := req.BasicAuth()
+	job, err := base64.RawURLEncoding.DecodeString(user)
+	if err != nil {
+		return ""
+	}
+	return string(job)
 }
 
 func copyHeader(dst, src http.Header) {

@@ -144,7 +144,7 @@ func TestPrefilterScrape(t *testing.T) {
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
-  - job_name: plain
+  - job_name: "plain: a colon"
     static_configs: [{targets: [%[1]q]}]
   - job_name: hist
     static_configs: [{targets: [%[10]q]}]
@@ -188,10 +188,10 @@ scrape_configs:
 		kept    int // 2 when 0
 	}
 	wants := map[string]want{
-		"plain": {sent: 7, dropped: 4}, // the _created line goes to the parser
-		"gzip":  {sent: 7, dropped: 4},
-		"om":    {sent: 7, dropped: 4}, // the _created line goes to the parser
-		"own":   {sent: 7, dropped: -1},
+		"plain: a colon": {sent: 7, dropped: 4}, // the _created line goes to the parser
+		"gzip":           {sent: 7, dropped: 4},
+		"om":             {sent: 7, dropped: 4}, // the _created line goes to the parser
+		"own":            {sent: 7, dropped: -1},
 		// Prometheus counts an NHCB histogram once: the two unread ones
 		// count 2, not their 8 lines; with the classic series too, 2+8
 		// (and the read one 1+4).
