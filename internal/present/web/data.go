@@ -26,6 +26,9 @@ type env struct {
 	gpuErr     error
 	selOnce    sync.Once
 	selPods    map[string]bool // pods of the selected model (and pod)
+	// diagOnce sets diagAt, when the diagnosis panels read (diagnosis).
+	diagOnce sync.Once
+	diagAt   time.Time
 	// progress, when set, is told after each panel is built how many of
 	// how many are done (the report's progress bar).
 	progress func(done, total int)
@@ -326,4 +329,22 @@ func withoutName(m model.Metric) model.Metric {
 		}
 	}
 	return out
+}
+
+// diagnosis is the time and window at which the panels fed by the
+// diagnosis (findings, fleet, costs, queues) read it: the page's end, or
+// for a page following the clock the kept evaluation Options.Live gives,
+// which v's help then names.
+func (e *env) diagnosis(ctx context.Context, v *panelView) (time.Time, time.Duration) {
+	window := e.end.Sub(e.start)
+	e.diagOnce.Do(func() {
+		e.diagAt = e.end
+		if e.st.End.IsZero() && e.h.opts.Live != nil {
+			e.diagAt = e.h.opts.Live.AsOf(ctx, e.end, window)
+		}
+	})
+	if !e.diagAt.Equal(e.end) {
+		v.asOf = e.diagAt
+	}
+	return e.diagAt, window
 }
