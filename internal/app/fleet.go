@@ -50,7 +50,7 @@ const (
 	// by the engine's own timeout too).
 	liveTimeout = 5 * time.Minute
 	// maxEvals bounds the evaluations kept (the newest stay).
-	maxEvals = 8
+	maxEvals = 3
 	// failedTTL is how long a failed evaluation answers for its time.
 	failedTTL = 10 * time.Second
 )
