@@ -1,0 +1,286 @@
+package rules
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	prules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// sharedReads lets the rules of one group evaluation read a selector's
+// series once: the catalog reads the same raw series in a signal's rule and
+// again in its range check (which follows it), and a range check with a
+// minimum and a maximum reads each selector twice. PromQL engines evaluate
+// every selector of every rule from the store, decoding each series' chunk
+// from its start; here a read that the group's later rules (or the same
+// rule) will make again is decoded once into memory — only the samples the
+// selector asked for — and the later reads at the same evaluation time are
+// answered from that copy, which is then dropped after its last planned
+// read. The copy holds exactly what the store returned for the same
+// matchers and time range, so every rule computes what it would from the
+// store (as it was at the first read).
+//
+// The plan is static: for each rule's query, the number of reads of each
+// selector (its matchers) in that query and in the group's later rules. A
+// read outside the plan — a query that is not a rule's, an unknown
+// selector, a different time range — goes to the store as it is.
+type sharedReads struct {
+	q storage.Queryable
+
+	mu    sync.Mutex
+	plans map[string]*planRule // by a rule's query text
+}
+
+// planRule is one rule's place in its group's plan.
+type planRule struct {
+	group *groupReads
+	// later is, by matchers key, how often the selector is read after a
+	// first read in this rule: again in this rule, and in the group's
+	// later rules.
+	later map[string]int
+}
+
+// groupReads is the shared reads of one group's current evaluation.
+type groupReads struct {
+	mu      sync.Mutex
+	t       int64 // the evaluation's timestamp (ms)
+	entries map[readKey]*readEntry
+}
+
+type readKey struct {
+	matchers   string
+	start, end int64
+}
+
+// readEntry is a selector's series as read once, and the reads left.
+type readEntry struct {
+	series []*memSeries
+	left   int
+}
+
+func newSharedReads(q storage.Queryable) *sharedReads {
+	return &sharedReads{q: q, plans: map[string]*planRule{}}
+}
+
+// setPlan replaces the plan with one for groups (as loaded: each rule's
+// query as the rule manager prints it for the query function).
+func (s *sharedReads) setPlan(groups []*prules.Group) {
+	plans := map[string]*planRule{}
+	dup := map[string]bool{}
+	for _, g := range groups {
+		gr := &groupReads{t: -1 << 63, entries: map[readKey]*readEntry{}}
+		rules := g.Rules()
+		reads := make([]map[string]int, len(rules))
+		for i, r := range rules {
+			reads[i] = selectorReads(r.Query())
+		}
+		after := map[string]int{} // reads in the rules after i
+		for i := len(rules) - 1; i >= 0; i-- {
+			later := map[string]int{}
+			for k, n := range reads[i] {
+				if m := n - 1 + after[k]; m > 0 {
+					later[k] = m
+				}
+			}
+			q := rules[i].Query().String()
+			if _, seen := plans[q]; seen || dup[q] {
+				// The same query twice (in two groups, or twice in
+				// one): which evaluation a read belongs to is unknown.
+				dup[q] = true
+				delete(plans, q)
+			} else if len(later) > 0 {
+				plans[q] = &planRule{group: gr, later: later}
+			}
+			for k, n := range reads[i] {
+				after[k] += n
+			}
+		}
+	}
+	s.mu.Lock()
+	s.plans = plans
+	s.mu.Unlock()
+}
+
+// selectorReads counts the selectors of e by matchers key.
+func selectorReads(e parser.Expr) map[string]int {
+	out := map[string]int{}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			out[matchersKey(vs.LabelMatchers)]++
+		}
+		return nil
+	})
+	return out
+}
+
+func matchersKey(ms []*labels.Matcher) string {
+	var b strings.Builder
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(m.String())
+	}
+	return b.String()
+}
+
+// readsCtx is what a query's context carries: its rule's plan and the
+// evaluation time.
+type readsCtx struct {
+	rule *planRule
+	t    int64
+}
+
+type readsCtxKey struct{}
+
+// wrap is the query function: the rule's plan goes with the query to the
+// store's Select calls.
+func (s *sharedReads) wrap(next prules.QueryFunc) prules.QueryFunc {
+	return func(ctx context.Context, q string, t time.Time) (promql.Vector, error) {
+		s.mu.Lock()
+		pr := s.plans[q]
+		s.mu.Unlock()
+		if pr != nil {
+			ctx = context.WithValue(ctx, readsCtxKey{}, &readsCtx{rule: pr, t: t.UnixMilli()})
+		}
+		return next(ctx, q, t)
+	}
+}
+
+// Querier implements storage.Queryable.
+func (s *sharedReads) Querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := s.q.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedQuerier{Querier: q}, nil
+}
+
+type sharedQuerier struct {
+	storage.Querier
+}
+
+// Select answers a planned read from the group's copy, or reads the store
+// and keeps a copy when the plan says the selector is read again.
+func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	rc, _ := ctx.Value(readsCtxKey{}).(*readsCtx)
+	if rc == nil || hints == nil || sortSeries || hints.Func == "series" {
+		return q.Querier.Select(ctx, sortSeries, hints, ms...)
+	}
+	mk := matchersKey(ms)
+	later := rc.rule.later[mk]
+	if later == 0 {
+		return q.Querier.Select(ctx, sortSeries, hints, ms...)
+	}
+	g := rc.rule.group
+	key := readKey{matchers: mk, start: hints.Start, end: hints.End}
+	g.mu.Lock()
+	if g.t != rc.t { // a new evaluation of the group
+		g.t = rc.t
+		clear(g.entries)
+	}
+	if e, ok := g.entries[key]; ok {
+		if e.left--; e.left <= 0 {
+			delete(g.entries, key)
+		}
+		g.mu.Unlock()
+		return newMemSeriesSet(e.series)
+	}
+	g.mu.Unlock()
+	series, ws, err := readAll(q.Querier.Select(ctx, sortSeries, hints, ms...))
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	if len(ws) > 0 { // the store's warnings go with its answer only
+		return &memSeriesSet{series: series, i: -1, ws: ws}
+	}
+	g.mu.Lock()
+	if g.t == rc.t {
+		g.entries[key] = &readEntry{series: series, left: later}
+	}
+	g.mu.Unlock()
+	return newMemSeriesSet(series)
+}
+
+// memSeries is one series' samples as the store returned them.
+type memSeries struct {
+	lset labels.Labels
+	ts   []int64
+	sts  []int64 // start timestamps, nil when all zero
+	fs   []float64
+	hs   []*histogram.Histogram      // per sample, nil for others
+	fhs  []*histogram.FloatHistogram // per sample, nil for others
+}
+
+// readAll copies a series set into memory.
+func readAll(ss storage.SeriesSet) ([]*memSeries, annotations.Annotations, error) {
+	var out []*memSeries
+	var it chunkenc.Iterator
+	for ss.Next() {
+		s := ss.At()
+		ms := &memSeries{lset: s.Labels()}
+		it = s.Iterator(it)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			n := len(ms.ts)
+			var t int64
+			switch vt {
+			case chunkenc.ValFloat:
+				var f float64
+				t, f = it.At()
+				ms.fs = append(ms.fs, f)
+				if ms.hs != nil {
+					ms.hs = append(ms.hs, nil)
+				}
+				if ms.fhs != nil {
+					ms.fhs = append(ms.fhs, nil)
+				}
+			case chunkenc.ValHistogram:
+				var h *histogram.Histogram
+				t, h = it.AtHistogram(nil)
+				if ms.hs == nil {
+					ms.hs = make([]*histogram.Histogram, n, n+1)
+				}
+				ms.hs = append(ms.hs, h)
+				ms.fs = append(ms.fs, 0)
+				if ms.fhs != nil {
+					ms.fhs = append(ms.fhs, nil)
+				}
+			case chunkenc.ValFloatHistogram:
+				var fh *histogram.FloatHistogram
+				t, fh = it.AtFloatHistogram(nil)
+				if ms.fhs == nil {
+					ms.fhs = make([]*histogram.FloatHistogram, n, n+1)
+				}
+				ms.fhs = append(ms.fhs, fh)
+				ms.fs = append(ms.fs, 0)
+				if ms.hs != nil {
+					ms.hs = append(ms.hs, nil)
+				}
+			}
+			ms.ts = append(ms.ts, t)
+			if st := it.AtST(); st != 0 || ms.sts != nil {
+				if ms.sts == nil {
+					ms.sts = make([]int64, n, n+1)
+				}
+				ms.sts = append(ms.sts, st)
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, ms)
+	}
+	if err := ss.Err(); err != nil {
+		return nil, nil, err
+	}
+	return out, ss.Warnings(), nil
+}
