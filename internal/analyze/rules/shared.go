@@ -3,8 +3,10 @@ package rules
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -35,7 +37,8 @@ import (
 // read outside the plan — a query that is not a rule's, an unknown
 // selector, a different time range — goes to the store as it is.
 type sharedReads struct {
-	q storage.Queryable
+	q    storage.Queryable
+	hits atomic.Int64 // reads answered from a copy
 
 	mu    sync.Mutex
 	plans map[string]*planRule // by a rule's query text
@@ -75,33 +78,43 @@ func newSharedReads(q storage.Queryable) *sharedReads {
 // setPlan replaces the plan with one for groups (as loaded: each rule's
 // query as the rule manager prints it for the query function).
 func (s *sharedReads) setPlan(groups []*prules.Group) {
+	// A query in two groups: which evaluation its reads belong to is
+	// unknown, so it has no plan and counts in none.
+	in := map[string]*prules.Group{}
+	ambiguous := map[string]bool{}
+	for _, g := range groups {
+		for _, r := range g.Rules() {
+			q := r.Query().String()
+			if h, ok := in[q]; ok && h != g {
+				ambiguous[q] = true
+			}
+			in[q] = g
+		}
+	}
 	plans := map[string]*planRule{}
-	dup := map[string]bool{}
 	for _, g := range groups {
 		gr := &groupReads{t: -1 << 63, entries: map[readKey]*readEntry{}}
+		after := map[string]int{} // reads in the rules after the current one
 		rules := g.Rules()
-		reads := make([]map[string]int, len(rules))
-		for i, r := range rules {
-			reads[i] = selectorReads(r.Query())
-		}
-		after := map[string]int{} // reads in the rules after i
 		for i := len(rules) - 1; i >= 0; i-- {
-			later := map[string]int{}
-			for k, n := range reads[i] {
-				if m := n - 1 + after[k]; m > 0 {
-					later[k] = m
-				}
-			}
 			q := rules[i].Query().String()
-			if _, seen := plans[q]; seen || dup[q] {
-				// The same query twice (in two groups, or twice in
-				// one): which evaluation a read belongs to is unknown.
-				dup[q] = true
-				delete(plans, q)
-			} else if len(later) > 0 {
+			if ambiguous[q] {
+				continue
+			}
+			reads := selectorReads(rules[i].Query())
+			// The same query twice in a group has the plan of its last
+			// place, the smallest: a copy made at an earlier place is
+			// dropped early at worst, never kept past its last read.
+			if _, ok := plans[q]; !ok {
+				later := map[string]int{}
+				for k, n := range reads {
+					if m := n - 1 + after[k]; m > 0 {
+						later[k] = m
+					}
+				}
 				plans[q] = &planRule{group: gr, later: later}
 			}
-			for k, n := range reads[i] {
+			for k, n := range reads {
 				after[k] += n
 			}
 		}
@@ -111,16 +124,37 @@ func (s *sharedReads) setPlan(groups []*prules.Group) {
 	s.mu.Unlock()
 }
 
-// selectorReads counts the selectors of e by matchers key.
+// selectorReads counts the selectors of e by read key (matchers, range and
+// offset). Selectors under a subquery or with @ are read at times of their
+// own: they are not counted (a read of theirs goes to the store unless it
+// happens to be another selector's).
 func selectorReads(e parser.Expr) map[string]int {
 	out := map[string]int{}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok {
-			out[matchersKey(vs.LabelMatchers)]++
+	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+			return nil
 		}
+		var rng time.Duration
+		for i, p := range path {
+			switch p := p.(type) {
+			case *parser.SubqueryExpr:
+				return nil
+			case *parser.MatrixSelector:
+				if i == len(path)-1 {
+					rng = p.Range
+				}
+			}
+		}
+		out[readsKey(vs.LabelMatchers, rng.Milliseconds(), vs.OriginalOffset.Milliseconds())]++
 		return nil
 	})
 	return out
+}
+
+// readsKey names a selector's read: matchers, range and offset (ms).
+func readsKey(ms []*labels.Matcher, rng, offset int64) string {
+	return matchersKey(ms) + "|" + strconv.FormatInt(rng, 10) + "|" + strconv.FormatInt(offset, 10)
 }
 
 func matchersKey(ms []*labels.Matcher) string {
@@ -163,11 +197,12 @@ func (s *sharedReads) Querier(mint, maxt int64) (storage.Querier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedQuerier{Querier: q}, nil
+	return &sharedQuerier{Querier: q, hits: &s.hits}, nil
 }
 
 type sharedQuerier struct {
 	storage.Querier
+	hits *atomic.Int64
 }
 
 // Select answers a planned read from the group's copy, or reads the store
@@ -177,11 +212,8 @@ func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 	if rc == nil || hints == nil || sortSeries || hints.Func == "series" {
 		return q.Querier.Select(ctx, sortSeries, hints, ms...)
 	}
-	mk := matchersKey(ms)
+	mk := readsKey(ms, hints.Range, rc.t-hints.End)
 	later := rc.rule.later[mk]
-	if later == 0 {
-		return q.Querier.Select(ctx, sortSeries, hints, ms...)
-	}
 	g := rc.rule.group
 	key := readKey{matchers: mk, start: hints.Start, end: hints.End}
 	g.mu.Lock()
@@ -194,9 +226,13 @@ func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 			delete(g.entries, key)
 		}
 		g.mu.Unlock()
+		q.hits.Add(1)
 		return newMemSeriesSet(e.series)
 	}
 	g.mu.Unlock()
+	if later == 0 {
+		return q.Querier.Select(ctx, sortSeries, hints, ms...)
+	}
 	series, ws, err := readAll(q.Querier.Select(ctx, sortSeries, hints, ms...))
 	if err != nil {
 		return storage.ErrSeriesSet(err)
