@@ -60,6 +60,9 @@ func TestSharedReadsEqual(t *testing.T) {
 	// Record the signals first, so the rules over recorded series (teams)
 	// have data too.
 	m.EvalAt(t.Context(), time.Unix(0, 0).Add(9*time.Minute))
+	if m.shared.hits.Load() == 0 {
+		t.Error("the manager's evaluation shared no read")
+	}
 	sr := newSharedReads(st)
 	sr.setPlan(m.groups)
 	shared := sr.wrap(prules.EngineQueryFunc(eng, sr))
