@@ -33,9 +33,12 @@ import (
 // store (as it was at the first read).
 //
 // The plan is static: for each rule's query, the number of reads of each
-// selector (its matchers) in that query and in the group's later rules. A
-// read outside the plan — a query that is not a rule's, an unknown
-// selector, a different time range — goes to the store as it is.
+// selector (its matchers, range and offset) in that query and in the
+// group's later rules. A read outside the plan — a query that is not a
+// rule's, a selector under a subquery or with @ — goes to the store as it
+// is. Whatever the plan says, a copy answers only a read of the same
+// matchers and time range: a wrong count costs a read or keeps a copy until
+// the group's next evaluation, never changes a result.
 type sharedReads struct {
 	q    storage.Queryable
 	hits atomic.Int64 // reads answered from a copy
@@ -47,9 +50,9 @@ type sharedReads struct {
 // planRule is one rule's place in its group's plan.
 type planRule struct {
 	group *groupReads
-	// later is, by matchers key, how often the selector is read after a
-	// first read in this rule: again in this rule, and in the group's
-	// later rules.
+	// later is, by read key (readsKey), how often the selector is read
+	// after a first read in this rule: again in this rule, and in the
+	// group's later rules.
 	later map[string]int
 }
 
@@ -209,7 +212,7 @@ type sharedQuerier struct {
 // and keeps a copy when the plan says the selector is read again.
 func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	rc, _ := ctx.Value(readsCtxKey{}).(*readsCtx)
-	if rc == nil || hints == nil || sortSeries || hints.Func == "series" {
+	if rc == nil || hints == nil || sortSeries || hints.Func == "series" || hints.ShardCount > 0 || hints.DisableTrimming {
 		return q.Querier.Select(ctx, sortSeries, hints, ms...)
 	}
 	mk := readsKey(ms, hints.Range, rc.t-hints.End)
