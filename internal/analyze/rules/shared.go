@@ -50,6 +50,7 @@ type sharedReads struct {
 // planRule is one rule's place in its group's plan.
 type planRule struct {
 	group *groupReads
+	index int // the rule's place in its group
 	// later is, by read key (readsKey), how often the selector is read
 	// after a first read in this rule: again in this rule, and in the
 	// group's later rules.
@@ -58,9 +59,24 @@ type planRule struct {
 
 // groupReads is the shared reads of one group's current evaluation.
 type groupReads struct {
+	// writers are, by read key, the places of the rules that may write
+	// series the selector selects (static).
+	writers map[string][]int
+
 	mu      sync.Mutex
 	t       int64 // the evaluation's timestamp (ms)
 	entries map[readKey]*readEntry
+}
+
+// valid says whether a copy made at place made answers a read at place at:
+// no rule in between (the maker included) wrote what the selector selects.
+func (g *groupReads) valid(key string, made, at int) bool {
+	for _, w := range g.writers[key] {
+		if made <= w && w < at {
+			return false
+		}
+	}
+	return true
 }
 
 type readKey struct {
@@ -72,6 +88,7 @@ type readKey struct {
 type readEntry struct {
 	series []*memSeries
 	left   int
+	made   int // the place of the rule that made it
 }
 
 func newSharedReads(q storage.Queryable) *sharedReads {
@@ -80,44 +97,60 @@ func newSharedReads(q storage.Queryable) *sharedReads {
 
 // setPlan replaces the plan with one for groups (as loaded: each rule's
 // query as the rule manager prints it for the query function).
+//
+// A rule writes what it records (or ALERTS and ALERTS_FOR_STATE) after its
+// query: a copy made before a rule that writes series the selector may
+// match answers no read after that rule, so a group reading what it records
+// reads it from the store.
 func (s *sharedReads) setPlan(groups []*prules.Group) {
-	// A query in two groups: which evaluation its reads belong to is
-	// unknown, so it has no plan and counts in none.
-	in := map[string]*prules.Group{}
+	// A query twice (in two groups, or in one): which evaluation, or
+	// which place, its reads belong to is unknown, so it has no plan and
+	// counts in none (its writes still count).
+	seen := map[string]bool{}
 	ambiguous := map[string]bool{}
 	for _, g := range groups {
 		for _, r := range g.Rules() {
 			q := r.Query().String()
-			if h, ok := in[q]; ok && h != g {
-				ambiguous[q] = true
-			}
-			in[q] = g
+			ambiguous[q] = seen[q]
+			seen[q] = true
 		}
 	}
 	plans := map[string]*planRule{}
 	for _, g := range groups {
-		gr := &groupReads{t: -1 << 63, entries: map[readKey]*readEntry{}}
-		after := map[string]int{} // reads in the rules after the current one
 		rules := g.Rules()
+		reads := make([]map[string]int, len(rules))
+		gr := &groupReads{t: -1 << 63, entries: map[readKey]*readEntry{}, writers: map[string][]int{}}
+		matchers := map[string][]*labels.Matcher{}
+		for i, r := range rules {
+			if !ambiguous[r.Query().String()] {
+				reads[i] = selectorReads(r.Query(), matchers)
+			}
+		}
+		for k, ms := range matchers {
+			for i, r := range rules {
+				if writesMatching(r, ms) {
+					gr.writers[k] = append(gr.writers[k], i)
+				}
+			}
+		}
+		after := map[string]int{} // usable reads in the rules after the current one
 		for i := len(rules) - 1; i >= 0; i-- {
-			q := rules[i].Query().String()
-			if ambiguous[q] {
+			for k := range after {
+				if slices.Contains(gr.writers[k], i) {
+					after[k] = 0
+				}
+			}
+			if reads[i] == nil {
 				continue
 			}
-			reads := selectorReads(rules[i].Query())
-			// The same query twice in a group has the plan of its last
-			// place, the smallest: a copy made at an earlier place is
-			// dropped early at worst, never kept past its last read.
-			if _, ok := plans[q]; !ok {
-				later := map[string]int{}
-				for k, n := range reads {
-					if m := n - 1 + after[k]; m > 0 {
-						later[k] = m
-					}
+			later := map[string]int{}
+			for k, n := range reads[i] {
+				if m := n - 1 + after[k]; m > 0 {
+					later[k] = m
 				}
-				plans[q] = &planRule{group: gr, later: later}
 			}
-			for k, n := range reads {
+			plans[rules[i].Query().String()] = &planRule{group: gr, index: i, later: later}
+			for k, n := range reads[i] {
 				after[k] += n
 			}
 		}
@@ -127,11 +160,40 @@ func (s *sharedReads) setPlan(groups []*prules.Group) {
 	s.mu.Unlock()
 }
 
+// writesMatching says whether r may write a series that matchers ms select:
+// by the metric name alone (any other label may match).
+func writesMatching(r prules.Rule, ms []*labels.Matcher) bool {
+	var names []string
+	switch r := r.(type) {
+	case *prules.RecordingRule:
+		names = []string{r.Name()}
+	case *prules.AlertingRule:
+		names = []string{"ALERTS", "ALERTS_FOR_STATE"}
+	default:
+		return true
+	}
+	for _, n := range names {
+		if matchesName(ms, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesName(ms []*labels.Matcher, name string) bool {
+	for _, m := range ms {
+		if m.Name == labels.MetricName && !m.Matches(name) {
+			return false
+		}
+	}
+	return true
+}
+
 // selectorReads counts the selectors of e by read key (matchers, range and
 // offset). Selectors under a subquery or with @ are read at times of their
 // own: they are not counted (a read of theirs goes to the store unless it
 // happens to be another selector's).
-func selectorReads(e parser.Expr) map[string]int {
+func selectorReads(e parser.Expr, matchers map[string][]*labels.Matcher) map[string]int {
 	out := map[string]int{}
 	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
 		vs, ok := n.(*parser.VectorSelector)
@@ -149,7 +211,9 @@ func selectorReads(e parser.Expr) map[string]int {
 				}
 			}
 		}
-		out[readsKey(vs.LabelMatchers, rng.Milliseconds(), vs.OriginalOffset.Milliseconds())]++
+		k := readsKey(vs.LabelMatchers, rng.Milliseconds(), vs.OriginalOffset.Milliseconds())
+		out[k]++
+		matchers[k] = vs.LabelMatchers
 		return nil
 	})
 	return out
@@ -225,12 +289,16 @@ func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 		clear(g.entries)
 	}
 	if e, ok := g.entries[key]; ok {
-		if e.left--; e.left <= 0 {
+		if !g.valid(mk, e.made, rc.rule.index) {
 			delete(g.entries, key)
+		} else {
+			if e.left--; e.left <= 0 {
+				delete(g.entries, key)
+			}
+			g.mu.Unlock()
+			q.hits.Add(1)
+			return newMemSeriesSet(e.series)
 		}
-		g.mu.Unlock()
-		q.hits.Add(1)
-		return newMemSeriesSet(e.series)
 	}
 	g.mu.Unlock()
 	if later == 0 {
@@ -245,7 +313,7 @@ func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 	}
 	g.mu.Lock()
 	if g.t == rc.t {
-		g.entries[key] = &readEntry{series: series, left: later}
+		g.entries[key] = &readEntry{series: series, left: later, made: rc.rule.index}
 	}
 	g.mu.Unlock()
 	return newMemSeriesSet(series)

@@ -152,18 +152,64 @@ func TestSharedReadsPlan(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`m < 0 or m > 1`, 1 + 4}, // again in the rule, then sum(m) and the last three
-		{`sum(m)`, 3},
-		{`twice + m`, 0}, // the plan of its last place
+		{`m < 0 or m > 1`, 1 + 2}, // again in the rule, then sum(m) and m (twice + m is twice in the group: no plan)
+		{`sum(m)`, 1},
 		{`rate(m[5m])`, 0},
 		{`n`, 0},
-		{`dup`, 0},
+		{`m`, 0},
 	} {
 		if got := later(c.q)[mk]; got != c.want {
 			t.Errorf("%s: %d later reads of m planned, want %d", c.q, got, c.want)
 		}
 	}
+	if p := sr.plans[`twice + m`]; p != nil {
+		t.Errorf("a query twice in a group is planned: %v", p.later)
+	}
 	if p := sr.plans[`dup`]; p != nil {
 		t.Errorf("a query in two groups is planned: %v", p.later)
+	}
+}
+
+// TestSharedReadsSeeWrites: a rule reading what an earlier rule of its
+// group recorded at this evaluation reads it from the store, not from a
+// copy made before the write.
+func TestSharedReadsSeeWrites(t *testing.T) {
+	st := promqltest.LoadedStorage(t, "load 15s\n  foo 1+0x4\n  bar 1+0x4\n")
+	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1e6)
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyConfig(nil, Builtin{Name: "x", Groups: rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{
+		{Record: "before", Expr: `sum(foo) + sum(bar)`},
+		{Record: "foo", Expr: `vector(5)`},
+		{Record: "after", Expr: `sum(bar) + sum(foo)`},
+		{Alert: "A", Expr: `sum(ALERTS) > 0 or vector(1)`},
+		{Record: "alerts", Expr: `count(ALERTS)`},
+	}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Unix(0, 0).Add(2 * time.Minute)
+	m.EvalAt(t.Context(), ts)
+	plain := prules.EngineQueryFunc(eng, st)
+	for q, want := range map[string]string{
+		`after`:  "{} 6", // foo as recorded by the rule before it, bar shared
+		`before`: "{} 2",
+		`alerts`: "{} 1",
+	} {
+		v, err := plain(t.Context(), q, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range v {
+			got = append(got, fmt.Sprintf("%s %v", s.Metric.DropMetricName(), s.F))
+		}
+		if strings.Join(got, ";") != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+	if m.shared.hits.Load() == 0 {
+		t.Error("bar was read twice, not shared")
 	}
 }
