@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/promqltest"
@@ -203,7 +205,7 @@ func TestSharedReadsSeeWrites(t *testing.T) {
 		}
 		var got []string
 		for _, s := range v {
-			got = append(got, fmt.Sprintf("%s %v", s.Metric.DropMetricName(), s.F))
+			got = append(got, fmt.Sprintf("%s %v", labels.NewBuilder(s.Metric).Del(model.MetricNameLabel).Labels(), s.F))
 		}
 		if strings.Join(got, ";") != want {
 			t.Errorf("%s = %q, want %q", q, got, want)
