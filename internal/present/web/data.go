@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -210,20 +211,20 @@ func (e *env) selection(ctx context.Context) (models, pods []string) {
 		e.h.logger.Debug("list models", "err", err)
 		return nil, nil
 	}
+	// Sets, not slices searched per series: a fleet has thousands of pods.
+	ms, ps := map[string]bool{}, map[string]bool{}
 	for _, s := range m {
-		if mn := string(s.Metric["model_name"]); mn != "" && !slices.Contains(models, mn) {
-			models = append(models, mn)
+		if mn := string(s.Metric["model_name"]); mn != "" {
+			ms[mn] = true
 		}
 		if e.st.Model != "" && string(s.Metric["model_name"]) != e.st.Model {
 			continue
 		}
-		if p := string(s.Metric["pod"]); p != "" && !slices.Contains(pods, p) {
-			pods = append(pods, p)
+		if p := string(s.Metric["pod"]); p != "" {
+			ps[p] = true
 		}
 	}
-	slices.Sort(models)
-	slices.Sort(pods)
-	return models, pods
+	return slices.Sorted(maps.Keys(ms)), slices.Sorted(maps.Keys(ps))
 }
 
 // name is a series' legend: the labels that identify its subject.
