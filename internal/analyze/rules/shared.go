@@ -402,22 +402,19 @@ type arena struct {
 
 const arenaBlock = 4096
 
-func (a *arena) ints(src []int64) []int64 {
-	if cap(a.is)-len(a.is) < len(src) {
-		a.is = make([]int64, 0, max(arenaBlock, len(src)))
-	}
-	n := len(a.is)
-	a.is = append(a.is, src...)
-	return a.is[n:len(a.is):len(a.is)]
-}
+func (a *arena) ints(src []int64) []int64 { return carve(&a.is, src) }
 
-func (a *arena) floats(src []float64) []float64 {
-	if cap(a.fs)-len(a.fs) < len(src) {
-		a.fs = make([]float64, 0, max(arenaBlock, len(src)))
+func (a *arena) floats(src []float64) []float64 { return carve(&a.fs, src) }
+
+// carve copies src into the block *buf (a new one when it is full) and
+// returns the copy, capped so appending to it copies.
+func carve[T any](buf *[]T, src []T) []T {
+	if cap(*buf)-len(*buf) < len(src) {
+		*buf = make([]T, 0, max(arenaBlock, len(src)))
 	}
-	n := len(a.fs)
-	a.fs = append(a.fs, src...)
-	return a.fs[n:len(a.fs):len(a.fs)]
+	n := len(*buf)
+	*buf = append(*buf, src...)
+	return (*buf)[n:len(*buf):len(*buf)]
 }
 
 func (a *arena) series() *memSeries {
