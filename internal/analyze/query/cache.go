@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -110,7 +109,10 @@ func NewCache(next Querier, opts CacheOptions) (*Cache, error) {
 func (c *Cache) Query(ctx context.Context, q string, t time.Time) (Result, error) {
 	at := t.Truncate(c.opts.Interval)
 	key := "i\x00" + strconv.FormatInt(at.UnixMilli(), 10) + "\x00" + q
-	return c.get(ctx, key, func(ctx context.Context) (Result, error) { return c.Querier.Query(ctx, q, at) })
+	return c.get(ctx, key, func(ctx context.Context) (Result, string, error) {
+		res, err := c.Querier.Query(ctx, q, at)
+		return res, "miss", err
+	})
 }
 
 // QueryRange implements Querier: q over r with start and end aligned down
@@ -122,39 +124,40 @@ func (c *Cache) QueryRange(ctx context.Context, q string, r Range) (Result, erro
 	key := "r\x00" + strconv.FormatInt(r.Start.UnixMilli(), 10) + "\x00" + strconv.FormatInt(r.End.UnixMilli(), 10) +
 		"\x00" + strconv.FormatInt(r.Step.Milliseconds(), 10) + "\x00" + q
 	if r.Step <= 0 || r.End.Before(r.Start) {
-		return c.get(ctx, key, func(ctx context.Context) (Result, error) { return c.Querier.QueryRange(ctx, q, r) })
+		return c.get(ctx, key, func(ctx context.Context) (Result, string, error) {
+			res, err := c.Querier.QueryRange(ctx, q, r)
+			return res, "miss", err
+		})
 	}
-	return c.get(ctx, key, func(ctx context.Context) (Result, error) { return c.evalRange(ctx, q, r) })
+	return c.get(ctx, key, func(ctx context.Context) (Result, string, error) { return c.evalRange(ctx, q, r) })
 }
 
 // evalRange evaluates q over r (aligned), from the final points of q's
 // extent at r's step where it starts at or before r and its final points
-// reach r's start, then keeps the result as q's extent.
-func (c *Cache) evalRange(ctx context.Context, q string, r Range) (Result, error) {
+// reach r's start, then keeps the result as q's extent. how says how the
+// cache answered (hit, partial, miss).
+func (c *Cache) evalRange(ctx context.Context, q string, r Range) (res Result, how string, err error) {
 	xk := extentKey(q, r.Step, r.Start)
 	now := c.opts.Now()
-	var res Result
 	x := c.extent(xk)
 	switch {
 	case x != nil && !x.start.After(r.Start) && !x.final.Before(r.End):
-		res = x.slice(r.Start, r.End)
-		c.requests.WithLabelValues("hit").Inc()
+		res, how = x.slice(r.Start, r.End), "hit"
 	case x != nil && !x.start.After(r.Start) && !x.final.Before(r.Start):
+		how = "partial"
 		tail, err := c.Querier.QueryRange(ctx, q, Range{Start: x.final.Add(r.Step), End: r.End, Step: r.Step})
 		if err != nil {
-			return Result{}, err
+			return Result{}, how, err
 		}
 		if _, ok := tail.Value.(model.Matrix); !ok {
-			return Result{}, fmt.Errorf("range query %q: got %s, want a matrix", q, tail.Value.Type())
+			return Result{}, how, fmt.Errorf("range query %q: got %s, want a matrix", q, tail.Value.Type())
 		}
 		res = joinRanges(x.slice(r.Start, x.final), tail)
-		c.requests.WithLabelValues("partial").Inc()
 	default:
-		var err error
+		how = "miss"
 		if res, err = c.Querier.QueryRange(ctx, q, r); err != nil {
-			return Result{}, err
+			return Result{}, how, err
 		}
-		c.requests.WithLabelValues("miss").Inc()
 	}
 	// The points no later than now - Settle are final.
 	final := now.Add(-c.opts.Settle)
@@ -165,13 +168,13 @@ func (c *Cache) evalRange(ctx context.Context, q string, r Range) (Result, error
 		final = r.Start.Add(final.Sub(r.Start) / r.Step * r.Step)
 		c.keep(xk, nil, &extent{start: r.Start, end: r.End, final: final, res: res}, now.Add(extentTTL))
 	}
-	return res, nil
+	return res, how, nil
 }
 
 // get answers from a fresh entry, or joins or starts the one evaluation
 // of key. The evaluation outlives a caller that gives up (it is bounded by
 // the engine's own timeout), so the others still get its result.
-func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) (Result, error)) (Result, error) {
+func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) (Result, string, error)) (Result, error) {
 	if res, ok := c.lookup(key); ok {
 		c.requests.WithLabelValues("hit").Inc()
 		return res, nil
@@ -179,10 +182,8 @@ func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) 
 	leader := false // set when this call's eval runs; read after it ends
 	ch := c.flight.DoChan(key, func() (any, error) {
 		leader = true
-		if !strings.HasPrefix(key, "r\x00") { // evalRange counts its own
-			c.requests.WithLabelValues("miss").Inc()
-		}
-		res, err := eval(context.WithoutCancel(ctx))
+		res, how, err := eval(context.WithoutCancel(ctx))
+		c.requests.WithLabelValues(how).Inc()
 		if err == nil {
 			c.store(key, res)
 		}

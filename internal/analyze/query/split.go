@@ -105,17 +105,18 @@ func joinSame(a, b Result) (Result, bool) {
 	}
 	r := a
 	r.Value = out
-	for _, w := range b.Warnings {
-		if !slices.Contains(r.Warnings, w) {
-			r.Warnings = append(r.Warnings, w)
-		}
-	}
-	for _, w := range b.Infos {
-		if !slices.Contains(r.Infos, w) {
-			r.Infos = append(r.Infos, w)
-		}
-	}
+	r.Warnings, r.Infos = addNotes(r.Warnings, b.Warnings), addNotes(r.Infos, b.Infos)
 	return r, true
+}
+
+// addNotes appends the annotations of more not in have.
+func addNotes(have, more []string) []string {
+	for _, w := range more {
+		if !slices.Contains(have, w) {
+			have = append(have, w)
+		}
+	}
+	return have
 }
 
 // joiner joins the matrices of consecutive ranges of one query: each
@@ -132,16 +133,7 @@ func (j *joiner) add(part Result) {
 	if j.byFP == nil {
 		j.byFP = map[model.Fingerprint][]int{}
 	}
-	for _, w := range part.Warnings {
-		if !slices.Contains(j.res.Warnings, w) {
-			j.res.Warnings = append(j.res.Warnings, w)
-		}
-	}
-	for _, w := range part.Infos {
-		if !slices.Contains(j.res.Infos, w) {
-			j.res.Infos = append(j.res.Infos, w)
-		}
-	}
+	j.res.Warnings, j.res.Infos = addNotes(j.res.Warnings, part.Warnings), addNotes(j.res.Infos, part.Infos)
 	for _, ss := range part.Value.(model.Matrix) {
 		fp := ss.Metric.Fingerprint()
 		i := slices.IndexFunc(j.byFP[fp], func(i int) bool { return j.out[i].Metric.Equal(ss.Metric) })
