@@ -452,10 +452,18 @@ func stop(c *exec.Cmd) {
 
 func version(ctx context.Context, bin string) string {
 	out, _ := exec.CommandContext(ctx, bin, "--version").CombinedOutput() // a name without a version is still a name
-	if f := strings.Fields(string(out)); len(f) >= 3 {
+	return versionOf(string(out), bin)
+}
+
+// versionOf reads the version from `prometheus --version`'s first line
+// ("prometheus, version 2.42.0+ds (branch: …"); a build without one (`go
+// build` of a module version prints "version  (branch: , …") is named by
+// its binary's file name, which make prometheus3 gives the version.
+func versionOf(out, bin string) string {
+	if f := strings.Fields(out); len(f) >= 3 && !strings.HasPrefix(f[2], "(") {
 		return f[2]
 	}
-	return ""
+	return filepath.Base(bin)
 }
 
 // cpuSeconds reads a process's user and system time from /proc/<pid>/stat.

@@ -407,6 +407,7 @@ func (s *Server) applyLoaded(cfg *config.Config) (err error) {
 	defer func() {
 		if err == nil {
 			s.loaded.Store(cfg)
+			applyRuntime(cfg, s.logger)
 		}
 	}()
 	if s.rules != nil {

@@ -20,19 +20,66 @@ import (
 
 // fleetView runs the diagnosis with its fleet model once per (time,
 // window) and serves the dashboard's and the report's findings, fleet
-// summary and team costs from that one evaluation, so they cannot
-// disagree.
+// summary, team costs and queue view from that one evaluation, so they
+// cannot disagree. It keeps the last few evaluations: concurrent panels
+// and viewers asking for one (time, window) share one evaluation, and a
+// page that follows the clock reads the newest kept one (AsOf) instead of
+// evaluating the whole fleet again for every page and viewer.
 type fleetView struct {
 	d *diagnose.Diagnoser
 	// fc and q give the fleet model per cluster (nil fc: none).
 	fc *fleet.Calculator
 	q  query.Querier
+	// clock is the wall clock (time.Now outside tests).
+	clock func() time.Time
 
-	mu     sync.Mutex
-	now    time.Time
+	mu sync.Mutex
+	// evals are the kept and running evaluations, at most maxEvals done.
+	evals map[evalKey]*evaluation
+}
+
+// Live evaluations: a page following the clock reads the newest kept
+// evaluation of its window while it is at most liveMaxAge old, and one
+// older than liveRefresh is evaluated again in the background. The whole
+// fleet is then evaluated at most once a minute per window however many
+// pages and viewers follow it, and no page waits for it but the first.
+const (
+	liveRefresh = time.Minute
+	liveMaxAge  = 3 * time.Minute
+	// liveTimeout bounds a background evaluation (each query is bounded
+	// by the engine's own timeout too).
+	liveTimeout = 5 * time.Minute
+	// maxEvals bounds the evaluations kept (the newest stay).
+	maxEvals = 3
+	// failedTTL is how long a failed evaluation answers for its time.
+	failedTTL = 10 * time.Second
+)
+
+type evalKey struct {
+	at     time.Time
 	window time.Duration
-	rep    *diagnose.Report
-	err    error
+}
+
+// evaluation is one diagnosis; done is closed when rep and err are set.
+type evaluation struct {
+	done chan struct{}
+	rep  *diagnose.Report
+	err  error
+	// at is when it finished, on the wall clock.
+	at time.Time
+	// summary is the fleet summary of rep, built once.
+	summaryOnce sync.Once
+	summary     *web.FleetSummary
+	summaryErr  error
+}
+
+func (e *evaluation) finished() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // newFleet builds the fleet calculator over the cost calculator, judging
@@ -54,39 +101,136 @@ func newFleetView(q query.Querier, cat *schema.Catalog, calc *cost.Calculator, t
 	if err != nil {
 		return nil, err
 	}
-	return &fleetView{d: d, fc: fc, q: q}, nil
+	return &fleetView{d: d, fc: fc, q: q, clock: time.Now, evals: map[evalKey]*evaluation{}}, nil
 }
 
-func (v *fleetView) diagnose(ctx context.Context, now time.Time, window time.Duration) (*diagnose.Report, error) {
+// AsOf implements web.Live: the time of the newest evaluation of window
+// kept (or running) that is at most liveMaxAge before now, starting a
+// fresh one at now in the background when it is older than liveRefresh;
+// now itself when none is (the panels then evaluate at now, once).
+func (v *fleetView) AsOf(ctx context.Context, now time.Time, window time.Duration) time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if (v.rep != nil || v.err != nil) && v.now.Equal(now) && v.window == window {
-		return v.rep, v.err
+	var newest, running *evaluation
+	var at, runningAt time.Time
+	for k, e := range v.evals {
+		if k.window != window || k.at.After(now) || now.Sub(k.at) > liveMaxAge {
+			continue
+		}
+		if !e.finished() {
+			if running == nil || k.at.After(runningAt) {
+				running, runningAt = e, k.at
+			}
+			continue
+		}
+		if e.err == nil && (newest == nil || k.at.After(at)) {
+			newest, at = e, k.at
+		}
 	}
-	v.now, v.window = now, window
-	v.rep, v.err = v.d.Diagnose(ctx, now, window)
-	return v.rep, v.err
+	switch {
+	case newest == nil && running != nil:
+		return runningAt
+	case newest == nil:
+		return now
+	}
+	if now.Sub(at) >= liveRefresh && (running == nil || runningAt.Before(at)) {
+		v.startLocked(ctx, evalKey{now, window})
+	}
+	return at
+}
+
+// diagnose returns the evaluation at (now, window), evaluating it unless
+// it is kept or running.
+func (v *fleetView) diagnose(ctx context.Context, now time.Time, window time.Duration) (*evaluation, error) {
+	v.mu.Lock()
+	e := v.startLocked(ctx, evalKey{now, window})
+	v.mu.Unlock()
+	select {
+	case <-e.done:
+		return e, e.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("diagnosis at %s: %w", now.UTC().Format(time.RFC3339), context.Cause(ctx))
+	}
+}
+
+// startLocked returns the evaluation at k, starting it unless it is kept
+// or running. v.mu must be held. A failed evaluation is kept for
+// failedTTL only (the panels of one page share it; a reload tries again).
+// The evaluation outlives a caller that gives up: it runs with ctx's
+// values but not its end, bounded by liveTimeout, and waiters with live
+// contexts still get it.
+func (v *fleetView) startLocked(ctx context.Context, k evalKey) *evaluation {
+	if e := v.evals[k]; e != nil && !(e.finished() && e.err != nil && v.clock().Sub(e.at) > failedTTL) {
+		return e
+	}
+	e := &evaluation{done: make(chan struct{})}
+	v.evals[k] = e
+	v.evictLocked()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), liveTimeout)
+		defer cancel()
+		rep, err := v.d.Diagnose(ctx, k.at, k.window)
+		v.mu.Lock()
+		e.rep, e.err, e.at = rep, err, v.clock()
+		close(e.done)
+		v.mu.Unlock()
+	}()
+	return e
+}
+
+// evictLocked drops the oldest finished evaluations beyond maxEvals.
+func (v *fleetView) evictLocked() {
+	for {
+		var oldest *evalKey
+		n := 0
+		for k, e := range v.evals {
+			if !e.finished() {
+				continue
+			}
+			n++
+			if oldest == nil || k.at.Before(oldest.at) {
+				oldest = &k
+			}
+		}
+		if n <= maxEvals || oldest == nil {
+			return
+		}
+		delete(v.evals, *oldest)
+	}
 }
 
 // Findings implements web.Findings.
 func (v *fleetView) Findings(ctx context.Context, now time.Time, window time.Duration) ([]web.Finding, error) {
-	rep, err := v.diagnose(ctx, now, window)
+	e, err := v.diagnose(ctx, now, window)
 	if err != nil {
 		return nil, err
 	}
-	return webFindings(rep), nil
+	return webFindings(e.rep), nil
 }
 
-// Fleet implements web.Fleet.
+// Fleet implements web.Fleet: the summary is built once per evaluation
+// and shared, so callers must not modify it.
 func (v *fleetView) Fleet(ctx context.Context, now time.Time, window time.Duration) (*web.FleetSummary, error) {
-	rep, err := v.diagnose(ctx, now, window)
+	e, err := v.diagnose(ctx, now, window)
 	if err != nil {
 		return nil, err
 	}
+	e.summaryOnce.Do(func() {
+		// The evaluation's context, not this caller's: the summary is
+		// shared by every later caller.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), liveTimeout)
+		defer cancel()
+		e.summary, e.summaryErr = v.summary(sctx, e.rep, now, window)
+	})
+	return e.summary, e.summaryErr
+}
+
+func (v *fleetView) summary(ctx context.Context, rep *diagnose.Report, now time.Time, window time.Duration) (*web.FleetSummary, error) {
 	u := rep.Utilisation
 	f := &web.FleetSummary{Model: u.Fleet, MeanBusy: u.MeanBusy, LowBusy: u.Bands[0], HighBusy: u.Bands[1],
 		BelowLow: u.BelowLowMean, AboveHigh: u.AboveHighMean, Unusable: rep.Unusable}
 	if v.fc != nil {
+		var err error
 		if f.Clusters, err = v.fc.PerCluster(ctx, v.q, now.Add(-window), now, 0); err != nil {
 			return nil, err
 		}
@@ -107,11 +251,11 @@ func (v *fleetView) Fleet(ctx context.Context, now time.Time, window time.Durati
 // per team, then the unshared idle hours as __idle__; they add up to the
 // fleet's allocatable GPU-hours.
 func (v *fleetView) TeamCosts(ctx context.Context, now time.Time, window time.Duration) ([]web.TeamCost, error) {
-	rep, err := v.diagnose(ctx, now, window)
+	e, err := v.diagnose(ctx, now, window)
 	if err != nil {
 		return nil, err
 	}
-	m := rep.Utilisation.Fleet
+	m := e.rep.Utilisation.Fleet
 	if m == nil {
 		return nil, fmt.Errorf("cost attribution: %w", errNoFleet)
 	}

@@ -15,11 +15,11 @@ import (
 // QueueRows implements web.Queues from the same evaluation as the
 // findings, fleet and costs.
 func (v *fleetView) QueueRows(ctx context.Context, now time.Time, window time.Duration) ([]web.QueueRow, error) {
-	rep, err := v.diagnose(ctx, now, window)
+	e, err := v.diagnose(ctx, now, window)
 	if err != nil {
 		return nil, err
 	}
-	return queueRows(rep.Queues), nil
+	return queueRows(e.rep.Queues), nil
 }
 
 // queueRows formats the diagnosis's queue view (diagnose.QueueStatus, its

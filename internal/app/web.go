@@ -34,7 +34,9 @@ type webOptions struct {
 	Recorded bool
 	// Objectives are the latency objectives of the dashboard's panel.
 	Objectives slo.Set
-	Logger     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // sloSource evaluates the latency objectives through a Querier for the
@@ -74,6 +76,9 @@ func clusterViews(all web.Options, o webOptions, logger *slog.Logger) func(strin
 			if fv, err = newFleetView(q, o.Catalog, o.Calc, o.Thresholds, o.Recorded, logger); err != nil {
 				return web.Options{}, err
 			}
+			if o.Now != nil {
+				fv.clock = o.Now
+			}
 			mu.Lock()
 			if len(views) < maxClusterViews {
 				views[name] = fv
@@ -81,7 +86,7 @@ func clusterViews(all web.Options, o webOptions, logger *slog.Logger) func(strin
 			mu.Unlock()
 		}
 		out := all
-		out.Querier, out.Findings, out.Queues, out.ForCluster = q, fv, fv, nil
+		out.Querier, out.Findings, out.Queues, out.Live, out.ForCluster = q, fv, fv, fv, nil
 		if out.Objectives != nil {
 			out.Objectives = sloSource{q: q, cat: o.Catalog, set: o.Objectives}
 		}
@@ -105,8 +110,11 @@ func mountWeb(a *api.API, o webOptions) error {
 	if err != nil {
 		return fmt.Errorf("mount dashboard: %w", err)
 	}
-	opts := web.Options{
-		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: fv, Queues: fv,
+	if o.Now != nil {
+		fv.clock = o.Now
+	}
+	opts := web.Options{Now: o.Now,
+		Querier: o.Querier, Catalog: o.Catalog, Recorded: o.Recorded, Logger: logger, Findings: fv, Queues: fv, Live: fv,
 		Regions: web.Regions{IdleBusy: th.IdleBusy, BoundBusy: th.MemoryBoundBusy, BoundDRAM: th.MemoryBoundDRAM},
 	}
 	if o.Calc != nil {

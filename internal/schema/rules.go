@@ -17,7 +17,6 @@ import (
 const (
 	GroupSignals = "servescope-signals"
 	GroupTeams   = "servescope-teams"
-	GroupChecks  = "servescope-range-checks"
 )
 
 // OutOfRangeName is the recording rule holding a signal's range violations.
@@ -30,12 +29,12 @@ func QuantileName(signal string, q float64) string {
 
 // RuleGroups returns the recording rules generated from the catalog, to be
 // evaluated every interval: one rule per signal (servescope:<signal>:<agg>),
-// quantiles for histograms, team roll-ups (which read the recorded signals,
-// so their group comes after), and one range check per ranged signal.
+// its range check right after it (one per ranged signal), quantiles for
+// histograms, and team roll-ups (which read the recorded signals, so their
+// group comes after).
 func (cat *Catalog) RuleGroups(interval time.Duration) rulefmt.RuleGroups {
 	sig := rulefmt.RuleGroup{Name: GroupSignals, Interval: model.Duration(interval)}
 	team := rulefmt.RuleGroup{Name: GroupTeams, Interval: model.Duration(interval)}
-	chk := rulefmt.RuleGroup{Name: GroupChecks, Interval: model.Duration(interval)}
 	for _, s := range cat.signals {
 		c := cat.compiled[s.Name]
 		r := rulefmt.Rule{Record: s.RecordName(), Expr: c.rule}
@@ -44,17 +43,20 @@ func (cat *Catalog) RuleGroups(interval time.Duration) rulefmt.RuleGroups {
 			continue
 		}
 		sig.Rules = append(sig.Rules, r)
+		if c.check != "" {
+			// Right after the signal: the check reads the same raw
+			// series at the same evaluation time, which an engine may
+			// read once for both (the embedded one does).
+			sig.Rules = append(sig.Rules, rulefmt.Rule{Record: OutOfRangeName(s.Name), Expr: c.check})
+		}
 		if s.Kind == KindHistogram {
 			for _, q := range Quantiles() {
 				e := quantileOf(q, &parser.VectorSelector{Name: s.RecordName()})
 				sig.Rules = append(sig.Rules, rulefmt.Rule{Record: QuantileName(s.Name, q), Expr: e.String()})
 			}
 		}
-		if c.check != "" {
-			chk.Rules = append(chk.Rules, rulefmt.Rule{Record: OutOfRangeName(s.Name), Expr: c.check})
-		}
 	}
-	return rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{sig, team, chk}}
+	return rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{sig, team}}
 }
 
 // RulesFile renders RuleGroups as a Prometheus rules file and checks it

@@ -114,8 +114,12 @@ func TestMemoryBudget(t *testing.T) {
 	budget := heapBytes() + 16<<20
 	e := NewEngine(st, EngineOptions{Timeout: time.Minute, MaxSamples: 1e9, Registerer: prometheus.NewRegistry(),
 		MaxSubqueryPoints: -1, MemoryBudget: budget})
-	// About 30 M points: gigabytes if it ran to the end.
-	_, err := e.Query(t.Context(), `count_over_time(vector(1)[365d:1s])`, time.Unix(300, 0))
+	// About 30 M points: gigabytes if it ran to the end. vector(time()),
+	// not vector(1): a constant is evaluated once and copied to every
+	// point in one loop the watchdog's cancellation cannot stop (20 s
+	// under -race); time() is evaluated step by step, and the engine
+	// checks the context at each step.
+	_, err := e.Query(t.Context(), `count_over_time(vector(time())[365d:1s])`, time.Unix(300, 0))
 	if TypeOf(err) != ErrCostLimit || !strings.Contains(err.Error(), "memory budget") {
 		t.Fatalf("query over the budget: %v (type %s)", err, TypeOf(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +24,15 @@ type CacheOptions struct {
 	// MaxEntries bounds the cached results; zero means 512. The oldest
 	// entry goes first when full.
 	MaxEntries int
+	// MaxPoints bounds the samples the cached results hold together; zero
+	// means 10 million (about 160 MB of samples). The oldest entries go
+	// first past it; a single larger result is not kept.
+	MaxPoints int
+	// Settle is how long after a time every sample at or before it has
+	// arrived, so a range query's points that old are final and reused by
+	// later ranges over them; zero means two intervals, at least a
+	// minute. Raise it for a backend that receives samples late.
+	Settle time.Duration
 	// Registerer receives the cache's request counter. It must not be nil.
 	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
@@ -37,6 +47,13 @@ type CacheOptions struct {
 // evaluation. Concurrent identical queries wait for one evaluation. Errors
 // are never kept. Series and label calls pass through.
 //
+// A range query's final points (older than Settle when evaluated) are
+// also kept, per query and step, for the range a page following the clock
+// asks for next (the same span, a few steps later): it evaluates only the
+// points after them and joins the two (an extent; points are evaluated
+// independently, so the answer is the same), unless the query reads its
+// range's bounds (`@ start()`, `@ end()`).
+//
 // Every caller gets its own copy of a result, so callers may modify it.
 type Cache struct {
 	Querier
@@ -47,12 +64,17 @@ type Cache struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *cacheEntry
 	order   *list.List               // oldest first
+	used    int                      // the entries' points
 }
 
 type cacheEntry struct {
 	key     string
 	res     Result
 	expires time.Time
+	// points is what the entry counts against MaxPoints.
+	points int
+	// x is set on an extent's entry (key from extentKey).
+	x *extent
 }
 
 // NewCache wraps next with a result cache.
@@ -64,6 +86,8 @@ func NewCache(next Querier, opts CacheOptions) (*Cache, error) {
 		return nil, errors.New("query cache: nil registerer")
 	}
 	opts.MaxEntries = cmp.Or(opts.MaxEntries, 512)
+	opts.MaxPoints = cmp.Or(opts.MaxPoints, 10_000_000)
+	opts.Settle = cmp.Or(opts.Settle, max(2*opts.Interval, time.Minute))
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -72,7 +96,7 @@ func NewCache(next Querier, opts CacheOptions) (*Cache, error) {
 		opts:    opts,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servescope_query_cache_requests_total",
-			Help: "Dashboard queries by how the result cache answered them: hit (a kept result), coalesced (waited for an identical query in flight), miss (evaluated).",
+			Help: "Dashboard queries by how the result cache answered them: hit (a kept result), coalesced (waited for an identical query in flight), partial (a range's final points kept, the later ones evaluated), miss (evaluated).",
 		}, []string{"result"}),
 		entries: map[string]*list.Element{},
 		order:   list.New(),
@@ -85,7 +109,10 @@ func NewCache(next Querier, opts CacheOptions) (*Cache, error) {
 func (c *Cache) Query(ctx context.Context, q string, t time.Time) (Result, error) {
 	at := t.Truncate(c.opts.Interval)
 	key := "i\x00" + strconv.FormatInt(at.UnixMilli(), 10) + "\x00" + q
-	return c.get(ctx, key, func(ctx context.Context) (Result, error) { return c.Querier.Query(ctx, q, at) })
+	return c.get(ctx, key, func(ctx context.Context) (Result, string, error) {
+		res, err := c.Querier.Query(ctx, q, at)
+		return res, "miss", err
+	})
 }
 
 // QueryRange implements Querier: q over r with start and end aligned down
@@ -96,13 +123,58 @@ func (c *Cache) QueryRange(ctx context.Context, q string, r Range) (Result, erro
 	}
 	key := "r\x00" + strconv.FormatInt(r.Start.UnixMilli(), 10) + "\x00" + strconv.FormatInt(r.End.UnixMilli(), 10) +
 		"\x00" + strconv.FormatInt(r.Step.Milliseconds(), 10) + "\x00" + q
-	return c.get(ctx, key, func(ctx context.Context) (Result, error) { return c.Querier.QueryRange(ctx, q, r) })
+	if r.Step <= 0 || r.End.Before(r.Start) {
+		return c.get(ctx, key, func(ctx context.Context) (Result, string, error) {
+			res, err := c.Querier.QueryRange(ctx, q, r)
+			return res, "miss", err
+		})
+	}
+	return c.get(ctx, key, func(ctx context.Context) (Result, string, error) { return c.evalRange(ctx, q, r) })
+}
+
+// evalRange evaluates q over r (aligned), from the final points of q's
+// extent at r's step where it starts at or before r and its final points
+// reach r's start, then keeps the result as q's extent. how says how the
+// cache answered (hit, partial, miss).
+func (c *Cache) evalRange(ctx context.Context, q string, r Range) (res Result, how string, err error) {
+	xk := extentKey(q, r.Step, r.Start)
+	now := c.opts.Now()
+	x := c.extent(xk)
+	switch {
+	case x != nil && !x.start.After(r.Start) && !x.final.Before(r.End):
+		res, how = x.slice(r.Start, r.End), "hit"
+	case x != nil && !x.start.After(r.Start) && !x.final.Before(r.Start):
+		how = "partial"
+		tail, err := c.Querier.QueryRange(ctx, q, Range{Start: x.final.Add(r.Step), End: r.End, Step: r.Step})
+		if err != nil {
+			return Result{}, how, err
+		}
+		if _, ok := tail.Value.(model.Matrix); !ok {
+			return Result{}, how, fmt.Errorf("range query %q: got %s, want a matrix", q, tail.Value.Type())
+		}
+		res = joinRanges(x.slice(r.Start, x.final), tail)
+	default:
+		how = "miss"
+		if res, err = c.Querier.QueryRange(ctx, q, r); err != nil {
+			return Result{}, how, err
+		}
+	}
+	// The points no later than now - Settle are final.
+	final := now.Add(-c.opts.Settle)
+	if final.After(r.End) {
+		final = r.End
+	}
+	if _, ok := res.Value.(model.Matrix); ok && !final.Before(r.Start) && incremental(q) {
+		final = r.Start.Add(final.Sub(r.Start) / r.Step * r.Step)
+		c.keep(xk, nil, &extent{start: r.Start, end: r.End, final: final, res: res}, now.Add(extentTTL))
+	}
+	return res, how, nil
 }
 
 // get answers from a fresh entry, or joins or starts the one evaluation
 // of key. The evaluation outlives a caller that gives up (it is bounded by
 // the engine's own timeout), so the others still get its result.
-func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) (Result, error)) (Result, error) {
+func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) (Result, string, error)) (Result, error) {
 	if res, ok := c.lookup(key); ok {
 		c.requests.WithLabelValues("hit").Inc()
 		return res, nil
@@ -110,8 +182,8 @@ func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) 
 	leader := false // set when this call's eval runs; read after it ends
 	ch := c.flight.DoChan(key, func() (any, error) {
 		leader = true
-		c.requests.WithLabelValues("miss").Inc()
-		res, err := eval(context.WithoutCancel(ctx))
+		res, how, err := eval(context.WithoutCancel(ctx))
+		c.requests.WithLabelValues(how).Inc()
 		if err == nil {
 			c.store(key, res)
 		}
@@ -142,26 +214,68 @@ func (c *Cache) lookup(key string) (Result, bool) {
 	e := el.Value.(*cacheEntry)
 	if !c.opts.Now().Before(e.expires) {
 		c.order.Remove(el)
+		c.used -= e.points
 		delete(c.entries, key)
 		return Result{}, false
 	}
 	return CloneResult(e.res), true
 }
 
-// store keeps res for one interval from now, dropping the oldest entries
-// beyond MaxEntries.
+// store keeps res for one interval from now.
 func (c *Cache) store(key string, res Result) {
+	c.keep(key, &res, nil, c.opts.Now().Add(c.opts.Interval))
+}
+
+// extentTTL is how long an extent is kept unused: its final points never
+// change, but a store can still be backfilled under them.
+const extentTTL = 10 * time.Minute
+
+// keep stores a result (res) or an extent (x) under key until expires,
+// dropping the oldest entries beyond MaxEntries or MaxPoints.
+func (c *Cache) keep(key string, res *Result, x *extent, expires time.Time) {
+	e := &cacheEntry{key: key, expires: expires, x: x}
+	if res != nil {
+		e.res = *res
+		e.points = points(res.Value)
+	} else {
+		e.points = points(x.res.Value)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[key]; ok {
 		c.order.Remove(el)
+		c.used -= el.Value.(*cacheEntry).points
+		delete(c.entries, key)
 	}
-	c.entries[key] = c.order.PushBack(&cacheEntry{key: key, res: res, expires: c.opts.Now().Add(c.opts.Interval)})
-	for c.order.Len() > c.opts.MaxEntries {
+	if e.points > c.opts.MaxPoints {
+		return
+	}
+	c.entries[key] = c.order.PushBack(e)
+	c.used += e.points
+	for c.order.Len() > c.opts.MaxEntries || c.used > c.opts.MaxPoints {
 		oldest := c.order.Front()
 		c.order.Remove(oldest)
+		c.used -= oldest.Value.(*cacheEntry).points
 		delete(c.entries, oldest.Value.(*cacheEntry).key)
 	}
+}
+
+// extent returns key's extent unless it expired; it is never modified.
+func (c *Cache) extent(key string) *extent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return nil
+	}
+	e := el.Value.(*cacheEntry)
+	if !c.opts.Now().Before(e.expires) {
+		c.order.Remove(el)
+		c.used -= e.points
+		delete(c.entries, key)
+		return nil
+	}
+	return e.x
 }
 
 // Len is the number of kept results, fresh or not yet dropped.

@@ -55,46 +55,104 @@ func QueryRangeSplit(ctx context.Context, q RangeQuerier, expr string, r Range, 
 	if len(parts) == 1 {
 		return q.QueryRange(ctx, expr, r)
 	}
-	var (
-		out  model.Matrix
-		res  Result
-		byFP = map[model.Fingerprint][]int{}
-	)
+	var j joiner
 	for _, p := range parts {
 		part, err := q.QueryRange(ctx, expr, p)
 		if err != nil {
 			return Result{}, err
 		}
-		m, ok := part.Value.(model.Matrix)
-		if !ok {
+		if _, ok := part.Value.(model.Matrix); !ok {
 			return Result{}, fmt.Errorf("range query %q: got %s, want a matrix", expr, part.Value.Type())
 		}
-		for _, w := range part.Warnings {
-			if !slices.Contains(res.Warnings, w) {
-				res.Warnings = append(res.Warnings, w)
-			}
-		}
-		for _, w := range part.Infos {
-			if !slices.Contains(res.Infos, w) {
-				res.Infos = append(res.Infos, w)
-			}
-		}
-		for _, ss := range m {
-			fp := ss.Metric.Fingerprint()
-			i := slices.IndexFunc(byFP[fp], func(i int) bool { return out[i].Metric.Equal(ss.Metric) })
-			if i < 0 {
-				byFP[fp] = append(byFP[fp], len(out))
-				out = append(out, &model.SampleStream{Metric: ss.Metric})
-				i = len(byFP[fp]) - 1
-			}
-			s := out[byFP[fp][i]]
-			s.Values = append(s.Values, ss.Values...)
-			s.Histograms = append(s.Histograms, ss.Histograms...)
+		j.add(part)
+	}
+	return j.result(), nil
+}
+
+// joinRanges joins the matrices of consecutive ranges, in time order. A
+// part's samples are appended to, so their slices must be capped (or
+// owned).
+func joinRanges(parts ...Result) Result {
+	if len(parts) == 2 {
+		if r, ok := joinSame(parts[0], parts[1]); ok {
+			return r
 		}
 	}
-	slices.SortFunc(out, func(a, b *model.SampleStream) int { return compareMetric(a.Metric, b.Metric) })
-	res.Value = out
-	return res, nil
+	var j joiner
+	for _, p := range parts {
+		j.add(p)
+	}
+	return j.result()
+}
+
+// joinSame joins two ranges holding the same series in the same order,
+// the common case of a kept range and its newest points, without
+// fingerprints or sorting; ok is false otherwise.
+func joinSame(a, b Result) (Result, bool) {
+	ma, mb := a.Value.(model.Matrix), b.Value.(model.Matrix)
+	if len(ma) != len(mb) {
+		return Result{}, false
+	}
+	for i := range ma {
+		if !ma[i].Metric.Equal(mb[i].Metric) {
+			return Result{}, false
+		}
+	}
+	out := make(model.Matrix, len(ma))
+	for i := range ma {
+		out[i] = &model.SampleStream{Metric: ma[i].Metric, Values: append(ma[i].Values, mb[i].Values...),
+			Histograms: append(ma[i].Histograms, mb[i].Histograms...)}
+	}
+	r := a
+	r.Value = out
+	r.Warnings, r.Infos = addNotes(r.Warnings, b.Warnings), addNotes(r.Infos, b.Infos)
+	return r, true
+}
+
+// addNotes appends the annotations of more not in have.
+func addNotes(have, more []string) []string {
+	for _, w := range more {
+		if !slices.Contains(have, w) {
+			have = append(have, w)
+		}
+	}
+	return have
+}
+
+// joiner joins the matrices of consecutive ranges of one query: each
+// series' points across them in time order, series sorted as Prometheus
+// sorts them, warnings and infos kept once each.
+type joiner struct {
+	out  model.Matrix
+	res  Result
+	byFP map[model.Fingerprint][]int
+}
+
+// add appends a range's matrix (part.Value must be one).
+func (j *joiner) add(part Result) {
+	if j.byFP == nil {
+		j.byFP = map[model.Fingerprint][]int{}
+	}
+	j.res.Warnings, j.res.Infos = addNotes(j.res.Warnings, part.Warnings), addNotes(j.res.Infos, part.Infos)
+	for _, ss := range part.Value.(model.Matrix) {
+		fp := ss.Metric.Fingerprint()
+		i := slices.IndexFunc(j.byFP[fp], func(i int) bool { return j.out[i].Metric.Equal(ss.Metric) })
+		if i < 0 {
+			j.byFP[fp] = append(j.byFP[fp], len(j.out))
+			j.out = append(j.out, &model.SampleStream{Metric: ss.Metric})
+			i = len(j.byFP[fp]) - 1
+		}
+		s := j.out[j.byFP[fp][i]]
+		s.Values = append(s.Values, ss.Values...)
+		s.Histograms = append(s.Histograms, ss.Histograms...)
+	}
+}
+
+func (j *joiner) result() Result {
+	slices.SortFunc(j.out, func(a, b *model.SampleStream) int { return compareMetric(a.Metric, b.Metric) })
+	res := j.res
+	res.Value = j.out
+	return res
 }
 
 // compareMetric orders metrics as Prometheus orders a range query's

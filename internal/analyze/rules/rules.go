@@ -72,6 +72,7 @@ type Manager struct {
 	m        *prules.Manager
 	fails    *failures // rule failures logged once per change of error
 	loader   *loader
+	shared   *sharedReads // selectors read once per group evaluation
 	logger   *slog.Logger
 	interval time.Duration
 	extLbls  labels.Labels
@@ -114,10 +115,11 @@ func New(o Options) (*Manager, error) {
 	if o.ExternalURL != nil {
 		extURL = o.ExternalURL.String()
 	}
+	shared := newSharedReads(o.Queryable)
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
-		QueryFunc:            newPruner(prules.EngineQueryFunc(o.Engine, o.Queryable), o.Queryable, p).QueryFunc,
+		QueryFunc:            shared.wrap(newPruner(prules.EngineQueryFunc(o.Engine, shared), o.Queryable, p).QueryFunc),
 		NotifyFunc:           prules.NotifyFunc(notify),
 		Context:              ctx,
 		AppendableV2:         o.Appendable,
@@ -130,7 +132,7 @@ func New(o Options) (*Manager, error) {
 		GroupLoader:          ld,
 		Parser:               p,
 	})
-	return &Manager{m: m, fails: fails, loader: ld, logger: logger, interval: o.Interval, extLbls: o.ExternalLabels, extURL: extURL, cancel: cancel}, nil
+	return &Manager{m: m, fails: fails, loader: ld, shared: shared, logger: logger, interval: o.Interval, extLbls: o.ExternalLabels, extURL: extURL, cancel: cancel}, nil
 }
 
 // ApplyConfig replaces the rule set with the given rule files and builtin
@@ -173,6 +175,7 @@ func (m *Manager) ApplyConfig(files []string, builtin ...Builtin) error {
 			m.groups = append(m.groups, g)
 		}
 	}
+	m.shared.setPlan(m.groups)
 	m.logger.Info("rules applied", "files", len(files), "builtin", len(builtin), "groups", len(m.groups))
 	return nil
 }

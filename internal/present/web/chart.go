@@ -410,15 +410,26 @@ func topSeries(ss []series) []series {
 		}
 		return sum / float64(n)
 	}
-	slices.SortStableFunc(ss, func(a, b series) int {
-		ma, mb := mean(a), mean(b)
+	// Each series' mean once, not at every comparison.
+	type ranked struct {
+		s    series
+		mean float64
+	}
+	rs := make([]ranked, len(ss))
+	for i, s := range ss {
+		rs[i] = ranked{s, mean(s)}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int {
 		switch {
-		case ma > mb:
+		case a.mean > b.mean:
 			return -1
-		case ma < mb:
+		case a.mean < b.mean:
 			return 1
 		}
-		return strings.Compare(a.Name, b.Name)
+		return strings.Compare(a.s.Name, b.s.Name)
 	})
+	for i, r := range rs {
+		ss[i] = r.s
+	}
 	return ss
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ type env struct {
 	gpuErr     error
 	selOnce    sync.Once
 	selPods    map[string]bool // pods of the selected model (and pod)
+	// diagOnce sets diagAt, when the diagnosis panels read (diagnosis).
+	diagOnce sync.Once
+	diagAt   time.Time
 	// progress, when set, is told after each panel is built how many of
 	// how many are done (the report's progress bar).
 	progress func(done, total int)
@@ -207,20 +211,20 @@ func (e *env) selection(ctx context.Context) (models, pods []string) {
 		e.h.logger.Debug("list models", "err", err)
 		return nil, nil
 	}
+	// Sets, not slices searched per series: a fleet has thousands of pods.
+	ms, ps := map[string]bool{}, map[string]bool{}
 	for _, s := range m {
-		if mn := string(s.Metric["model_name"]); mn != "" && !slices.Contains(models, mn) {
-			models = append(models, mn)
+		if mn := string(s.Metric["model_name"]); mn != "" {
+			ms[mn] = true
 		}
 		if e.st.Model != "" && string(s.Metric["model_name"]) != e.st.Model {
 			continue
 		}
-		if p := string(s.Metric["pod"]); p != "" && !slices.Contains(pods, p) {
-			pods = append(pods, p)
+		if p := string(s.Metric["pod"]); p != "" {
+			ps[p] = true
 		}
 	}
-	slices.Sort(models)
-	slices.Sort(pods)
-	return models, pods
+	return slices.Sorted(maps.Keys(ms)), slices.Sorted(maps.Keys(ps))
 }
 
 // name is a series' legend: the labels that identify its subject.
@@ -326,4 +330,22 @@ func withoutName(m model.Metric) model.Metric {
 		}
 	}
 	return out
+}
+
+// diagnosis is the time and window at which the panels fed by the
+// diagnosis (findings, fleet, costs, queues) read it: the page's end, or
+// for a page following the clock the kept evaluation Options.Live gives,
+// which v's help then names.
+func (e *env) diagnosis(ctx context.Context, v *panelView) (time.Time, time.Duration) {
+	window := e.end.Sub(e.start)
+	e.diagOnce.Do(func() {
+		e.diagAt = e.end
+		if e.st.End.IsZero() && e.h.opts.Live != nil {
+			e.diagAt = e.h.opts.Live.AsOf(ctx, e.end, window)
+		}
+	})
+	if !e.diagAt.Equal(e.end) {
+		v.asOf = e.diagAt
+	}
+	return e.diagAt, window
 }

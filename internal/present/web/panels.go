@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/common/model"
 )
@@ -58,6 +59,9 @@ type panelView struct {
 	Findings        []Finding
 	Queries         []string
 	Link            string
+	// asOf is when the diagnosis the panel shows was evaluated, when that
+	// is not the page's end (env.diagnosis); render names it in Help.
+	asOf time.Time
 }
 
 type table struct {
@@ -138,6 +142,9 @@ func (e *env) render(ctx context.Context, ps []panel) []panelView {
 				v.State, v.Message = stateError, err.Error()
 			case v.Line == nil && v.Scatter == nil && v.Bars == nil && v.Table == nil && v.Findings == nil:
 				v.State, v.Message = stateNoData, "no data in range"
+			}
+			if !v.asOf.IsZero() {
+				v.Help = strings.TrimPrefix(v.Help+"; "+asOfNote(v.asOf), "; ")
 			}
 			if len(v.Queries) > 0 {
 				v.Link = "/query?" + url.Values{"q": {v.Queries[0]}, "range": {e.st.RangeValue()}}.Encode()
@@ -414,7 +421,8 @@ func teamCosts(ctx context.Context, e *env, v *panelView) error {
 	if e.h.opts.Costs == nil {
 		return fmt.Errorf("cost attribution: %w", errUnavailable)
 	}
-	cs, err := e.h.opts.Costs.TeamCosts(ctx, e.end, e.end.Sub(e.start))
+	at, window := e.diagnosis(ctx, v)
+	cs, err := e.h.opts.Costs.TeamCosts(ctx, at, window)
 	if err != nil {
 		return fmt.Errorf("cost attribution: %w", err)
 	}
@@ -449,7 +457,8 @@ func fleetPanel(ctx context.Context, e *env, v *panelView) error {
 	if e.h.opts.Fleet == nil {
 		return fmt.Errorf("fleet model: %w", errUnavailable)
 	}
-	f, err := e.h.opts.Fleet.Fleet(ctx, e.end, e.end.Sub(e.start))
+	at, window := e.diagnosis(ctx, v)
+	f, err := e.h.opts.Fleet.Fleet(ctx, at, window)
 	if err != nil {
 		return fmt.Errorf("fleet model: %w", err)
 	}
@@ -467,7 +476,8 @@ func findings(limit int) func(context.Context, *env, *panelView) error {
 		if e.h.opts.Findings == nil {
 			return fmt.Errorf("diagnosis: %w", errUnavailable)
 		}
-		fs, err := e.h.opts.Findings.Findings(ctx, e.end, e.end.Sub(e.start))
+		at, window := e.diagnosis(ctx, v)
+		fs, err := e.h.opts.Findings.Findings(ctx, at, window)
 		if err != nil {
 			return fmt.Errorf("diagnosis: %w", err)
 		}
@@ -487,6 +497,11 @@ func findings(limit int) func(context.Context, *env, *panelView) error {
 		v.Help = help
 		return nil
 	}
+}
+
+// asOfNote says when a kept diagnosis was evaluated (env.diagnosis).
+func asOfNote(at time.Time) string {
+	return "diagnosis as of " + at.UTC().Format("15:04:05") + " UTC (evaluated again each minute)"
 }
 
 // hideHealthy drops healthy findings and counts the subjects they stand

@@ -18,7 +18,8 @@ func unusableGPUs(ctx context.Context, e *env, v *panelView) error {
 	if e.h.opts.Fleet == nil {
 		return fmt.Errorf("unusable GPUs: %w", errUnavailable)
 	}
-	f, err := e.h.opts.Fleet.Fleet(ctx, e.end, e.end.Sub(e.start))
+	at, window := e.diagnosis(ctx, v)
+	f, err := e.h.opts.Fleet.Fleet(ctx, at, window)
 	if err != nil {
 		return fmt.Errorf("unusable GPUs: %w", err)
 	}

@@ -21,7 +21,8 @@ func tokenCosts(ctx context.Context, e *env, v *panelView) error {
 	if e.h.opts.Fleet == nil {
 		return fmt.Errorf("cost per million tokens: %w", errUnavailable)
 	}
-	f, err := e.h.opts.Fleet.Fleet(ctx, e.end, e.end.Sub(e.start))
+	at, window := e.diagnosis(ctx, v)
+	f, err := e.h.opts.Fleet.Fleet(ctx, at, window)
 	if err != nil {
 		return fmt.Errorf("cost per million tokens: %w", err)
 	}

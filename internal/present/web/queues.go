@@ -33,7 +33,8 @@ func queueTable(ctx context.Context, e *env, v *panelView) error {
 	if e.h.opts.Queues == nil {
 		return fmt.Errorf("queue view: %w", errUnavailable)
 	}
-	rows, err := e.h.opts.Queues.QueueRows(ctx, e.end, e.end.Sub(e.start))
+	at, window := e.diagnosis(ctx, v)
+	rows, err := e.h.opts.Queues.QueueRows(ctx, at, window)
 	if err != nil {
 		return fmt.Errorf("queue view: %w", err)
 	}

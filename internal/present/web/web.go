@@ -86,6 +86,14 @@ type Costs interface {
 	TeamCosts(ctx context.Context, now time.Time, window time.Duration) ([]TeamCost, error)
 }
 
+// Live is implemented by diagnosis sources that keep recent evaluations.
+// AsOf returns the time at which a page following the clock reads the
+// diagnosis of the window ending at now: a kept evaluation at most a few
+// minutes old (re-evaluated in the background), or now when none is kept.
+type Live interface {
+	AsOf(ctx context.Context, now time.Time, window time.Duration) time.Time
+}
+
 // Options configure the dashboard.
 type Options struct {
 	// Querier is what every panel reads through.
@@ -105,6 +113,11 @@ type Options struct {
 	// Fleet supplies the report's utilisation summary and capacity advice;
 	// nil makes those panels say "not available".
 	Fleet Fleet
+	// Live, if set, lets a page following the clock (no end= in its URL)
+	// read the Findings, Costs, Queues and Fleet of a kept evaluation
+	// (Live.AsOf); the panels then say as of when. Nil evaluates them at
+	// every page's end.
+	Live Live
 	// Objectives supplies the latency objectives' budgets and burn rates;
 	// nil makes their panel say "not available".
 	Objectives Objectives

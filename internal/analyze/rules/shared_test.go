@@ -1,0 +1,217 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	prules "github.com/prometheus/prometheus/rules"
+
+	"github.com/servescope/servescope/internal/schema"
+)
+
+// sharedFleet adds to pruneFleet native histograms (integer and float),
+// out-of-range values on both sides, and a series that stops before the
+// evaluation (no sample in the lookback).
+const sharedFleet = pruneFleet + `  DCGM_FI_DEV_GPU_UTIL{UUID="GPU-1",gpu="0",Hostname="n1",modelName="H100",namespace="team-a",pod="p0",container="vllm"} 70+0x40
+  DCGM_FI_DEV_GPU_UTIL{UUID="GPU-3",gpu="2",Hostname="n1",modelName="H100",namespace="team-a",pod="p2",container="vllm"} 170+0x40
+  DCGM_FI_DEV_GPU_UTIL{UUID="GPU-4",gpu="3",Hostname="n1",modelName="H100",namespace="team-a",pod="p3",container="vllm"} -5+0x40
+  DCGM_FI_DEV_GPU_UTIL{UUID="GPU-5",gpu="4",Hostname="n1",modelName="H100",namespace="team-a",pod="p4",container="vllm"} 50+0x5
+  vllm:e2e_request_latency_seconds{namespace="team-a",pod="p0",instance="i0",model_name="m"} {{schema:-53 sum:1 count:2 custom_values:[0.5 1] buckets:[1 1]}}+{{schema:-53 sum:1 count:2 custom_values:[0.5 1] buckets:[1 1]}}x40
+  h{x="int"} {{schema:0 sum:5 count:4 buckets:[1 2 1]}}+{{schema:0 sum:5 count:4 buckets:[1 2 1]}}x40
+  h{x="float"} {{schema:0 sum:5.5 count:4.5 buckets:[1.5 2 1]}}+{{schema:0 sum:5 count:4 buckets:[1 2 1]}}x40
+  h{x="mixed"} 1 2 3 {{schema:0 sum:5 count:4 buckets:[1 2 1]}}x37
+`
+
+// TestSharedReadsEqual: every rule of the catalog, and rules reading one
+// selector several times (histograms, both sides of a range), give with
+// shared reads the very series and values they give from the store, at
+// two evaluation times; the reads are shared; and no copy is left once a
+// group has been evaluated.
+func TestSharedReadsEqual(t *testing.T) {
+	st := promqltest.LoadedStorage(t, sharedFleet)
+	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1e6)
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := rulefmt.RuleGroup{Name: "extra", Rules: []rulefmt.Rule{
+		{Record: "a", Expr: `h`},
+		{Record: "b", Expr: `histogram_count(rate(h[5m])) / histogram_sum(rate(h[5m]))`},
+		{Record: "c", Expr: `histogram_quantile(0.9, rate(h[5m])) or histogram_fraction(0, 2, h)`},
+		{Record: "d", Expr: `h{x="mixed"} + 1`},
+		{Record: "e", Expr: `DCGM_FI_DEV_GPU_UTIL < 0 or DCGM_FI_DEV_GPU_UTIL > 100`},
+		{Record: "f", Expr: `last_over_time(DCGM_FI_DEV_GPU_UTIL[10m]) or DCGM_FI_DEV_GPU_UTIL offset 1m`},
+		{Record: "g", Expr: `count_over_time(DCGM_FI_DEV_GPU_UTIL[10m])`},
+	}}
+	groups := append(cat.RuleGroups(30*time.Second).Groups, extra)
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyConfig(nil, Builtin{Name: "catalog", Groups: rulefmt.RuleGroups{Groups: groups}}); err != nil {
+		t.Fatal(err)
+	}
+	// Record the signals first, so the rules over recorded series (teams)
+	// have data too.
+	m.EvalAt(t.Context(), time.Unix(0, 0).Add(9*time.Minute))
+	if m.shared.hits.Load() == 0 {
+		t.Error("the manager's evaluation shared no read")
+	}
+	sr := newSharedReads(st)
+	sr.setPlan(m.groups)
+	shared := sr.wrap(prules.EngineQueryFunc(eng, sr))
+	plain := prules.EngineQueryFunc(eng, st)
+	nonEmpty := 0
+	for _, ts := range []time.Time{time.Unix(0, 0).Add(9 * time.Minute), time.Unix(0, 0).Add(9*time.Minute + 15*time.Second)} {
+		for _, g := range m.groups {
+			for _, r := range g.Rules() {
+				q := r.Query().String()
+				want, err := plain(t.Context(), q, ts)
+				if err != nil {
+					t.Fatalf("%s: %v", r.Name(), err)
+				}
+				got, err := shared(t.Context(), q, ts)
+				if err != nil {
+					t.Fatalf("%s shared: %v", r.Name(), err)
+				}
+				if a, b := samplesText(got), samplesText(want); a != b {
+					t.Errorf("%s at %v: shared\n%s\nwant\n%s", r.Name(), ts, a, b)
+				}
+				if len(want) > 0 {
+					nonEmpty++
+				}
+			}
+			for _, p := range sr.plans {
+				if n := len(p.group.entries); n > 0 {
+					t.Errorf("after group %s at %v: %d copies left", g.Name(), ts, n)
+					for k := range p.group.entries {
+						t.Log(k)
+					}
+					break
+				}
+			}
+		}
+	}
+	if h := sr.hits.Load(); h < 100 || nonEmpty < 40 {
+		t.Errorf("%d shared reads, %d rules with data: the fleet does not exercise sharing", h, nonEmpty)
+	}
+}
+
+func samplesText(v promql.Vector) string {
+	var out []string
+	for _, s := range v {
+		if s.H != nil {
+			out = append(out, fmt.Sprintf("%s %s %d", s.Metric, s.H, s.T))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %v %d", s.Metric, s.F, s.T))
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+// TestSharedReadsPlan: a selector read again later in the group (or twice
+// in one rule) is planned, one read once is not, and a query found in two
+// places is left to the store.
+func TestSharedReadsPlan(t *testing.T) {
+	st := promqltest.LoadedStorage(t, "load 15s\n  m 1+0x10\n")
+	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1e6)
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := func(name string, exprs ...string) rulefmt.RuleGroup {
+		rg := rulefmt.RuleGroup{Name: name}
+		for i, e := range exprs {
+			rg.Rules = append(rg.Rules, rulefmt.Rule{Record: fmt.Sprintf("r%d", i), Expr: e})
+		}
+		return rg
+	}
+	if err := m.ApplyConfig(nil, Builtin{Name: "x", Groups: rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{
+		g("one", `m < 0 or m > 1`, `sum(m)`, `n`, `rate(m[5m])`, `dup`, `twice + m`, `m`, `twice + m`),
+		g("two", `dup`, `o`),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	sr := newSharedReads(st)
+	sr.setPlan(m.groups)
+	later := func(q string) map[string]int {
+		if p := sr.plans[q]; p != nil {
+			return p.later
+		}
+		return nil
+	}
+	const mk = `__name__="m"|0|0`
+	for _, c := range []struct {
+		q    string
+		want int
+	}{
+		{`m < 0 or m > 1`, 1 + 2}, // again in the rule, then sum(m) and m (twice + m is twice in the group: no plan)
+		{`sum(m)`, 1},
+		{`rate(m[5m])`, 0},
+		{`n`, 0},
+		{`m`, 0},
+	} {
+		if got := later(c.q)[mk]; got != c.want {
+			t.Errorf("%s: %d later reads of m planned, want %d", c.q, got, c.want)
+		}
+	}
+	if p := sr.plans[`twice + m`]; p != nil {
+		t.Errorf("a query twice in a group is planned: %v", p.later)
+	}
+	if p := sr.plans[`dup`]; p != nil {
+		t.Errorf("a query in two groups is planned: %v", p.later)
+	}
+}
+
+// TestSharedReadsSeeWrites: a rule reading what an earlier rule of its
+// group recorded at this evaluation reads it from the store, not from a
+// copy made before the write.
+func TestSharedReadsSeeWrites(t *testing.T) {
+	st := promqltest.LoadedStorage(t, "load 15s\n  foo 1+0x4\n  bar 1+0x4\n")
+	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1e6)
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyConfig(nil, Builtin{Name: "x", Groups: rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{
+		{Record: "before", Expr: `sum(foo) + sum(bar)`},
+		{Record: "foo", Expr: `vector(5)`},
+		{Record: "after", Expr: `sum(bar) + sum(foo)`},
+		{Alert: "A", Expr: `sum(ALERTS) > 0 or vector(1)`},
+		{Record: "alerts", Expr: `count(ALERTS)`},
+	}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Unix(0, 0).Add(2 * time.Minute)
+	m.EvalAt(t.Context(), ts)
+	plain := prules.EngineQueryFunc(eng, st)
+	for q, want := range map[string]string{
+		`after`:  "{} 6", // foo as recorded by the rule before it, bar shared
+		`before`: "{} 2",
+		`alerts`: "{} 1",
+	} {
+		v, err := plain(t.Context(), q, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range v {
+			got = append(got, fmt.Sprintf("%s %v", labels.NewBuilder(s.Metric).Del(model.MetricNameLabel).Labels(), s.F))
+		}
+		if strings.Join(got, ";") != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+	if m.shared.hits.Load() == 0 {
+		t.Error("bar was read twice, not shared")
+	}
+}
