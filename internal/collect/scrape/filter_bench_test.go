@@ -141,9 +141,10 @@ func BenchmarkScrapeFilter(b *testing.B) {
 
 // BenchmarkScrapeFilterHTTP: one scrape of the vLLM and the dcgm body over
 // loopback HTTP as Prometheus's client makes it, read and parsed with the
-// keep after the parser: straight from the targets (direct), and through
-// the filter proxy (proxy). The proxy's hop (a second connection, the
-// body copied once more) is in the second.
+// keep after the parser: straight from the targets (direct), through the
+// filter proxy in memory as the scrape manager reaches it (proxy), and
+// through the same proxy served on a loopback TCP port (proxy-tcp, the
+// hop the pipe replaced: a second TCP connection).
 func BenchmarkScrapeFilterHTTP(b *testing.B) {
 	bodies := benchBodies(b)
 	cat, err := schema.New(schema.Options{})
@@ -163,19 +164,22 @@ func BenchmarkScrapeFilterHTTP(b *testing.B) {
 		b.Cleanup(srv.Close)
 		urls = append(urls, srv.URL+"/metrics")
 	}
-	p, err := newFilterProxy(slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := newFilterProxy(slog.New(slog.DiscardHandler))
 	go p.serve()
 	b.Cleanup(func() { _ = p.close() })
 	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, nhcb: true}}, keep.Regex.String())
+	overTCP := httptest.NewServer(p)
+	b.Cleanup(overTCP.Close)
+	tcpURL := p.proxyURL("j")
+	tcpURL.Host = overTCP.Listener.Addr().String()
 	for _, tc := range []struct {
 		name  string
 		proxy func(*http.Request) (*url.URL, error)
-	}{{"direct", nil}, {"proxy", http.ProxyURL(p.proxyURL("j"))}} {
+	}{{"direct", nil}, {"proxy", http.ProxyURL(p.proxyURL("j"))}, {"proxy-tcp", http.ProxyURL(tcpURL)}} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := &http.Client{Transport: &http.Transport{Proxy: tc.proxy, DisableCompression: true}}
+			// The scrape manager's transport (prometheus/common's) with
+			// the filter's dial function.
+			c := &http.Client{Transport: &http.Transport{Proxy: tc.proxy, DisableCompression: true, DialContext: p.dialContext, MaxIdleConnsPerHost: 1000}}
 			caches := []map[string]bool{{}, {}}
 			var buf bytes.Buffer
 			cpu0 := processCPU(b)

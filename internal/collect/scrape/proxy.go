@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -29,8 +28,8 @@ import (
 )
 
 // filterProxy is the pre-filter in front of Prometheus's scrape loop: an
-// HTTP forward proxy on a loopback port, set as the proxy_url of every job
-// it filters (Prometheus's scrape manager has no parser hook). It fetches
+// HTTP forward proxy served in memory (pipe.go), set as the proxy_url of
+// every job it filters (Prometheus's scrape manager has no parser hook). It fetches
 // each plain-http target itself with Prometheus's request headers, within
 // the request's context (the scrape timeout), and streams the body back
 // uncompressed with the unread families' sample lines dropped (filter.go).
@@ -45,7 +44,7 @@ import (
 // limit bytes and fails the scrape with its own error.
 type filterProxy struct {
 	logger *slog.Logger
-	ln     net.Listener
+	ln     *pipeListener
 	srv    *http.Server
 	client *http.Client
 	jobs   atomic.Pointer[map[string]*jobFilter]
@@ -82,14 +81,10 @@ type targetState struct {
 // targetIdle is how long a target's state outlives its last scrape.
 const targetIdle = 10 * time.Minute
 
-func newFilterProxy(logger *slog.Logger) (*filterProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("scrape filter listener: %w", err)
-	}
+func newFilterProxy(logger *slog.Logger) *filterProxy {
 	p := &filterProxy{
 		logger:  logger,
-		ln:      ln,
+		ln:      newPipeListener(),
 		targets: map[string]*targetState{},
 		client: &http.Client{
 			Transport: &http.Transport{
@@ -110,13 +105,13 @@ func newFilterProxy(logger *slog.Logger) (*filterProxy, error) {
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	empty := map[string]*jobFilter{}
 	p.jobs.Store(&empty)
-	return p, nil
+	return p
 }
 
 // proxyURL is the proxy_url of a job: the job's name, base64-encoded (a
 // name may hold a colon), is the user name.
 func (p *filterProxy) proxyURL(job string) *url.URL {
-	return &url.URL{Scheme: "http", User: url.User(base64.RawURLEncoding.EncodeToString([]byte(job))), Host: p.ln.Addr().String()}
+	return &url.URL{Scheme: "http", User: url.User(base64.RawURLEncoding.EncodeToString([]byte(job))), Host: pipeHost}
 }
 
 // setJobs replaces the filtered jobs; keep identifies their keep (its

@@ -138,6 +138,24 @@ func TestPrefilterScrape(t *testing.T) {
 	}
 	gone := ln.Addr().String()
 	_ = ln.Close()
+	// A target on a unix socket: Prometheus's own dial for it, not the
+	// filter's (pipe.go).
+	sockDir, err := os.MkdirTemp("", "sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "s")
+	sockLn, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = io.WriteString(w, exposition)
+	})}
+	go func() { _ = sockSrv.Serve(sockLn) }()
+	t.Cleanup(func() { _ = sockSrv.Close() })
 
 	host := func(tg *target) string { return strings.TrimPrefix(tg.URL, "http://") }
 	yml := fmt.Sprintf(`global:
@@ -174,7 +192,9 @@ scrape_configs:
     static_configs: [{targets: [%[8]q]}]
   - job_name: gone
     static_configs: [{targets: [%[9]q]}]
-`, host(plain), host(gz), host(om), ownProxy.URL, host(own), host(badRead), host(badUnread), host(big), gone, host(hist[0]), host(hist[1]), host(hist[2]), host(hist[3]))
+  - job_name: unix
+    static_configs: [{targets: ["localhost"], labels: {__unix_socket__: %[14]q}}]
+`, host(plain), host(gz), host(om), ownProxy.URL, host(own), host(badRead), host(badUnread), host(big), gone, host(hist[0]), host(hist[1]), host(hist[2]), host(hist[3]), sock)
 	cfg, err := config.Parse("prefilter.yml", []byte(yml), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +212,7 @@ scrape_configs:
 		"gzip":           {sent: 7, dropped: 4},
 		"om":             {sent: 7, dropped: 4}, // the _created line goes to the parser
 		"own":            {sent: 7, dropped: -1},
+		"unix":           {sent: 7, dropped: -1},
 		// Prometheus counts an NHCB histogram once: the two unread ones
 		// count 2, not their 8 lines; with the classic series too, 2+8
 		// (and the read one 1+4).
@@ -299,7 +320,7 @@ func TestPrefilterStaleness(t *testing.T) {
 // proxyGet fetches u through the filter proxy as job.
 func proxyGet(t *testing.T, p *filterProxy, job, u string, hdr http.Header) *http.Response {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(p.proxyURL(job)), DisableCompression: true}}
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(p.proxyURL(job)), DisableCompression: true, DialContext: p.dialContext}}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
@@ -316,10 +337,7 @@ func proxyGet(t *testing.T, p *filterProxy, job, u string, hdr http.Header) *htt
 // TestProxy: the proxy forwards the scrape's headers, passes protobuf and
 // unfiltered jobs through byte for byte, and filters text.
 func TestProxy(t *testing.T) {
-	p, err := newFilterProxy(slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newFilterProxy(slog.New(slog.DiscardHandler))
 	go p.serve()
 	t.Cleanup(func() { _ = p.close() })
 	keep := testKeep(t)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	config_util "github.com/prometheus/common/config"
 	promconfig "github.com/prometheus/prometheus/config"
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/discovery/kubernetes"
@@ -72,8 +73,7 @@ type Manager struct {
 	cancel context.CancelFunc
 	errs   *errorLocator
 	// filter drops the unread families' lines before they are parsed
-	// (proxy.go); nil when it could not listen, then the keep rule alone
-	// drops them.
+	// (proxy.go).
 	filter *filterProxy
 	// locateEvery is how often Run locates new parse errors.
 	locateEvery time.Duration
@@ -104,22 +104,21 @@ func New(opts Options) (*Manager, error) {
 		cancel()
 		return nil, errors.New("create discovery manager")
 	}
-	filter, err := newFilterProxy(logger.With("component", "scrape filter"))
-	if err != nil {
-		logger.Warn("unread families are parsed before they are dropped", "err", err)
-	}
-	var dropped func(string) (int, bool)
-	if filter != nil {
-		dropped = func(url string) (int, bool) {
-			n, _, ok := filter.last(url)
-			return n, ok
-		}
+	filter := newFilterProxy(logger.With("component", "scrape filter"))
+	dropped := func(url string) (int, bool) {
+		n, _, ok := filter.last(url)
+		return n, ok
 	}
 	app := newCountingAppendable(opts.Appendable, opts.Registerer, dropped)
 	// The first targets discovered are scraped at once, not after the
 	// scrape manager's 5 s throttle of target updates, which still spaces
-	// the later ones: servescope's first samples come 5 s sooner.
-	sm, err := pscrape.NewManager(&pscrape.Options{DiscoveryReloadOnStartup: true, PassMetadataInContext: filter != nil}, logger.With("component", "scrape"), nil, nil, app, opts.Registerer)
+	// the later ones: servescope's first samples come 5 s sooner. The
+	// clients reach the filter proxy in memory through its dial function.
+	sm, err := pscrape.NewManager(&pscrape.Options{
+		DiscoveryReloadOnStartup: true,
+		PassMetadataInContext:    true,
+		HTTPClientOptions:        []config_util.HTTPClientOption{filter.dialOption()},
+	}, logger.With("component", "scrape"), nil, nil, app, opts.Registerer)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("create scrape manager: %w", err)
@@ -168,9 +167,9 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	pc := withKeep(cfg.Prometheus, scs, keep)
-	if m.filter != nil && keep != nil {
+	if keep != nil {
 		m.filter.prefilter(pc.ScrapeConfigs, keep)
-	} else if m.filter != nil {
+	} else {
 		m.filter.setJobs(nil, "")
 	}
 	if err := m.scrape.ApplyConfig(pc); err != nil {
@@ -189,17 +188,15 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 // last scrape of each target writes staleness markers.
 func (m *Manager) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
-	if m.filter != nil {
-		served := make(chan struct{})
-		go func() {
-			defer close(served)
-			m.filter.serve()
-		}()
-		defer func() {
-			_ = m.filter.close()
-			<-served
-		}()
-	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		m.filter.serve()
+	}()
+	defer func() {
+		_ = m.filter.close()
+		<-served
+	}()
 	go func() { errc <- m.discovery.Run() }()
 	go func() { errc <- m.scrape.Run(m.discovery.SyncCh()) }()
 	lctx, stopLocating := context.WithCancel(ctx)
