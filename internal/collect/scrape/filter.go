@@ -103,6 +103,15 @@ type lineFilter struct {
 	nhcb, classic bool
 	// histogram is the family the last # TYPE line declared a histogram.
 	histogram []byte
+	// last is the last sample name decided, and lastKeep its decision.
+	last              []byte
+	lastKeep, lastSet bool
+}
+
+// isNameByte says whether c can be in a legacy metric name, at its start
+// unless inner.
+func isNameByte(c byte, inner bool) bool {
+	return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || inner && c >= '0' && c <= '9'
 }
 
 func newLineFilter(keep func(string) bool) *lineFilter {
@@ -205,23 +214,33 @@ func (f *lineFilter) keepLine(start []byte) bool {
 	case '\n', '\r', '{', ' ', '\t':
 		return true
 	}
-	end := bytes.IndexAny(start, "{ \t")
-	if end < 0 {
-		// No end to the name: a malformed line, or a name longer than the
-		// buffer.
+	// The name: legacy metric name characters up to `{`, a space or a tab.
+	// Any other character (a quote, a dot, UTF-8), or no end within the
+	// buffer: a line the filter cannot classify, kept.
+	end := 0
+	for end < len(start) && isNameByte(start[end], end > 0) {
+		end++
+	}
+	if end == len(start) || start[end] != '{' && start[end] != ' ' && start[end] != '\t' {
 		return true
 	}
 	name := start[:end]
-	if bytes.IndexByte(name, '"') >= 0 {
-		return true
-	}
-	k, ok := f.names[string(name)]
-	if !ok {
-		k = f.keep(string(name))
-		if len(f.names) >= maxCachedNames {
-			clear(f.names)
+	// The lines of a family come together: the last name's decision
+	// first, then the map.
+	var k bool
+	if f.lastSet && bytes.Equal(name, f.last) {
+		k = f.lastKeep
+	} else {
+		var ok bool
+		k, ok = f.names[string(name)]
+		if !ok {
+			k = f.keep(string(name))
+			if len(f.names) >= maxCachedNames {
+				clear(f.names)
+			}
+			f.names[string(name)] = k
 		}
-		f.names[string(name)] = k
+		f.last, f.lastKeep, f.lastSet = append(f.last[:0], name...), k, true
 	}
 	// A line is dropped only when it is a well-formed sample line: the
 	// parser fails a scrape on a malformed one, wherever it is.
@@ -243,9 +262,14 @@ func wellFormed(line []byte, nameEnd int) bool {
 		return false
 	}
 	for i, c := range line[:nameEnd] {
-		if !(c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+		if !isNameByte(c, i > 0) {
 			return false
 		}
+	}
+	// Label values must be valid UTF-8; anywhere else a non-ASCII byte
+	// fails the checks below anyway.
+	if !utf8.Valid(line[nameEnd:]) {
+		return false
 	}
 	i := nameEnd
 	if i < len(line) && line[i] == '{' {
@@ -303,18 +327,22 @@ func labelsEnd(b []byte) (int, bool) {
 			return 0, false
 		}
 		i += 2
-		vstart := i
-		for i < len(b) && b[i] != '"' {
-			if b[i] == '\\' {
-				if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != '"' && b[i+1] != 'n') {
-					return 0, false
-				}
-				i++
+		// The value up to its closing quote, escapes checked.
+		for {
+			j := bytes.IndexByte(b[i:], '"')
+			if j < 0 {
+				return 0, false
 			}
-			i++
-		}
-		if i >= len(b) || !utf8.Valid(b[vstart:i]) {
-			return 0, false
+			e := bytes.IndexByte(b[i:i+j], '\\')
+			if e < 0 {
+				i += j
+				break
+			}
+			i += e
+			if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != '"' && b[i+1] != 'n') {
+				return 0, false
+			}
+			i += 2
 		}
 		i++ // the closing quote
 		if i < len(b) && b[i] == ',' {
@@ -331,7 +359,27 @@ func labelsEnd(b []byte) (int, bool) {
 // isFloat says whether b is a value Prometheus's parsers read (they refuse
 // hexadecimal exponents and underscores).
 func isFloat(b []byte) bool {
-	if len(b) == 0 || bytes.ContainsAny(b, "pP_") {
+	if len(b) == 0 {
+		return false
+	}
+	// Most values: digits with at most one point (short enough not to
+	// overflow).
+	digits, points := 0, 0
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			points++
+		case i == 0 && (c == '-' || c == '+'):
+		default:
+			digits = -len(b)
+		}
+	}
+	if digits > 0 && points <= 1 && len(b) <= 300 {
+		return true
+	}
+	if bytes.ContainsAny(b, "pP_") {
 		return false
 	}
 	// strconv keeps no reference to its argument (its errors copy it).

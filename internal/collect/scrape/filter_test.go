@@ -240,6 +240,11 @@ func FuzzFilter(f *testing.F) {
 			if werr == nil && (gerr != nil || !slices.Equal(gotS, want)) {
 				t.Fatalf("%s: kept %q (err %v) through the filter, %q without", ct, gotS, gerr, want)
 			}
+			// A body the text parser fails still fails: the filter drops
+			// no malformed line.
+			if ct == parse.TextContentType && werr != nil && gerr == nil {
+				t.Fatalf("%s: %v without the filter, no error through it", ct, werr)
+			}
 		}
 	})
 }

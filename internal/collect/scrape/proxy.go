@@ -76,6 +76,21 @@ type targetState struct {
 	dropped int
 	err     error
 	used    time.Time
+	// contentType and text are the last Content-Type and whether it is a
+	// text format (a target sends the same one every time).
+	contentType string
+	text        bool
+}
+
+// textFormat is isTextFormat, remembered for the last type (st.mu held).
+func (st *targetState) textFormat(contentType string) bool {
+	if st == nil {
+		return false
+	}
+	if contentType != st.contentType {
+		st.contentType, st.text = contentType, isTextFormat(contentType)
+	}
+	return st.text
 }
 
 // targetIdle is how long a target's state outlives its last scrape.
@@ -228,7 +243,7 @@ func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	enc := resp.Header.Get("Content-Encoding")
-	if !filtered || resp.StatusCode != http.StatusOK || !isTextFormat(resp.Header.Get("Content-Type")) || (enc != "" && enc != "gzip" && enc != "identity") {
+	if !filtered || resp.StatusCode != http.StatusOK || !st.textFormat(resp.Header.Get("Content-Type")) || (enc != "" && enc != "gzip" && enc != "identity") {
 		if st != nil {
 			p.record(st, 0, nil)
 		}
