@@ -143,10 +143,8 @@ func (m *Manager) todo() []pending {
 			m.errs.mu.Unlock()
 			if !ok || c.key != key {
 				pe := pending{sc: sc, url: url, key: key, msg: msg}
-				if m.filter != nil {
-					if jf, ok := m.filter.filters(pool); ok {
-						pe.keep = jf.keep
-					}
+				if jf, ok := m.filter.filters(pool); ok {
+					pe.keep = jf.keep
 				}
 				out = append(out, pe)
 			}

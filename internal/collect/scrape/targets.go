@@ -72,10 +72,7 @@ func (m *Manager) Active() []Target {
 				LastScrapeDuration: t.LastScrapeDuration().Seconds(),
 				Health:             string(t.Health()),
 			}
-			var fetchErr error
-			if m.filter != nil {
-				_, fetchErr, _ = m.filter.last(st.ScrapeURL)
-			}
+			_, fetchErr, _ := m.filter.last(st.ScrapeURL)
 			if n, ok := m.counts.series(t.Labels(lb)); ok {
 				st.SeriesScraped, st.SeriesKept = &n.Scraped, &n.Kept
 			}
