@@ -57,6 +57,7 @@ type Engine struct {
 	duration  *prometheus.HistogramVec
 	admission *admission
 	maxPoints int64
+	lookback  time.Duration
 }
 
 // NewEngine builds the embedded engine over q.
@@ -83,6 +84,7 @@ func NewEngine(q storage.Queryable, opts EngineOptions) *Engine {
 		}),
 		queryable: q,
 		parser:    p,
+		lookback:  lookback,
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "servescope_query_duration_seconds",
 			Help:    "Time to evaluate PromQL queries in the embedded engine, by kind.",
@@ -130,6 +132,9 @@ func (e *Engine) run(ctx context.Context, span time.Duration, newQuery func() (p
 
 // Promql returns the underlying engine, for the rule manager.
 func (e *Engine) Promql() *promql.Engine { return e.engine }
+
+// LookbackDelta is how far back the engine's instant selectors look.
+func (e *Engine) LookbackDelta() time.Duration { return e.lookback }
 
 // Query implements Querier.
 func (e *Engine) Query(ctx context.Context, qs string, t time.Time) (Result, error) {

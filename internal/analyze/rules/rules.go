@@ -50,6 +50,12 @@ type Options struct {
 	Engine *promql.Engine
 	// Interval is the default evaluation interval of groups without one.
 	Interval time.Duration
+	// Lookback is Engine's lookback delta: a selector read again later in
+	// a group evaluation is kept in memory meanwhile, and of an instant
+	// selector only the newest sample in it. Zero keeps every sample; a
+	// value above the engine's could drop a sample a smoothed selector
+	// reads.
+	Lookback time.Duration
 	// ExternalLabels are added to alerts.
 	ExternalLabels labels.Labels
 	// ExternalURL is the URL alerts link back to.
@@ -115,7 +121,7 @@ func New(o Options) (*Manager, error) {
 	if o.ExternalURL != nil {
 		extURL = o.ExternalURL.String()
 	}
-	shared := newSharedReads(o.Queryable)
+	shared := newSharedReads(o.Queryable, o.Lookback)
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
