@@ -134,7 +134,9 @@ func (v *fleetView) AsOf(ctx context.Context, now time.Time, window time.Duratio
 		return now
 	}
 	if now.Sub(at) >= liveRefresh && (running == nil || runningAt.Before(at)) {
-		v.startLocked(ctx, evalKey{now, window})
+		// Nobody waits for the refresh (the page reads the kept
+		// evaluation): its queries leave a query slot to the pages'.
+		v.startLocked(query.Background(ctx), evalKey{now, window})
 	}
 	return at
 }
