@@ -58,6 +58,9 @@ type Options struct {
 	QueryMemoryBudget      int64
 	// MaxResponseBytes caps one API response (api.Options).
 	MaxResponseBytes int
+	// AutoMemLimitRatio, when above zero, sets GOMEMLIMIT to that share
+	// of the container's (or machine's) memory at start (applyMemLimit).
+	AutoMemLimitRatio float64
 	Logger           *slog.Logger
 	Build            api.BuildInfo
 	// Flags are the command line's flags and values, for
@@ -161,6 +164,7 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	applyMemLimit(opts.AutoMemLimitRatio, logger)
 
 	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error), reloads: newReloadMetrics(reg)}
 	defer func() {

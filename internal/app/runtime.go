@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strconv"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/servescope/servescope/internal/config"
 )
 
@@ -26,5 +28,26 @@ func applyRuntime(cfg *config.Config, logger *slog.Logger) {
 	}
 	if err := os.Setenv("GOGC", v); err != nil {
 		logger.Warn("set GOGC", "err", err)
+	}
+}
+
+// applyMemLimit sets the Go runtime's soft memory limit (GOMEMLIMIT) to
+// ratio of the container's memory limit (its cgroup), or of the machine's
+// memory outside a container, as Prometheus's --auto-gomemlimit does: near
+// the limit the collector runs more often instead of letting the heap
+// grow past it and the kernel kill the process. A GOMEMLIMIT or
+// AUTOMEMLIMIT variable in the environment wins. Zero ratio: nothing is
+// set. The query memory budget (query.MemoryBudget) is a share of the
+// limit, so this runs before the query engine is built.
+func applyMemLimit(ratio float64, logger *slog.Logger) {
+	if ratio == 0 {
+		return
+	}
+	if _, err := memlimit.Set(
+		memlimit.WithRatio(ratio),
+		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)),
+		memlimit.WithLogger(logger.With("component", "automemlimit")),
+	); err != nil {
+		logger.Warn("could not set GOMEMLIMIT from the memory limit", "err", err)
 	}
 }
