@@ -230,28 +230,44 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	if err := errors.Join(append(errs, energyErr)...); err != nil {
 		return nil, err
 	}
+	// How prompt tokens were served, only where some engine counts prompt
+	// tokens at all; GPU_UTIL (percent, absent on MIG) only for exporters
+	// without profiling metrics (the profiling field wins). Both are read
+	// at once.
+	var then []loadJob
 	if len(d.promptTok) > 0 {
-		// How prompt tokens were served, only where some engine counts
-		// prompt tokens at all.
-		for _, j := range []struct {
-			dst  *[]series
-			expr string
-		}{{&d.computedTok, c.q.computedTok}, {&d.cachedTok, c.q.cachedTok}, {&d.transferTok, c.q.transferTok}} {
-			var err error
-			if *j.dst, err = g.load(ctx, q, j.expr, c.chunk); err != nil {
-				return nil, err
-			}
-		}
+		then = append(then, loadJob{&d.computedTok, c.q.computedTok}, loadJob{&d.cachedTok, c.q.cachedTok}, loadJob{&d.transferTok, c.q.transferTok})
 	}
 	if len(d.busy) == 0 {
-		// The profiling field wins; GPU_UTIL (percent, absent on MIG) is
-		// read only for exporters without profiling metrics.
-		var err error
-		if d.busy, err = g.load(ctx, q, c.q.busyUtil, c.chunk); err != nil {
-			return nil, err
-		}
+		then = append(then, loadJob{&d.busy, c.q.busyUtil})
+	}
+	if err := c.loadAll(ctx, q, g, then); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// loadJob is one query of fetch and where its series go.
+type loadJob struct {
+	dst  *[]series
+	expr string
+}
+
+// loadAll loads every job's query at once; the first error (in the jobs'
+// order) is returned.
+func (c *Calculator) loadAll(ctx context.Context, q Querier, g grid, jobs []loadJob) error {
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() { *j.dst, errs[i] = g.load(ctx, q, j.expr, c.chunk) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // podKey names a pod.
