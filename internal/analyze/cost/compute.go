@@ -78,14 +78,14 @@ func (g grid) at(k int) time.Time { return g.start.Add(time.Duration(k) * g.step
 // covers: a UTC day (query.DayChunk says why).
 const defaultChunk = query.DayChunk
 
-// chunks cuts the grid's points into runs [k0, k1) of query.Range.Split's
+// chunks cuts the grid's points into runs [k0, k1) of query.Range.Chunks's
 // ranges. chunk ≤ 0 is one run.
 func (g grid) chunks(chunk time.Duration) [][2]int {
 	if g.n == 0 && chunk > 0 {
 		return nil
 	}
 	var out [][2]int
-	for _, r := range (query.Range{Start: g.start, End: g.at(g.n - 1), Step: g.step}).Split(chunk) {
+	for _, r := range (query.Range{Start: g.start, End: g.at(g.n - 1), Step: g.step}).Chunks(chunk) {
 		k0 := int(r.Start.Sub(g.start) / g.step)
 		out = append(out, [2]int{k0, k0 + int(r.End.Sub(r.Start)/g.step) + 1})
 	}

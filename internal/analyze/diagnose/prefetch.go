@@ -51,13 +51,13 @@ type read struct {
 	err  error
 }
 
-// newPrefetcher starts evaluating exprs over rng through q, split per
-// UTC day as QueryRangeSplit splits them (one read per part), parallel at
-// a time. stop ends the evaluations not yet read.
+// newPrefetcher starts evaluating exprs over rng through q, one read per
+// range QueryRangeSplit asks (Range.Chunks), parallel at a time. stop ends
+// the evaluations not yet read.
 func newPrefetcher(ctx context.Context, q Querier, exprs []string, rng query.Range, parallel int) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &prefetcher{q: q, cancel: cancel, pending: map[readKey][]*read{}}
-	parts := rng.Split(query.DayChunk)
+	parts := rng.Chunks(query.DayChunk)
 	jobs := make(chan *read, len(exprs)*len(parts))
 	for _, e := range exprs {
 		for _, r := range parts {
