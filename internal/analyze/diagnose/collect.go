@@ -392,8 +392,11 @@ func (d *Diagnoser) rangeQuery(ctx context.Context, q string, rng query.Range, n
 // fill writes a range query's points into the track's steps; sum adds to
 // a value already there, otherwise the larger value wins.
 func fill(t Track, w Window, ps []model.SamplePair, sum bool) {
+	// t - start in nanoseconds, as Time().Sub(w.Start) gives it, without
+	// a time.Time per point.
+	start := w.Start.UnixNano()
 	for _, p := range ps {
-		i := int(p.Timestamp.Time().Sub(w.Start) / w.Step)
+		i := int((int64(p.Timestamp)*int64(time.Millisecond) - start) / int64(w.Step))
 		if i < 0 || i >= len(t) || math.IsNaN(float64(p.Value)) {
 			continue
 		}
