@@ -232,8 +232,8 @@ func (c *Calculator) PerCluster(ctx context.Context, q Querier, start, end time.
 // ComputeCluster builds the fleet model of one cluster over [start,
 // end], every cluster's with name "".
 func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string, start, end time.Time, step time.Duration) (*Model, error) {
-	// The serving totals and the unusable GPUs at the end read their own
-	// queries: they are read beside the cost integration, not after it.
+	// The serving totals at the end read their own queries: they are read
+	// beside the cost integration, not after it.
 	at := c.atEnd(ctx, q, name, end)
 	rep, err := c.opts.Cost.Compute(ctx, q, cost.Request{Start: start, End: end, Step: step, By: cost.ByTeam, Cluster: name})
 	if err != nil {
@@ -266,7 +266,7 @@ func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string,
 	if m.Serving, err = at.serving, at.servingErr; err != nil {
 		return nil, err
 	}
-	if m.Unusable, err = at.unusable, at.unusableErr; err != nil {
+	if m.Unusable, err = c.Unusable(ctx, q, name, end); err != nil {
 		return nil, fmt.Errorf("fleet model: %w", err)
 	}
 	m.UnusableGPUs = len(m.Unusable)
