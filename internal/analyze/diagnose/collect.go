@@ -74,6 +74,8 @@ type Diagnoser struct {
 	engineQueries []schema.SourceQuery
 	// health reads the GPU health signals (detect_health.go).
 	health *health.Reader
+	// background reads one query at a time (Background).
+	background bool
 }
 
 // Signal names of the snapshot's tracks, as evidence names them.
@@ -179,6 +181,9 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 	w, err := d.window(end, window)
 	if err != nil {
 		return nil, err
+	}
+	if d.background {
+		return d.snapshot(ctx, w)
 	}
 	// Every query is evaluated ahead, a few at a time, and read in order.
 	pf := newPrefetcher(ctx, d.q, d.snapshotReads(), w.Range(), snapshotParallel)

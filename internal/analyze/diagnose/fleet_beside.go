@@ -12,7 +12,8 @@ import (
 type fleetRun struct {
 	// done is nil when nothing was started: into then computes the model
 	// after the snapshot, as Fleet does (no fleet model, a querier that
-	// cannot answer it, or a window the snapshot refuses).
+	// cannot answer it, a window the snapshot refuses, or a Background
+	// diagnoser).
 	done   chan struct{}
 	stop   context.CancelFunc
 	window Window
@@ -24,7 +25,7 @@ type fleetRun struct {
 // snapshot at (at, window) will cover.
 func (d *Diagnoser) startFleet(ctx context.Context, at time.Time, window time.Duration) *fleetRun {
 	run := &fleetRun{}
-	if d.fleet == nil {
+	if d.fleet == nil || d.background {
 		return run
 	}
 	fq, ok := d.q.(fleet.Querier)

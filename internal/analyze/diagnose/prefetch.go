@@ -126,6 +126,17 @@ func (p *prefetcher) stop() {
 	p.workers.Wait()
 }
 
+// Background returns the Diagnoser reading one query at a time, the
+// fleet model after the snapshot, as a diagnosis did before they were
+// overlapped: for evaluations nobody waits for (a dashboard's refresh in
+// the background), which then leave the other core to the pages being
+// served. Its reports are the same.
+func (d *Diagnoser) Background() *Diagnoser {
+	c := *d
+	c.background = true
+	return &c
+}
+
 // snapshotReads are the range queries Snapshot reads over its window, in
 // the order it reads them: each engine's requests_running, the pod
 // signals, the disaggregated-serving signals, the GPU signals, the health

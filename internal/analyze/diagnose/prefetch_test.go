@@ -97,6 +97,19 @@ func TestSnapshotReadsEveryPrefetch(t *testing.T) {
 				if g, w := ahead.sorted(), seq.sorted(); !slices.Equal(g, w) {
 					t.Errorf("%s recorded=%v: backend asked\n%s\nwant\n%s", c.Where(s), recorded, strings.Join(g, "\n"), strings.Join(w, "\n"))
 				}
+				// The background diagnoser (one query at a time) reports
+				// the same.
+				fg, err := dAhead.Diagnose(t.Context(), end, window)
+				if err != nil {
+					t.Fatalf("%s: %v", c.Where(s), err)
+				}
+				bg, err := dSeq.Background().Diagnose(t.Context(), end, window)
+				if err != nil {
+					t.Fatalf("%s: %v", c.Where(s), err)
+				}
+				if !sameNaN(reflect.ValueOf(fg), reflect.ValueOf(bg)) {
+					t.Errorf("%s recorded=%v: the background diagnosis differs:\n got %+v\nwant %+v", c.Where(s), recorded, *bg, *fg)
+				}
 				cases++
 			}
 		}
