@@ -10,10 +10,11 @@ import (
 )
 
 // snapshotParallel is how many of a snapshot's range queries are
-// evaluated at once ahead of the code that reads them (prefetcher). The
-// engine runs at most GOMAXPROCS queries at a time anyway; a few more
-// keep it busy while the snapshot fills its tracks.
-const snapshotParallel = 3
+// evaluated at once ahead of the code that reads them (prefetcher): the
+// embedded engine runs GOMAXPROCS queries at a time, and every query
+// waiting beside the cost model's (which asks its sixteen at once) counts
+// against the engine's admission queue.
+const snapshotParallel = 2
 
 // prefetcher evaluates the range queries a snapshot will read, a few at a
 // time in the order it reads them, and hands each result to the first
