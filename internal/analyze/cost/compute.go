@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -195,6 +196,14 @@ type data struct {
 	serving, computedTok, cachedTok, transferTok []series
 }
 
+// fetchParallel is how many of a set's queries are in flight at once:
+// twice the cores, at least 8. The embedded engine evaluates GOMAXPROCS
+// queries at a time and queues 16 per slot beyond them (then refuses);
+// all sixteen of one set at once, beside a diagnosis and a dashboard's
+// refresh, could fill that queue on two cores. A remote backend still gets
+// eight at a time.
+func fetchParallel() int { return max(8, 2*runtime.GOMAXPROCS(0)) }
+
 func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
 	d := &data{}
 	ctx, cancel := context.WithCancel(ctx)
@@ -211,8 +220,12 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 		{&d.serving, c.q.serving},
 	}
 	errs := make([]error, len(jobs))
+	// At most fetchParallel queries in flight (slots is never closed).
+	slots := make(chan struct{}, fetchParallel())
 	for i, f := range jobs {
 		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			s, err := g.load(ctx, q, f.expr, c.chunk)
 			*f.dst, errs[i] = s, err
 			if err != nil {
@@ -222,6 +235,8 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	}
 	var energyErr error
 	wg.Go(func() {
+		slots <- struct{}{}
+		defer func() { <-slots }()
 		if d.energy, energyErr = c.loadEnergy(ctx, q, g); energyErr != nil {
 			cancel()
 		}
