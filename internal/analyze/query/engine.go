@@ -130,6 +130,10 @@ func (e *Engine) run(ctx context.Context, span time.Duration, newQuery func() (p
 	return res, e.admission.overBudget(ctx, err)
 }
 
+// maxResolution is Prometheus's own limit on a range query: at most
+// 11,000 points per series.
+const maxResolution = 11000
+
 // Promql returns the underlying engine, for the rule manager.
 func (e *Engine) Promql() *promql.Engine { return e.engine }
 
@@ -153,8 +157,7 @@ func (e *Engine) QueryRange(ctx context.Context, qs string, r Range) (Result, er
 	if r.End.Before(r.Start) {
 		return Result{}, badData("end timestamp must not be before start time")
 	}
-	// Prometheus's own limit: at most 11,000 points per series.
-	if r.End.Sub(r.Start)/r.Step > 11000 {
+	if r.End.Sub(r.Start)/r.Step > maxResolution {
 		return Result{}, badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 	}
 	return e.run(ctx, r.End.Sub(r.Start), func() (promql.Query, error) {
