@@ -61,8 +61,8 @@ type Options struct {
 	// AutoMemLimitRatio, when above zero, sets GOMEMLIMIT to that share
 	// of the container's (or machine's) memory at start (applyMemLimit).
 	AutoMemLimitRatio float64
-	Logger           *slog.Logger
-	Build            api.BuildInfo
+	Logger            *slog.Logger
+	Build             api.BuildInfo
 	// Flags are the command line's flags and values, for
 	// /api/v1/status/flags.
 	Flags map[string]string
