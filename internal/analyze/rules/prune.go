@@ -29,6 +29,9 @@ import (
 // The label names are read before the query and again after it: a name
 // that appeared meanwhile (a new exporter's first series) makes the rule be
 // evaluated again unpruned, so the result is always the unpruned one.
+//
+// Before that, the branches that select only metric names the store has
+// never held are dropped (prune_names.go).
 type pruner struct {
 	next prules.QueryFunc
 	q    storage.Queryable
@@ -36,6 +39,8 @@ type pruner struct {
 
 	mu    sync.Mutex
 	cache map[string]*prunable
+	// names are the store's metric names, read once per evaluation time.
+	names map[time.Time][]string
 }
 
 // prunable is one query's label_replace calls that may be dropped, and its
@@ -47,6 +52,13 @@ type prunable struct {
 	// texts are the pruned queries by the present subset of srcs (a key of
 	// '0'/'1' per source).
 	texts map[string]string
+
+	// parsed is the query (nil when it does not parse), names the metric
+	// names its selectors select, emptyTexts the query without its empty
+	// branches by the absent names.
+	parsed     parser.Expr
+	names      []string
+	emptyTexts map[string]emptyPruned
 }
 
 // maxPruneCache bounds the queries remembered (the catalog has about a
@@ -54,12 +66,39 @@ type prunable struct {
 const maxPruneCache = 4096
 
 func newPruner(next prules.QueryFunc, q storage.Queryable, p parser.Parser) *pruner {
-	return &pruner{next: next, q: q, p: p, cache: map[string]*prunable{}}
+	return &pruner{next: next, q: q, p: p, cache: map[string]*prunable{}, names: map[time.Time][]string{}}
 }
 
 // QueryFunc is the rule manager's query function.
 func (pr *pruner) QueryFunc(ctx context.Context, q string, t time.Time) (promql.Vector, error) {
 	e := pr.lookup(q)
+	if len(e.names) == 0 {
+		return pr.withoutAbsentLabels(ctx, e, q, t)
+	}
+	absent, err := pr.absentNames(ctx, t, e.names)
+	if err != nil || len(absent) == 0 {
+		return pr.withoutAbsentLabels(ctx, e, q, t)
+	}
+	nq, empty := pr.withoutEmpty(e, absent)
+	if nq == e.parsed.String() && !empty {
+		return pr.withoutAbsentLabels(ctx, e, q, t)
+	}
+	var v promql.Vector
+	if !empty {
+		if v, err = pr.withoutAbsentLabels(ctx, pr.lookup(nq), nq, t); err != nil {
+			return v, err
+		}
+	}
+	// A name that appeared during the query: evaluate it as written.
+	if still, err := pr.stillAbsent(ctx, absent); err != nil || !still {
+		return pr.withoutAbsentLabels(ctx, e, q, t)
+	}
+	return v, nil
+}
+
+// withoutAbsentLabels evaluates q (looked up as e) without the
+// label_replace calls whose source label no series has.
+func (pr *pruner) withoutAbsentLabels(ctx context.Context, e *prunable, q string, t time.Time) (promql.Vector, error) {
 	if e.expr == nil {
 		return pr.next(ctx, q, t)
 	}
@@ -109,8 +148,9 @@ func (pr *pruner) lookup(q string) *prunable {
 	if len(pr.cache) >= maxPruneCache { // rule files reloaded many times over
 		clear(pr.cache)
 	}
-	e := &prunable{texts: map[string]string{}}
+	e := &prunable{texts: map[string]string{}, emptyTexts: map[string]emptyPruned{}}
 	if expr, err := pr.p.ParseExpr(q); err == nil {
+		e.parsed, e.names = expr, selectedNames(expr)
 		if srcs := droppableSources(expr); len(srcs) > 0 {
 			e.expr, e.srcs = expr, srcs
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -72,7 +73,7 @@ func TestPrunedRulesEqual(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.EvalAt(t.Context(), ts)
-	pruned, nonEmpty := 0, 0
+	pruned, nonEmpty, emptied, skipped := 0, 0, 0, 0
 	for _, g := range cat.RuleGroups(30 * time.Second).Groups {
 		for _, r := range g.Rules {
 			want, err := plain(t.Context(), r.Expr, ts)
@@ -94,11 +95,27 @@ func TestPrunedRulesEqual(t *testing.T) {
 			if len(want) > 0 {
 				nonEmpty++
 			}
+			if e := pr.lookup(r.Expr); len(e.names) > 0 {
+				absent, err := pr.absentNames(t.Context(), ts, e.names)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(absent) > 0 {
+					switch q, empty := pr.withoutEmpty(e, absent); {
+					case empty:
+						skipped++
+					case q != e.parsed.String():
+						emptied++
+					}
+				}
+			}
 		}
 	}
-	if pruned < 40 || nonEmpty < 20 {
-		t.Errorf("%d rules pruned, %d with data: the fleet does not exercise pruning", pruned, nonEmpty)
+	if pruned < 40 || nonEmpty < 20 || emptied < 20 || skipped < 20 {
+		t.Errorf("%d rules pruned of labels, %d of empty branches, %d not evaluated, %d with data: the fleet does not exercise pruning",
+			pruned, emptied, skipped, nonEmpty)
 	}
+	t.Logf("%d rules pruned of labels, %d of empty branches, %d not evaluated, %d with data", pruned, emptied, skipped, nonEmpty)
 }
 
 func vectorText(v promql.Vector) string {
@@ -170,20 +187,130 @@ func (a *appearing) Querier(mint, maxt int64) (storage.Querier, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.reads++
-	return &withName{Querier: q, add: a.reads > a.after}, nil
+	return &withName{Querier: q, store: a}, nil
 }
 
 type withName struct {
 	storage.Querier
-	add bool
+	store *appearing
 }
 
 func (w *withName) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	names, ws, err := w.Querier.LabelNames(ctx, hints, ms...)
-	if w.add {
+	w.store.reads++
+	if w.store.reads > w.store.after {
 		names = append(names, "pod_name")
 		slices.Sort(names)
 	}
 	return names, ws, err
+}
+
+// TestPruneEmpty: which branches are certainly empty when names select
+// nothing, and what is left of the query.
+func TestPruneEmpty(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	absent := map[string]bool{"gone": true, "gone2": true}
+	for _, tc := range []struct{ in, want string }{
+		{`gone or here`, `here`},
+		{`here or gone`, `here`},
+		{`gone or gone2`, ""},
+		{`sum by (a) (rate(gone[5m])) or sum by (a) (rate(here[5m]))`, `sum by (a) (rate(here[5m]))`},
+		{`here unless on (a) gone`, `here`},
+		{`gone unless here`, ""},
+		{`here and gone`, ""},
+		{`here / on (a) group_left () gone`, ""},
+		{`gone > 1`, ""},
+		{`1 < gone`, ""},
+		{`label_replace(gone, "a", "$1", "b", "(.+)") or label_replace(here, "a", "$1", "b", "(.+)")`, `label_replace(here, "a", "$1", "b", "(.+)")`},
+		{`histogram_quantile(0.9, sum by (le) (rate(gone[5m])))`, ""},
+		{`(gone or here) * 2`, `(here) * 2`},
+		{`max_over_time(gone[5m:1m])`, ""},
+		{`-gone`, ""},
+		{`{__name__="gone"}`, ""},
+		// Series from nothing, or selectors by another matcher: kept.
+		{`absent(gone)`, `absent(gone)`},
+		{`gone or vector(0)`, `vector(0)`},
+		{`absent_over_time(gone[5m])`, `absent_over_time(gone[5m])`},
+		{`{__name__=~"gone"}`, `{__name__=~"gone"}`},
+		{`scalar(gone) + here`, `scalar(gone) + here`},
+		{`day_of_month()`, `day_of_month()`},
+		{`here`, `here`},
+	} {
+		e, err := p.ParseExpr(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		got, empty := pruneEmpty(p, e, absent)
+		switch {
+		case tc.want == "" && !empty:
+			t.Errorf("%s: got %s, want empty", tc.in, got)
+		case tc.want != "" && (empty || got.String() != tc.want):
+			t.Errorf("%s: got %s (empty %v), want %s", tc.in, got, empty, tc.want)
+		}
+	}
+}
+
+// TestPruneNameRaceEvaluatesAsWritten: a metric name that appears while
+// the pruned query runs makes the rule be evaluated as written; one still
+// absent leaves the pruned result.
+func TestPruneNameRaceEvaluatesAsWritten(t *testing.T) {
+	st := promqltest.LoadedStorage(t, "load 15s\n  m{x=\"1\"} 1+0x10\n")
+	const rule = `sum(n) or sum(m)`
+	for _, tc := range []struct {
+		name   string
+		appear bool
+		want   []string
+	}{
+		{"still absent", false, []string{"sum(m)"}},
+		{"appeared", true, []string{"sum(m)", rule}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &newName{Queryable: st, appear: tc.appear}
+			var asked []string
+			next := func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
+				asked = append(asked, q)
+				return nil, nil
+			}
+			pr := newPruner(next, q, parser.NewParser(parser.Options{}))
+			if _, err := pr.QueryFunc(t.Context(), rule, time.Unix(60, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(asked, tc.want) {
+				t.Errorf("queries run %q, want %q", asked, tc.want)
+			}
+		})
+	}
+}
+
+// newName is a store where the metric name n appears after the first read
+// of the names, when appear.
+type newName struct {
+	storage.Queryable
+	appear bool
+	reads  int
+}
+
+func (a *newName) Querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := a.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return &withMetric{Querier: q, store: a}, nil
+}
+
+type withMetric struct {
+	storage.Querier
+	store *newName
+}
+
+func (w *withMetric) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	vals, ws, err := w.Querier.LabelValues(ctx, name, hints, ms...)
+	w.store.reads++
+	if name == model.MetricNameLabel && w.store.appear && w.store.reads > 1 {
+		if len(ms) == 0 || ms[0].Matches("n") {
+			vals = append(vals, "n")
+			slices.Sort(vals)
+		}
+	}
+	return vals, ws, err
 }
