@@ -165,6 +165,7 @@ func New(opts Options) (_ *Server, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	applyMemLimit(opts.AutoMemLimitRatio, logger)
+	applyNoTelemetry()
 
 	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error), reloads: newReloadMetrics(reg)}
 	defer func() {

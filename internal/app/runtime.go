@@ -7,6 +7,9 @@ import (
 	"strconv"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/servescope/servescope/internal/config"
 )
@@ -29,6 +32,17 @@ func applyRuntime(cfg *config.Config, logger *slog.Logger) {
 	if err := os.Setenv("GOGC", v); err != nil {
 		logger.Warn("set GOGC", "err", err)
 	}
+}
+
+// applyNoTelemetry makes OpenTelemetry's global tracer and meter providers
+// no-ops, as Prometheus's tracing manager does without a tracing section:
+// servescope exports neither, and Prometheus's scrape client (otelhttp)
+// and PromQL engine otherwise make a span and a metric attribute set per
+// scrape and per query through the global delegates (about 3% of serve's
+// CPU at 200 targets).
+func applyNoTelemetry() {
+	otel.SetTracerProvider(tracenoop.NewTracerProvider())
+	otel.SetMeterProvider(metricnoop.NewMeterProvider())
 }
 
 // applyMemLimit sets the Go runtime's soft memory limit (GOMEMLIMIT) to

@@ -9,6 +9,9 @@ import (
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	promconfig "github.com/prometheus/prometheus/config"
+	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/servescope/servescope/internal/analyze/query"
 	"github.com/servescope/servescope/internal/config"
@@ -84,5 +87,21 @@ func TestAutoMemLimit(t *testing.T) {
 				t.Errorf("query memory budget %d under GOMEMLIMIT %d, want 80%% of it", budget, got)
 			}
 		})
+	}
+}
+
+// TestNoTelemetry: serve's process makes no spans or OpenTelemetry metrics
+// (Prometheus's scrape client and engine ask the global providers).
+func TestNoTelemetry(t *testing.T) {
+	applyNoTelemetry()
+	if _, ok := otel.GetTracerProvider().(tracenoop.TracerProvider); !ok {
+		t.Errorf("tracer provider %T, want the no-op one", otel.GetTracerProvider())
+	}
+	if _, ok := otel.GetMeterProvider().(metricnoop.MeterProvider); !ok {
+		t.Errorf("meter provider %T, want the no-op one", otel.GetMeterProvider())
+	}
+	_, span := otel.Tracer("scrape").Start(t.Context(), "scrape")
+	if span.IsRecording() {
+		t.Error("a span records")
 	}
 }
