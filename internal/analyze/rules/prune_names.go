@@ -85,6 +85,12 @@ func pruneEmpty(p parser.Parser, e parser.Expr, absent map[string]bool) (parser.
 		return e, false
 	}
 	var rec func(parser.Expr) (parser.Expr, bool)
+	// inner prunes the operand at p in place and says whether it is empty.
+	inner := func(p *parser.Expr) bool {
+		var empty bool
+		*p, empty = rec(*p)
+		return empty
+	}
 	rec = func(x parser.Expr) (parser.Expr, bool) {
 		switch n := x.(type) {
 		case *parser.VectorSelector:
@@ -93,26 +99,17 @@ func pruneEmpty(p parser.Parser, e parser.Expr, absent map[string]bool) (parser.
 			_, empty := rec(n.VectorSelector)
 			return n, empty
 		case *parser.ParenExpr:
-			var empty bool
-			n.Expr, empty = rec(n.Expr)
-			return n, empty
+			return n, inner(&n.Expr)
 		case *parser.UnaryExpr:
-			var empty bool
-			n.Expr, empty = rec(n.Expr)
-			return n, empty
+			return n, inner(&n.Expr)
 		case *parser.SubqueryExpr:
-			var empty bool
-			n.Expr, empty = rec(n.Expr)
-			return n, empty
+			return n, inner(&n.Expr)
 		case *parser.StepInvariantExpr:
-			var empty bool
-			n.Expr, empty = rec(n.Expr)
-			return n, empty
+			return n, inner(&n.Expr)
 		case *parser.AggregateExpr:
-			var empty bool
-			n.Expr, empty = rec(n.Expr)
+			empty := inner(&n.Expr)
 			if n.Param != nil {
-				n.Param, _ = rec(n.Param)
+				inner(&n.Param)
 			}
 			return n, empty
 		case *parser.Call:
