@@ -79,8 +79,8 @@ func (pr *pruner) QueryFunc(ctx context.Context, q string, t time.Time) (promql.
 	if err != nil || len(absent) == 0 {
 		return pr.withoutAbsentLabels(ctx, e, q, t)
 	}
-	nq, empty := pr.withoutEmpty(e, absent)
-	if nq == e.parsed.String() && !empty {
+	nq, empty, same := pr.withoutEmpty(e, absent)
+	if same {
 		return pr.withoutAbsentLabels(ctx, e, q, t)
 	}
 	var v promql.Vector

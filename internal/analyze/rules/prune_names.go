@@ -213,13 +213,14 @@ func (pr *pruner) stillAbsent(ctx context.Context, names []string) (bool, error)
 }
 
 // withoutEmpty is q (parsed as e) without its certainly empty branches
-// when the names absent select nothing, and whether nothing is left.
-func (pr *pruner) withoutEmpty(e *prunable, absent []string) (string, bool) {
+// when the names absent select nothing, whether nothing is left, and
+// whether nothing was dropped.
+func (pr *pruner) withoutEmpty(e *prunable, absent []string) (text string, empty, same bool) {
 	key := strings.Join(absent, "\x00")
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	if r, ok := e.emptyTexts[key]; ok {
-		return r.text, r.empty
+		return r.text, r.empty, r.same
 	}
 	set := make(map[string]bool, len(absent))
 	for _, n := range absent {
@@ -227,12 +228,13 @@ func (pr *pruner) withoutEmpty(e *prunable, absent []string) (string, bool) {
 	}
 	x, empty := pruneEmpty(pr.p, e.parsed, set)
 	r := emptyPruned{text: x.String(), empty: empty}
+	r.same = !empty && r.text == e.parsed.String()
 	e.emptyTexts[key] = r
-	return r.text, r.empty
+	return r.text, r.empty, r.same
 }
 
 // emptyPruned is a query without its empty branches.
 type emptyPruned struct {
-	text  string
-	empty bool
+	text        string
+	empty, same bool
 }
