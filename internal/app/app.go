@@ -247,7 +247,7 @@ func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdis
 	s.rules, err = rules.New(rules.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
 		Engine: s.engine.Promql(), Lookback: s.engine.LookbackDelta(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
-		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
+		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()), MetricLabels: s.db.MetricLabelNames,
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/servescope/servescope/internal/schema"
+	"github.com/servescope/servescope/internal/store/tsdb"
 )
 
 // pruneFleet has alias labels present (exported_pod, exported_namespace,
@@ -52,7 +53,8 @@ load 15s
 `
 
 // TestPrunedRulesEqual: every rule of the catalog gives, pruned, the very
-// series and values it gives as written, and pruning drops something.
+// series and values it gives as written, and pruning drops something; with
+// the label names per metric name it drops more.
 func TestPrunedRulesEqual(t *testing.T) {
 	st := promqltest.LoadedStorage(t, pruneFleet)
 	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1e6)
@@ -61,7 +63,6 @@ func TestPrunedRulesEqual(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := prules.EngineQueryFunc(eng, st)
-	pr := newPruner(plain, st, parser.NewParser(parser.Options{}))
 	ts := time.Unix(0, 0).Add(9 * time.Minute)
 	// Record the signals first, so the rules over recorded series (teams)
 	// have data too.
@@ -73,49 +74,68 @@ func TestPrunedRulesEqual(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.EvalAt(t.Context(), ts)
-	pruned, nonEmpty, emptied, skipped := 0, 0, 0, 0
-	for _, g := range cat.RuleGroups(30 * time.Second).Groups {
-		for _, r := range g.Rules {
-			want, err := plain(t.Context(), r.Expr, ts)
-			if err != nil {
-				t.Fatalf("%s: %v", r.Record, err)
-			}
-			got, err := pr.QueryFunc(t.Context(), r.Expr, ts)
-			if err != nil {
-				t.Fatalf("%s pruned: %v", r.Record, err)
-			}
-			if a, b := vectorText(got), vectorText(want); a != b {
-				t.Errorf("%s: pruned\n%s\nwant\n%s", r.Record, a, b)
-			}
-			if e := pr.lookup(r.Expr); e.expr != nil {
-				if before, _ := pr.present(t.Context(), e.srcs); pr.text(e, before) != r.Expr {
-					pruned++
-				}
-			}
-			if len(want) > 0 {
-				nonEmpty++
-			}
-			if e := pr.lookup(r.Expr); len(e.names) > 0 {
-				absent, err := pr.absentNames(t.Context(), ts, e.names)
+	calls := map[string]int{}
+	for _, mode := range []struct {
+		name     string
+		labelsOf func(context.Context, string) ([]string, error)
+	}{
+		{"labels of the store", nil},
+		{"labels per metric name", tsdb.NewMetricLabels(st.DB).Of},
+	} {
+		pr := newPruner(plain, st, parser.NewParser(parser.Options{}), mode.labelsOf)
+		pruned, nonEmpty, emptied, skipped := 0, 0, 0, 0
+		for _, g := range cat.RuleGroups(30 * time.Second).Groups {
+			for _, r := range g.Rules {
+				want, err := plain(t.Context(), r.Expr, ts)
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("%s: %v", r.Record, err)
 				}
-				if len(absent) > 0 {
-					switch _, empty, same := pr.withoutEmpty(e, absent); {
-					case empty:
-						skipped++
-					case !same:
-						emptied++
+				got, err := pr.QueryFunc(t.Context(), r.Expr, ts)
+				if err != nil {
+					t.Fatalf("%s: %s pruned: %v", mode.name, r.Record, err)
+				}
+				if a, b := vectorText(got), vectorText(want); a != b {
+					t.Errorf("%s: %s: pruned\n%s\nwant\n%s", mode.name, r.Record, a, b)
+				}
+				if e := pr.lookup(r.Expr); e.expr != nil {
+					dropped, err := pr.dropped(t.Context(), e)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n := strings.Count(dropped, "1"); n > 0 {
+						pruned++
+						calls[mode.name] += n
+					}
+				}
+				if len(want) > 0 {
+					nonEmpty++
+				}
+				if e := pr.lookup(r.Expr); len(e.names) > 0 {
+					absent, err := pr.absentNames(t.Context(), ts, e.names)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(absent) > 0 {
+						switch _, empty, same := pr.withoutEmpty(e, absent); {
+						case empty:
+							skipped++
+						case !same:
+							emptied++
+						}
 					}
 				}
 			}
 		}
+		if pruned < 40 || nonEmpty < 20 || emptied < 20 || skipped < 20 {
+			t.Errorf("%s: %d rules pruned of labels, %d of empty branches, %d not evaluated, %d with data: the fleet does not exercise pruning",
+				mode.name, pruned, emptied, skipped, nonEmpty)
+		}
+		t.Logf("%s: %d rules pruned of labels (%d calls), %d of empty branches, %d not evaluated, %d with data",
+			mode.name, pruned, calls[mode.name], emptied, skipped, nonEmpty)
 	}
-	if pruned < 40 || nonEmpty < 20 || emptied < 20 || skipped < 20 {
-		t.Errorf("%d rules pruned of labels, %d of empty branches, %d not evaluated, %d with data: the fleet does not exercise pruning",
-			pruned, emptied, skipped, nonEmpty)
+	if a, b := calls["labels of the store"], calls["labels per metric name"]; b <= a {
+		t.Errorf("label names per metric name dropped %d calls, those of the store %d", b, a)
 	}
-	t.Logf("%d rules pruned of labels, %d of empty branches, %d not evaluated, %d with data", pruned, emptied, skipped, nonEmpty)
 }
 
 func vectorText(v promql.Vector) string {
@@ -142,6 +162,11 @@ func TestPruneKeeps(t *testing.T) {
 		// A rate over several names may hold series of the same labels, which label_replace merges.
 		{`label_replace(rate({__name__=~"m.+"}[5m]), "dst", "$1", "a", "(.+)")`, `label_replace(rate({__name__=~"m.+"}[5m]), "dst", "$1", "a", "(.+)")`},
 		{`label_replace({__name__=~"m.+"}, "dst", "$1", "a", "(.+)")`, `{__name__=~"m.+"}`},
+		// Arguments that make labels of their own.
+		{`label_replace(absent(m{a="x"}), "dst", "$1", "a", "(.+)")`, `label_replace(absent(m{a="x"}), "dst", "$1", "a", "(.+)")`},
+		{`label_replace(absent_over_time(m{a="x"}[5m]), "dst", "$1", "a", "(.+)")`, `label_replace(absent_over_time(m{a="x"}[5m]), "dst", "$1", "a", "(.+)")`},
+		{`label_replace(count_values("a", m), "dst", "$1", "a", "(.+)")`, `label_replace(count_values("a", m), "dst", "$1", "a", "(.+)")`},
+		{`label_replace(m or absent(n{b="1"}), "dst", "$1", "b", "(.+)")`, `label_replace(m or absent(n{b="1"}), "dst", "$1", "b", "(.+)")`},
 		// A present source stays.
 		{`label_replace(m, "dst", "$1", "present", "(.+)")`, `label_replace(m, "dst", "$1", "present", "(.+)")`},
 	} {
@@ -149,7 +174,8 @@ func TestPruneKeeps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := pruneExpr(p, e, absent).String(); got != c.want {
+		got := rewriteDroppable(e, func(_ *parser.Call, src string) bool { return absent[src] }).String()
+		if got != c.want {
 			t.Errorf("%s: pruned to %s, want %s", c.in, got, c.want)
 		}
 	}
@@ -165,13 +191,66 @@ func TestPruneRaceEvaluatesAsWritten(t *testing.T) {
 		asked = append(asked, q)
 		return nil, nil
 	}
-	pr := newPruner(next, q, parser.NewParser(parser.Options{}))
+	pr := newPruner(next, q, parser.NewParser(parser.Options{}), nil)
 	const rule = `label_replace(m, "pod", "$1", "pod_name", "(.+)")`
 	if _, err := pr.QueryFunc(t.Context(), rule, time.Unix(60, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"m", rule}; !slices.Equal(asked, want) {
 		t.Errorf("queries run %q, want %q", asked, want)
+	}
+}
+
+// TestPruneByMetric: a call is dropped when the series of the names it
+// reads lack its source, whatever other names have; a source that appears
+// on them while the pruned query runs makes the rule be evaluated as
+// written; a call over a selector without a name asks the whole store.
+func TestPruneByMetric(t *testing.T) {
+	st := promqltest.LoadedStorage(t, "load 15s\n  m{x=\"1\"} 1+0x10\n  n{exported_pod=\"p\"} 1+0x10\n")
+	const (
+		onM     = `label_replace(m, "pod", "$1", "exported_pod", "(.+)")`
+		onN     = `label_replace(n, "pod", "$1", "exported_pod", "(.+)")`
+		unnamed = `label_replace({x="1"}, "pod", "$1", "exported_pod", "(.+)")`
+	)
+	for _, tc := range []struct {
+		name, rule string
+		appear     bool // exported_pod appears on m after the first read
+		want       []string
+	}{
+		{"absent on the name read", onM, false, []string{"m"}},
+		{"present on the name read", onN, false, []string{onN}},
+		{"appears during the query", onM, true, []string{"m", onM}},
+		{"both names", onM + " or " + onN, false, []string{`m or ` + onN}},
+		{"a selector without a name", unnamed, false, []string{unnamed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reads := 0
+			labelsOf := func(_ context.Context, metric string) ([]string, error) {
+				switch metric {
+				case "m":
+					reads++
+					if tc.appear && reads > 1 {
+						return []string{"__name__", "exported_pod", "x"}, nil
+					}
+					return []string{"__name__", "x"}, nil
+				case "n":
+					return []string{"__name__", "exported_pod"}, nil
+				}
+				return nil, nil
+			}
+			var asked []string
+			next := func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
+				asked = append(asked, q)
+				return nil, nil
+			}
+			pr := newPruner(next, st, parser.NewParser(parser.Options{}), labelsOf)
+			if _, err := pr.QueryFunc(t.Context(), tc.rule, time.Unix(60, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(asked, tc.want) {
+				t.Errorf("queries run %q, want %q", asked, tc.want)
+			}
+		})
 	}
 }
 
@@ -271,7 +350,7 @@ func TestPruneNameRaceEvaluatesAsWritten(t *testing.T) {
 				asked = append(asked, q)
 				return nil, nil
 			}
-			pr := newPruner(next, q, parser.NewParser(parser.Options{}))
+			pr := newPruner(next, q, parser.NewParser(parser.Options{}), nil)
 			if _, err := pr.QueryFunc(t.Context(), rule, time.Unix(60, 0)); err != nil {
 				t.Fatal(err)
 			}

@@ -48,6 +48,11 @@ type Options struct {
 	Queryable storage.Queryable
 	// Engine evaluates rule expressions.
 	Engine *promql.Engine
+	// MetricLabels returns the label names of the series of a metric name,
+	// at any time the store holds; label_replace calls whose source label
+	// the series they read lack are left out of the evaluation. Nil leaves
+	// out only those whose source label no series has.
+	MetricLabels func(ctx context.Context, metric string) ([]string, error)
 	// Interval is the default evaluation interval of groups without one.
 	Interval time.Duration
 	// Lookback is Engine's lookback delta: a selector read again later in
@@ -125,7 +130,7 @@ func New(o Options) (*Manager, error) {
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
-		QueryFunc:            shared.wrap(newPruner(prules.EngineQueryFunc(o.Engine, shared), o.Queryable, p).QueryFunc),
+		QueryFunc:            shared.wrap(newPruner(prules.EngineQueryFunc(o.Engine, shared), o.Queryable, p, o.MetricLabels).QueryFunc),
 		NotifyFunc:           prules.NotifyFunc(notify),
 		Context:              ctx,
 		AppendableV2:         o.Appendable,

@@ -78,6 +78,8 @@ type DB struct {
 	scrape *scrapeRef
 	fanout storage.Storage
 	path   string
+	// names answers the label names per metric name (nil in agent mode).
+	names *MetricLabels
 }
 
 // Open opens or creates the store under opts.Path, replaying its WAL.
@@ -144,6 +146,7 @@ func Open(opts Options) (_ *DB, err error) {
 		}
 		d.db.SetWriteNotified(d.remote)
 		d.local = d.db
+		d.names = NewMetricLabels(d.db)
 	}
 	d.fanout = storage.NewFanout(logger, d.local, d.remote)
 	return d, nil
