@@ -10,12 +10,16 @@ PKGS      := ./...
 # The ground-truth checks: tests only, comparing the catalog, cost and
 # diagnosis with the simulator over simulated hours on one goroutine.
 TRUTH_PKGS := ./internal/schema/simcheck/ ./internal/analyze/cost/simcheck/ ./internal/analyze/diagnose/simcheck/
+# The cross-surface checks: every surface's figures equal over simulated
+# fleets (tests only; the code they drive runs concurrently in, and is
+# raced by, its own packages' tests).
+AGREE_PKGS := ./internal/app/surfaces/
 DEBS      := prometheus prometheus-alertmanager chromium tmux
 DEMO_ADDR ?= 127.0.0.1:9464
 SIM_ADDR  ?= 127.0.0.1:9500
 DEMO_DIR  ?= .demo
 
-.PHONY: all build deps debs test vet lint unit unit-main unit-truth unit-image fuzz bench bench-compare prometheus3 loadtest demo clean image e2e e2e-thanos
+.PHONY: all build deps debs test vet lint unit unit-main unit-truth unit-agree unit-image fuzz bench bench-compare prometheus3 loadtest demo clean image e2e e2e-thanos
 
 all: build
 
@@ -51,20 +55,26 @@ lint:
 ## unit: the module's tests and the image tool's (its own module) side by
 ## side; each one's output is printed whole when it ends.
 unit:
-	@$(MAKE) --no-print-directory -j3 --output-sync=target unit-main unit-truth unit-image
+	@$(MAKE) --no-print-directory -j4 --output-sync=target unit-main unit-truth unit-agree unit-image
 
 ## unit-main: every package under the race detector, but the ground-truth
-## checks (TRUTH_PKGS).
+## and cross-surface checks (TRUTH_PKGS, AGREE_PKGS).
 unit-main:
-	$(GO) test -race -shuffle=on -timeout 20m $$($(GO) list $(PKGS) | grep -v /simcheck$$)
+	$(GO) test -race -shuffle=on -timeout 20m $$($(GO) list $(PKGS) | grep -v -e /simcheck$$ -e /app/surfaces$$)
 
 ## unit-truth: the ground-truth checks at the spans they ran under -race
 ## (-short: hours instead of days, the quick scenarios), without the race
 ## detector, which made them five times slower; the code they drive is
-## raced in its own packages, internal/app and app/surfaces. `make e2e`
-## runs them raced, and at their full spans.
+## raced in its own packages and internal/app. `make e2e` runs them raced,
+## and at their full spans.
 unit-truth:
 	$(GO) test -short -shuffle=on -timeout 20m $(TRUTH_PKGS)
+
+## unit-agree: the cross-surface checks in full, without the race detector
+## (ten times slower there: they simulate fleets and parse their
+## exposition); `make e2e` runs them raced.
+unit-agree:
+	$(GO) test -shuffle=on -timeout 20m $(AGREE_PKGS)
 
 unit-image:
 	cd tools/image && $(GO) test -race -timeout 10m ./...
@@ -78,7 +88,7 @@ fuzz:
 ## Alertmanager, Chromium, servescope itself): nothing is skipped, the
 ## machine is kept busy. Any failure fails the target.
 test: deps
-	@$(MAKE) --no-print-directory -j5 --output-sync=target vet lint unit-main unit-truth unit-image
+	@$(MAKE) --no-print-directory -j6 --output-sync=target vet lint unit-main unit-truth unit-agree unit-image
 
 bench:
 	scripts/bench.sh
@@ -133,14 +143,14 @@ image:
 ## Kueue's CRDs, applied with strict server-side validation to a real
 ## kube-apiserver v1.34.2 (built once into ~/.cache/servescope-e2e, 12-22 min)
 ## on Debian's etcd. Needs etcd-server (installed here when root). Then the
-## Thanos part, then the ground-truth checks under the race detector and at
+## Thanos part, then the ground-truth and cross-surface checks under the race detector, the first at
 ## their full spans (24 simulated hours of cost, every diagnosis scenario,
 ## 24 hours of the healthy fleet firing no burn-rate alert).
 e2e:
 	@dpkg -s etcd-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; } || true
 	GO=$(GO) scripts/e2e.sh
 	GO=$(GO) scripts/e2e-thanos.sh
-	$(GO) test -race -count=1 -timeout 30m $(TRUTH_PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(TRUTH_PKGS) $(AGREE_PKGS)
 	$(GO) test -count=1 -timeout 30m $(TRUTH_PKGS)
 
 ## e2e-thanos: the Thanos part of e2e alone: two simulated clusters, each

@@ -97,7 +97,7 @@ func run() error {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, data)")
 	flag.StringVar(&o.serveArgs, "serve-args", "", "extra `servescope serve` flags, space-separated")
 	flag.StringVar(&o.serveEnv, "serve-env", "", "extra environment of `servescope serve`, space-separated NAME=VALUE (e.g. GOGC=75)")
-	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof)")
+	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof), and each Prometheus's to this file name followed by .prometheus-N")
 	flag.BoolVar(&o.classic, "keep-classic-histograms", false, "servescope stores classic histograms as Prometheus does (servescope.keep_classic_histograms: true) instead of as native histograms with custom buckets")
 	flag.Parse()
 
@@ -218,8 +218,25 @@ scrape_configs:
 	}
 	profiled := make(chan error, 1)
 	if o.profile != "" {
+		// Every server's profile of the same window: servescope's into the
+		// file named, each Prometheus's beside it (Prometheus serves pprof
+		// by default).
 		go func() {
-			profiled <- fetch(servers[0].base+"/debug/pprof/profile?seconds="+strconv.Itoa(int(o.duration.Seconds())), o.profile)
+			errs := make(chan error, len(servers))
+			for i, s := range servers {
+				file := o.profile
+				if i > 0 {
+					file += "." + strings.Fields(s.name)[0]
+				}
+				go func() {
+					errs <- fetch(s.base+"/debug/pprof/profile?seconds="+strconv.Itoa(int(o.duration.Seconds())), file)
+				}()
+			}
+			var err error
+			for range servers {
+				err = errors.Join(err, <-errs)
+			}
+			profiled <- err
 		}()
 	} else {
 		profiled <- nil

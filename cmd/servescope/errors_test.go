@@ -103,3 +103,16 @@ func TestJoinNegative(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoMemLimitRatioError: a share of memory outside (0, 1] stops
+// serve before it starts, naming the flag.
+func TestAutoMemLimitRatioError(t *testing.T) {
+	t.Parallel()
+	for _, ratio := range []string{"0", "1.5", "-0.2"} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{"serve", "--auto-gomemlimit.ratio", ratio, "--config", "does-not-matter.yml"}, env{stdout: &stdout, stderr: &stderr})
+		if code == 0 || !strings.Contains(stderr.String(), "--auto-gomemlimit.ratio") {
+			t.Errorf("ratio %s: exit %d, stderr:\n%s", ratio, code, stderr.String())
+		}
+	}
+}

@@ -44,6 +44,9 @@ func serveCommands(a *kingpin.Application, e env) []command {
 		Default("1000000").Int64Var(&o.QueryMaxSubqueryPoints)
 	c.Flag("query.memory-budget", "Heap over which queries are refused and running ones stopped, e.g. 3GiB (default: 80% of GOMEMLIMIT when set; a negative number: none).").
 		Default("0").SetValue(bytesValue{&o.QueryMemoryBudget})
+	autoMem := c.Flag("auto-gomemlimit", "Set GOMEMLIMIT to --auto-gomemlimit.ratio of the container's memory limit (its cgroup), or of the machine's memory, as Prometheus does; a GOMEMLIMIT variable wins.").
+		Default("true").Bool()
+	c.Flag("auto-gomemlimit.ratio", "Share of the memory limit GOMEMLIMIT is set to, in (0, 1].").Default("0.9").Float64Var(&o.AutoMemLimitRatio)
 	c.Flag("web.max-response-bytes", "Maximum size of one API response (negative: no limit).").Default("67108864").IntVar(&o.MaxResponseBytes)
 	c.Flag("query.remote-url", "Read a Prometheus-compatible API (Prometheus, Thanos, Mimir) instead of the embedded store: the external-Prometheus mode.").
 		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)
@@ -55,6 +58,11 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	c.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").StringVar(&logLevel)
 	return []command{{clause: c, run: func(ctx context.Context) error {
 		o.Logger = newLogger(e, logLevel)
+		if !*autoMem {
+			o.AutoMemLimitRatio = 0
+		} else if r := o.AutoMemLimitRatio; r <= 0 || r > 1 {
+			return fmt.Errorf("--auto-gomemlimit.ratio %g: want a share in (0, 1]", r)
+		}
 		o.Build = buildInfo()
 		o.Flags = flagValues(a, c)
 		s, err := app.New(o)

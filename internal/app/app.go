@@ -58,8 +58,11 @@ type Options struct {
 	QueryMemoryBudget      int64
 	// MaxResponseBytes caps one API response (api.Options).
 	MaxResponseBytes int
-	Logger           *slog.Logger
-	Build            api.BuildInfo
+	// AutoMemLimitRatio, when above zero, sets GOMEMLIMIT to that share
+	// of the container's (or machine's) memory at start (applyMemLimit).
+	AutoMemLimitRatio float64
+	Logger            *slog.Logger
+	Build             api.BuildInfo
 	// Flags are the command line's flags and values, for
 	// /api/v1/status/flags.
 	Flags map[string]string
@@ -161,6 +164,8 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	applyMemLimit(opts.AutoMemLimitRatio, logger)
+	applyNoTelemetry()
 
 	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error), reloads: newReloadMetrics(reg)}
 	defer func() {
@@ -241,8 +246,8 @@ func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdis
 	}
 	s.rules, err = rules.New(rules.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
-		Engine: s.engine.Promql(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
-		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()),
+		Engine: s.engine.Promql(), Lookback: s.engine.LookbackDelta(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
+		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()), MetricLabels: s.db.MetricLabelNames,
 	})
 	if err != nil {
 		return err

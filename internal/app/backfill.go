@@ -242,7 +242,7 @@ func recorder(db *tsdb.DB, opts BackfillOptions) (func(context.Context, time.Tim
 		return nil, fmt.Errorf("signal catalog: %w", err)
 	}
 	eng := query.NewEngine(db.Queryable(), query.EngineOptions{Timeout: 2 * time.Minute, MaxSamples: 50_000_000, Logger: opts.Logger, Registerer: prometheus.NewRegistry()})
-	rm, err := rules.New(rules.Options{Logger: opts.Logger, Appendable: db.AppendableV2(), Queryable: db.Queryable(), Engine: eng.Promql(), Interval: opts.EvalInterval, Notify: opts.Notify})
+	rm, err := rules.New(rules.Options{Logger: opts.Logger, Appendable: db.AppendableV2(), Queryable: db.Queryable(), Engine: eng.Promql(), Lookback: eng.LookbackDelta(), Interval: opts.EvalInterval, Notify: opts.Notify, MetricLabels: db.MetricLabelNames})
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func BenchmarkCatalogRules(b *testing.B) {
 	scratch := teststorage.New(b)
 	for _, g := range cat.RuleGroups(15 * time.Second).Groups {
 		b.Run(g.Name, func(b *testing.B) {
-			rm, err := rules.New(rules.Options{Appendable: scratch, Queryable: db.Queryable(), Engine: eng.Promql(), Interval: 15 * time.Second})
+			rm, err := rules.New(rules.Options{Appendable: scratch, Queryable: db.Queryable(), Engine: eng.Promql(), Lookback: eng.LookbackDelta(), Interval: 15 * time.Second, MetricLabels: db.MetricLabelNames})
 			if err != nil {
 				b.Fatal(err)
 			}

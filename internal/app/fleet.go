@@ -27,6 +27,9 @@ import (
 // evaluating the whole fleet again for every page and viewer.
 type fleetView struct {
 	d *diagnose.Diagnoser
+	// bg is d for the evaluations no page waits for (the live refresh):
+	// one query at a time, leaving the other core to the pages served.
+	bg *diagnose.Diagnoser
 	// fc and q give the fleet model per cluster (nil fc: none).
 	fc *fleet.Calculator
 	q  query.Querier
@@ -101,7 +104,7 @@ func newFleetView(q query.Querier, cat *schema.Catalog, calc *cost.Calculator, t
 	if err != nil {
 		return nil, err
 	}
-	return &fleetView{d: d, fc: fc, q: q, clock: time.Now, evals: map[evalKey]*evaluation{}}, nil
+	return &fleetView{d: d, bg: d.Background(), fc: fc, q: q, clock: time.Now, evals: map[evalKey]*evaluation{}}, nil
 }
 
 // AsOf implements web.Live: the time of the newest evaluation of window
@@ -134,7 +137,10 @@ func (v *fleetView) AsOf(ctx context.Context, now time.Time, window time.Duratio
 		return now
 	}
 	if now.Sub(at) >= liveRefresh && (running == nil || runningAt.Before(at)) {
-		v.startLocked(ctx, evalKey{now, window})
+		// Nobody waits for the refresh (the page reads the kept
+		// evaluation): it asks one query at a time (v.bg), and its queries
+		// leave a query slot to the pages'.
+		v.startLocked(query.Background(ctx), evalKey{now, window}, v.bg)
 	}
 	return at
 }
@@ -143,7 +149,7 @@ func (v *fleetView) AsOf(ctx context.Context, now time.Time, window time.Duratio
 // it is kept or running.
 func (v *fleetView) diagnose(ctx context.Context, now time.Time, window time.Duration) (*evaluation, error) {
 	v.mu.Lock()
-	e := v.startLocked(ctx, evalKey{now, window})
+	e := v.startLocked(ctx, evalKey{now, window}, v.d)
 	v.mu.Unlock()
 	select {
 	case <-e.done:
@@ -153,13 +159,13 @@ func (v *fleetView) diagnose(ctx context.Context, now time.Time, window time.Dur
 	}
 }
 
-// startLocked returns the evaluation at k, starting it unless it is kept
-// or running. v.mu must be held. A failed evaluation is kept for
+// startLocked returns the evaluation at k, starting it with d unless it
+// is kept or running. v.mu must be held. A failed evaluation is kept for
 // failedTTL only (the panels of one page share it; a reload tries again).
 // The evaluation outlives a caller that gives up: it runs with ctx's
 // values but not its end, bounded by liveTimeout, and waiters with live
 // contexts still get it.
-func (v *fleetView) startLocked(ctx context.Context, k evalKey) *evaluation {
+func (v *fleetView) startLocked(ctx context.Context, k evalKey, d *diagnose.Diagnoser) *evaluation {
 	if e := v.evals[k]; e != nil && !(e.finished() && e.err != nil && v.clock().Sub(e.at) > failedTTL) {
 		return e
 	}
@@ -169,7 +175,7 @@ func (v *fleetView) startLocked(ctx context.Context, k evalKey) *evaluation {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), liveTimeout)
 		defer cancel()
-		rep, err := v.d.Diagnose(ctx, k.at, k.window)
+		rep, err := d.Diagnose(ctx, k.at, k.window)
 		v.mu.Lock()
 		e.rep, e.err, e.at = rep, err, v.clock()
 		close(e.done)

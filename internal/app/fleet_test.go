@@ -17,16 +17,23 @@ import (
 	"github.com/servescope/servescope/internal/schema"
 )
 
-// countingQuerier counts the queries that reach it and fails them while
-// fail is set.
+// countingQuerier counts the queries that reach it (and those marked
+// background) and fails them while fail is set.
 type countingQuerier struct {
 	query.Querier
-	n    atomic.Int64
-	fail atomic.Bool
+	n, bg atomic.Int64
+	fail  atomic.Bool
+}
+
+func (c *countingQuerier) count(ctx context.Context) {
+	c.n.Add(1)
+	if query.IsBackground(ctx) {
+		c.bg.Add(1)
+	}
 }
 
 func (c *countingQuerier) Query(ctx context.Context, q string, t time.Time) (query.Result, error) {
-	c.n.Add(1)
+	c.count(ctx)
 	if c.fail.Load() {
 		return query.Result{}, errors.New("backend down")
 	}
@@ -34,7 +41,7 @@ func (c *countingQuerier) Query(ctx context.Context, q string, t time.Time) (que
 }
 
 func (c *countingQuerier) QueryRange(ctx context.Context, q string, r query.Range) (query.Result, error) {
-	c.n.Add(1)
+	c.count(ctx)
 	if c.fail.Load() {
 		return query.Result{}, errors.New("backend down")
 	}
@@ -135,6 +142,10 @@ func TestFleetViewSharesEvaluations(t *testing.T) {
 	}
 	if got := cq.n.Load(); got != one+diagnosis {
 		t.Errorf("the background refresh issued %d queries, want one evaluation's %d", got-one, diagnosis)
+	}
+	// Its queries, and only its, leave a query slot to the pages'.
+	if bg := cq.bg.Load(); bg != diagnosis {
+		t.Errorf("%d queries marked background, want the refresh's %d", bg, diagnosis)
 	}
 	if at := v.AsOf(ctx, t1.Add(time.Second), window); !at.Equal(t1) {
 		t.Errorf("AsOf after the refresh = %s, want %s", at, t1)

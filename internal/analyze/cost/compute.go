@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -78,14 +79,14 @@ func (g grid) at(k int) time.Time { return g.start.Add(time.Duration(k) * g.step
 // covers: a UTC day (query.DayChunk says why).
 const defaultChunk = query.DayChunk
 
-// chunks cuts the grid's points into runs [k0, k1) of query.Range.Split's
+// chunks cuts the grid's points into runs [k0, k1) of query.Range.Chunks's
 // ranges. chunk ≤ 0 is one run.
 func (g grid) chunks(chunk time.Duration) [][2]int {
 	if g.n == 0 && chunk > 0 {
 		return nil
 	}
 	var out [][2]int
-	for _, r := range (query.Range{Start: g.start, End: g.at(g.n - 1), Step: g.step}).Split(chunk) {
+	for _, r := range (query.Range{Start: g.start, End: g.at(g.n - 1), Step: g.step}).Chunks(chunk) {
 		k0 := int(r.Start.Sub(g.start) / g.step)
 		out = append(out, [2]int{k0, k0 + int(r.End.Sub(r.Start)/g.step) + 1})
 	}
@@ -195,6 +196,14 @@ type data struct {
 	serving, computedTok, cachedTok, transferTok []series
 }
 
+// fetchParallel is how many of a set's queries are in flight at once:
+// twice the cores, at least 8. The embedded engine evaluates GOMAXPROCS
+// queries at a time and queues 16 per slot beyond them (then refuses);
+// all sixteen of one set at once, beside a diagnosis and a dashboard's
+// refresh, could fill that queue on two cores. A remote backend still gets
+// eight at a time.
+func fetchParallel() int { return max(8, 2*runtime.GOMAXPROCS(0)) }
+
 func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error) {
 	d := &data{}
 	ctx, cancel := context.WithCancel(ctx)
@@ -211,8 +220,12 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 		{&d.serving, c.q.serving},
 	}
 	errs := make([]error, len(jobs))
+	// At most fetchParallel queries in flight (slots is never closed).
+	slots := make(chan struct{}, fetchParallel())
 	for i, f := range jobs {
 		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			s, err := g.load(ctx, q, f.expr, c.chunk)
 			*f.dst, errs[i] = s, err
 			if err != nil {
@@ -222,6 +235,8 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	}
 	var energyErr error
 	wg.Go(func() {
+		slots <- struct{}{}
+		defer func() { <-slots }()
 		if d.energy, energyErr = c.loadEnergy(ctx, q, g); energyErr != nil {
 			cancel()
 		}
@@ -230,28 +245,44 @@ func (c *Calculator) fetch(ctx context.Context, q Querier, g grid) (*data, error
 	if err := errors.Join(append(errs, energyErr)...); err != nil {
 		return nil, err
 	}
+	// How prompt tokens were served, only where some engine counts prompt
+	// tokens at all; GPU_UTIL (percent, absent on MIG) only for exporters
+	// without profiling metrics (the profiling field wins). Both are read
+	// at once.
+	var then []loadJob
 	if len(d.promptTok) > 0 {
-		// How prompt tokens were served, only where some engine counts
-		// prompt tokens at all.
-		for _, j := range []struct {
-			dst  *[]series
-			expr string
-		}{{&d.computedTok, c.q.computedTok}, {&d.cachedTok, c.q.cachedTok}, {&d.transferTok, c.q.transferTok}} {
-			var err error
-			if *j.dst, err = g.load(ctx, q, j.expr, c.chunk); err != nil {
-				return nil, err
-			}
-		}
+		then = append(then, loadJob{&d.computedTok, c.q.computedTok}, loadJob{&d.cachedTok, c.q.cachedTok}, loadJob{&d.transferTok, c.q.transferTok})
 	}
 	if len(d.busy) == 0 {
-		// The profiling field wins; GPU_UTIL (percent, absent on MIG) is
-		// read only for exporters without profiling metrics.
-		var err error
-		if d.busy, err = g.load(ctx, q, c.q.busyUtil, c.chunk); err != nil {
-			return nil, err
-		}
+		then = append(then, loadJob{&d.busy, c.q.busyUtil})
+	}
+	if err := c.loadAll(ctx, q, g, then); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// loadJob is one query of fetch and where its series go.
+type loadJob struct {
+	dst  *[]series
+	expr string
+}
+
+// loadAll loads every job's query at once; the first error (in the jobs'
+// order) is returned.
+func (c *Calculator) loadAll(ctx context.Context, q Querier, g grid, jobs []loadJob) error {
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() { *j.dst, errs[i] = g.load(ctx, q, j.expr, c.chunk) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // podKey names a pod.

@@ -180,6 +180,17 @@ func (st *state) energy() {
 		return
 	}
 	pods := map[podKey]*PodEnergy{}
+	// Whether a pod holds no allocation (no pod, or the exporter's own),
+	// matched once per pod rather than at every GPU and point.
+	unallocated := map[string]bool{}
+	idle := func(pod string) bool {
+		v, ok := unallocated[pod]
+		if !ok {
+			v = pod == "" || st.c.unpod.MatchString(pod)
+			unallocated[pod] = v
+		}
+		return v
+	}
 	for _, gs := range ed.gpus {
 		gm := st.nodes[string(gs.m["hostname"])].model
 		if gm == "" {
@@ -204,7 +215,7 @@ func (st *state) energy() {
 				continue
 			}
 			ge.EnergyKWh += x / joulesPerKWh
-			if k.pod == "" || st.c.unpod.MatchString(k.pod) {
+			if idle(k.pod) {
 				st.idleEnergyJ += x
 				continue
 			}

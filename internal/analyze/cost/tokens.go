@@ -170,15 +170,23 @@ func (st *state) tokenRows() []TokenCost {
 			k, m := podOf(s.m), string(s.m["model_name"])
 			mark(k, m)
 			pv := st.view(k)
+			// The team changes rarely along a series: its row is looked
+			// up again only when it does.
+			var (
+				t    *modelTok
+				team string
+			)
 			for i, v := range s.v {
 				if math.IsNaN(v) {
 					continue
 				}
-				key := ptm{k, st.resolve(pv, i), m}
-				t := toks[key]
-				if t == nil {
-					t = &modelTok{}
-					toks[key] = t
+				if tm := st.resolve(pv, i); t == nil || tm != team {
+					key := ptm{k, tm, m}
+					if t = toks[key]; t == nil {
+						t = &modelTok{}
+						toks[key] = t
+					}
+					team = tm
 				}
 				f := field(t)
 				f.ok = true

@@ -74,6 +74,8 @@ type Diagnoser struct {
 	engineQueries []schema.SourceQuery
 	// health reads the GPU health signals (detect_health.go).
 	health *health.Reader
+	// background reads one query at a time (Background).
+	background bool
 }
 
 // Signal names of the snapshot's tracks, as evidence names them.
@@ -176,14 +178,35 @@ func (d *Diagnoser) Thresholds() Thresholds { return d.th }
 // would cost a week of 15 s evaluations per series. A window shorter than
 // one step is refused.
 func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Duration) (*Snapshot, error) {
+	w, err := d.window(end, window)
+	if err != nil {
+		return nil, err
+	}
+	if d.background {
+		return d.snapshot(ctx, w)
+	}
+	// Every query is evaluated ahead, a few at a time, and read in order.
+	pf := newPrefetcher(ctx, d.q, d.snapshotReads(), w.Range(), snapshotParallel)
+	defer pf.stop()
+	c := *d
+	c.q = pf
+	return c.snapshot(ctx, w)
+}
+
+// window is the snapshot's window ending at end (Snapshot says how).
+func (d *Diagnoser) window(end time.Time, window time.Duration) (Window, error) {
 	if window < d.th.Step {
-		return nil, fmt.Errorf("snapshot: window %s is shorter than one step (%s): give a window of at least %s", window, d.th.Step, d.th.Step)
+		return Window{}, fmt.Errorf("snapshot: window %s is shorter than one step (%s): give a window of at least %s", window, d.th.Step, d.th.Step)
 	}
 	step := d.th.StepFor(window)
 	end = end.Truncate(step)
-	w := Window{Start: end.Add(-window), End: end, Step: step}
+	return Window{Start: end.Add(-window), End: end, Step: step}, nil
+}
+
+// snapshot reads the snapshot over w through d.q.
+func (d *Diagnoser) snapshot(ctx context.Context, w Window) (*Snapshot, error) {
 	n := w.Steps()
-	rng := query.Range{Start: w.Start, End: w.End, Step: step}
+	rng := w.Range()
 	s := &Snapshot{Window: w, Queries: map[string]string{}}
 	get := func(name string) (model.Matrix, error) {
 		q := d.queries[name]
@@ -353,7 +376,7 @@ func (d *Diagnoser) Snapshot(ctx context.Context, end time.Time, window time.Dur
 		return nil, err
 	}
 	d.gateways(s, gw)
-	d.logger.Debug("snapshot", "end", end, "window", window, "pods", len(s.Pods), "gpus", len(s.GPUs))
+	d.logger.Debug("snapshot", "end", w.End, "window", w.End.Sub(w.Start), "pods", len(s.Pods), "gpus", len(s.GPUs))
 	return s, nil
 }
 
@@ -374,8 +397,11 @@ func (d *Diagnoser) rangeQuery(ctx context.Context, q string, rng query.Range, n
 // fill writes a range query's points into the track's steps; sum adds to
 // a value already there, otherwise the larger value wins.
 func fill(t Track, w Window, ps []model.SamplePair, sum bool) {
+	// t - start in nanoseconds, as Time().Sub(w.Start) gives it, without
+	// a time.Time per point.
+	start := w.Start.UnixNano()
 	for _, p := range ps {
-		i := int(p.Timestamp.Time().Sub(w.Start) / w.Step)
+		i := int((int64(p.Timestamp)*int64(time.Millisecond) - start) / int64(w.Step))
 		if i < 0 || i >= len(t) || math.IsNaN(float64(p.Value)) {
 			continue
 		}
@@ -393,13 +419,17 @@ func fill(t Track, w Window, ps []model.SamplePair, sum bool) {
 
 // Diagnose reads a snapshot over (at-window, at] and runs the detectors.
 func (d *Diagnoser) Diagnose(ctx context.Context, at time.Time, window time.Duration) (*Report, error) {
+	// The fleet model reads its own queries over the snapshot's window:
+	// it is computed beside the snapshot, not after it.
+	fleetModel := d.startFleet(ctx, at, window)
 	s, err := d.Snapshot(ctx, at, window)
 	if err != nil {
+		fleetModel.cancel()
 		return nil, err
 	}
 	r := Analyze(s, d.th)
 	r.Gateways = gatewayStatuses(s, d.tenants)
-	if err := d.Fleet(ctx, s, r); err != nil {
+	if err := fleetModel.into(ctx, d, s, r); err != nil {
 		return nil, err
 	}
 	if err := d.objectives(ctx, r); err != nil {
@@ -446,6 +476,11 @@ func (d *Diagnoser) Fleet(ctx context.Context, s *Snapshot, r *Report) error {
 	// The cost package's default step, as `cost` and the API use, so the
 	// same window gives the same figures on every surface.
 	m, err := d.fleet.Compute(ctx, fq, s.Window.Start, s.Window.End, 0)
+	return d.withFleet(r, m, err)
+}
+
+// withFleet puts the fleet model m (computed with err) on r.
+func (d *Diagnoser) withFleet(r *Report, m *fleet.Model, err error) error {
 	if err != nil {
 		return fmt.Errorf("diagnose: %w", err)
 	}

@@ -232,8 +232,12 @@ func (c *Calculator) PerCluster(ctx context.Context, q Querier, start, end time.
 // ComputeCluster builds the fleet model of one cluster over [start,
 // end], every cluster's with name "".
 func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string, start, end time.Time, step time.Duration) (*Model, error) {
+	// The serving totals at the end read their own queries: they are read
+	// beside the cost integration, not after it.
+	at := c.atEnd(ctx, q, name, end)
 	rep, err := c.opts.Cost.Compute(ctx, q, cost.Request{Start: start, End: end, Step: step, By: cost.ByTeam, Cluster: name})
 	if err != nil {
+		at.stop()
 		return nil, fmt.Errorf("fleet model: %w", err)
 	}
 	set := rep.Sets[0]
@@ -258,7 +262,8 @@ func (c *Calculator) ComputeCluster(ctx context.Context, q Querier, name string,
 			m.SavingsPer10Points = cost.Micros(math.Round(float64(t.Cost) * (1 - m.Busy/min(1, m.Busy+0.1))))
 		}
 	}
-	if m.Serving, err = c.serving1(ctx, q, name, end); err != nil {
+	at.wait()
+	if m.Serving, err = at.serving, at.servingErr; err != nil {
 		return nil, err
 	}
 	if m.Unusable, err = c.Unusable(ctx, q, name, end); err != nil {

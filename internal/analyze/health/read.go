@@ -156,8 +156,11 @@ func fill(t *Track, n int, rng query.Range, ps []model.SamplePair) {
 	if *t == nil {
 		*t = NewTrack(n)
 	}
+	// t - start in nanoseconds, as Time().Sub(rng.Start) gives it,
+	// without a time.Time per point.
+	start := rng.Start.UnixNano()
 	for _, p := range ps {
-		i := int(p.Timestamp.Time().Sub(rng.Start) / rng.Step)
+		i := int((int64(p.Timestamp)*int64(time.Millisecond) - start) / int64(rng.Step))
 		if i < 0 || i >= n || math.IsNaN(float64(p.Value)) {
 			continue
 		}

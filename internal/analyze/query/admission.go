@@ -43,6 +43,10 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 // that stops the running queries when the heap crosses it.
 type admission struct {
 	slots chan struct{}
+	// background holds a token per background query admitted or waiting
+	// for a slot: all slots but one (one when there is one), so a
+	// background refresh never holds every slot while a person waits.
+	background chan struct{}
 	// queue holds a token per waiting query: a full queue refuses at
 	// once, so an overloaded server answers some queries fast and refuses
 	// the rest instead of making every one wait.
@@ -63,10 +67,11 @@ func newAdmission(opts EngineOptions, reg prometheus.Registerer) *admission {
 		q = queuePerSlot * n
 	}
 	a := &admission{
-		slots:  make(chan struct{}, n),
-		queue:  make(chan struct{}, q),
-		wait:   opts.QueueTimeout,
-		budget: MemoryBudget(opts.MemoryBudget),
+		slots:      make(chan struct{}, n),
+		background: make(chan struct{}, max(1, n-1)),
+		queue:      make(chan struct{}, q),
+		wait:       opts.QueueTimeout,
+		budget:     MemoryBudget(opts.MemoryBudget),
 		queued: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "servescope_queries_queued",
 			Help: "API queries waiting for a query slot (--query.max-concurrency).",
@@ -110,6 +115,23 @@ func heapBytes() int64 {
 // errOverBudget is the cause a watchdog cancels a query with.
 var errOverBudget = errors.New("memory budget exceeded")
 
+type backgroundKey struct{}
+
+// Background marks the queries made with ctx as background work, which
+// nobody waits for (the dashboard's refresh of its diagnosis): they hold
+// at most all query slots but one, take no place in the queue and wait
+// for a slot as long as ctx lets them, so a person's queries find a free
+// slot, or wait only behind each other, while a refresh runs.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// IsBackground says whether ctx was marked by Background.
+func IsBackground(ctx context.Context) bool {
+	b, _ := ctx.Value(backgroundKey{}).(bool)
+	return b
+}
+
 // admit waits for a slot and returns a context that the memory watchdog
 // cancels, and the release to call when the query is done.
 func (a *admission) admit(ctx context.Context) (context.Context, func(), error) {
@@ -118,6 +140,9 @@ func (a *admission) admit(ctx context.Context) (context.Context, func(), error) 
 			a.refused.WithLabelValues("memory").Inc()
 			return nil, nil, &Error{Type: ErrTimeout, Err: fmt.Errorf("server busy: heap %d MiB is over the query memory budget of %d MiB; retry later", h>>20, a.budget>>20)}
 		}
+	}
+	if IsBackground(ctx) {
+		return a.admitBackground(ctx)
 	}
 	select {
 	case a.slots <- struct{}{}: // a free slot: no queueing
@@ -147,6 +172,32 @@ func (a *admission) admit(ctx context.Context) (context.Context, func(), error) 
 			return nil, nil, &Error{Type: ErrCanceled, Err: ctx.Err()}
 		}
 	}
+	return a.watch(ctx, func() { <-a.slots })
+}
+
+// admitBackground admits a background query (see Background).
+func (a *admission) admitBackground(ctx context.Context) (context.Context, func(), error) {
+	select {
+	case a.background <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, &Error{Type: ErrCanceled, Err: context.Cause(ctx)}
+	}
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		<-a.background
+		return nil, nil, &Error{Type: ErrCanceled, Err: context.Cause(ctx)}
+	}
+	return a.watch(ctx, func() {
+		<-a.slots
+		<-a.background
+	})
+}
+
+// watch runs an admitted query's memory watchdog: it returns the query's
+// context, which the watchdog cancels when the heap crosses the budget,
+// and the release that stops it and then frees what admit took.
+func (a *admission) watch(ctx context.Context, free func()) (context.Context, func(), error) {
 	qctx, cancel := context.WithCancelCause(ctx)
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -175,7 +226,7 @@ func (a *admission) admit(ctx context.Context) (context.Context, func(), error) 
 		close(stop)
 		<-done
 		cancel(nil)
-		<-a.slots
+		free()
 	}
 	return qctx, release, nil
 }

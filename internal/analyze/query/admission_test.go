@@ -162,3 +162,75 @@ func TestQueueFull(t *testing.T) {
 		}
 	})
 }
+
+// TestBackgroundLeavesASlot: background queries hold at most all slots
+// but one and wait without a queue timeout; a person's query is admitted
+// at once beside them, and the waiting background query runs once one
+// finishes. With one slot, background and other queries share it.
+func TestBackgroundLeavesASlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAdmission(EngineOptions{MaxConcurrency: 3, MaxQueue: 1, QueueTimeout: time.Second, MemoryBudget: -1}, prometheus.NewRegistry())
+		bg := Background(context.Background())
+		var releases []func()
+		for range 2 {
+			_, release, err := a.admit(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			releases = append(releases, release)
+		}
+		third := make(chan error)
+		go func() {
+			_, release, err := a.admit(bg)
+			if err == nil {
+				release()
+			}
+			third <- err
+		}()
+		time.Sleep(time.Minute) // far past the queue timeout: it still waits
+		select {
+		case err := <-third:
+			t.Fatalf("a third background query was admitted beside two with three slots: %v", err)
+		default:
+		}
+		start := time.Now()
+		_, release, err := a.admit(context.Background())
+		if err != nil || time.Since(start) != 0 {
+			t.Fatalf("a person's query beside two background ones: %v after %s, want admitted at once", err, time.Since(start))
+		}
+		releases[0]()
+		if err := <-third; err != nil {
+			t.Errorf("the waiting background query: %v", err)
+		}
+		release()
+		releases[1]()
+
+		// A canceled background query gives its place back.
+		ctx, cancel := context.WithCancel(bg)
+		_, r1, _ := a.admit(bg)
+		_, r2, _ := a.admit(bg)
+		go func() {
+			time.Sleep(time.Second)
+			cancel()
+		}()
+		if _, _, err := a.admit(ctx); TypeOf(err) != ErrCanceled {
+			t.Errorf("canceled background query: %v, want %s", err, ErrCanceled)
+		}
+		r1()
+		r2()
+		if n := len(a.background); n != 0 {
+			t.Errorf("%d background places held after every query ended", n)
+		}
+
+		one := newAdmission(EngineOptions{MaxConcurrency: 1, QueueTimeout: time.Second, MemoryBudget: -1}, prometheus.NewRegistry())
+		_, r, err := one.admit(bg)
+		if err != nil {
+			t.Fatalf("background query with one slot: %v", err)
+		}
+		r()
+		if _, r, err = one.admit(context.Background()); err != nil {
+			t.Fatalf("query after it: %v", err)
+		}
+		r()
+	})
+}

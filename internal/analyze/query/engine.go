@@ -57,6 +57,7 @@ type Engine struct {
 	duration  *prometheus.HistogramVec
 	admission *admission
 	maxPoints int64
+	lookback  time.Duration
 }
 
 // NewEngine builds the embedded engine over q.
@@ -83,6 +84,7 @@ func NewEngine(q storage.Queryable, opts EngineOptions) *Engine {
 		}),
 		queryable: q,
 		parser:    p,
+		lookback:  lookback,
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "servescope_query_duration_seconds",
 			Help:    "Time to evaluate PromQL queries in the embedded engine, by kind.",
@@ -128,8 +130,15 @@ func (e *Engine) run(ctx context.Context, span time.Duration, newQuery func() (p
 	return res, e.admission.overBudget(ctx, err)
 }
 
+// maxResolution is Prometheus's own limit on a range query: at most
+// 11,000 points per series.
+const maxResolution = 11000
+
 // Promql returns the underlying engine, for the rule manager.
 func (e *Engine) Promql() *promql.Engine { return e.engine }
+
+// LookbackDelta is how far back the engine's instant selectors look.
+func (e *Engine) LookbackDelta() time.Duration { return e.lookback }
 
 // Query implements Querier.
 func (e *Engine) Query(ctx context.Context, qs string, t time.Time) (Result, error) {
@@ -148,8 +157,7 @@ func (e *Engine) QueryRange(ctx context.Context, qs string, r Range) (Result, er
 	if r.End.Before(r.Start) {
 		return Result{}, badData("end timestamp must not be before start time")
 	}
-	// Prometheus's own limit: at most 11,000 points per series.
-	if r.End.Sub(r.Start)/r.Step > 11000 {
+	if r.End.Sub(r.Start)/r.Step > maxResolution {
 		return Result{}, badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 	}
 	return e.run(ctx, r.End.Sub(r.Start), func() (promql.Query, error) {

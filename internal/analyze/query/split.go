@@ -46,12 +46,24 @@ func (r Range) Split(chunk time.Duration) []Range {
 	return out
 }
 
+// Chunks is how a range query over r is asked, one query per range: r
+// itself when it spans less than one chunk (at most 11,000 points), else
+// Range.Split's ranges. A short range crossing a chunk's edge (an hour
+// ending at midnight UTC) overlaps the blocks of both days either way, and
+// a second query would set up every series again for its few points.
+func (r Range) Chunks(chunk time.Duration) []Range {
+	if r.Step > 0 && !r.End.Before(r.Start) && r.End.Sub(r.Start) < chunk && r.End.Sub(r.Start)/r.Step <= maxResolution {
+		return []Range{r}
+	}
+	return r.Split(chunk)
+}
+
 // QueryRangeSplit evaluates expr over r as one range query per chunk
-// (Range.Split) and joins each series' points across them, in time order:
+// (Range.Chunks) and joins each series' points across them, in time order:
 // the same matrix as one query over r, cheaper over many blocks (DayChunk).
 // Warnings and infos are kept once each.
 func QueryRangeSplit(ctx context.Context, q RangeQuerier, expr string, r Range, chunk time.Duration) (Result, error) {
-	parts := r.Split(chunk)
+	parts := r.Chunks(chunk)
 	if len(parts) == 1 {
 		return q.QueryRange(ctx, expr, r)
 	}

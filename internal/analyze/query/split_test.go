@@ -86,3 +86,42 @@ load 1m
 		}
 	}
 }
+
+// TestRangeChunks: a range shorter than a chunk is one query even across
+// a chunk's edge (an hour ending at midnight); a longer one, or one past
+// Prometheus's 11,000 points, is split as Split splits it.
+func TestRangeChunks(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		r     Range
+		parts int
+	}{
+		{"hour ending at midnight", Range{Start: day.Add(-time.Hour), End: day, Step: 15 * time.Second}, 1},
+		{"hour within a day", Range{Start: day.Add(time.Hour), End: day.Add(2 * time.Hour), Step: time.Minute}, 1},
+		{"23 hours across midnight", Range{Start: day.Add(-12 * time.Hour), End: day.Add(11 * time.Hour), Step: time.Minute}, 1},
+		{"a whole day across midnight", Range{Start: day.Add(-12 * time.Hour), End: day.Add(12 * time.Hour), Step: time.Minute}, 2},
+		{"a week", Range{Start: day, End: day.Add(7*DayChunk - time.Minute), Step: time.Minute}, 7},
+		{"too many points for one query", Range{Start: day.Add(-12 * time.Hour), End: day.Add(11 * time.Hour), Step: time.Second}, 2},
+		{"no chunk", Range{Start: day.Add(-time.Hour), End: day, Step: time.Minute}, 1},
+	}
+	for _, tc := range tests {
+		got := tc.r.Chunks(DayChunk)
+		if tc.name == "no chunk" {
+			got = tc.r.Chunks(0)
+		}
+		if len(got) != tc.parts {
+			t.Errorf("%s: %d parts %v, want %d", tc.name, len(got), got, tc.parts)
+			continue
+		}
+		if len(got) > 1 && !slices.EqualFunc(got, tc.r.Split(DayChunk), func(a, b Range) bool {
+			return a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.Step == b.Step
+		}) {
+			t.Errorf("%s: %v, want Split's %v", tc.name, got, tc.r.Split(DayChunk))
+		}
+		if !got[0].Start.Equal(tc.r.Start) || !got[len(got)-1].End.Equal(tc.r.End) {
+			t.Errorf("%s: %v does not cover %v", tc.name, got, tc.r)
+		}
+	}
+}

@@ -48,8 +48,19 @@ type Options struct {
 	Queryable storage.Queryable
 	// Engine evaluates rule expressions.
 	Engine *promql.Engine
+	// MetricLabels returns the label names of the series of a metric name,
+	// at any time the store holds; label_replace calls whose source label
+	// the series they read lack are left out of the evaluation. Nil leaves
+	// out only those whose source label no series has.
+	MetricLabels func(ctx context.Context, metric string) ([]string, error)
 	// Interval is the default evaluation interval of groups without one.
 	Interval time.Duration
+	// Lookback is Engine's lookback delta: a selector read again later in
+	// a group evaluation is kept in memory meanwhile, and of an instant
+	// selector only the newest sample in it. Zero keeps every sample; a
+	// value above the engine's could drop a sample a smoothed selector
+	// reads.
+	Lookback time.Duration
 	// ExternalLabels are added to alerts.
 	ExternalLabels labels.Labels
 	// ExternalURL is the URL alerts link back to.
@@ -115,11 +126,11 @@ func New(o Options) (*Manager, error) {
 	if o.ExternalURL != nil {
 		extURL = o.ExternalURL.String()
 	}
-	shared := newSharedReads(o.Queryable)
+	shared := newSharedReads(o.Queryable, o.Lookback)
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
-		QueryFunc:            shared.wrap(newPruner(prules.EngineQueryFunc(o.Engine, shared), o.Queryable, p).QueryFunc),
+		QueryFunc:            shared.wrap(newPruner(prules.EngineQueryFunc(o.Engine, shared), o.Queryable, p, o.MetricLabels).QueryFunc),
 		NotifyFunc:           prules.NotifyFunc(notify),
 		Context:              ctx,
 		AppendableV2:         o.Appendable,

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,8 +42,12 @@ import (
 // matchers and time range: a wrong count costs a read or keeps a copy until
 // the group's next evaluation, never changes a result.
 type sharedReads struct {
-	q    storage.Queryable
-	hits atomic.Int64 // reads answered from a copy
+	q storage.Queryable
+	// lookback is the engine's lookback delta in ms (0: unknown): a copy
+	// of an instant selector keeps, of the samples up to its evaluation
+	// time, only the newest — the only one the engine reads.
+	lookback int64
+	hits     atomic.Int64 // reads answered from a copy
 
 	mu    sync.Mutex
 	plans map[string]*planRule // by a rule's query text
@@ -92,8 +97,8 @@ type readEntry struct {
 	made   int // the place of the rule that made it
 }
 
-func newSharedReads(q storage.Queryable) *sharedReads {
-	return &sharedReads{q: q, plans: map[string]*planRule{}}
+func newSharedReads(q storage.Queryable, lookback time.Duration) *sharedReads {
+	return &sharedReads{q: q, lookback: lookback.Milliseconds(), plans: map[string]*planRule{}}
 }
 
 // setPlan replaces the plan with one for groups (as loaded: each rule's
@@ -192,13 +197,13 @@ func matchesName(ms []*labels.Matcher, name string) bool {
 
 // selectorReads counts the selectors of e by read key (matchers, range and
 // offset). Selectors under a subquery or with @ are read at times of their
-// own: they are not counted (a read of theirs goes to the store unless it
-// happens to be another selector's).
+// own, smoothed and anchored ones over a wider window: they are not counted
+// (their reads go to the store, see sharedQuerier.plain).
 func selectorReads(e parser.Expr, matchers map[string][]*labels.Matcher) map[string]int {
 	out := map[string]int{}
 	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
 		vs, ok := n.(*parser.VectorSelector)
-		if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+		if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Smoothed || vs.Anchored {
 			return nil
 		}
 		var rng time.Duration
@@ -265,19 +270,49 @@ func (s *sharedReads) Querier(mint, maxt int64) (storage.Querier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedQuerier{Querier: q, hits: &s.hits}, nil
+	return &sharedQuerier{Querier: q, hits: &s.hits, lookback: s.lookback}, nil
 }
 
 type sharedQuerier struct {
 	storage.Querier
-	hits *atomic.Int64
+	hits     *atomic.Int64
+	lookback int64
+}
+
+// plain says whether a read is a plain selector's, as the plan counts
+// them: not under a subquery (a step), not smoothed or anchored (a window
+// wider than the range or, for an instant selector, the lookback).
+func (q *sharedQuerier) plain(h *storage.SelectHints) bool {
+	if h.Step != 0 {
+		return false
+	}
+	width := h.End - h.Start + 1
+	if h.Range > 0 {
+		return width == h.Range
+	}
+	return q.lookback <= 0 || width == q.lookback
+}
+
+// cut is the time up to which a copy of the read keeps only the newest
+// sample: an instant selector outside a subquery (no range, no step)
+// reads, of the samples up to its evaluation time, only the newest in the
+// lookback window (a smoothed one also the samples after it). The engine
+// asks for [T-lookback+1, T] (smoothed: to T+lookback) at evaluation time
+// T, so T is the start plus the lookback; a lookback configured smaller
+// than the engine's keeps more samples, never fewer. Other reads keep
+// every sample (math.MinInt64: none is cut).
+func (q *sharedQuerier) cut(h *storage.SelectHints) int64 {
+	if q.lookback <= 0 || h.Range != 0 || h.Step != 0 {
+		return math.MinInt64
+	}
+	return h.Start + q.lookback - 1
 }
 
 // Select answers a planned read from the group's copy, or reads the store
 // and keeps a copy when the plan says the selector is read again.
 func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	rc, _ := ctx.Value(readsCtxKey{}).(*readsCtx)
-	if rc == nil || hints == nil || sortSeries || hints.Func == "series" || hints.ShardCount > 0 || hints.DisableTrimming {
+	if rc == nil || hints == nil || sortSeries || hints.Func == "series" || hints.ShardCount > 0 || hints.DisableTrimming || !q.plain(hints) {
 		return q.Querier.Select(ctx, sortSeries, hints, ms...)
 	}
 	mk := readsKey(ms, hints.Range, rc.t-hints.End)
@@ -305,7 +340,7 @@ func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 	if later == 0 {
 		return q.Querier.Select(ctx, sortSeries, hints, ms...)
 	}
-	series, ws, err := readAll(q.Querier.Select(ctx, sortSeries, hints, ms...))
+	series, ws, err := readAll(q.Querier.Select(ctx, sortSeries, hints, ms...), q.cut(hints))
 	if err != nil {
 		return storage.ErrSeriesSet(err)
 	}
@@ -331,59 +366,53 @@ type memSeries struct {
 }
 
 // readAll copies a series set into memory: the samples of all its series
-// in a few shared blocks, so a copy costs few allocations.
-func readAll(ss storage.SeriesSet) ([]*memSeries, annotations.Annotations, error) {
+// in a few shared blocks, so a copy costs few allocations. Of the samples
+// at or before cut only the newest is kept (see sharedQuerier.cut); the
+// older ones are decoded, as the engine decodes them, but not copied.
+func readAll(ss storage.SeriesSet, cut int64) ([]*memSeries, annotations.Annotations, error) {
 	var (
-		out     []*memSeries
-		it      chunkenc.Iterator
-		ts, sts []int64 // the current series', reused
-		fs      []float64
-		hs      []*histogram.Histogram
-		fhs     []*histogram.FloatHistogram
-		a       arena
+		out []*memSeries
+		it  chunkenc.Iterator
+		b   seriesBuf
+		a   arena
 	)
 	for ss.Next() {
 		s := ss.At()
-		ts, sts, fs, hs, fhs = ts[:0], sts[:0], fs[:0], hs[:0], fhs[:0]
-		anySt, anyH, anyFH := false, false, false
+		b.reset()
 		it = s.Iterator(it)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			var (
-				t  int64
-				f  float64
-				h  *histogram.Histogram
-				fh *histogram.FloatHistogram
-			)
-			switch vt {
-			case chunkenc.ValFloat:
-				t, f = it.At()
-			case chunkenc.ValHistogram:
-				t, h = it.AtHistogram(nil)
-				anyH = true
-			case chunkenc.ValFloatHistogram:
-				t, fh = it.AtFloatHistogram(nil)
-				anyFH = true
-			default:
+			if it.AtT() <= cut {
+				b.hold(it, vt)
 				continue
 			}
-			st := it.AtST()
-			anySt = anySt || st != 0
-			ts, sts, fs, hs, fhs = append(ts, t), append(sts, st), append(fs, f), append(hs, h), append(fhs, fh)
+			b.flush()
+			switch vt {
+			case chunkenc.ValFloat:
+				t, f := it.At()
+				b.add(t, it.AtST(), f, nil, nil)
+			case chunkenc.ValHistogram:
+				t, h := it.AtHistogram(nil)
+				b.add(t, it.AtST(), 0, h, nil)
+			case chunkenc.ValFloatHistogram:
+				t, fh := it.AtFloatHistogram(nil)
+				b.add(t, it.AtST(), 0, nil, fh)
+			}
 		}
+		b.flush()
 		if err := it.Err(); err != nil {
 			return nil, nil, err
 		}
 		ms := a.series()
 		ms.lset = s.Labels()
-		ms.ts, ms.fs = a.ints(ts), a.floats(fs)
-		if anySt {
-			ms.sts = slices.Clone(sts)
+		ms.ts, ms.fs = a.ints(b.ts), a.floats(b.fs)
+		if b.anySt {
+			ms.sts = slices.Clone(b.sts)
 		}
-		if anyH {
-			ms.hs = slices.Clone(hs)
+		if b.anyH {
+			ms.hs = slices.Clone(b.hs)
 		}
-		if anyFH {
-			ms.fhs = slices.Clone(fhs)
+		if b.anyFH {
+			ms.fhs = slices.Clone(b.fhs)
 		}
 		out = append(out, ms)
 	}
@@ -391,6 +420,63 @@ func readAll(ss storage.SeriesSet) ([]*memSeries, annotations.Annotations, error
 		return nil, nil, err
 	}
 	return out, ss.Warnings(), nil
+}
+
+// seriesBuf collects one series' samples for readAll; its slices are
+// reused from series to series.
+type seriesBuf struct {
+	ts, sts            []int64
+	fs                 []float64
+	hs                 []*histogram.Histogram
+	fhs                []*histogram.FloatHistogram
+	anySt, anyH, anyFH bool
+	// A sample at or before the cut is held (its histogram decoded into
+	// the reused hBuf or fhBuf) until a newer one replaces it, or a
+	// sample after the cut or the series' end keeps it.
+	held          chunkenc.ValueType // ValNone: none held
+	heldT, heldST int64
+	heldF         float64
+	hBuf          histogram.Histogram
+	fhBuf         histogram.FloatHistogram
+}
+
+func (b *seriesBuf) reset() {
+	b.ts, b.sts, b.fs, b.hs, b.fhs = b.ts[:0], b.sts[:0], b.fs[:0], b.hs[:0], b.fhs[:0]
+	b.anySt, b.anyH, b.anyFH = false, false, false
+	b.held = chunkenc.ValNone
+}
+
+func (b *seriesBuf) add(t, st int64, f float64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+	b.anySt, b.anyH, b.anyFH = b.anySt || st != 0, b.anyH || h != nil, b.anyFH || fh != nil
+	b.ts, b.sts, b.fs, b.hs, b.fhs = append(b.ts, t), append(b.sts, st), append(b.fs, f), append(b.hs, h), append(b.fhs, fh)
+}
+
+// hold takes the iterator's sample in place of the one held.
+func (b *seriesBuf) hold(it chunkenc.Iterator, vt chunkenc.ValueType) {
+	b.held, b.heldST, b.heldF = vt, it.AtST(), 0
+	switch vt {
+	case chunkenc.ValFloat:
+		b.heldT, b.heldF = it.At()
+	case chunkenc.ValHistogram:
+		b.heldT, _ = it.AtHistogram(&b.hBuf)
+	case chunkenc.ValFloatHistogram:
+		b.heldT, _ = it.AtFloatHistogram(&b.fhBuf)
+	default:
+		b.held = chunkenc.ValNone
+	}
+}
+
+// flush keeps the sample held, if any.
+func (b *seriesBuf) flush() {
+	switch b.held {
+	case chunkenc.ValFloat:
+		b.add(b.heldT, b.heldST, b.heldF, nil, nil)
+	case chunkenc.ValHistogram:
+		b.add(b.heldT, b.heldST, 0, b.hBuf.Copy(), nil)
+	case chunkenc.ValFloatHistogram:
+		b.add(b.heldT, b.heldST, 0, nil, b.fhBuf.Copy())
+	}
+	b.held = chunkenc.ValNone
 }
 
 // arena hands out exact-length slices cut from larger blocks.

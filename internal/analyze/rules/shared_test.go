@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/promqltest"
 	prules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -50,9 +52,18 @@ func TestSharedReadsEqual(t *testing.T) {
 		{Record: "e", Expr: `DCGM_FI_DEV_GPU_UTIL < 0 or DCGM_FI_DEV_GPU_UTIL > 100`},
 		{Record: "f", Expr: `last_over_time(DCGM_FI_DEV_GPU_UTIL[10m]) or DCGM_FI_DEV_GPU_UTIL offset 1m`},
 		{Record: "g", Expr: `count_over_time(DCGM_FI_DEV_GPU_UTIL[10m])`},
+		// Instant selectors kept as their newest sample, next to reads of
+		// the same series that need more: smoothed, under a subquery,
+		// over a range, at an offset, with @.
+		{Record: "i", Expr: `DCGM_FI_DEV_GPU_UTIL + DCGM_FI_DEV_GPU_UTIL smoothed`},
+		{Record: "j", Expr: `max_over_time(DCGM_FI_DEV_GPU_UTIL[5m:30s]) - DCGM_FI_DEV_GPU_UTIL`},
+		{Record: "k", Expr: `DCGM_FI_DEV_GPU_UTIL offset 2m - DCGM_FI_DEV_GPU_UTIL offset 2m`},
+		{Record: "l", Expr: `h + h smoothed`},
+		{Record: "m", Expr: `DCGM_FI_DEV_GPU_UTIL @ 300 - DCGM_FI_DEV_GPU_UTIL`},
+		{Record: "n", Expr: `rate(DCGM_FI_DEV_GPU_UTIL[5m] smoothed) + DCGM_FI_DEV_GPU_UTIL`},
 	}}
 	groups := append(cat.RuleGroups(30*time.Second).Groups, extra)
-	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second})
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second, Lookback: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +76,7 @@ func TestSharedReadsEqual(t *testing.T) {
 	if m.shared.hits.Load() == 0 {
 		t.Error("the manager's evaluation shared no read")
 	}
-	sr := newSharedReads(st)
+	sr := newSharedReads(st, 5*time.Minute)
 	sr.setPlan(m.groups)
 	shared := sr.wrap(prules.EngineQueryFunc(eng, sr))
 	plain := prules.EngineQueryFunc(eng, st)
@@ -141,7 +152,7 @@ func TestSharedReadsPlan(t *testing.T) {
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	sr := newSharedReads(st)
+	sr := newSharedReads(st, 5*time.Minute)
 	sr.setPlan(m.groups)
 	later := func(q string) map[string]int {
 		if p := sr.plans[q]; p != nil {
@@ -214,4 +225,82 @@ func TestSharedReadsSeeWrites(t *testing.T) {
 	if m.shared.hits.Load() == 0 {
 		t.Error("bar was read twice, not shared")
 	}
+}
+
+// TestSharedReadsKeepNewest: a copy of an instant selector's read keeps,
+// of the samples up to its evaluation time, only the newest (a smoothed
+// one also those after it); a read over a range, under a subquery, or
+// with the lookback unknown keeps every sample the store gave.
+func TestSharedReadsKeepNewest(t *testing.T) {
+	st := promqltest.LoadedStorage(t, `load 15s
+  f{x="1"} 1+1x40
+  f{x="2"} 5+0x25
+  h {{schema:0 sum:5 count:4 buckets:[1 2 1]}}+{{schema:0 sum:1 count:1 buckets:[0 1]}}x40
+  fh {{schema:0 sum:5.5 count:4.5 buckets:[1.5 2 1]}}+{{schema:0 sum:1 count:1 buckets:[0 1]}}x40
+`)
+	const lookback = 5 * time.Minute
+	T := time.Unix(0, 0).Add(8 * time.Minute).UnixMilli()
+	lb := lookback.Milliseconds()
+	instant := &storage.SelectHints{Start: T - lb + 1, End: T}
+	for _, c := range []struct {
+		name     string
+		lookback time.Duration
+		hints    *storage.SelectHints
+		want     func(ts int64) bool // which of the store's samples are kept
+	}{
+		{"instant", lookback, instant, func(ts int64) bool { return ts == T }},
+		{"instant at an offset", lookback, &storage.SelectHints{Start: T - 100_000 - lb + 1, End: T - 100_000}, func(ts int64) bool { return ts == T-105_000 }},
+		{"smoothed", lookback, &storage.SelectHints{Start: T - lb + 1, End: T + lb}, func(ts int64) bool { return ts >= T }},
+		{"range", lookback, &storage.SelectHints{Start: T - lb + 1, End: T, Range: lb}, func(int64) bool { return true }},
+		{"subquery", lookback, &storage.SelectHints{Start: T - 2*lb + 1, End: T, Step: 30_000}, func(int64) bool { return true }},
+		{"lookback unknown", 0, instant, func(int64) bool { return true }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q, err := st.Querier(c.hints.Start, c.hints.End)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			sq := &sharedQuerier{Querier: q, lookback: c.lookback.Milliseconds()}
+			m := labels.MustNewMatcher(labels.MatchRegexp, "__name__", "f|h|fh")
+			full, _, err := readAll(q.Select(t.Context(), false, c.hints, m), math.MinInt64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := readAll(q.Select(t.Context(), false, c.hints, m), sq.cut(c.hints))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(full) || len(full) != 4 {
+				t.Fatalf("%d series kept of %d (want 4)", len(got), len(full))
+			}
+			for i, fs := range full {
+				var want []string
+				for j := range fs.ts {
+					// f{x="2"} ends at 6m15s: its newest sample in the
+					// window is its last.
+					if c.want(fs.ts[j]) || (fs.lset.Get("x") == "2" && j == len(fs.ts)-1 && c.hints.Range == 0 && c.hints.Step == 0 && c.lookback > 0) {
+						want = append(want, sampleText(fs, j))
+					}
+				}
+				var have []string
+				for j := range got[i].ts {
+					have = append(have, sampleText(got[i], j))
+				}
+				if strings.Join(have, " ") != strings.Join(want, " ") {
+					t.Errorf("%s: kept\n%s\nwant\n%s", fs.lset, strings.Join(have, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+	}
+}
+
+func sampleText(s *memSeries, i int) string {
+	switch {
+	case s.hs != nil && s.hs[i] != nil:
+		return fmt.Sprintf("%d:%s", s.ts[i], s.hs[i])
+	case s.fhs != nil && s.fhs[i] != nil:
+		return fmt.Sprintf("%d:%s", s.ts[i], s.fhs[i])
+	}
+	return fmt.Sprintf("%d:%v", s.ts[i], s.fs[i])
 }

@@ -33,6 +33,26 @@ type countingAppendable struct {
 
 	mu     sync.Mutex
 	counts map[uint64]SeriesCounts // by the hash of the target's labels
+	// jobs are samples and duration's children by job, looked up once.
+	jobs map[string]jobMetrics
+}
+
+// jobMetrics are one job's children of the samples and duration metrics.
+type jobMetrics struct {
+	samples  prometheus.Counter
+	duration prometheus.Observer
+}
+
+// job returns the metrics of a job.
+func (c *countingAppendable) job(name string) jobMetrics {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.jobs[name]
+	if !ok {
+		m = jobMetrics{samples: c.samples.WithLabelValues(name), duration: c.duration.WithLabelValues(name)}
+		c.jobs[name] = m
+	}
+	return m
 }
 
 // SeriesCounts are the series of a target's last scrape: sent by the
@@ -47,6 +67,7 @@ func newCountingAppendable(next storage.AppendableV2, reg prometheus.Registerer,
 		next:    next,
 		dropped: dropped,
 		counts:  map[uint64]SeriesCounts{},
+		jobs:    map[string]jobMetrics{},
 		samples: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servescope_samples_ingested_total",
 			Help: "Samples committed to the store from scrapes, by job (staleness markers excluded).",
@@ -139,9 +160,10 @@ func targetHash(ls labels.Labels) uint64 {
 func (a *countingAppender) Commit() error {
 	err := a.AppenderV2.Commit()
 	if err == nil {
-		a.parent.samples.WithLabelValues(a.job).Add(float64(a.n))
+		m := a.parent.job(a.job)
+		m.samples.Add(float64(a.n))
 		if a.duration >= 0 {
-			a.parent.duration.WithLabelValues(a.job).Observe(a.duration)
+			m.duration.Observe(a.duration)
 		}
 		if a.target != 0 {
 			a.parent.mu.Lock()

@@ -33,7 +33,11 @@ type panel struct {
 	// Optional panels read an exporter many fleets do not run (an
 	// inference gateway): the report leaves them out when they have no data.
 	Optional bool
-	build    func(ctx context.Context, e *env, v *panelView) error
+	// Diagnosis panels show the page's one diagnosis (env.diagnosis):
+	// they wait for it without holding one of the page's query slots, so
+	// the first starts it at once, beside the other panels' queries.
+	Diagnosis bool
+	build     func(ctx context.Context, e *env, v *panelView) error
 }
 
 // Panel states, as the DOM's data-state shows them.
@@ -72,13 +76,13 @@ type table struct {
 func (h *Handler) pages() []page {
 	return []page{
 		{Path: "/", Title: "Fleet", Panels: []panel{
-			{ID: "fleet-model", Title: "Fleet", Help: "physical GPUs and GPU-hours over the range, in the glossary's words (hover a word for its definition)", build: fleetPanel},
+			{ID: "fleet-model", Title: "Fleet", Help: "physical GPUs and GPU-hours over the range, in the glossary's words (hover a word for its definition)", Diagnosis: true, build: fleetPanel},
 			{ID: "busy-distribution", Title: "GPU busy distribution", Help: "physical GPUs by mean engine activity over the range (a MIG-split GPU by the mean of its slices)", Must: true, build: busyDistribution},
 			{ID: "fleet-busy", Title: "Fleet GPU busy", Help: "mean engine activity of the selected GPUs", Must: true, build: meanLine("gpu_busy_ratio", "mean busy", "ratio")},
 			{ID: "fleet-tokens", Title: "Generation tokens/s", Must: true, build: sumLine("generation_tokens_per_second", "tokens/s", "tokens/s")},
-			{ID: "idle-cost", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
+			{ID: "idle-cost", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", Diagnosis: true, build: teamCosts},
 			{ID: "alerts", Title: "Firing alerts", build: firingAlerts},
-			{ID: "top-findings", Title: "Top findings", build: findings(5)},
+			{ID: "top-findings", Title: "Top findings", Diagnosis: true, build: findings(5)},
 		}},
 		{Path: "/serving", Title: "Serving", Panels: append([]panel{
 			{ID: "tokens-per-request", Title: "Tokens/s per running request", Help: "generation tokens/s ÷ requests running, per pod", Must: true, build: tokensPerRequest},
@@ -100,26 +104,27 @@ func (h *Handler) pages() []page {
 			{ID: "framebuffer", Title: "Framebuffer used", Must: true, build: lines("gpu_framebuffer_used_bytes", 0, "bytes")},
 			{ID: "power", Title: "Power", Must: true, build: lines("gpu_power_watts", 0, "watts")},
 			{ID: "xid", Title: "XID errors", Help: "GPUs whose last XID is not 0", build: xids},
-			{ID: "unusable-gpus", Title: "Unusable GPUs", Help: unusableHelp, build: unusableGPUs},
+			{ID: "unusable-gpus", Title: "Unusable GPUs", Help: unusableHelp, Diagnosis: true, build: unusableGPUs},
 		}},
 		{Path: "/queues", Title: "Queues & teams", Panels: []panel{
-			{ID: "queue-view", Title: "Why work waits, per ClusterQueue", Help: "admission wait, GPUs pending beside quota idle in the cohort per flavor, unadmitted workloads by reason, borrowed and lent GPU-hours over the range", build: queueTable},
+			{ID: "queue-view", Title: "Why work waits, per ClusterQueue", Help: "admission wait, GPUs pending beside quota idle in the cohort per flavor, unadmitted workloads by reason, borrowed and lent GPU-hours over the range", Diagnosis: true, build: queueTable},
 			{ID: "pending", Title: "Pending workloads", Must: true, build: lines("queue_pending_workloads", 0, "workloads")},
 			{ID: "admitted", Title: "Admitted workloads", Must: true, build: lines("queue_admitted_workloads", 0, "workloads")},
 			{ID: "evicted", Title: "Evicted workloads/s", build: lines("queue_evicted_workloads_per_second", 0, "1/s")},
 			{ID: "preempted", Title: "Preempted workloads/s", build: lines("queue_preempted_workloads_per_second", 0, "1/s")},
 			{ID: "team-gpus", Title: "Reserved, admitted and allocated GPU-equivalents per team", Help: "mean over the range; MIG slices at their share of a card", Must: true, build: teamGPUs},
-			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", build: teamCosts},
-			{ID: "token-costs", Title: tokenCostTitle, Help: tokenCostHelp, build: tokenCosts},
+			{ID: "team-costs", Title: "GPU-hours and money per team", Help: "__idle__ is allocatable capacity no team was allocated", Diagnosis: true, build: teamCosts},
+			{ID: "token-costs", Title: tokenCostTitle, Help: tokenCostHelp, Diagnosis: true, build: tokenCosts},
 		}},
 		{Path: "/findings", Title: "Findings", Panels: []panel{
-			{ID: "findings", Title: "Findings", Help: "each finding with its evidence; the queries open in Query", build: findings(0)},
+			{ID: "findings", Title: "Findings", Help: "each finding with its evidence; the queries open in Query", Diagnosis: true, build: findings(0)},
 		}},
 		{Path: "/query", Title: "Query", Query: true},
 	}
 }
 
-// render builds the panels concurrently, a few at a time.
+// render builds the panels concurrently, a few querying at a time (the
+// diagnosis panels wait for the page's one diagnosis beside them).
 func (e *env) render(ctx context.Context, ps []panel) []panelView {
 	out := make([]panelView, len(ps))
 	sem := make(chan struct{}, 4) // bounds concurrent queries; buffered, never closed
@@ -130,8 +135,10 @@ func (e *env) render(ctx context.Context, ps []panel) []panelView {
 	)
 	for i, p := range ps {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			if !p.Diagnosis {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+			}
 			v := panelView{ID: p.ID, Title: p.Title, Help: p.Help, Must: p.Must, State: stateOK}
 			err := p.build(ctx, e, &v)
 			switch {

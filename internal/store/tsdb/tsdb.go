@@ -59,6 +59,13 @@ const DefaultRemoteFlushDeadline = time.Minute
 // allocated at open (0.7 MiB of heap measured for 10,000).
 const MaxExemplars = 10_000
 
+// The head's series map stripes (a power of two) and its chunk write
+// buffer.
+const (
+	stripeSize            = 8192
+	headChunksWriteBuffer = 512 << 10
+)
+
 // DB is an open embedded store.
 type DB struct {
 	db    *ptsdb.DB // nil in agent mode
@@ -71,6 +78,8 @@ type DB struct {
 	scrape *scrapeRef
 	fanout storage.Storage
 	path   string
+	// names answers the label names per metric name (nil in agent mode).
+	names *MetricLabels
 }
 
 // Open opens or creates the store under opts.Path, replaying its WAL.
@@ -124,12 +133,20 @@ func Open(opts Options) (_ *DB, err error) {
 		// /api/v1/query_exemplars: the latest MaxExemplars in a ring in
 		// memory.
 		o.EnableExemplarStorage, o.MaxExemplars = true, MaxExemplars
+		// Sized for what servescope stores (the series the analysis reads,
+		// not every exposed one), not Prometheus's defaults: 16,384 series
+		// map stripes hold ~7 MB live whatever the fleet (2,048 saved more
+		// but slowed the 1,000-GPU dashboard's cold pages by ~20%: stripe
+		// locks shared by concurrent queries), and the head chunks' 4 MiB
+		// write buffer is written a few KiB a second.
+		o.StripeSize, o.HeadChunksWriteBufferSize = stripeSize, headChunksWriteBuffer
 		d.db, err = ptsdb.Open(opts.Path, logger.With("component", "tsdb"), opts.Registerer, o, nil)
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 		}
 		d.db.SetWriteNotified(d.remote)
 		d.local = d.db
+		d.names = NewMetricLabels(d.db)
 	}
 	d.fanout = storage.NewFanout(logger, d.local, d.remote)
 	return d, nil
