@@ -141,10 +141,9 @@ func BenchmarkScrapeFilter(b *testing.B) {
 
 // BenchmarkScrapeFilterHTTP: one scrape of the vLLM and the dcgm body over
 // loopback HTTP as Prometheus's client makes it, read and parsed with the
-// keep after the parser: straight from the targets (direct), through the
-// filter proxy in memory as the scrape manager reaches it (proxy), and
-// through the same proxy served on a loopback TCP port (proxy-tcp, the
-// hop the pipe replaced: a second TCP connection).
+// keep after the parser: straight from the targets (direct), and through
+// the filter proxy as the scrape manager reaches it (proxy: its conn
+// answers in the client's goroutines, conn.go).
 func BenchmarkScrapeFilterHTTP(b *testing.B) {
 	bodies := benchBodies(b)
 	cat, err := schema.New(schema.Options{})
@@ -168,14 +167,10 @@ func BenchmarkScrapeFilterHTTP(b *testing.B) {
 	go p.serve()
 	b.Cleanup(func() { _ = p.close() })
 	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, nhcb: true}}, keep.Regex.String())
-	overTCP := httptest.NewServer(p)
-	b.Cleanup(overTCP.Close)
-	tcpURL := p.proxyURL("j")
-	tcpURL.Host = overTCP.Listener.Addr().String()
 	for _, tc := range []struct {
 		name  string
 		proxy func(*http.Request) (*url.URL, error)
-	}{{"direct", nil}, {"proxy", http.ProxyURL(p.proxyURL("j"))}, {"proxy-tcp", http.ProxyURL(tcpURL)}} {
+	}{{"direct", nil}, {"proxy", http.ProxyURL(p.proxyURL("j"))}} {
 		b.Run(tc.name, func(b *testing.B) {
 			// The scrape manager's transport (prometheus/common's) with
 			// the filter's dial function.

@@ -2,87 +2,16 @@ package scrape
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"reflect"
-	"sync"
 
 	config_util "github.com/prometheus/common/config"
 )
 
-// The filter proxy is served in memory: its listener hands out one end of
-// a net.Pipe per connection the scrape clients dial to its address, so a
-// scrape through it costs no loopback TCP (two sockets, syscalls on both
-// sides, the kernel's copies): over TCP the hop cost nearly what filtering
-// saved. The scrape manager's clients reach it through a dial function
-// (dialOption) that returns the pipe for the proxy's address and dials
-// every other address as Prometheus's clients do. HTTP keep-alive works as
-// over TCP: a target's client keeps its pipe connection open between
-// scrapes.
-
-// pipeHost is the proxy's address in proxy_url: a name under the reserved
-// .invalid domain (RFC 2606), which no resolver answers, so a client built
-// without the dial function fails to connect instead of reaching anything.
-const pipeHost = "servescope-scrape-filter.invalid"
-
-// pipeAddr is the address the clients dial for pipeHost (the default port
-// of an http proxy URL).
-const pipeAddr = pipeHost + ":80"
-
-// pipeListener is a net.Listener whose connections are net.Pipes made by
-// dial.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-// Accept waits for the next dial.
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-// Close stops Accept and dial; connections already made stay open (the
-// server closes its own ends).
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-// Addr is the proxy's address.
-func (l *pipeListener) Addr() net.Addr { return pipeAddrType{} }
-
-// dial returns the client's end of a new pipe once the server accepted its
-// other end.
-func (l *pipeListener) dial(ctx context.Context) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-l.done:
-	case <-ctx.Done():
-		_ = client.Close()
-		_ = server.Close()
-		return nil, fmt.Errorf("dial scrape filter: %w", ctx.Err())
-	}
-	_ = client.Close()
-	_ = server.Close()
-	return nil, fmt.Errorf("dial scrape filter: %w", net.ErrClosed)
-}
-
-type pipeAddrType struct{}
-
-func (pipeAddrType) Network() string { return "pipe" }
-func (pipeAddrType) String() string  { return pipeAddr }
+// The scrape manager's clients reach the filter proxy through a dial
+// function (dialOption) that returns a filterConn (conn.go) for the
+// proxy's address and dials every other address as Prometheus's clients
+// do.
 
 // defaultDial dials as Prometheus's clients do without a dial function
 // (prometheus/common's NewRoundTripperFromConfig: go-conntrack's default, a
@@ -90,11 +19,11 @@ func (pipeAddrType) String() string  { return pipeAddr }
 // keep-alive).
 var defaultDial = (&net.Dialer{}).DialContext
 
-// dialContext is the scrape clients' dial: the pipe for the proxy's
+// dialContext is the scrape clients' dial: a filterConn for the proxy's
 // address, anything else as the default.
 func (p *filterProxy) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if addr == pipeAddr {
-		return p.ln.dial(ctx)
+		return p.dial()
 	}
 	return defaultDial(ctx, network, addr)
 }

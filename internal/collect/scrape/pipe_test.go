@@ -51,16 +51,10 @@ func get(t *testing.T, c *http.Client, u string) string {
 }
 
 // TestPipeKeepAlive: a client built as the scrape manager's reaches the
-// proxy in memory, and its scrapes of a target reuse one pipe connection
-// as they would a TCP connection.
+// proxy in memory, and its scrapes of a target reuse one proxy connection
+// and one connection to the target as they would a TCP connection.
 func TestPipeKeepAlive(t *testing.T) {
 	p := newFilterProxy(slog.New(slog.DiscardHandler))
-	var accepted atomic.Int64
-	p.srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			accepted.Add(1)
-		}
-	}
 	go p.serve()
 	t.Cleanup(func() { _ = p.close() })
 	keep := testKeep(t)
@@ -84,8 +78,8 @@ func TestPipeKeepAlive(t *testing.T) {
 			t.Fatalf("through the pipe: %q", got)
 		}
 	}
-	if accepted.Load() != 1 || conns.Load() != 1 {
-		t.Errorf("5 scrapes: %d pipe connections, %d to the target; want 1 and 1", accepted.Load(), conns.Load())
+	if p.dials.Load() != 1 || conns.Load() != 1 {
+		t.Errorf("5 scrapes: %d proxy connections, %d to the target; want 1 and 1", p.dials.Load(), conns.Load())
 	}
 	// A client without the dial function does not reach the proxy's
 	// address (a reserved name no resolver answers).

@@ -2,18 +2,12 @@ package scrape
 
 import (
 	"bufio"
-	"cmp"
 	"compress/gzip"
-	"context"
 	"encoding/base64"
-	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,10 +38,13 @@ import (
 // limit bytes and fails the scrape with its own error.
 type filterProxy struct {
 	logger *slog.Logger
-	ln     *pipeListener
-	srv    *http.Server
-	client *http.Client
 	jobs   atomic.Pointer[map[string]*jobFilter]
+	// upstream are the idle connections to the targets; done closes with
+	// the proxy; dials counts the clients' connections (tests).
+	upstream  upstreamPool
+	done      chan struct{}
+	closeOnce sync.Once
+	dials     atomic.Int64
 
 	mu sync.Mutex
 	// targets are by scrape URL: every filtered job filters with the same
@@ -71,7 +68,9 @@ type jobFilter struct {
 type targetState struct {
 	mu     sync.Mutex // held while a scrape of the target is filtered
 	filter *lineFilter
-	out    *bufio.Writer
+	// gbr and gz read a gzip body, reused from scrape to scrape.
+	gbr *bufio.Reader
+	gz  *gzip.Reader
 	// dropped and err are the last scrape's, read under filterProxy.mu.
 	dropped int
 	err     error
@@ -97,27 +96,7 @@ func (st *targetState) textFormat(contentType string) bool {
 const targetIdle = 10 * time.Minute
 
 func newFilterProxy(logger *slog.Logger) *filterProxy {
-	p := &filterProxy{
-		logger:  logger,
-		ln:      newPipeListener(),
-		targets: map[string]*targetState{},
-		client: &http.Client{
-			Transport: &http.Transport{
-				Proxy:               nil,
-				DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-				MaxIdleConns:        20000,
-				MaxIdleConnsPerHost: 1000,
-				ReadBufferSize:      filterBufferSize,
-				IdleConnTimeout:     5 * time.Minute,
-				// The Accept-Encoding of the scrape is forwarded and the
-				// body decoded here.
-				DisableCompression: true,
-			},
-			// Prometheus's client follows redirects (or not) itself.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	p := &filterProxy{logger: logger, targets: map[string]*targetState{}, done: make(chan struct{})}
 	empty := map[string]*jobFilter{}
 	p.jobs.Store(&empty)
 	return p
@@ -147,14 +126,19 @@ func (p *filterProxy) filters(job string) (*jobFilter, bool) {
 	return jf, ok
 }
 
-// serve serves until close.
-func (p *filterProxy) serve() {
-	if err := p.srv.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		p.logger.Error("scrape filter stopped", "err", err)
-	}
-}
+// serve returns once the proxy is closed (its work is done in the
+// clients' goroutines: conn.go).
+func (p *filterProxy) serve() { <-p.done }
 
-func (p *filterProxy) close() error { return p.srv.Close() }
+// close closes the proxy: new dials fail and idle target connections
+// close (the clients close their own connections).
+func (p *filterProxy) close() error {
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.upstream.close()
+	})
+	return nil
+}
 
 // last returns the lines dropped from target url in its last scrape and
 // the error of its last fetch, and whether the proxy has scraped it.
@@ -197,106 +181,6 @@ func (p *filterProxy) record(st *targetState, dropped int, err error) {
 	p.mu.Unlock()
 }
 
-// hopHeaders are not forwarded (RFC 9110 section 7.6.1) and the proxy's own.
-var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
-
-func (p *filterProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodConnect {
-		p.tunnel(w, r)
-		return
-	}
-	if !r.URL.IsAbs() {
-		http.Error(w, "servescope scrape filter: not a proxy request", http.StatusBadRequest)
-		return
-	}
-	job := proxyJob(r)
-	ctx := r.Context()
-	if s, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil && s > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(s*float64(time.Second)))
-		defer cancel()
-	}
-	out, err := http.NewRequestWithContext(ctx, r.Method, r.URL.String(), http.NoBody)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	out.Header = r.Header.Clone()
-	for _, h := range hopHeaders {
-		out.Header.Del(h)
-	}
-	out.Host = r.Host
-	jf, filtered := p.filters(job)
-	var st *targetState
-	if filtered {
-		st = p.state(r.URL.String(), jf.keep)
-		st.mu.Lock()
-		defer st.mu.Unlock()
-	}
-	resp, err := p.client.Do(out)
-	if err != nil {
-		if st != nil {
-			p.record(st, 0, err)
-		}
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	enc := resp.Header.Get("Content-Encoding")
-	if !filtered || resp.StatusCode != http.StatusOK || !st.textFormat(resp.Header.Get("Content-Type")) || (enc != "" && enc != "gzip" && enc != "identity") {
-		if st != nil {
-			p.record(st, 0, nil)
-		}
-		passThrough(w, resp)
-		return
-	}
-	body := io.Reader(resp.Body)
-	if enc == "gzip" {
-		br := bufio.NewReader(resp.Body)
-		if magic, err := br.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
-			// Not gzip: Prometheus fails it with its own error.
-			p.record(st, 0, nil)
-			resp.Body = io.NopCloser(br)
-			passThrough(w, resp)
-			return
-		}
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			p.record(st, 0, nil)
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer gz.Close()
-		body = gz
-	}
-	copyHeader(w.Header(), resp.Header)
-	w.Header().Del("Content-Encoding")
-	w.Header().Del("Content-Length")
-	w.WriteHeader(resp.StatusCode)
-	st.filter.nhcb, st.filter.classic = jf.nhcb, jf.classic
-	// One large chunk rather than a write per line: the buffer is the
-	// target's, reused from scrape to scrape.
-	if st.out == nil {
-		st.out = bufio.NewWriterSize(w, filterBufferSize)
-	} else {
-		st.out.Reset(w)
-	}
-	stats, err := st.filter.copy(st.out, body, jf.limit)
-	if err == nil || errors.Is(err, errOverLimit) {
-		err = cmp.Or(st.out.Flush(), err)
-	}
-	st.out.Reset(nil)
-	p.record(st, stats.Samples, nil)
-	switch {
-	case errors.Is(err, errOverLimit):
-		pad(w, jf.limit-stats.Out)
-	case err != nil:
-		// The target's body broke off: break the response off too, for
-		// Prometheus to fail the scrape.
-		panic(http.ErrAbortHandler)
-	}
-}
-
 // proxyJob returns the job of a request (see proxyURL), "" when it names
 // none.
 func proxyJob(r *http.Request) string {
@@ -311,79 +195,6 @@ func proxyJob(r *http.Request) string {
 		return ""
 	}
 	return string(job)
-}
-
-func copyHeader(dst, src http.Header) {
-	for k, vs := range src {
-		dst[k] = append(dst[k][:0:0], vs...)
-	}
-	for _, h := range hopHeaders {
-		dst.Del(h)
-	}
-}
-
-// passThrough answers with the target's response unchanged.
-func passThrough(w http.ResponseWriter, resp *http.Response) {
-	copyHeader(w.Header(), resp.Header)
-	w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		panic(http.ErrAbortHandler)
-	}
-}
-
-// pad writes n bytes of spaces.
-func pad(w io.Writer, n int64) {
-	var spaces [32 << 10]byte
-	for i := range spaces {
-		spaces[i] = ' '
-	}
-	for n > 0 {
-		k, err := w.Write(spaces[:min(n, int64(len(spaces)))])
-		if err != nil {
-			return
-		}
-		n -= int64(k)
-	}
-}
-
-// tunnel relays a CONNECT (an https target) unchanged, unfiltered.
-func (p *filterProxy) tunnel(w http.ResponseWriter, r *http.Request) {
-	var d net.Dialer
-	up, err := d.DialContext(r.Context(), "tcp", r.Host)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		_ = up.Close()
-		http.Error(w, "servescope scrape filter: cannot tunnel", http.StatusInternalServerError)
-		return
-	}
-	down, rw, err := hj.Hijack()
-	if err != nil {
-		_ = up.Close()
-		return
-	}
-	if _, err := io.WriteString(down, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-		_ = up.Close()
-		_ = down.Close()
-		return
-	}
-	done := make(chan struct{}, 2)
-	go func() {
-		// What the client sent after its request is buffered in rw.
-		_, _ = io.Copy(up, rw)
-		done <- struct{}{}
-	}()
-	go func() {
-		_, _ = io.Copy(down, up)
-		done <- struct{}{}
-	}()
-	<-done
-	_ = up.Close()
-	_ = down.Close()
-	<-done
 }
 
 // prefilter points the jobs of scs (copies withKeep made) that the proxy

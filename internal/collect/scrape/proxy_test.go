@@ -100,7 +100,10 @@ func forwardProxy(t *testing.T) (*httptest.Server, *atomic.Int64) {
 			return
 		}
 		defer resp.Body.Close()
-		copyHeader(w.Header(), resp.Header)
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		dropHop(w.Header())
 		w.WriteHeader(resp.StatusCode)
 		_, _ = io.Copy(w, resp.Body)
 	}))
