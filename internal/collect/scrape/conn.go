@@ -110,6 +110,9 @@ func (c *filterConn) Write(b []byte) (int, error) {
 // makes the exchange with the target when it comes.
 func (c *filterConn) Read(b []byte) (int, error) {
 	for {
+		if c.ctx.Err() != nil {
+			return 0, net.ErrClosed
+		}
 		if c.resp.active() {
 			n, err := c.resp.read(b)
 			switch {
@@ -156,6 +159,9 @@ func (c *filterConn) wait() error {
 	}
 	select {
 	case <-c.ready:
+		if c.ctx.Err() != nil {
+			return net.ErrClosed
+		}
 		return nil
 	case <-c.ctx.Done():
 		return net.ErrClosed

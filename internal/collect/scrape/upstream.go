@@ -216,7 +216,7 @@ func (p *filterProxy) roundTrip(ctx context.Context, c *filterConn, req *http.Re
 		_, err := up.Write(out)
 		var resp *http.Response
 		if err == nil {
-			resp, err = http.ReadResponse(up.br, req)
+			resp, err = readResponse(up.br, req)
 		}
 		if err == nil {
 			return resp, up, nil
@@ -228,6 +228,24 @@ func (p *filterProxy) roundTrip(ctx context.Context, c *filterConn, req *http.Re
 			}
 			return nil, nil, urlError(req, err)
 		}
+	}
+}
+
+// readResponse reads the final response to req, skipping informational
+// (1xx) ones as Go's client does; a protocol switch is not a scrape.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("the target switched protocols")
+		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			continue
+		}
+		return resp, nil
 	}
 }
 
