@@ -22,11 +22,13 @@ import (
 )
 
 // filterProxy is the pre-filter in front of Prometheus's scrape loop: an
-// HTTP forward proxy served in memory (pipe.go), set as the proxy_url of
-// every job it filters (Prometheus's scrape manager has no parser hook). It fetches
-// each plain-http target itself with Prometheus's request headers, within
-// the request's context (the scrape timeout), and streams the body back
-// uncompressed with the unread families' sample lines dropped (filter.go).
+// HTTP forward proxy with no server, answered in memory by the connection
+// the scrape clients' dial function returns (conn.go, pipe.go), set as the
+// proxy_url of every job it filters (Prometheus's scrape manager has no
+// parser hook). It fetches each plain-http target itself with Prometheus's
+// request headers, within the scrape timeout, over kept-alive target
+// connections (upstream.go), and answers with the body uncompressed, the
+// unread families' sample lines dropped (filter.go), and a Content-Length.
 // The job comes as the proxy URL's user name (Proxy-Authorization).
 //
 // It counts per target the sample lines it dropped in the last scrape, for
