@@ -344,10 +344,13 @@ type upstreamPool struct {
 }
 
 const (
-	// upIdleTimeout is how long an idle target connection is kept.
+	// upIdleTimeout is how long an idle target connection is kept (as
+	// prometheus/common's transport).
 	upIdleTimeout = 5 * time.Minute
-	// upIdlePerAddr is how many are kept per target address.
-	upIdlePerAddr = 8
+	// upIdlePerAddr is how many are kept per target address (as
+	// prometheus/common's transport: targets behind one address, such as
+	// the simulator's, each keep theirs).
+	upIdlePerAddr = 1000
 )
 
 // get returns an idle connection to addr, nil when there is none.
