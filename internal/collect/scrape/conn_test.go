@@ -290,3 +290,31 @@ func FuzzConn(f *testing.F) {
 		}
 	})
 }
+
+// TestConnScrapeTimeout: a target that does not answer within the
+// scrape's timeout (Prometheus's X-Prometheus-Scrape-Timeout-Seconds)
+// fails the scrape with the deadline, named as the target's error.
+func TestConnScrapeTimeout(t *testing.T) {
+	p := newTestProxy(t)
+	ctx := t.Context()
+	rt := serveRaw(t, func(int) ([]byte, bool) {
+		<-ctx.Done()
+		return nil, true
+	})
+	c := proxyClient(p, "j")
+	u := "http://" + rt.addr + "/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "0.05")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	_, ferr, _ := p.last(u)
+	if resp.StatusCode != http.StatusBadGateway || ferr == nil || !strings.Contains(ferr.Error(), "deadline exceeded") || !strings.Contains(ferr.Error(), rt.addr) {
+		t.Errorf("%s, target error %v; want 502 and the deadline", resp.Status, ferr)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -224,7 +223,8 @@ func (p *filterProxy) roundTrip(ctx context.Context, c *filterConn, req *http.Re
 		c.finishUpstream(up, false)
 		if !reused || attempt > 0 || ctx.Err() != nil {
 			if isTimeout(err) {
-				err = fmt.Errorf("%w (scrape timeout)", context.DeadlineExceeded)
+				// The scrape's timeout, said as Go's client says it.
+				err = context.DeadlineExceeded
 			}
 			return nil, nil, urlError(req, err)
 		}
