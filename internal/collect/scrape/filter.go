@@ -8,6 +8,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -82,6 +83,10 @@ func isTextFormat(contentType string) bool {
 // through (or skipped) in pieces, never held whole.
 const filterBufferSize = 64 << 10
 
+// lineReaders lend the line buffer to the copies under way: a target's
+// filter holds none between scrapes.
+var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, filterBufferSize) }}
+
 // maxCachedNames bounds a target's cache of decisions: a target whose names
 // churn (a name per request path, say) starts a new cache when full.
 const maxCachedNames = 8192
@@ -92,7 +97,7 @@ const maxCachedNames = 8192
 type lineFilter struct {
 	keep  func(name string) bool
 	names map[string]bool
-	br    *bufio.Reader
+	br    *bufio.Reader // lent by lineReaders during a copy
 	// lines, when not nil, receives the 1-based input line of each line
 	// written (the error locator maps a parse error back to the target's
 	// line).
@@ -136,12 +141,13 @@ type filterStats struct {
 // limit bytes or more).
 func (f *lineFilter) copy(w io.Writer, r io.Reader, limit int64) (filterStats, error) {
 	var st filterStats
-	if f.br == nil {
-		f.br = bufio.NewReaderSize(r, filterBufferSize)
-	} else {
-		f.br.Reset(r)
-	}
-	defer f.br.Reset(nil)
+	f.br = lineReaders.Get().(*bufio.Reader)
+	f.br.Reset(r)
+	defer func() {
+		f.br.Reset(nil)
+		lineReaders.Put(f.br)
+		f.br = nil
+	}()
 	write := func(b []byte) error {
 		n, err := w.Write(b)
 		st.Out += int64(n)

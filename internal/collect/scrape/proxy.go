@@ -1,8 +1,6 @@
 package scrape
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -70,9 +68,6 @@ type jobFilter struct {
 type targetState struct {
 	mu     sync.Mutex // held while a scrape of the target is filtered
 	filter *lineFilter
-	// gbr and gz read a gzip body, reused from scrape to scrape.
-	gbr *bufio.Reader
-	gz  *gzip.Reader
 	// dropped and err are the last scrape's, read under filterProxy.mu.
 	dropped int
 	err     error

@@ -72,29 +72,29 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 	}
 	body := io.Reader(resp.Body)
 	if enc == "gzip" {
-		if st.gbr == nil {
-			st.gbr = bufio.NewReaderSize(resp.Body, 4<<10)
-		} else {
-			st.gbr.Reset(resp.Body)
-		}
-		defer st.gbr.Reset(nil)
-		if magic, err := st.gbr.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
+		g := gunzips.Get().(*gunzip)
+		g.br.Reset(resp.Body)
+		defer func() {
+			g.br.Reset(nil)
+			gunzips.Put(g)
+		}()
+		if magic, err := g.br.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
 			// Not gzip: Prometheus fails it with its own error.
 			p.record(st, 0, nil)
-			peeked, _ := st.gbr.Peek(st.gbr.Buffered())
+			peeked, _ := g.br.Peek(g.br.Buffered())
 			c.passThrough(req, resp, io.MultiReader(bytes.NewReader(bytes.Clone(peeked)), resp.Body), up)
 			return
 		}
-		if st.gz == nil {
-			st.gz, err = gzip.NewReader(st.gbr)
+		if g.gz == nil {
+			g.gz, err = gzip.NewReader(g.br)
 		} else {
-			err = st.gz.Reset(st.gbr)
+			err = g.gz.Reset(g.br)
 		}
 		if err != nil {
 			c.fail(st, req, up, err)
 			return
 		}
-		body = st.gz
+		body = g.gz
 	}
 	buf := bodyPool.Get().(*bytes.Buffer)
 	st.filter.nhcb, st.filter.classic = jf.nhcb, jf.classic
@@ -363,6 +363,7 @@ func (u *upstreamPool) get(addr string) *upConn {
 		cs = cs[:len(cs)-1]
 		if time.Since(c.idle) < upIdleTimeout {
 			u.idle[addr] = cs
+			c.br = upReader(c.Conn)
 			return c
 		}
 		_ = c.Close()
@@ -377,12 +378,42 @@ func (u *upstreamPool) dial(ctx context.Context, addr string) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{Conn: c, br: bufio.NewReaderSize(c, 16<<10), addr: addr}, nil
+	return &upConn{Conn: c, br: upReader(c), addr: addr}, nil
+}
+
+// gunzip decodes a gzip body; gunzips lends them to the exchanges under
+// way (a decoder holds ~40 KB: one per target would be megabytes for
+// nothing between scrapes).
+type gunzip struct {
+	br *bufio.Reader
+	gz *gzip.Reader
+}
+
+var gunzips = sync.Pool{New: func() any { return &gunzip{br: bufio.NewReaderSize(nil, 4<<10)} }}
+
+// upReaders are the target connections' readers: a connection holds one
+// only while an exchange is under way, so that hundreds of idle kept-alive
+// connections do not hold a buffer each.
+var upReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+func upReader(c net.Conn) *bufio.Reader {
+	br := upReaders.Get().(*bufio.Reader)
+	br.Reset(c)
+	return br
 }
 
 // put keeps an idle connection.
 func (u *upstreamPool) put(c *upConn) {
 	_ = c.SetDeadline(time.Time{})
+	if c.br != nil && c.br.Buffered() > 0 {
+		_ = c.Close() // bytes past the response: not reusable
+		return
+	}
+	if c.br != nil {
+		c.br.Reset(nil)
+		upReaders.Put(c.br)
+		c.br = nil
+	}
 	now := time.Now()
 	c.idle = now
 	u.mu.Lock()
