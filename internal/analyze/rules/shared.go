@@ -48,6 +48,7 @@ type sharedReads struct {
 	// time, only the newest — the only one the engine reads.
 	lookback int64
 	hits     atomic.Int64 // reads answered from a copy
+	grouped  atomic.Int64 // reads answered with a series per group (selectGroup)
 
 	mu    sync.Mutex
 	plans map[string]*planRule // by a rule's query text
@@ -270,12 +271,13 @@ func (s *sharedReads) Querier(mint, maxt int64) (storage.Querier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedQuerier{Querier: q, hits: &s.hits, lookback: s.lookback}, nil
+	return &sharedQuerier{Querier: q, hits: &s.hits, grouped: &s.grouped, lookback: s.lookback}, nil
 }
 
 type sharedQuerier struct {
 	storage.Querier
 	hits     *atomic.Int64
+	grouped  *atomic.Int64
 	lookback int64
 }
 
@@ -338,6 +340,9 @@ func (q *sharedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 	}
 	g.mu.Unlock()
 	if later == 0 {
+		if q.groupRead(hints) {
+			return q.selectGroup(ctx, hints, ms)
+		}
 		return q.Querier.Select(ctx, sortSeries, hints, ms...)
 	}
 	series, ws, err := readAll(q.Querier.Select(ctx, sortSeries, hints, ms...), q.cut(hints))
@@ -377,42 +382,10 @@ func readAll(ss storage.SeriesSet, cut int64) ([]*memSeries, annotations.Annotat
 		a   arena
 	)
 	for ss.Next() {
-		s := ss.At()
-		b.reset()
-		it = s.Iterator(it)
-		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			if it.AtT() <= cut {
-				b.hold(it, vt)
-				continue
-			}
-			b.flush()
-			switch vt {
-			case chunkenc.ValFloat:
-				t, f := it.At()
-				b.add(t, it.AtST(), f, nil, nil)
-			case chunkenc.ValHistogram:
-				t, h := it.AtHistogram(nil)
-				b.add(t, it.AtST(), 0, h, nil)
-			case chunkenc.ValFloatHistogram:
-				t, fh := it.AtFloatHistogram(nil)
-				b.add(t, it.AtST(), 0, nil, fh)
-			}
-		}
-		b.flush()
-		if err := it.Err(); err != nil {
+		var ms *memSeries
+		var err error
+		if ms, it, err = b.read(ss.At(), it, &a, cut); err != nil {
 			return nil, nil, err
-		}
-		ms := a.series()
-		ms.lset = s.Labels()
-		ms.ts, ms.fs = a.ints(b.ts), a.floats(b.fs)
-		if b.anySt {
-			ms.sts = slices.Clone(b.sts)
-		}
-		if b.anyH {
-			ms.hs = slices.Clone(b.hs)
-		}
-		if b.anyFH {
-			ms.fhs = slices.Clone(b.fhs)
 		}
 		out = append(out, ms)
 	}
@@ -420,6 +393,48 @@ func readAll(ss storage.SeriesSet, cut int64) ([]*memSeries, annotations.Annotat
 		return nil, nil, err
 	}
 	return out, ss.Warnings(), nil
+}
+
+// read copies s's samples into a memSeries cut from a (see readAll), with
+// it as the iterator to reuse; it returns the iterator for the next.
+func (b *seriesBuf) read(s storage.Series, it chunkenc.Iterator, a *arena, cut int64) (*memSeries, chunkenc.Iterator, error) {
+	b.reset()
+	it = s.Iterator(it)
+	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+		if it.AtT() <= cut {
+			b.hold(it, vt)
+			continue
+		}
+		b.flush()
+		switch vt {
+		case chunkenc.ValFloat:
+			t, f := it.At()
+			b.add(t, it.AtST(), f, nil, nil)
+		case chunkenc.ValHistogram:
+			t, h := it.AtHistogram(nil)
+			b.add(t, it.AtST(), 0, h, nil)
+		case chunkenc.ValFloatHistogram:
+			t, fh := it.AtFloatHistogram(nil)
+			b.add(t, it.AtST(), 0, nil, fh)
+		}
+	}
+	b.flush()
+	if err := it.Err(); err != nil {
+		return nil, it, err
+	}
+	ms := a.series()
+	ms.lset = s.Labels()
+	ms.ts, ms.fs = a.ints(b.ts), a.floats(b.fs)
+	if b.anySt {
+		ms.sts = slices.Clone(b.sts)
+	}
+	if b.anyH {
+		ms.hs = slices.Clone(b.hs)
+	}
+	if b.anyFH {
+		ms.fhs = slices.Clone(b.fhs)
+	}
+	return ms, it, nil
 }
 
 // seriesBuf collects one series' samples for readAll; its slices are
@@ -457,10 +472,18 @@ func (b *seriesBuf) hold(it chunkenc.Iterator, vt chunkenc.ValueType) {
 	switch vt {
 	case chunkenc.ValFloat:
 		b.heldT, b.heldF = it.At()
+	// A chunk's iterator answers a staleness marker with a histogram of
+	// its own, not written into the one it is given.
 	case chunkenc.ValHistogram:
-		b.heldT, _ = it.AtHistogram(&b.hBuf)
+		var h *histogram.Histogram
+		if b.heldT, h = it.AtHistogram(&b.hBuf); h != &b.hBuf {
+			h.CopyTo(&b.hBuf)
+		}
 	case chunkenc.ValFloatHistogram:
-		b.heldT, _ = it.AtFloatHistogram(&b.fhBuf)
+		var fh *histogram.FloatHistogram
+		if b.heldT, fh = it.AtFloatHistogram(&b.fhBuf); fh != &b.fhBuf {
+			fh.CopyTo(&b.fhBuf)
+		}
 	default:
 		b.held = chunkenc.ValNone
 	}

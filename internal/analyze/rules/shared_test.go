@@ -30,6 +30,19 @@ const sharedFleet = pruneFleet + `  DCGM_FI_DEV_GPU_UTIL{UUID="GPU-1",gpu="0",Ho
   h{x="int"} {{schema:0 sum:5 count:4 buckets:[1 2 1]}}+{{schema:0 sum:5 count:4 buckets:[1 2 1]}}x40
   h{x="float"} {{schema:0 sum:5.5 count:4.5 buckets:[1.5 2 1]}}+{{schema:0 sum:5 count:4 buckets:[1 2 1]}}x40
   h{x="mixed"} 1 2 3 {{schema:0 sum:5 count:4 buckets:[1 2 1]}}x37
+  grp{g="a",x="1"} 1+0x40
+  grp{g="a",x="2"} 2+0x40
+  grp{g="b",x="1"} 1+0x10
+  grp{g="b",x="2"} 1+0x34 stale
+  grp{g="b",x="3"} _x20 1+0x20
+  grp{g="c",x="1"} 1+0x34 stale
+  grp{g="c",x="2"} 1+0x10
+  grp{g="d",x="1"} {{schema:0 sum:5 count:4 buckets:[1 2 1]}}x34 {{schema:0 sum:5 count:4 buckets:[1 2 1]}} stale
+  grp{g="d",x="2"} _x30 {{schema:0 sum:5.5 count:4.5 buckets:[1.5 2 1]}}x10
+  grp{g="e"} 1+0x36 stale
+  grp{g="e",y="1"} 1+0x37
+  grp_other{g="a",x="9"} 3+0x40
+  grp_other{g="f",x="9"} NaN+0x40
 `
 
 // TestSharedReadsEqual: every rule of the catalog, and rules reading one
@@ -61,8 +74,28 @@ func TestSharedReadsEqual(t *testing.T) {
 		{Record: "l", Expr: `h + h smoothed`},
 		{Record: "m", Expr: `DCGM_FI_DEV_GPU_UTIL @ 300 - DCGM_FI_DEV_GPU_UTIL`},
 		{Record: "n", Expr: `rate(DCGM_FI_DEV_GPU_UTIL[5m] smoothed) + DCGM_FI_DEV_GPU_UTIL`},
+		// A copy whose newest sample is a histogram's staleness marker.
+		{Record: "o", Expr: `grp{g="d"} + grp{g="d"}`},
 	}}
 	groups := append(cat.RuleGroups(30*time.Second).Groups, extra)
+	// Instant selectors under group: one series per group read (see
+	// selectGroup), each in its own rule group so no read is shared.
+	for i, q := range []string{
+		`group by (g) (grp)`,
+		`group by (g) ({__name__=~"grp.*"})`,
+		`group(grp)`,
+		`group by (g, x) (grp)`,
+		`group by (y) (grp)`,
+		`group by (g) (grp offset 1m)`,
+		`group by (g) (grp @ 400)`,
+		`group without (x) (grp)`,
+		`group by (g) ((grp))`,
+		`group by (g) (-grp)`,
+		`count by (g) (grp)`,
+		`group by (g) (grp) + on (g) group by (g) (grp_other)`,
+	} {
+		groups = append(groups, rulefmt.RuleGroup{Name: fmt.Sprintf("group-%d", i), Rules: []rulefmt.Rule{{Record: fmt.Sprintf("group_%d", i), Expr: q}}})
+	}
 	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second, Lookback: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +143,9 @@ func TestSharedReadsEqual(t *testing.T) {
 				}
 			}
 		}
+	}
+	if g := sr.grouped.Load(); g < 2*8 {
+		t.Errorf("%d reads with a series per group, want at least 16 (8 rules at 2 times)", g)
 	}
 	if h := sr.hits.Load(); h < 100 || nonEmpty < 40 {
 		t.Errorf("%d shared reads, %d rules with data: the fleet does not exercise sharing", h, nonEmpty)
