@@ -9,6 +9,18 @@
 # $SECONDS_MEASURED more; then head series, RSS and the pages' times.
 # Everything runs on loopback in a temporary directory removed at the end;
 # only the processes started here are stopped.
+#
+# WARM_ROUNDS (default 1): how many times each page is loaded warm after its
+# cold load, every page once per round. PROFILE_DIR: when set, a 30 s CPU
+# profile over the warm rounds, a heap profile after them and /api/v1/rules
+# (each rule's last evaluation time) are written there; RSS after the pages
+# is printed either way.
+#
+# LIMIT_CPUS and LIMIT_MEMORY (e.g. 1 and 4G, root only): `serve` runs in a
+# cgroup of its own with that CPU quota and memory limit, as a pod with
+# those limits would (Go sizes GOMAXPROCS from the quota, --auto-gomemlimit
+# GOMEMLIMIT from the limit); the cgroup's throttling and OOM counts are
+# printed. cgroup v1 (cpu and memory controllers) or v2.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +29,10 @@ GPUS=${GPUS:-10000}
 INTERVAL=${INTERVAL:-15s}
 WARMUP=${WARMUP:-150}
 MEASURE=${SECONDS_MEASURED:-60}
+WARM_ROUNDS=${WARM_ROUNDS:-1}
+PROFILE_DIR=${PROFILE_DIR:-}
+LIMIT_CPUS=${LIMIT_CPUS:-}
+LIMIT_MEMORY=${LIMIT_MEMORY:-}
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,8 +68,53 @@ scrape_configs:
     file_sd_configs: [{files: ['$WORK/targets.json']}]
     relabel_configs: [{source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}]
 YML
+# limits makes the cgroups LIMIT_CPUS and LIMIT_MEMORY ask for and prints
+# the paths of their cgroup.procs files; cgroup_stats prints what they
+# counted.
+CGROUPS=()
+limits() {
+  local name=servescope-bench-$$ d
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    d=/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)/$name
+    mkdir -p "$d"
+    [ -z "$LIMIT_CPUS" ] || echo "$(awk -v c="$LIMIT_CPUS" 'BEGIN { printf "%d", c * 100000 }') 100000" >"$d/cpu.max"
+    [ -z "$LIMIT_MEMORY" ] || echo "$LIMIT_MEMORY" >"$d/memory.max"
+    CGROUPS+=("$d")
+    return
+  fi
+  if [ -n "$LIMIT_CPUS" ]; then
+    d=/sys/fs/cgroup/cpu$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' /proc/self/cgroup)/$name
+    mkdir -p "$d"
+    echo 100000 >"$d/cpu.cfs_period_us"
+    awk -v c="$LIMIT_CPUS" 'BEGIN { printf "%d\n", c * 100000 }' >"$d/cpu.cfs_quota_us"
+    CGROUPS+=("$d")
+  fi
+  if [ -n "$LIMIT_MEMORY" ]; then
+    d=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)/$name
+    mkdir -p "$d"
+    echo "$LIMIT_MEMORY" >"$d/memory.limit_in_bytes"
+    CGROUPS+=("$d")
+  fi
+}
+cgroup_stats() {
+  local d
+  for d in "${CGROUPS[@]}"; do
+    for f in cpu.stat memory.events memory.failcnt memory.max_usage_in_bytes memory.oom_control; do
+      [ -f "$d/$f" ] && echo "cgroup $f: $(tr '\n' ' ' <"$d/$f")"
+    done
+  done
+  return 0
+}
+PREFIX=()
+if [ -n "$LIMIT_CPUS$LIMIT_MEMORY" ]; then
+  limits
+  # The shell moves itself into the cgroups, then becomes serve.
+  PREFIX=(sh -c 'for d in "$@"; do [ "$d" = -- ] && break; echo $$ >"$d/cgroup.procs"; done; while [ "$1" != -- ]; do shift; done; shift; exec "$@"' limits "${CGROUPS[@]}" --)
+  trap 'cleanup; for d in "${CGROUPS[@]}"; do rmdir "$d" 2>/dev/null || true; done' EXIT
+fi
+
 ADDR=127.0.0.1:$(free_port)
-"$SS" serve --config "$WORK/serve.yml" --storage.path "$WORK/data" --web.listen-address "$ADDR" --log.level error >"$WORK/serve.log" 2>&1 &
+"${PREFIX[@]}" "$SS" serve --config "$WORK/serve.yml" --storage.path "$WORK/data" --web.listen-address "$ADDR" --log.level error ${PROFILE_DIR:+--web.enable-pprof} >"$WORK/serve.log" 2>&1 &
 PIDS+=($!)
 PID=$!
 wait_for "http://$ADDR/-/ready"
@@ -68,8 +129,28 @@ rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$PID/status")
 hwm=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status")
 echo "head series: $series; CPU: $(echo "$c0 $c1 $MEASURE" | awk '{ printf "%.2f", ($2 - $1) / 100 / $3 }') cores over ${MEASURE}s; RSS $rss MiB (peak $hwm MiB); rule iterations missed: $missed"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-for page in / /serving /gpus /queues /findings; do
-  cold=$(curl -fsS -o /dev/null -w '%{time_total}' "http://$ADDR$page")
-  warm=$(curl -fsS -o /dev/null -w '%{time_total}' "http://$ADDR$page")
-  echo "page $page: cold ${cold}s, warm ${warm}s"
+[ -z "$LIMIT_CPUS$LIMIT_MEMORY" ] || { echo "limits: ${LIMIT_CPUS:-no} CPUs, ${LIMIT_MEMORY:-no} memory; runtime $(curl -fsS "http://$ADDR/api/v1/status/runtimeinfo" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("GOMAXPROCS", d["GOMAXPROCS"], "GOMEMLIMIT", d["GOMEMLIMIT"])')"; cgroup_stats; }
+PAGES=(/ /serving /gpus /queues /findings)
+load() { curl -fsS -o /dev/null -w '%{time_total}' "http://$ADDR$1"; }
+for page in "${PAGES[@]}"; do
+  echo "page $page: cold $(load "$page")s"
 done
+if [ -n "$PROFILE_DIR" ]; then
+  mkdir -p "$PROFILE_DIR"
+  curl -fsS -o "$PROFILE_DIR/cpu.pprof" "http://$ADDR/debug/pprof/profile?seconds=30" &
+  prof=$!
+fi
+for round in $(seq "$WARM_ROUNDS"); do
+  for page in "${PAGES[@]}"; do
+    echo "page $page: warm ($round) $(load "$page")s"
+  done
+  [ "$round" = "$WARM_ROUNDS" ] || sleep 5
+done
+if [ -n "$PROFILE_DIR" ]; then
+  wait "$prof"
+  curl -fsS -o "$PROFILE_DIR/heap.pprof" "http://$ADDR/debug/pprof/heap"
+  curl -fsS -o "$PROFILE_DIR/rules.json" "http://$ADDR/api/v1/rules"
+fi
+[ -z "$LIMIT_CPUS$LIMIT_MEMORY" ] || cgroup_stats
+echo "queries refused: $(curl -fsS "http://$ADDR/metrics" | awk '$1 ~ /^servescope_queries_refused_total/ { printf "%s %s; ", $1, $2 }')"
+echo "after the pages: RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$PID/status") MiB (peak $(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status") MiB)"

@@ -42,7 +42,7 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	c.Flag("query.queue-timeout", "How long a query waits for a free slot before it is refused with 503.").Default("10s").SetValue(durationValue{&o.QueryQueueTimeout})
 	c.Flag("query.max-subquery-points", "Maximum points one subquery may evaluate per series, checked before evaluation (negative: no limit).").
 		Default("1000000").Int64Var(&o.QueryMaxSubqueryPoints)
-	c.Flag("query.memory-budget", "Heap over which queries are refused and running ones stopped, e.g. 3GiB (default: 80% of GOMEMLIMIT when set; a negative number: none).").
+	c.Flag("query.memory-budget", "Live heap (as of the last garbage collection) over which queries are refused and running ones stopped, e.g. 3GiB (default: 80% of GOMEMLIMIT when set; a negative number: none).").
 		Default("0").SetValue(bytesValue{&o.QueryMemoryBudget})
 	autoMem := c.Flag("auto-gomemlimit", "Set GOMEMLIMIT to --auto-gomemlimit.ratio of the container's memory limit (its cgroup), or of the machine's memory, as Prometheus does; a GOMEMLIMIT variable wins.").
 		Default("true").Bool()

@@ -2,6 +2,8 @@ package query
 
 import (
 	"context"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -105,6 +107,7 @@ func TestQueueTimeout(t *testing.T) {
 // query.
 func TestMemoryBudget(t *testing.T) {
 	reg := prometheus.NewRegistry()
+	runtime.GC() // the live heap is measured by a collection
 	if _, _, err := newAdmission(EngineOptions{MemoryBudget: 1}, reg).admit(t.Context()); TypeOf(err) != ErrTimeout || !strings.Contains(err.Error(), "memory budget") {
 		t.Errorf("query over the budget: %v", err)
 	}
@@ -127,6 +130,35 @@ func TestMemoryBudget(t *testing.T) {
 	// points in one piece (hundreds of MB for this one), which a watchdog
 	// cannot interrupt; that is what checkPoints refuses before
 	// evaluation (TestHugeSubqueryRefusedBeforeEvaluation).
+}
+
+// TestMemoryBudgetGarbage: garbage not yet collected is not what the
+// budget bounds. Under GOMEMLIMIT the collector lets the heap fill with
+// garbage up to the limit, far past a budget that is a share of it, while
+// what is live stays below: a query is admitted and runs to its end.
+func TestMemoryBudgetGarbage(t *testing.T) {
+	runtime.GC()
+	budget := heapBytes() + 32<<20
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection until the end
+	var sink [][]byte
+	for range 64 {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	sink = nil // 64 MiB of garbage, more than the budget leaves
+	synctest.Test(t, func(t *testing.T) {
+		a := newAdmission(EngineOptions{MemoryBudget: budget}, prometheus.NewRegistry())
+		ctx, release, err := a.admit(t.Context())
+		if err != nil {
+			t.Fatalf("query refused with 64 MiB of garbage and nothing new live: %v", err)
+		}
+		defer release()
+		time.Sleep(10 * watchEvery) // the watchdog's polls, on the bubble's clock
+		synctest.Wait()
+		if err := context.Cause(ctx); err != nil {
+			t.Errorf("running query stopped with only garbage over the budget: %v", err)
+		}
+	})
+	_ = sink
 }
 
 // TestQueueFull: with every slot taken and the queue full, a query is
