@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -140,11 +141,12 @@ func TestMemoryBudgetGarbage(t *testing.T) {
 	runtime.GC()
 	budget := heapBytes() + 32<<20
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection until the end
-	var sink [][]byte
-	for range 64 {
-		sink = append(sink, make([]byte, 1<<20))
+	for range 64 { // 64 MiB of garbage, more than the budget leaves
+		runtime.KeepAlive(make([]byte, 1<<20))
 	}
-	sink = nil // 64 MiB of garbage, more than the budget leaves
+	if h := heapObjects(); h < budget {
+		t.Fatalf("heap objects %d MiB, want over the budget %d MiB: the test makes no garbage", h>>20, budget>>20)
+	}
 	synctest.Test(t, func(t *testing.T) {
 		a := newAdmission(EngineOptions{MemoryBudget: budget}, prometheus.NewRegistry())
 		ctx, release, err := a.admit(t.Context())
@@ -158,7 +160,13 @@ func TestMemoryBudgetGarbage(t *testing.T) {
 			t.Errorf("running query stopped with only garbage over the budget: %v", err)
 		}
 	})
-	_ = sink
+}
+
+// heapObjects is the heap's live and not yet swept objects.
+func heapObjects() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
 }
 
 // TestQueueFull: with every slot taken and the queue full, a query is

@@ -87,7 +87,7 @@ func newTestProxy(t testing.TB) *filterProxy {
 	go p.serve()
 	t.Cleanup(func() { _ = p.close() })
 	keep := testKeep(t)
-	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, limit: 1 << 20}}, keep.Regex.String())
+	p.setJobs(map[string]*jobFilter{"j": {keep: newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) }), limit: 1 << 20}}, keep.Regex.String())
 	return p
 }
 

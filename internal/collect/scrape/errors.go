@@ -120,7 +120,7 @@ type pending struct {
 	msg string
 	// keep is the pre-filter's decision on names when the job is
 	// pre-filtered: the body is located as Prometheus parsed it.
-	keep func(name string) bool
+	keep *nameDecisions
 }
 
 // todo lists the targets whose current parse error is not located yet.
@@ -187,7 +187,7 @@ func (l *errorLocator) locate(ctx context.Context, p pending) {
 	l.mu.Unlock()
 }
 
-func (l *errorLocator) fetchAndLocate(ctx context.Context, sc *promconfig.ScrapeConfig, url string, keep func(string) bool) (int, error) {
+func (l *errorLocator) fetchAndLocate(ctx context.Context, sc *promconfig.ScrapeConfig, url string, keep *nameDecisions) (int, error) {
 	l.mu.Lock()
 	client, ok := l.client[sc.JobName]
 	l.mu.Unlock()

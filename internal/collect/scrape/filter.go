@@ -87,16 +87,47 @@ const filterBufferSize = 64 << 10
 // filter holds none between scrapes.
 var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, filterBufferSize) }}
 
-// maxCachedNames bounds a target's cache of decisions: a target whose names
-// churn (a name per request path, say) starts a new cache when full.
-const maxCachedNames = 8192
+// maxCachedNames bounds a cache of decisions: names that churn (a name
+// per request path, say) start a new cache when it is full.
+const maxCachedNames = 1 << 16
 
-// lineFilter copies expositions, dropping the sample lines of names keep
-// does not select. It caches its decision per name (a target's names
-// repeat from scrape to scrape); it is not safe for concurrent use.
+// nameDecisions caches keep's decision per metric name for every target
+// filtered by one keep (its names repeat from scrape to scrape and, at
+// 10,000 GPUs, from target to target: a cache per target held 50 MB). It
+// is safe for concurrent use.
+type nameDecisions struct {
+	keep func(name string) bool
+	mu   sync.RWMutex
+	m    map[string]bool
+}
+
+func newNameDecisions(keep func(string) bool) *nameDecisions {
+	return &nameDecisions{keep: keep, m: map[string]bool{}}
+}
+
+// decide says whether keep selects name.
+func (d *nameDecisions) decide(name []byte) bool {
+	d.mu.RLock()
+	k, ok := d.m[string(name)]
+	d.mu.RUnlock()
+	if ok {
+		return k
+	}
+	k = d.keep(string(name))
+	d.mu.Lock()
+	if len(d.m) >= maxCachedNames {
+		clear(d.m)
+	}
+	d.m[string(name)] = k
+	d.mu.Unlock()
+	return k
+}
+
+// lineFilter copies expositions, dropping the sample lines of names its
+// keep does not select (decided once per name in names, which filters
+// may share); it is not safe for concurrent use.
 type lineFilter struct {
-	keep  func(name string) bool
-	names map[string]bool
+	names *nameDecisions
 	br    *bufio.Reader // lent by lineReaders during a copy
 	// lines, when not nil, receives the 1-based input line of each line
 	// written (the error locator maps a parse error back to the target's
@@ -119,8 +150,8 @@ func isNameByte(c byte, inner bool) bool {
 	return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || inner && c >= '0' && c <= '9'
 }
 
-func newLineFilter(keep func(string) bool) *lineFilter {
-	return &lineFilter{keep: keep, names: map[string]bool{}}
+func newLineFilter(names *nameDecisions) *lineFilter {
+	return &lineFilter{names: names}
 }
 
 // errOverLimit is returned when the input reaches the byte limit.
@@ -237,15 +268,7 @@ func (f *lineFilter) keepLine(start []byte) bool {
 	if f.lastSet && bytes.Equal(name, f.last) {
 		k = f.lastKeep
 	} else {
-		var ok bool
-		k, ok = f.names[string(name)]
-		if !ok {
-			k = f.keep(string(name))
-			if len(f.names) >= maxCachedNames {
-				clear(f.names)
-			}
-			f.names[string(name)] = k
-		}
+		k = f.names.decide(name)
 		f.last, f.lastKeep, f.lastSet = append(f.last[:0], name...), k, true
 	}
 	// A line is dropped only when it is a well-formed sample line: the

@@ -111,7 +111,7 @@ func BenchmarkScrapeFilter(b *testing.B) {
 	})
 	b.Run("filter+parse", func(b *testing.B) {
 		caches := []map[string]bool{{}, {}}
-		filters := []*lineFilter{newLineFilter(func(n string) bool { return keepsName(keep.Regex, n) }), newLineFilter(func(n string) bool { return keepsName(keep.Regex, n) })}
+		filters := []*lineFilter{newLineFilter(newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) })), newLineFilter(newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) }))}
 		var buf bytes.Buffer
 		b.SetBytes(int64(size))
 		for b.Loop() {
@@ -125,7 +125,7 @@ func BenchmarkScrapeFilter(b *testing.B) {
 		}
 	})
 	b.Run("filter", func(b *testing.B) {
-		filters := []*lineFilter{newLineFilter(func(n string) bool { return keepsName(keep.Regex, n) }), newLineFilter(func(n string) bool { return keepsName(keep.Regex, n) })}
+		filters := []*lineFilter{newLineFilter(newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) })), newLineFilter(newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) }))}
 		var buf bytes.Buffer
 		b.SetBytes(int64(size))
 		for b.Loop() {
@@ -166,7 +166,7 @@ func BenchmarkScrapeFilterHTTP(b *testing.B) {
 	p := newFilterProxy(slog.New(slog.DiscardHandler))
 	go p.serve()
 	b.Cleanup(func() { _ = p.close() })
-	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }, nhcb: true}}, keep.Regex.String())
+	p.setJobs(map[string]*jobFilter{"j": {keep: newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) }), nhcb: true}}, keep.Regex.String())
 	for _, tc := range []struct {
 		name  string
 		proxy func(*http.Request) (*url.URL, error)

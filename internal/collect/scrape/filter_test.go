@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -29,7 +31,7 @@ func testKeep(t testing.TB) *relabel.Config {
 
 func filterString(t testing.TB, keep *relabel.Config, in string, limit int64) (string, filterStats, error) {
 	t.Helper()
-	f := newLineFilter(func(n string) bool { return keepsName(keep.Regex, n) })
+	f := newLineFilter(newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) }))
 	var out bytes.Buffer
 	st, err := f.copy(&out, strings.NewReader(in), limit)
 	return out.String(), st, err
@@ -174,7 +176,7 @@ func TestFilterSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := newLineFilter(func(n string) bool { return keepsName(keep.Regex, n) })
+			f := newLineFilter(newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) }))
 			var out bytes.Buffer
 			st, err := f.copy(&out, bytes.NewReader(raw), 0)
 			if err != nil {
@@ -247,4 +249,33 @@ func FuzzFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNameDecisionsShared: filters sharing a cache decide each name once
+// between them, concurrently, and give keep's answer; a cache full of
+// churning names starts again instead of growing.
+func TestNameDecisionsShared(t *testing.T) {
+	var calls atomic.Int64
+	d := newNameDecisions(func(n string) bool { calls.Add(1); return strings.HasPrefix(n, "vllm:") })
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if !d.decide([]byte("vllm:num_requests_running")) || d.decide([]byte("go_goroutines")) {
+					t.Error("wrong decision")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Racing first lookups may each ask keep; later ones never do.
+	if n := calls.Load(); n < 2 || n > 16 {
+		t.Errorf("keep asked %d times for 2 names by 8 filters", n)
+	}
+	for i := range maxCachedNames + 10 {
+		d.decide(fmt.Appendf(nil, "churn_%d", i))
+	}
+	if n := len(d.m); n > maxCachedNames {
+		t.Errorf("cache holds %d names, over %d", n, maxCachedNames)
+	}
 }

@@ -58,7 +58,7 @@ func TestPipeKeepAlive(t *testing.T) {
 	go p.serve()
 	t.Cleanup(func() { _ = p.close() })
 	keep := testKeep(t)
-	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }}}, keep.Regex.String())
+	p.setJobs(map[string]*jobFilter{"j": {keep: newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) })}}, keep.Regex.String())
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")

@@ -58,7 +58,7 @@ type filterProxy struct {
 
 // jobFilter is how one job's bodies are filtered.
 type jobFilter struct {
-	keep  func(name string) bool
+	keep  *nameDecisions // shared by the jobs of one keep
 	limit int64
 	// nhcb and classic: see lineFilter.
 	nhcb, classic bool
@@ -150,7 +150,7 @@ func (p *filterProxy) last(url string) (dropped int, err error, ok bool) {
 }
 
 // state returns a target's state, forgetting targets idle for targetIdle.
-func (p *filterProxy) state(k string, keep func(string) bool) *targetState {
+func (p *filterProxy) state(k string, keep *nameDecisions) *targetState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -214,7 +214,7 @@ func (p *filterProxy) prefilter(scs []*promconfig.ScrapeConfig, keep *relabel.Co
 	if keep != nil {
 		re = keep.Regex.String()
 		re := keep.Regex
-		keepName := func(name string) bool { return keepsName(re, name) }
+		keepName := newNameDecisions(func(name string) bool { return keepsName(re, name) })
 		for _, sc := range scs {
 			if !filterable(sc) {
 				continue

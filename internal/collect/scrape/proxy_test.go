@@ -344,7 +344,7 @@ func TestProxy(t *testing.T) {
 	go p.serve()
 	t.Cleanup(func() { _ = p.close() })
 	keep := testKeep(t)
-	p.setJobs(map[string]*jobFilter{"j": {keep: func(n string) bool { return keepsName(keep.Regex, n) }}}, keep.Regex.String())
+	p.setJobs(map[string]*jobFilter{"j": {keep: newNameDecisions(func(n string) bool { return keepsName(keep.Regex, n) })}}, keep.Regex.String())
 
 	var seen http.Header
 	proto := []byte("\x10\x0a\x01b\x00\xff binary")
@@ -385,7 +385,7 @@ func TestProxy(t *testing.T) {
 		t.Errorf("last scrape: dropped %d (%v), want 1", d, ok)
 	}
 	// A reload that keeps b too: no decision cached under the old keep.
-	p.setJobs(map[string]*jobFilter{"j": {keep: func(string) bool { return true }}}, "all")
+	p.setJobs(map[string]*jobFilter{"j": {keep: newNameDecisions(func(string) bool { return true })}}, "all")
 	resp := proxyGet(t, p, "j", u.String(), hdr.Clone())
 	if body, _ := io.ReadAll(resp.Body); string(body) != "a 1\nb 2\n" {
 		t.Errorf("after the keep changed: %q", body)
