@@ -141,7 +141,8 @@ func TestMemoryBudgetGarbage(t *testing.T) {
 	runtime.GC()
 	budget := heapBytes() + 32<<20
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection until the end
-	for range 64 {                                   // 64 MiB of garbage, more than the budget leaves
+	// 64 MiB of garbage, more than the budget leaves.
+	for range 64 {
 		runtime.KeepAlive(make([]byte, 1<<20))
 	}
 	if h := heapObjects(); h < budget {
