@@ -68,9 +68,8 @@ scrape_configs:
     file_sd_configs: [{files: ['$WORK/targets.json']}]
     relabel_configs: [{source_labels: [__meta_sim_honor_labels], regex: 'true', action: drop}]
 YML
-# limits makes the cgroups LIMIT_CPUS and LIMIT_MEMORY ask for and prints
-# the paths of their cgroup.procs files; cgroup_stats prints what they
-# counted.
+# limits makes the cgroups LIMIT_CPUS and LIMIT_MEMORY ask for and adds
+# their directories to CGROUPS; cgroup_stats prints what they counted.
 CGROUPS=()
 limits() {
   local name=servescope-bench-$$ d

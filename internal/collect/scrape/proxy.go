@@ -53,7 +53,7 @@ type filterProxy struct {
 	// dropped for the first in the second's scrape_samples_scraped.)
 	targets map[string]*targetState
 	swept   time.Time
-	keep    string // the regex of the targets' decisions
+	keep    string // the regex the targets' states were filtered with
 }
 
 // jobFilter is how one job's bodies are filtered.
@@ -64,7 +64,8 @@ type jobFilter struct {
 	nhcb, classic bool
 }
 
-// targetState is one target's cache of name decisions and last scrape.
+// targetState is one target's filter (its decisions are its job's, set
+// for each scrape) and last scrape.
 type targetState struct {
 	mu     sync.Mutex // held while a scrape of the target is filtered
 	filter *lineFilter
@@ -106,7 +107,7 @@ func (p *filterProxy) proxyURL(job string) *url.URL {
 }
 
 // setJobs replaces the filtered jobs; keep identifies their keep (its
-// regex), and the targets' cached decisions are forgotten when it changes.
+// regex), and the targets' states are forgotten when it changes.
 func (p *filterProxy) setJobs(jobs map[string]*jobFilter, keep string) {
 	p.jobs.Store(&jobs)
 	p.mu.Lock()
@@ -150,7 +151,7 @@ func (p *filterProxy) last(url string) (dropped int, err error, ok bool) {
 }
 
 // state returns a target's state, forgetting targets idle for targetIdle.
-func (p *filterProxy) state(k string, keep *nameDecisions) *targetState {
+func (p *filterProxy) state(k string) *targetState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -164,7 +165,7 @@ func (p *filterProxy) state(k string, keep *nameDecisions) *targetState {
 	}
 	st, ok := p.targets[k]
 	if !ok {
-		st = &targetState{filter: newLineFilter(keep)}
+		st = &targetState{filter: newLineFilter(nil)}
 		p.targets[k] = st
 	}
 	st.used = now

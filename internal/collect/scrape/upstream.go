@@ -50,7 +50,7 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 	jf, filtered := p.filters(proxyJob(req))
 	var st *targetState
 	if filtered {
-		st = p.state(req.URL.String(), jf.keep)
+		st = p.state(req.URL.String())
 		st.mu.Lock()
 		defer st.mu.Unlock()
 	}
@@ -97,7 +97,7 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 		body = g.gz
 	}
 	buf := bodyPool.Get().(*bytes.Buffer)
-	st.filter.nhcb, st.filter.classic = jf.nhcb, jf.classic
+	st.filter.names, st.filter.nhcb, st.filter.classic = jf.keep, jf.nhcb, jf.classic
 	stats, err := st.filter.copy(buf, body, jf.limit)
 	var pad int64
 	reusable := false
