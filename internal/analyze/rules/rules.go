@@ -130,7 +130,7 @@ func New(o Options) (*Manager, error) {
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
-		QueryFunc:            shared.wrap(newPruner(prules.EngineQueryFunc(o.Engine, shared), o.Queryable, p, o.MetricLabels).QueryFunc),
+		QueryFunc:            shared.wrap(newPruner(newFolder(o.Engine, shared, p).QueryFunc, o.Queryable, p, o.MetricLabels).QueryFunc),
 		NotifyFunc:           prules.NotifyFunc(notify),
 		Context:              ctx,
 		AppendableV2:         o.Appendable,
