@@ -130,9 +130,27 @@ echo "head series: $series; CPU: $(echo "$c0 $c1 $MEASURE" | awk '{ printf "%.2f
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -z "$LIMIT_CPUS$LIMIT_MEMORY" ] || { echo "limits: ${LIMIT_CPUS:-no} CPUs, ${LIMIT_MEMORY:-no} memory; runtime $(curl -fsS "http://$ADDR/api/v1/status/runtimeinfo" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("GOMAXPROCS", d["GOMAXPROCS"], "GOMEMLIMIT", d["GOMEMLIMIT"])')"; cgroup_stats; }
 PAGES=(/ /serving /gpus /queues /findings)
-load() { curl -fsS -o /dev/null -w '%{time_total}' "http://$ADDR$1"; }
+# qstats prints servescope's counts of dashboard queries: the result
+# cache's answers by kind, and the engine's evaluations and their seconds.
+qstats() {
+  curl -fsS "http://$ADDR/metrics" | awk '
+    $1 ~ /^servescope_query_cache_requests_total/ { match($1, /result="[a-z]+"/); c[substr($1, RSTART + 8, RLENGTH - 9)] = $2 }
+    $1 ~ /^servescope_query_duration_seconds_count/ { n += $2 }
+    $1 ~ /^servescope_query_duration_seconds_sum/ { s += $2 }
+    END { printf "%d %d %d %d %d %.3f", c["hit"], c["coalesced"], c["partial"], c["miss"], n, s }'
+}
+# load prints a page's time and, from qstats before and after, what its
+# queries cost: cache hits, coalesced, partial and missed, then the
+# engine's evaluations and seconds (the background diagnosis counts too).
+load() {
+  local a b t
+  a=$(qstats)
+  t=$(curl -fsS -o /dev/null -w '%{time_total}' "http://$ADDR$1")
+  b=$(qstats)
+  echo "$a $b" | awk -v t="$t" '{ printf "%ss (hit %d, coalesced %d, partial %d, miss %d; engine %d queries, %.2fs)", t, $7-$1, $8-$2, $9-$3, $10-$4, $11-$5, $12-$6 }'
+}
 for page in "${PAGES[@]}"; do
-  echo "page $page: cold $(load "$page")s"
+  echo "page $page: cold $(load "$page")"
 done
 if [ -n "$PROFILE_DIR" ]; then
   mkdir -p "$PROFILE_DIR"
@@ -141,7 +159,7 @@ if [ -n "$PROFILE_DIR" ]; then
 fi
 for round in $(seq "$WARM_ROUNDS"); do
   for page in "${PAGES[@]}"; do
-    echo "page $page: warm ($round) $(load "$page")s"
+    echo "page $page: warm ($round) $(load "$page")"
   done
   [ "$round" = "$WARM_ROUNDS" ] || sleep 5
 done
