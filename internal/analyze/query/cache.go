@@ -204,11 +204,13 @@ func (c *Cache) get(ctx context.Context, key string, eval func(context.Context) 
 }
 
 // lookup returns a copy of key's result if it is younger than an interval.
+// The copy is made outside the lock (a kept result is never modified), so
+// the panels of a page copy theirs side by side.
 func (c *Cache) lookup(key string) (Result, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	el, ok := c.entries[key]
 	if !ok {
+		c.mu.Unlock()
 		return Result{}, false
 	}
 	e := el.Value.(*cacheEntry)
@@ -216,9 +218,12 @@ func (c *Cache) lookup(key string) (Result, bool) {
 		c.order.Remove(el)
 		c.used -= e.points
 		delete(c.entries, key)
+		c.mu.Unlock()
 		return Result{}, false
 	}
-	return CloneResult(e.res), true
+	res := e.res
+	c.mu.Unlock()
+	return CloneResult(res), true
 }
 
 // store keeps res for one interval from now.
