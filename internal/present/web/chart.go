@@ -2,7 +2,6 @@ package web
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -393,43 +392,4 @@ func si(v float64, suffix string) string {
 		return s + " " + prefixes[i] + suffix[1:]
 	}
 	return s + prefixes[i] + suffix
-}
-
-// topSeries orders series by their mean, largest first.
-func topSeries(ss []series) []series {
-	mean := func(s series) float64 {
-		sum, n := 0.0, 0
-		for _, p := range s.Points {
-			if finite(p.V) {
-				sum += p.V
-				n++
-			}
-		}
-		if n == 0 {
-			return math.Inf(-1)
-		}
-		return sum / float64(n)
-	}
-	// Each series' mean once, not at every comparison.
-	type ranked struct {
-		s    series
-		mean float64
-	}
-	rs := make([]ranked, len(ss))
-	for i, s := range ss {
-		rs[i] = ranked{s, mean(s)}
-	}
-	slices.SortStableFunc(rs, func(a, b ranked) int {
-		switch {
-		case a.mean > b.mean:
-			return -1
-		case a.mean < b.mean:
-			return 1
-		}
-		return strings.Compare(a.s.Name, b.s.Name)
-	})
-	for i, r := range rs {
-		ss[i] = r.s
-	}
-	return ss
 }

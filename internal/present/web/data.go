@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -244,16 +245,53 @@ func name(m model.Metric) string {
 	return strings.Join(parts, " ")
 }
 
+// toSeries is m's series ordered by their mean, largest first (ties by
+// name). Only the first maxSeries carry their points: a chart draws no
+// more (layoutLines counts the others), and at 10,000 GPUs a per-pod
+// panel would otherwise copy every pod's points at every page load.
 func toSeries(m model.Matrix, axis int) []series {
-	out := make([]series, 0, len(m))
-	for _, s := range m {
-		ps := make([]point, len(s.Values))
-		for i, v := range s.Values {
-			ps[i] = point{T: v.Timestamp.Time(), V: float64(v.Value)}
-		}
-		out = append(out, series{Name: name(s.Metric), Points: ps, Axis: axis})
+	type ranked struct {
+		s    *model.SampleStream
+		name string
+		mean float64
 	}
-	return topSeries(out)
+	rs := make([]ranked, len(m))
+	for i, s := range m {
+		sum, n := 0.0, 0
+		for _, v := range s.Values {
+			if finite(float64(v.Value)) {
+				sum += float64(v.Value)
+				n++
+			}
+		}
+		mean := math.Inf(-1)
+		if n > 0 {
+			mean = sum / float64(n)
+		}
+		rs[i] = ranked{s: s, name: name(s.Metric), mean: mean}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int {
+		switch {
+		case a.mean > b.mean:
+			return -1
+		case a.mean < b.mean:
+			return 1
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	out := make([]series, len(rs))
+	for i, r := range rs {
+		out[i] = series{Name: r.name, Axis: axis}
+		if i >= maxSeries {
+			continue
+		}
+		ps := make([]point, len(r.s.Values))
+		for j, v := range r.s.Values {
+			ps[j] = point{T: v.Timestamp.Time(), V: float64(v.Value)}
+		}
+		out[i].Points = ps
+	}
+	return out
 }
 
 // aggregate combines a matrix into one series per timestamp: the sum, or
