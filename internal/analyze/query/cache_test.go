@@ -226,3 +226,57 @@ func TestCacheCoalesces(t *testing.T) {
 		}
 	})
 }
+
+// TestCacheReadOnly: a read-only caller (ReadOnly) gets the kept result
+// itself, with capped slices, so that appending to it leaves what the next
+// reader gets as it was; any other caller gets its own copy.
+func TestCacheReadOnly(t *testing.T) {
+	st := promqltest.LoadedStorage(t, cacheLoad)
+	t.Cleanup(func() { st.Close() })
+	eng := NewEngine(st, EngineOptions{Timeout: time.Minute, MaxSamples: 1e6, Registerer: prometheus.NewRegistry()})
+	clk := &clock{}
+	clk.Set(time.Unix(400, 0))
+	c, err := NewCache(eng, CacheOptions{Interval: 15 * time.Second, Registerer: prometheus.NewRegistry(), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Range{Start: time.Unix(0, 0), End: time.Unix(300, 0), Step: 15 * time.Second}
+	ro := ReadOnly(t.Context())
+	get := func(ctx context.Context) *model.SampleStream {
+		t.Helper()
+		res, err := c.QueryRange(ctx, `vllm:num_requests_running`, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := res.Value.(model.Matrix)
+		if len(m) != 1 || len(m[0].Values) != 21 || m[0].Values[20].Value != 21 {
+			t.Fatalf("got %v", m)
+		}
+		return m[0]
+	}
+	first := get(ro) // evaluated
+	if cap(first.Values) != len(first.Values) {
+		t.Errorf("a shared result's samples are not capped: len %d, cap %d", len(first.Values), cap(first.Values))
+	}
+	_ = append(first.Values, model.SamplePair{Timestamp: 1, Value: -1})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s := get(ro)
+			_ = append(s.Values, model.SamplePair{Timestamp: 2, Value: -2})
+		})
+	}
+	wg.Wait()
+	again := get(ro)
+	if &again.Values[0] != &first.Values[0] {
+		t.Error("a read-only hit was copied")
+	}
+	own := get(t.Context())
+	if &own.Values[0] == &first.Values[0] {
+		t.Error("a caller that may modify its result shares the kept one")
+	}
+	own.Values[0].Value = -3
+	if again := get(ro); again.Values[0].Value == -3 {
+		t.Error("a caller's own copy changed the kept result")
+	}
+}

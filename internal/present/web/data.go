@@ -49,10 +49,13 @@ func (e *env) signalQuery(name string, q float64) (string, error) {
 	return cat.Select(name, e.h.opts.Recorded)
 }
 
+// rangeOf and instantOf query for the panels, which only read what they
+// get (query.ReadOnly): a result cache answers with its kept result, not
+// a copy.
 func (e *env) rangeOf(ctx context.Context, q string) (model.Matrix, error) {
 	// One query per UTC day: a 7d chart over raw series seeks a week of
 	// blocks at every point otherwise (query.DayChunk).
-	res, err := query.QueryRangeSplit(ctx, e.h.opts.Querier, q, query.Range{Start: e.start, End: e.end, Step: e.step}, query.DayChunk)
+	res, err := query.QueryRangeSplit(query.ReadOnly(ctx), e.h.opts.Querier, q, query.Range{Start: e.start, End: e.end, Step: e.step}, query.DayChunk)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +67,7 @@ func (e *env) rangeOf(ctx context.Context, q string) (model.Matrix, error) {
 }
 
 func (e *env) instantOf(ctx context.Context, q string) (model.Vector, error) {
-	res, err := e.h.opts.Querier.Query(ctx, q, e.end)
+	res, err := e.h.opts.Querier.Query(query.ReadOnly(ctx), q, e.end)
 	if err != nil {
 		return nil, err
 	}
