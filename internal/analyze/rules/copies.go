@@ -124,11 +124,6 @@ func (f *folder) lookup(q string) *foldedQuery {
 // engine drops it) and its selector has no marker matcher of its own.
 func foldChains(e parser.Expr, steps map[string][]labelStep) parser.Expr {
 	var rec func(parser.Expr) parser.Expr
-	in := func(p *parser.Expr) {
-		if x := rec(*p); x != *p {
-			*p = x
-		}
-	}
 	rec = func(x parser.Expr) parser.Expr {
 		if vs, chain := foldable(x); vs != nil {
 			id := strconv.Itoa(len(steps))
@@ -136,28 +131,7 @@ func foldChains(e parser.Expr, steps map[string][]labelStep) parser.Expr {
 			vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, markerLabel, id))
 			return vs
 		}
-		switch n := x.(type) {
-		case *parser.Call:
-			for i := range n.Args {
-				in(&n.Args[i])
-			}
-		case *parser.AggregateExpr:
-			in(&n.Expr)
-			if n.Param != nil {
-				in(&n.Param)
-			}
-		case *parser.BinaryExpr:
-			in(&n.LHS)
-			in(&n.RHS)
-		case *parser.ParenExpr:
-			in(&n.Expr)
-		case *parser.UnaryExpr:
-			in(&n.Expr)
-		case *parser.SubqueryExpr:
-			in(&n.Expr)
-		case *parser.StepInvariantExpr:
-			in(&n.Expr)
-		}
+		rewriteOperands(x, rec)
 		return x
 	}
 	return rec(e)

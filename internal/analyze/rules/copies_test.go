@@ -53,14 +53,7 @@ func TestFoldedRulesEqual(t *testing.T) {
 	for i, q := range extra {
 		groups = append(groups, rulefmt.RuleGroup{Name: fmt.Sprintf("extra-%d", i), Rules: []rulefmt.Rule{{Record: fmt.Sprintf("extra_%d", i), Expr: q}}})
 	}
-	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second, Lookback: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.ApplyConfig(nil, Builtin{Name: "catalog", Groups: rulefmt.RuleGroups{Groups: groups}}); err != nil {
-		t.Fatal(err)
-	}
-	m.EvalAt(t.Context(), time.Unix(0, 0).Add(9*time.Minute))
+	m := evaluatedManager(t, st, eng, groups)
 	var queries []string
 	for _, g := range m.groups {
 		for _, r := range g.Rules() {

@@ -355,41 +355,46 @@ func droppable(n parser.Node, set map[string]bool) (src string, ok bool) {
 func rewriteDroppable(e parser.Expr, drop func(c *parser.Call, src string) bool) parser.Expr {
 	set := setLabels(e)
 	var rec func(parser.Expr) parser.Expr
-	// in rewrites the operand at p, writing it only when it changed.
-	in := func(p *parser.Expr) {
-		if x := rec(*p); x != *p {
-			*p = x
-		}
-	}
 	rec = func(x parser.Expr) parser.Expr {
 		if src, ok := droppable(x, set); ok && drop(x.(*parser.Call), src) {
 			return rec(x.(*parser.Call).Args[0])
 		}
-		switch n := x.(type) {
-		case *parser.Call:
-			for i := range n.Args {
-				in(&n.Args[i])
-			}
-		case *parser.AggregateExpr:
-			in(&n.Expr)
-			if n.Param != nil {
-				in(&n.Param)
-			}
-		case *parser.BinaryExpr:
-			in(&n.LHS)
-			in(&n.RHS)
-		case *parser.ParenExpr:
-			in(&n.Expr)
-		case *parser.UnaryExpr:
-			in(&n.Expr)
-		case *parser.SubqueryExpr:
-			in(&n.Expr)
-		case *parser.StepInvariantExpr:
-			in(&n.Expr)
-		}
+		rewriteOperands(x, rec)
 		return x
 	}
 	return rec(e)
+}
+
+// rewriteOperands replaces each operand of x (in place, left before
+// right) by what rec makes of it, writing it only when it changed.
+func rewriteOperands(x parser.Expr, rec func(parser.Expr) parser.Expr) {
+	in := func(p *parser.Expr) {
+		if y := rec(*p); y != *p {
+			*p = y
+		}
+	}
+	switch n := x.(type) {
+	case *parser.Call:
+		for i := range n.Args {
+			in(&n.Args[i])
+		}
+	case *parser.AggregateExpr:
+		in(&n.Expr)
+		if n.Param != nil {
+			in(&n.Param)
+		}
+	case *parser.BinaryExpr:
+		in(&n.LHS)
+		in(&n.RHS)
+	case *parser.ParenExpr:
+		in(&n.Expr)
+	case *parser.UnaryExpr:
+		in(&n.Expr)
+	case *parser.SubqueryExpr:
+		in(&n.Expr)
+	case *parser.StepInvariantExpr:
+		in(&n.Expr)
+	}
 }
 
 // makesLabels says whether e holds something that gives its series labels

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/promql/promqltest"
 	prules "github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/teststorage"
 
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -96,16 +97,7 @@ func TestSharedReadsEqual(t *testing.T) {
 	} {
 		groups = append(groups, rulefmt.RuleGroup{Name: fmt.Sprintf("group-%d", i), Rules: []rulefmt.Rule{{Record: fmt.Sprintf("group_%d", i), Expr: q}}})
 	}
-	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second, Lookback: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.ApplyConfig(nil, Builtin{Name: "catalog", Groups: rulefmt.RuleGroups{Groups: groups}}); err != nil {
-		t.Fatal(err)
-	}
-	// Record the signals first, so the rules over recorded series (teams)
-	// have data too.
-	m.EvalAt(t.Context(), time.Unix(0, 0).Add(9*time.Minute))
+	m := evaluatedManager(t, st, eng, groups)
 	if m.shared.hits.Load() == 0 {
 		t.Error("the manager's evaluation shared no read")
 	}
@@ -150,6 +142,22 @@ func TestSharedReadsEqual(t *testing.T) {
 	if h := sr.hits.Load(); h < 100 || nonEmpty < 40 {
 		t.Errorf("%d shared reads, %d rules with data: the fleet does not exercise sharing", h, nonEmpty)
 	}
+}
+
+// evaluatedManager is a rule manager over st with groups loaded, evaluated
+// once at 9 minutes: the signals are recorded, so the rules over recorded
+// series (teams) have data too.
+func evaluatedManager(t *testing.T, st *teststorage.TestStorage, eng *promql.Engine, groups []rulefmt.RuleGroup) *Manager {
+	t.Helper()
+	m, err := New(Options{Appendable: st, Queryable: st, Engine: eng, Interval: 30 * time.Second, Lookback: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyConfig(nil, Builtin{Name: "catalog", Groups: rulefmt.RuleGroups{Groups: groups}}); err != nil {
+		t.Fatal(err)
+	}
+	m.EvalAt(t.Context(), time.Unix(0, 0).Add(9*time.Minute))
+	return m
 }
 
 func samplesText(v promql.Vector) string {
