@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
@@ -123,5 +124,32 @@ func TestFoldChains(t *testing.T) {
 	fq := f.lookup(`label_replace(label_replace(m, "uuid", "$1", "UUID", "(.+)"), "hostname", "$1", "Hostname", "(.+)")`)
 	if s := fq.steps["0"]; len(s) != 2 || s[0].dst != "uuid" || s[1].dst != "hostname" {
 		t.Errorf("steps %+v, want uuid then hostname", s)
+	}
+}
+
+// TestCopyStep: the catalog's form, label_replace(v, dst, "$1", src,
+// "(.+)"), read without its regex, gives every value the labels the
+// regex gives it: empty, plain, with a dollar sign, a line break, bytes
+// that are not UTF-8.
+func TestCopyStep(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	e, err := p.ParseExpr(`label_replace(m, "uuid", "$1", "UUID", "(.+)")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := replaceStep(e.(*parser.Call))
+	if !ok || !st.copy {
+		t.Fatalf("step %+v: not read as a copy", st)
+	}
+	general := st
+	general.copy = false
+	var lb labels.Builder
+	for _, v := range []string{"", "GPU-1", "$1", "a\nb", "\xff\xfe", "${1}x"} {
+		in := labels.FromStrings("UUID", v, "gpu", "0")
+		a := applySteps(&lb, in, []labelStep{st}).String()
+		b := applySteps(&lb, in, []labelStep{general}).String()
+		if a != b {
+			t.Errorf("UUID %q: copied %s, by the regex %s", v, a, b)
+		}
 	}
 }
