@@ -1,7 +1,10 @@
 package rules
 
 import (
+	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +154,56 @@ func TestCopyStep(t *testing.T) {
 		if a != b {
 			t.Errorf("UUID %q: copied %s, by the regex %s", v, a, b)
 		}
+	}
+}
+
+// TestFoldQuerierSelect: a read asked sorted gets the chain's labels in
+// sorted order; a marker outside a folded query (no context, or a value the
+// query did not fold) goes to the store as written and selects nothing.
+func TestFoldQuerierSelect(t *testing.T) {
+	st := promqltest.LoadedStorage(t, sharedFleet)
+	p := parser.NewParser(parser.Options{})
+	e, err := p.ParseExpr(`label_replace(DCGM_FI_DEV_GPU_UTIL, "order", "$1", "gpu", "(.+)")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, _ := replaceStep(e.(*parser.Call))
+	// Copy gpu into A, the first label of every series (uppercase sorts
+	// first), then prefix 0 to 2 with z: the sorted order is no longer the
+	// store's.
+	step.dst, step.copy = "A", false
+	fc := &foldCtx{steps: map[string][]labelStep{"0": {step, {dst: "A", src: "A", repl: "z$1", re: regexp.MustCompile(`^(?s:([0-2]))$`)}}}}
+	q, err := foldQueryable{st}.Querier(0, 600_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	name := labels.MustNewMatcher(labels.MatchEqual, "__name__", "DCGM_FI_DEV_GPU_UTIL")
+	marker := labels.MustNewMatcher(labels.MatchEqual, markerLabel, "0")
+	read := func(ctx context.Context, sorted bool, ms ...*labels.Matcher) []string {
+		ss := q.Select(ctx, sorted, nil, ms...)
+		var out []string
+		for ss.Next() {
+			out = append(out, ss.At().Labels().Get("A")+"/"+ss.At().Labels().Get(markerLabel))
+		}
+		if err := ss.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ctx := context.WithValue(t.Context(), foldCtxKey{}, fc)
+	// gpu 0, 2, 3, 4 give A = z0, z2, 3, 4: sorted, 3 and 4 before the
+	// z's.
+	if got := strings.Join(read(ctx, true, name, marker), " "); got != "3/ 4/ z0/ z2/" {
+		t.Errorf("sorted read: %s", got)
+	}
+	if got := read(t.Context(), false, name, marker); len(got) != 0 {
+		t.Errorf("a marker outside a folded query selected %v", got)
+	}
+	if got := read(ctx, false, name, labels.MustNewMatcher(labels.MatchEqual, markerLabel, "9")); len(got) != 0 {
+		t.Errorf("a marker the query did not fold selected %v", got)
+	}
+	if fc.collided.Load() {
+		t.Error("distinct labels reported as a collision")
 	}
 }
