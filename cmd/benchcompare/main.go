@@ -97,7 +97,7 @@ func run() error {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, data)")
 	flag.StringVar(&o.serveArgs, "serve-args", "", "extra `servescope serve` flags, space-separated")
 	flag.StringVar(&o.serveEnv, "serve-env", "", "extra environment of `servescope serve`, space-separated NAME=VALUE (e.g. GOGC=75)")
-	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof), and each Prometheus's to this file name followed by .prometheus-N")
+	flag.StringVar(&o.profile, "cpuprofile", "", "write servescope's CPU profile of the window to this file (serve --web.enable-pprof), and each Prometheus's to this file name followed by .prometheus-N; the heap profiles at the window's end to the same names with .heap after the file name")
 	flag.BoolVar(&o.classic, "keep-classic-histograms", false, "servescope stores classic histograms as Prometheus does (servescope.keep_classic_histograms: true) instead of as native histograms with custom buckets")
 	flag.Parse()
 
@@ -266,6 +266,18 @@ scrape_configs:
 	}
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("profile: %w", err)
+	}
+	if o.profile != "" {
+		// And each server's heap as the window ends, beside its CPU profile.
+		for i, s := range servers {
+			file := o.profile + ".heap"
+			if i > 0 {
+				file += "." + strings.Fields(s.name)[0]
+			}
+			if err := fetch(s.base+"/debug/pprof/heap", file); err != nil {
+				return fmt.Errorf("heap profile: %w", err)
+			}
+		}
 	}
 
 	// The dashboard's queries, on every server in turn.

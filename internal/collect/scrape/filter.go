@@ -144,11 +144,33 @@ type lineFilter struct {
 	lastKeep, lastSet bool
 }
 
-// isNameByte says whether c can be in a legacy metric name, at its start
-// unless inner.
-func isNameByte(c byte, inner bool) bool {
-	return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || inner && c >= '0' && c <= '9'
-}
+// Byte classes of legacy names, as bits of nameBytes: a metric name's
+// first byte, its other bytes, a label name's first byte and its others.
+const (
+	metricStart = 1 << iota
+	metricInner
+	labelStart
+	labelInner
+)
+
+// nameBytes classifies every byte (a table: two thirds of a body's lines
+// are scanned byte by byte).
+var nameBytes = func() (t [256]uint8) {
+	for c := range 256 {
+		letter := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		digit := c >= '0' && c <= '9'
+		if letter || c == ':' {
+			t[c] |= metricStart | metricInner
+		}
+		if digit {
+			t[c] |= metricInner | labelInner
+		}
+		if letter {
+			t[c] |= labelStart | labelInner
+		}
+	}
+	return t
+}()
 
 func newLineFilter(names *nameDecisions) *lineFilter {
 	return &lineFilter{names: names}
@@ -255,8 +277,11 @@ func (f *lineFilter) keepLine(start []byte) bool {
 	// Any other character (a quote, a dot, UTF-8), or no end within the
 	// buffer: a line the filter cannot classify, kept.
 	end := 0
-	for end < len(start) && isNameByte(start[end], end > 0) {
-		end++
+	if nameBytes[start[0]]&metricStart != 0 {
+		end = 1
+		for end < len(start) && nameBytes[start[end]]&metricInner != 0 {
+			end++
+		}
 	}
 	if end == len(start) || start[end] != '{' && start[end] != ' ' && start[end] != '\t' {
 		return true
@@ -278,7 +303,7 @@ func (f *lineFilter) keepLine(start []byte) bool {
 
 // wellFormed says whether line (with its newline, if any) is a sample line
 // both Prometheus text and OpenMetrics parse: a legacy metric name (ending
-// at nameEnd), optional labels with quoted, escaped, valid UTF-8 values, a
+// at nameEnd, which the caller has checked), optional labels with quoted, escaped, valid UTF-8 values, a
 // float value and an optional timestamp. Anything else (an exemplar, a
 // carriage return, a label value over several reads) counts as malformed,
 // so the line is kept and the parser decides.
@@ -289,11 +314,6 @@ func wellFormed(line []byte, nameEnd int) bool {
 		// No newline: the last line of a body, or a line longer than the
 		// buffer.
 		return false
-	}
-	for i, c := range line[:nameEnd] {
-		if !isNameByte(c, i > 0) {
-			return false
-		}
 	}
 	// Label values must be valid UTF-8; anywhere else a non-ASCII byte
 	// fails the checks below anyway.
@@ -349,8 +369,11 @@ func labelsEnd(b []byte) (int, bool) {
 			return i + 1, true
 		}
 		start := i
-		for i < len(b) && (b[i] == '_' || b[i] >= 'a' && b[i] <= 'z' || b[i] >= 'A' && b[i] <= 'Z' || i > start && b[i] >= '0' && b[i] <= '9') {
+		if i < len(b) && nameBytes[b[i]]&labelStart != 0 {
 			i++
+			for i < len(b) && nameBytes[b[i]]&labelInner != 0 {
+				i++
+			}
 		}
 		if i == start || i+1 >= len(b) || b[i] != '=' || b[i+1] != '"' {
 			return 0, false
