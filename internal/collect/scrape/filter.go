@@ -139,6 +139,8 @@ type lineFilter struct {
 	nhcb, classic bool
 	// histogram is the family the last # TYPE line declared a histogram.
 	histogram []byte
+	// declared is filterStats.Histograms of the copy under way.
+	declared bool
 	// last is the last sample name decided, and lastKeep its decision.
 	last              []byte
 	lastKeep, lastSet bool
@@ -187,19 +189,25 @@ type filterStats struct {
 	// scrape loop would have counted for them (scrape_samples_scraped):
 	// with NHCB, one per classic histogram, for its _count line.
 	Dropped, Samples int
+	// Histograms says the body may declare a histogram: a comment line
+	// names one (or is too long to tell). Without, Prometheus's NHCB
+	// converter has nothing to convert in it (it converts only the
+	// families a # TYPE line declares histograms).
+	Histograms bool
 }
 
 // copy filters r into w. With limit > 0 it stops with errOverLimit once
 // limit bytes of r are read (Prometheus's body_size_limit fails a body of
 // limit bytes or more).
-func (f *lineFilter) copy(w io.Writer, r io.Reader, limit int64) (filterStats, error) {
-	var st filterStats
+func (f *lineFilter) copy(w io.Writer, r io.Reader, limit int64) (st filterStats, err error) {
 	f.br = lineReaders.Get().(*bufio.Reader)
 	f.br.Reset(r)
+	f.declared = false
 	defer func() {
 		f.br.Reset(nil)
 		lineReaders.Put(f.br)
 		f.br = nil
+		st.Histograms = f.declared
 	}()
 	write := func(b []byte) error {
 		n, err := w.Write(b)
@@ -218,6 +226,9 @@ func (f *lineFilter) copy(w io.Writer, r io.Reader, limit int64) (filterStats, e
 		line++
 		st.In += int64(len(chunk))
 		keep := f.keepLine(chunk)
+		if chunk[0] == '#' && errors.Is(err, bufio.ErrBufferFull) {
+			f.declared = true // a comment longer than the buffer: unread
+		}
 		if keep {
 			if f.lines != nil {
 				*f.lines = append(*f.lines, line)
@@ -262,6 +273,9 @@ func (f *lineFilter) keepLine(start []byte) bool {
 	}
 	switch start[0] {
 	case '#':
+		if !f.declared && bytes.Contains(start, []byte("histogram")) {
+			f.declared = true
+		}
 		if t, ok := bytes.CutPrefix(start, []byte("# TYPE ")); ok {
 			name, typ, _ := bytes.Cut(t, []byte(" "))
 			f.histogram = f.histogram[:0]

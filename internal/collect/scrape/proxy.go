@@ -54,6 +54,10 @@ type filterProxy struct {
 	targets map[string]*targetState
 	swept   time.Time
 	keep    string // the regex the targets' states were filtered with
+
+	// skips learns from the filtered bodies which targets declare no
+	// histogram (nhcbskip.go).
+	skips *nhcbSkip
 }
 
 // jobFilter is how one job's bodies are filtered.
@@ -94,7 +98,7 @@ func (st *targetState) textFormat(contentType string) bool {
 const targetIdle = 10 * time.Minute
 
 func newFilterProxy(logger *slog.Logger) *filterProxy {
-	p := &filterProxy{logger: logger, targets: map[string]*targetState{}, done: make(chan struct{})}
+	p := &filterProxy{logger: logger, targets: map[string]*targetState{}, done: make(chan struct{}), skips: newNHCBSkip()}
 	empty := map[string]*jobFilter{}
 	p.jobs.Store(&empty)
 	return p

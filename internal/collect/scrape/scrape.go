@@ -78,8 +78,14 @@ type Manager struct {
 	// locateEvery is how often Run locates new parse errors.
 	locateEvery time.Duration
 
+	// skips are the targets scraped without the NHCB converter
+	// (nhcbskip.go), learnt by the filter proxy.
+	skips *nhcbSkip
+
 	mu      sync.RWMutex
 	configs map[string]*promconfig.ScrapeConfig
+	// scraping are the jobs' configs as the scrape manager applies them.
+	scraping map[string]*promconfig.ScrapeConfig
 }
 
 // New builds the collector; nothing runs until Run.
@@ -124,6 +130,7 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("create scrape manager: %w", err)
 	}
 	return &Manager{
+		skips:       filter.skips,
 		filter:      filter,
 		logger:      logger,
 		kube:        opts.KubeClient,
@@ -178,10 +185,21 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	if err := m.discovery.ApplyConfig(sd); err != nil {
 		return fmt.Errorf("apply discovery config from %s: %w", cfg.File, err)
 	}
+	scraping := make(map[string]*promconfig.ScrapeConfig, len(pc.ScrapeConfigs))
+	for _, sc := range pc.ScrapeConfigs {
+		scraping[sc.JobName] = sc
+	}
 	m.mu.Lock()
-	m.configs = byJob
+	m.configs, m.scraping = byJob, scraping
 	m.mu.Unlock()
 	return nil
+}
+
+// applied returns a job's scrape config as the scrape manager applies it.
+func (m *Manager) applied(job string) *promconfig.ScrapeConfig {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.scraping[job]
 }
 
 // Run discovers and scrapes until ctx ends, then stops both managers; the
@@ -198,7 +216,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		<-served
 	}()
 	go func() { errc <- m.discovery.Run() }()
-	go func() { errc <- m.scrape.Run(m.discovery.SyncCh()) }()
+	rctx, stopRelay := context.WithCancel(ctx)
+	defer stopRelay()
+	go func() { errc <- m.scrape.Run(m.relay(rctx, m.discovery.SyncCh())) }()
 	lctx, stopLocating := context.WithCancel(ctx)
 	located := make(chan struct{})
 	go func() {

@@ -47,7 +47,8 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	jf, filtered := p.filters(proxyJob(req))
+	job := proxyJob(req) // before the round trip drops the proxy's headers
+	jf, filtered := p.filters(job)
 	var st *targetState
 	if filtered {
 		st = p.state(req.URL.String())
@@ -117,6 +118,9 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 		reusable = errors.Is(derr, io.EOF) && !resp.Close
 	}
 	p.record(st, stats.Samples, nil)
+	if err == nil && jf.nhcb {
+		p.skips.observe(job, req.URL.String(), stats.Histograms)
+	}
 	c.finishUpstream(up, reusable)
 	h := resp.Header
 	dropHop(h)
