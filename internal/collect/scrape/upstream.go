@@ -47,11 +47,13 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	job := proxyJob(req) // before the round trip drops the proxy's headers
+	// The job and the URL as the client asked, before the round trip
+	// drops the proxy's headers.
+	job, target := proxyJob(req), req.URL.String()
 	jf, filtered := p.filters(job)
 	var st *targetState
 	if filtered {
-		st = p.state(req.URL.String())
+		st = p.state(target)
 		st.mu.Lock()
 		defer st.mu.Unlock()
 	}
@@ -119,7 +121,7 @@ func (p *filterProxy) exchange(c *filterConn, head []byte) {
 	}
 	p.record(st, stats.Samples, nil)
 	if err == nil && jf.nhcb {
-		p.skips.observe(job, req.URL.String(), stats.Histograms)
+		p.skips.observe(job, target, stats.Histograms)
 	}
 	c.finishUpstream(up, reusable)
 	h := resp.Header
