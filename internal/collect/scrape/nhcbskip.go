@@ -99,9 +99,7 @@ func (s *nhcbSkip) skipped() (map[string]bool, bool) {
 func (s *nhcbSkip) forget(keep func(string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, m := range []map[string]int{s.free} {
-		maps.DeleteFunc(m, func(k string, _ int) bool { return !keep(k) })
-	}
+	maps.DeleteFunc(s.free, func(k string, _ int) bool { return !keep(k) })
 	for _, m := range []map[string]bool{s.seen, s.skip} {
 		maps.DeleteFunc(m, func(k string, _ bool) bool { return !keep(k) })
 	}
