@@ -25,7 +25,8 @@ import (
 // The label is given to the target as discovered, so the scrape manager
 // replaces the target's scrape loop: the old loop's staleness markers come
 // after the new loop's first samples and are refused, so no series of the
-// target goes stale (TestNHCBSkip). A target that then declares a histogram
+// target goes stale, and until the new loop's first scrape the target's
+// status and metadata are the old loop's (TestNHCBSkip). A target that then declares a histogram
 // goes back to the converter for good; the scrapes before its loop is
 // replaced (the scrape manager applies target updates every 5 s) store
 // that histogram as classic series, which every catalog query reads as
@@ -146,7 +147,7 @@ func (m *Manager) withSkips(tsets map[string][]*targetgroup.Group) map[string][]
 		return tsets
 	}
 	out := make(map[string][]*targetgroup.Group, len(tsets))
-	present := map[string]bool{}
+	present, applied := map[string]bool{}, map[string]bool{}
 	lb := labels.NewBuilder(labels.EmptyLabels())
 	for job, groups := range tsets {
 		out[job] = groups
@@ -177,11 +178,68 @@ func (m *Manager) withSkips(tsets map[string][]*targetgroup.Group) map[string][]
 				l := maps.Clone(tl)
 				l[nhcbSkipLabel] = "false"
 				g.Targets[ti] = l
+				applied[k] = true
 			}
 		}
 	}
 	m.skips.forget(func(k string) bool { return present[k] })
+	m.retire(applied, present)
 	return out
+}
+
+// retire keeps, for each target whose skip label changes with applied (the
+// keys that now carry it), the target its new scrape loop replaces: until
+// the new loop's first scrape, the target status and metadata are the old
+// one's (handedOver), not those of a target never scraped. It forgets the
+// targets not present.
+func (m *Manager) retire(applied, present map[string]bool) {
+	m.retiredMu.Lock()
+	defer m.retiredMu.Unlock()
+	maps.DeleteFunc(m.retired, func(k string, _ *pscrape.Target) bool { return !present[k] })
+	changed := map[string]bool{}
+	for k := range applied {
+		if !m.sent[k] {
+			changed[k] = true
+		}
+	}
+	for k := range m.sent {
+		if !applied[k] {
+			changed[k] = true
+		}
+	}
+	m.sent = applied
+	if len(changed) == 0 {
+		return
+	}
+	for pool, ts := range m.scrape.TargetsActive() {
+		for _, t := range ts {
+			if k := skipKey(pool, t.URL().String()); changed[k] {
+				m.retired[k] = t
+			}
+		}
+	}
+}
+
+// handedOver returns the target whose state stands for t (of scrape pool
+// pool): the target t replaced, until t's first scrape; t itself
+// otherwise.
+func (m *Manager) handedOver(pool string, t *pscrape.Target) *pscrape.Target {
+	m.retiredMu.Lock()
+	defer m.retiredMu.Unlock()
+	if len(m.retired) == 0 {
+		return t
+	}
+	k := skipKey(pool, t.URL().String())
+	old, ok := m.retired[k]
+	switch {
+	case !ok || old == t:
+		return t
+	case t.LastScrape().IsZero():
+		return old
+	default:
+		delete(m.retired, k)
+		return t
+	}
 }
 
 // targetKey is the skip key of a discovered target as its job's scrape

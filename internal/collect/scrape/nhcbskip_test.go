@@ -6,11 +6,13 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
@@ -113,7 +115,16 @@ func TestWithSkips(t *testing.T) {
 			Replacement: "$1", Action: relabel.Replace, NameValidationScheme: model.UTF8Validation,
 		}},
 	}
-	m := &Manager{skips: newNHCBSkip(), scraping: map[string]*promconfig.ScrapeConfig{"j": cfg}}
+	db, err := tsdb.Open(tsdb.Options{Path: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	m, err := New(Options{Registerer: prometheus.NewRegistry(), Appendable: db.AppendableV2()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.scraping = map[string]*promconfig.ScrapeConfig{"j": cfg}
 	tg := &targetgroup.Group{Source: "s", Labels: model.LabelSet{"path": "/m2"}, Targets: []model.LabelSet{
 		{model.AddressLabel: "a:1"},
 		{model.AddressLabel: "b:1"},
@@ -167,7 +178,13 @@ func TestNHCBSkip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, db := run(t, cfg, Options{Reads: cat.Reads()})
+	recognize := func(families []string) string {
+		if slices.Contains(families, "vllm:num_requests_running") {
+			return "vllm"
+		}
+		return ""
+	}
+	m, db := run(t, cfg, Options{Reads: cat.Reads(), Recognize: recognize})
 	skipLabel := func() string {
 		ts := m.Active()
 		if len(ts) != 1 {
@@ -175,6 +192,38 @@ func TestNHCBSkip(t *testing.T) {
 		}
 		return ts[0].DiscoveredLabels[nhcbSkipLabel]
 	}
+	proc.Eventually(t, "the first scrape", 30*time.Second, func() (bool, string) {
+		ts := m.Active()
+		return len(ts) == 1 && ts[0].Health == "up", fmt.Sprintf("%+v", ts)
+	})
+	// Through both switches the target stays up with its metadata: a
+	// replaced loop's state stands until the new loop's first scrape.
+	var lapse atomic.Pointer[string]
+	watching := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-watching:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			ts := m.Active()
+			md := m.Metadata("vllm:num_requests_running")
+			if len(ts) != 1 || ts[0].Health != "up" || ts[0].Exporter != "vllm" || len(md) != 1 {
+				s := fmt.Sprintf("targets %+v, metadata %+v", ts, md)
+				lapse.CompareAndSwap(nil, &s)
+			}
+		}
+	}()
+	defer func() {
+		close(watching)
+		<-watched
+		if s := lapse.Load(); s != nil {
+			t.Errorf("the target's status lapsed during a switch: %s", *s)
+		}
+	}()
 	proc.Eventually(t, "the target scraped without the converter", 60*time.Second, func() (bool, string) {
 		l := skipLabel()
 		return l == "false", l

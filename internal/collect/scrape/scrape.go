@@ -79,8 +79,13 @@ type Manager struct {
 	locateEvery time.Duration
 
 	// skips are the targets scraped without the NHCB converter
-	// (nhcbskip.go), learnt by the filter proxy.
-	skips *nhcbSkip
+	// (nhcbskip.go), learnt by the filter proxy; sent are those the
+	// scrape manager was last given as such, and retired the targets a
+	// switch replaced, by skip key, until their successor's first scrape.
+	skips     *nhcbSkip
+	retiredMu sync.Mutex
+	sent      map[string]bool
+	retired   map[string]*pscrape.Target
 
 	mu      sync.RWMutex
 	configs map[string]*promconfig.ScrapeConfig
@@ -131,6 +136,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	return &Manager{
 		skips:       filter.skips,
+		retired:     map[string]*pscrape.Target{},
 		filter:      filter,
 		logger:      logger,
 		kube:        opts.KubeClient,

@@ -62,15 +62,18 @@ func (m *Manager) Active() []Target {
 		sc := m.config(pool)
 		for _, t := range ts {
 			lb := labels.NewBuilder(labels.EmptyLabels())
+			// A target whose loop was just replaced shows the old loop's
+			// state until its first scrape (nhcbskip.go).
+			last := m.handedOver(pool, t)
 			st := Target{
 				DiscoveredLabels:   t.DiscoveredLabels(lb).Map(),
 				Labels:             t.Labels(lb).Map(),
 				ScrapePool:         pool,
 				ScrapeURL:          t.URL().String(),
 				GlobalURL:          t.URL().String(),
-				LastScrape:         t.LastScrape(),
-				LastScrapeDuration: t.LastScrapeDuration().Seconds(),
-				Health:             string(t.Health()),
+				LastScrape:         last.LastScrape(),
+				LastScrapeDuration: last.LastScrapeDuration().Seconds(),
+				Health:             string(last.Health()),
 			}
 			_, fetchErr, _ := m.filter.last(st.ScrapeURL)
 			if n, ok := m.counts.series(t.Labels(lb)); ok {
@@ -81,7 +84,7 @@ func (m *Manager) Active() []Target {
 				st.ScrapeTimeout = sc.ScrapeTimeout.String()
 			}
 			if m.recognize != nil && !st.LastScrape.IsZero() && st.Health == "up" {
-				md := t.ListMetadata()
+				md := last.ListMetadata()
 				families := make([]string, 0, len(md))
 				for _, f := range md {
 					families = append(families, f.MetricFamily)
@@ -89,7 +92,7 @@ func (m *Manager) Active() []Target {
 				st.Exporter = m.recognize(families)
 				st.Unrecognised = st.Exporter == ""
 			}
-			if err := t.LastError(); err != nil {
+			if err := last.LastError(); err != nil {
 				if fetchErr != nil && strings.Contains(err.Error(), "HTTP status 502") {
 					// The pre-filter could not fetch the target: its error,
 					// not the proxy's status.
@@ -121,9 +124,9 @@ func (m *Manager) Dropped() ([]DroppedTarget, map[string]int) {
 // metric family.
 func (m *Manager) Metadata(metric string) []Metadata {
 	var out []Metadata
-	for _, ts := range m.scrape.TargetsActive() {
+	for pool, ts := range m.scrape.TargetsActive() {
 		for _, t := range ts {
-			for _, md := range t.ListMetadata() {
+			for _, md := range m.handedOver(pool, t).ListMetadata() {
 				if metric != "" && md.MetricFamily != metric {
 					continue
 				}
