@@ -317,10 +317,11 @@ func (f *lineFilter) keepLine(start []byte) bool {
 
 // wellFormed says whether line (with its newline, if any) is a sample line
 // both Prometheus text and OpenMetrics parse: a legacy metric name (ending
-// at nameEnd, which the caller has checked), optional labels with quoted, escaped, valid UTF-8 values, a
-// float value and an optional timestamp. Anything else (an exemplar, a
-// carriage return, a label value over several reads) counts as malformed,
-// so the line is kept and the parser decides.
+// at nameEnd, which the caller has checked), optional labels with quoted,
+// escaped, valid UTF-8 values, a float value and an optional timestamp.
+// Anything else (an exemplar, a carriage return, a label value over
+// several reads) counts as malformed, so the line is kept and the parser
+// decides.
 func wellFormed(line []byte, nameEnd int) bool {
 	if l, ok := bytes.CutSuffix(line, []byte("\n")); ok {
 		line = l

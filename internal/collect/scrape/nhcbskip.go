@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
@@ -26,11 +27,11 @@ import (
 // replaces the target's scrape loop: the old loop's staleness markers come
 // after the new loop's first samples and are refused, so no series of the
 // target goes stale, and until the new loop's first scrape the target's
-// status and metadata are the old loop's (TestNHCBSkip). A target that then declares a histogram
-// goes back to the converter for good; the scrapes before its loop is
-// replaced (the scrape manager applies target updates every 5 s) store
-// that histogram as classic series, which every catalog query reads as
-// well.
+// status and metadata are the old loop's (TestNHCBSkip). A target that
+// then declares a histogram goes back to the converter for good; the
+// scrapes before its loop is replaced (the scrape manager applies target
+// updates every 5 s) store that histogram as classic series, which every
+// catalog query reads as well.
 
 // histogramFreeScrapes is how many filtered bodies in a row must declare no
 // histogram before a target is scraped without the converter.
@@ -106,6 +107,10 @@ func (s *nhcbSkip) forget(keep func(string) bool) {
 	}
 }
 
+// sweepEvery is how often the relay lets go of the replaced targets whose
+// successors have scraped (sweepRetired).
+const sweepEvery = 5 * time.Second
+
 // relay passes the discovery manager's target groups to the scrape
 // manager, with the converter switched off for the skipped targets, and
 // passes them again when the skipped targets change.
@@ -113,10 +118,15 @@ func (m *Manager) relay(ctx context.Context, in <-chan map[string][]*targetgroup
 	out := make(chan map[string][]*targetgroup.Group)
 	go func() {
 		var last map[string][]*targetgroup.Group
+		sweep := time.NewTicker(sweepEvery)
+		defer sweep.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-sweep.C:
+				m.sweepRetired()
+				continue
 			case tsets, ok := <-in:
 				if !ok {
 					close(out)
@@ -216,6 +226,23 @@ func (m *Manager) retire(applied, present map[string]bool) {
 			if k := skipKey(pool, t.URL().String()); changed[k] {
 				m.retired[k] = t
 			}
+		}
+	}
+}
+
+// sweepRetired lets go of the replaced targets whose successors have
+// scraped: a replaced target holds its loop's scrape cache, and nothing
+// may ask for its state (handedOver) before its successor scrapes.
+func (m *Manager) sweepRetired() {
+	m.retiredMu.Lock()
+	n := len(m.retired)
+	m.retiredMu.Unlock()
+	if n == 0 {
+		return
+	}
+	for pool, ts := range m.scrape.TargetsActive() {
+		for _, t := range ts {
+			m.handedOver(pool, t)
 		}
 	}
 }
