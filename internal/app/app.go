@@ -197,15 +197,16 @@ func New(opts Options) (_ *Server, err error) {
 	// The embedded store keeps what the analysis reads; an agent forwards
 	// everything, for the central store to decide.
 	var reads []*labels.Matcher
+	var sumCount []string
 	if !opts.Agent {
-		if reads, err = analysisReads(s.catalog, cfg.Servescope.TeamLabel); err != nil {
+		if reads, sumCount, err = analysisReads(s.catalog, cfg.Servescope.TeamLabel); err != nil {
 			return nil, err
 		}
 	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
-		Reads:     reads,
+		Reads:     reads, SumCountOnly: sumCount,
 	})
 	if err != nil {
 		return nil, err

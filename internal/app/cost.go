@@ -89,16 +89,22 @@ func CostReport(ctx context.Context, url string, opts CostOptions, req cost.Requ
 }
 
 // analysisReads are the __name__ matchers of every raw series servescope's
-// analysis reads: the catalog's selectors and the cost queries'. The
-// scraper stores only these (and what servescope.keep_metrics adds).
-func analysisReads(cat *schema.Catalog, teamKey string) ([]*labels.Matcher, error) {
+// analysis reads: the catalog's selectors and the cost queries'; and the
+// histograms of which they read only the sum and count. The scraper stores
+// only these (without those histograms' buckets; and what
+// servescope.keep_metrics adds).
+func analysisReads(cat *schema.Catalog, teamKey string) ([]*labels.Matcher, []string, error) {
 	qs, err := cost.Queries(cat, teamKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	costReads, err := schema.ReadsOf(qs...)
 	if err != nil {
-		return nil, fmt.Errorf("series cost reads: %w", err)
+		return nil, nil, fmt.Errorf("series cost reads: %w", err)
 	}
-	return append(cat.Reads(), costReads...), nil
+	sumCount, err := cat.SumCountOnly(qs...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("histograms read by sum and count: %w", err)
+	}
+	return append(cat.Reads(), costReads...), sumCount, nil
 }

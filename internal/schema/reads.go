@@ -24,6 +24,63 @@ func (cat *Catalog) Reads() []*labels.Matcher {
 	return dedupMatchers(out)
 }
 
+// SumCountOnly returns the classic histograms (by name, without suffix)
+// of which the catalog's sources and queries read the sum or the count and
+// never the buckets: vLLM's iteration_tokens_total, of which the catalog
+// takes only the mean. Their _bucket series need not be stored; scraped
+// with NHCB, such a histogram is stored with the one +Inf bucket its count
+// makes, whose sum and count are the same, and a rate over it sees a
+// counter reset only where the count falls (as a rate of the classic
+// _count does). A histogram read whole under its own name (a native
+// histogram selected by name) or matched by a name regex counts as read
+// with its buckets. A query that does not parse is an error naming it.
+func (cat *Catalog) SumCountOnly(queries ...string) ([]string, error) {
+	var ms []*labels.Matcher
+	for _, s := range cat.signals {
+		for _, src := range s.Sources {
+			for _, q := range []string{src.Expr, src.Denominator} {
+				if q == "" {
+					continue
+				}
+				e, err := cat.c.parse("source", q)
+				if err != nil {
+					return nil, fmt.Errorf("signal %s: %w", s.Name, err)
+				}
+				ms = append(ms, selectorNames(e)...)
+			}
+		}
+	}
+	extra, err := ReadsOf(queries...)
+	if err != nil {
+		return nil, err
+	}
+	ms = append(ms, extra...)
+	parts := map[string]bool{} // histograms whose sum or count is read
+	for _, m := range ms {
+		if m.Type != labels.MatchEqual {
+			continue
+		}
+		if base, p := classicPart(m.Value); p == partSum || p == partCount {
+			parts[base] = true
+		}
+	}
+	var out []string
+	for base := range parts {
+		whole := false
+		for _, m := range ms {
+			if m.Matches(base) || m.Matches(base+"_bucket") {
+				whole = true
+				break
+			}
+		}
+		if !whole {
+			out = append(out, base)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // ReadsOf returns the __name__ matchers of the selectors in queries,
 // for query sets built beside the catalog (cost's); a query that does not
 // parse is an error naming it.

@@ -1,7 +1,11 @@
 package schema
 
 import (
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 func TestReads(t *testing.T) {
@@ -58,6 +62,109 @@ func TestReadsOf(t *testing.T) {
 		t.Errorf("ReadsOf = %q, want %q", got, want)
 	}
 	if _, err := ReadsOf(`sum(`); err == nil {
+		t.Error("a query that does not parse: no error")
+	}
+}
+
+// TestTopologyFields: gpu_pod reads exactly the dcgm-exporter fields the
+// other signals read, and the SM clock: a field no signal reads is not
+// stored (the scrape keeps only what is read), so topology must not need
+// one, and a field a signal reads must also place its GPU.
+func TestTopologyFields(t *testing.T) {
+	cat, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var topology *labels.Matcher
+	read := map[string]bool{"DCGM_FI_DEV_SM_CLOCK": true}
+	for _, s := range cat.signals {
+		for _, src := range s.Sources {
+			if src.Exporter != "dcgm-exporter" {
+				continue
+			}
+			ms := cat.nameMatchers(src)
+			if s.Name == "gpu_pod" {
+				if strings.HasPrefix(src.Versions, "≥2") {
+					if len(ms) != 1 || ms[0].Type != labels.MatchRegexp {
+						t.Fatalf("gpu_pod %s: name matchers %v, want one regex", src.Versions, ms)
+					}
+					topology = ms[0]
+				}
+				continue
+			}
+			for _, m := range ms {
+				if m.Type != labels.MatchEqual {
+					t.Fatalf("%s: name matcher %v, want =", s.Name, m)
+				}
+				if strings.HasPrefix(m.Value, "DCGM_FI_") {
+					read[m.Value] = true
+				}
+			}
+		}
+	}
+	if topology == nil {
+		t.Fatal("gpu_pod has no dcgm-exporter ≥2 source")
+	}
+	// The fields of dcgm-exporter's default CSV and its commented-out
+	// profiling fields (../shared/reference/gpu-kueue-cost.md, 1.1).
+	fields := []string{
+		"DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_MEMORY_TEMP", "DCGM_FI_DEV_GPU_TEMP",
+		"DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
+		"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_ENC_UTIL", "DCGM_FI_DEV_DEC_UTIL",
+		"DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_RESERVED",
+		"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_VGPU_LICENSE_STATUS",
+		"DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+		"DCGM_FI_DEV_ROW_REMAP_FAILURE", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+		"DCGM_FI_PROF_DRAM_ACTIVE", "DCGM_FI_PROF_PCIE_TX_BYTES", "DCGM_FI_PROF_PCIE_RX_BYTES",
+		"DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_PROF_SM_OCCUPANCY", "DCGM_FI_PROF_PIPE_FP16_ACTIVE",
+	}
+	for name := range read {
+		fields = append(fields, name)
+	}
+	for _, f := range fields {
+		if got := topology.Matches(f); got != read[f] {
+			t.Errorf("gpu_pod reads %s: %v, want %v (read by a signal or the SM clock: %v)", f, got, read[f], read[f])
+		}
+	}
+}
+
+// TestSumCountOnly: the histograms of which only the sum and count are
+// read, from the catalog and from queries beside it.
+func TestSumCountOnly(t *testing.T) {
+	cat, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cat.SumCountOnly()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got, "vllm:iteration_tokens_total") {
+		t.Errorf("SumCountOnly() = %q, want vllm:iteration_tokens_total", got)
+	}
+	for _, name := range []string{"vllm:time_to_first_token_seconds", "vllm:e2e_request_latency_seconds"} {
+		if slices.Contains(got, name) {
+			t.Errorf("SumCountOnly() holds %s, whose buckets the quantiles read", name)
+		}
+	}
+	for _, tc := range []struct {
+		query string
+		in    bool
+	}{
+		{`rate(vllm:iteration_tokens_total_bucket[5m])`, false},
+		{`histogram_quantile(0.5, rate(vllm:iteration_tokens_total[5m]))`, false},
+		{`{__name__=~"vllm:iteration_.+"}`, false},
+		{`rate(vllm:iteration_tokens_total_count[5m])`, true},
+	} {
+		got, err := cat.SumCountOnly(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in := slices.Contains(got, "vllm:iteration_tokens_total"); in != tc.in {
+			t.Errorf("with %s: iteration_tokens_total sum and count only %v, want %v", tc.query, in, tc.in)
+		}
+	}
+	if _, err := cat.SumCountOnly(`sum(`); err == nil {
 		t.Error("a query that does not parse: no error")
 	}
 }

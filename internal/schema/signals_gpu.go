@@ -91,7 +91,14 @@ func gpuSignals() []Signal {
 			Name: "gpu_pod", Help: "Topology: which pod holds each GPU (value 1; pod and namespace empty for unallocated GPUs).",
 			Unit: UnitInfo, Kind: KindInfo, Level: LevelGPU, Agg: AggInfo, Extra: []string{"gpu", "namespace", "pod", "container"},
 			Sources: []Source{
-				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `{__name__=~"DCGM_FI_(DEV|PROF)_.+"}`, Note: "needs --kubernetes (default in Helm); the exporter's own pod means unallocated"},
+				// Every field carries the pod labels, so topology reads the
+				// fields the catalog reads for its signals, and the SM clock,
+				// the first field of every CSV dcgm-exporter ships (a GPU
+				// whose exporter has none of the signals' fields is still
+				// known); the fields nothing else reads are then not stored
+				// (TestTopologyFields keeps the list equal to the signals').
+				{Exporter: "dcgm-exporter", Versions: "≥2.0", Expr: `{__name__=~"DCGM_FI_DEV_(FB_FREE|FB_USED|GPU_TEMP|GPU_UTIL|MEM_COPY_UTIL|POWER_USAGE|ROW_REMAP_FAILURE|SM_CLOCK|TOTAL_ENERGY_CONSUMPTION|UNCORRECTABLE_REMAPPED_ROWS|XID_ERRORS)|DCGM_FI_PROF_(DRAM_ACTIVE|GR_ENGINE_ACTIVE|PIPE_TENSOR_ACTIVE)"}`,
+					Note: "needs --kubernetes (default in Helm); the exporter's own pod means unallocated; any field the signals read, or DCGM_FI_DEV_SM_CLOCK"},
 				{Exporter: "dcgm-exporter", Versions: "1.x", Expr: `{__name__=~"dcgm_.+"}`},
 			},
 		},

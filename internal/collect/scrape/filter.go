@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,12 @@ import (
 //     _gcount or _info suffix, or that base with any of those suffixes
 //     (the NHCB parser folds _bucket, _sum and _count lines into a series
 //     named as the base, and the OpenMetrics parser reads a _created line
-//     as the start time of its family's samples).
+//     as the start time of its family's samples);
+//   - but the _bucket lines of a histogram whose buckets nothing reads
+//     (Options.SumCountOnly) are dropped: this is the one place where the
+//     pre-filter decides what is stored, a histogram then keeping only the
+//     +Inf bucket its count makes (targets the proxy does not filter store
+//     its buckets; what is read of it, sum and count, is the same).
 //
 // A line of an unread family is dropped only when it is a well-formed
 // sample line (wellFormed): a malformed one is kept, and fails the scrape
@@ -66,6 +72,17 @@ func keepsName(re relabel.Regexp, name string) bool {
 		}
 	}
 	return false
+}
+
+// unreadBuckets says whether name is a _bucket line of one of the
+// histograms sumCountOnly names, of which only the sum and count are read,
+// and the keep regex re does not select it by its own name (keep_metrics).
+// Its family is kept, so keepsName keeps it, but it is dropped: the NHCB
+// parser then stores the histogram with the one +Inf bucket its count
+// makes, the keep step drops the classic _bucket series anyway.
+func unreadBuckets(re relabel.Regexp, name string, sumCountOnly []string) bool {
+	base, ok := strings.CutSuffix(name, "_bucket")
+	return ok && slices.Contains(sumCountOnly, base) && !re.MatchString(name)
 }
 
 // isTextFormat says whether a Content-Type is one the pre-filter reads:

@@ -92,7 +92,7 @@ func BenchmarkScrapeFilter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keep, err := keepRule(cat.Reads(), nil)
+	keep, err := keepRule(cat.Reads(), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func BenchmarkScrapeFilterHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keep, err := keepRule(cat.Reads(), nil)
+	keep, err := keepRule(cat.Reads(), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 func testKeep(t testing.TB) *relabel.Config {
 	t.Helper()
 	eq := func(v string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchEqual, "__name__", v) }
-	rc, err := keepRule([]*labels.Matcher{eq("a"), eq("h_bucket"), eq("c_total")}, nil)
+	rc, err := keepRule([]*labels.Matcher{eq("a"), eq("h_bucket"), eq("c_total")}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestFilterSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep, err := keepRule(cat.Reads(), nil)
+	keep, err := keepRule(cat.Reads(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,14 +16,16 @@ import (
 // a keep on __name__ matching the families the analysis selects (reads)
 // and the user's extra regexes. A histogram or summary is kept whole
 // (selecting its _bucket series keeps _sum, _count and the native or
-// custom-bucket form under the base name); `_created` series are not part
-// of what is kept. It is nil, keeping everything,
+// custom-bucket form under the base name), but for the _bucket series of
+// the histograms in sumCountOnly, of which the analysis reads only the sum
+// and count (unless a read or extra regex selects them); `_created` series
+// are not part of what is kept. It is nil, keeping everything,
 // when reads is nil or holds a matcher that is not = or =~ on the name
 // (a negative matcher selects almost every name).
 //
 // The scrape loop caches each series' relabelling outcome, so the regex
 // runs once per new series, not once per sample.
-func keepRule(reads []*labels.Matcher, extra []string) (*relabel.Config, error) {
+func keepRule(reads []*labels.Matcher, extra, sumCountOnly []string) (*relabel.Config, error) {
 	if reads == nil {
 		return nil, nil
 	}
@@ -31,7 +33,7 @@ func keepRule(reads []*labels.Matcher, extra []string) (*relabel.Config, error) 
 	for _, m := range reads {
 		switch m.Type {
 		case labels.MatchEqual:
-			alts = append(alts, family(m.Value)...)
+			alts = append(alts, family(m.Value, sumCountOnly)...)
 		case labels.MatchRegexp:
 			alts = append(alts, "(?:"+m.Value+")")
 		default:
@@ -76,8 +78,9 @@ func withKeep(pc *promconfig.Config, scs []*promconfig.ScrapeConfig, keep *relab
 
 // family returns the anchored regexes of the sample names of the family
 // a selected name belongs to: the name, its base without a histogram or
-// summary suffix, and the base with each suffix.
-func family(name string) []string {
+// summary suffix, and the base with each suffix, but for _bucket when the
+// base is one of sumCountOnly (histograms whose buckets nothing reads).
+func family(name string, sumCountOnly []string) []string {
 	base := name
 	for _, suf := range []string{"_bucket", "_sum", "_count"} {
 		if b, ok := strings.CutSuffix(name, suf); ok {
@@ -86,5 +89,9 @@ func family(name string) []string {
 		}
 	}
 	q := regexp.QuoteMeta(base)
-	return []string{regexp.QuoteMeta(name), q, q + "_bucket", q + "_sum", q + "_count"}
+	out := []string{regexp.QuoteMeta(name), q, q + "_sum", q + "_count"}
+	if !slices.Contains(sumCountOnly, base) || name == base+"_bucket" {
+		out = append(out, q+"_bucket")
+	}
+	return out
 }

@@ -21,11 +21,12 @@ func TestKeepRule(t *testing.T) {
 	re := func(v string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchRegexp, "__name__", v) }
 	reads := []*labels.Matcher{eq("vllm:num_requests_running"), eq("vllm:e2e_request_latency_seconds_bucket"), re("DCGM_FI_(DEV|PROF)_.+")}
 	for _, tc := range []struct {
-		name  string
-		reads []*labels.Matcher
-		extra []string
-		kept  []string
-		gone  []string
+		name     string
+		reads    []*labels.Matcher
+		extra    []string
+		sumCount []string
+		kept     []string
+		gone     []string
 	}{
 		{
 			name:  "catalog reads only",
@@ -51,10 +52,25 @@ func TestKeepRule(t *testing.T) {
 			reads: append(slices.Clone(reads), labels.MustNewMatcher(labels.MatchNotEqual, "__name__", "x")),
 			kept:  []string{"anything_at_all", "vllm:request_success_created"},
 		},
+		{
+			name:     "a histogram read by sum and count only",
+			reads:    append(slices.Clone(reads), eq("vllm:iteration_tokens_total_sum"), eq("vllm:iteration_tokens_total_count")),
+			sumCount: []string{"vllm:iteration_tokens_total"},
+			kept: []string{"vllm:iteration_tokens_total", "vllm:iteration_tokens_total_sum", "vllm:iteration_tokens_total_count",
+				"vllm:e2e_request_latency_seconds_bucket"},
+			gone: []string{"vllm:iteration_tokens_total_bucket", "vllm:iteration_tokens_total_created"},
+		},
+		{
+			name:     "keep_metrics keeps its buckets",
+			reads:    append(slices.Clone(reads), eq("vllm:iteration_tokens_total_sum")),
+			extra:    []string{"vllm:iteration_tokens_.*"},
+			sumCount: []string{"vllm:iteration_tokens_total"},
+			kept:     []string{"vllm:iteration_tokens_total_bucket", "vllm:iteration_tokens_total_sum"},
+		},
 		{name: "no reads keeps everything", kept: []string{"anything_at_all"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc, err := keepRule(tc.reads, tc.extra)
+			rc, err := keepRule(tc.reads, tc.extra, tc.sumCount)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -105,3 +105,88 @@ func histogramSeries(t *testing.T, db *tsdb.DB) int {
 	}
 	return n
 }
+
+// iterExposition is vLLM's iteration_tokens_total histogram, of which the
+// catalog reads only the sum and count.
+const iterExposition = `# TYPE vllm:iteration_tokens_total histogram
+vllm:iteration_tokens_total_bucket{model_name="m",le="1.0"} 2
+vllm:iteration_tokens_total_bucket{model_name="m",le="8.0"} 7
+vllm:iteration_tokens_total_bucket{model_name="m",le="+Inf"} 10
+vllm:iteration_tokens_total_sum{model_name="m"} 40
+vllm:iteration_tokens_total_count{model_name="m"} 10
+`
+
+// TestSumCountOnlyAtScrape: a histogram whose buckets the analysis does not
+// read is stored without them: as one custom-bucket histogram of a single
+// +Inf bucket with the exposition's sum and count, or with
+// keep_classic_histograms as its _sum and _count series; keep_metrics
+// naming its buckets keeps them.
+func TestSumCountOnlyAtScrape(t *testing.T) {
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumCount, err := cat.SumCountOnly()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(sumCount, "vllm:iteration_tokens_total") {
+		t.Fatalf("SumCountOnly = %q, want vllm:iteration_tokens_total among them", sumCount)
+	}
+	tg := serve(t, iterExposition)
+	for _, tc := range []struct {
+		name, section string
+		stored        []string
+		buckets       int // of the stored histogram; 0: none stored
+	}{
+		{"default", "", []string{"vllm:iteration_tokens_total"}, 1},
+		{"keep_classic_histograms", "servescope:\n  keep_classic_histograms: true\n", []string{"vllm:iteration_tokens_total_count", "vllm:iteration_tokens_total_sum"}, 0},
+		{"keep_metrics names the buckets", "servescope:\n  keep_metrics: [\"vllm:iteration_tokens_total_bucket\"]\n", []string{"vllm:iteration_tokens_total"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: vllm\n    static_configs: [{targets: [%q]}]\n",
+				tc.section, strings.TrimPrefix(tg.URL, "http://"))
+			cfg, err := config.Parse("sumcount.yml", []byte(yml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, db := run(t, cfg, Options{Reads: cat.Reads(), SumCountOnly: sumCount})
+			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
+				ts := m.Active()
+				return len(ts) == 1 && ts[0].SeriesScraped != nil, fmt.Sprintf("%+v", ts)
+			})
+			if got := storedNames(t, db); !slices.Equal(got, tc.stored) {
+				t.Errorf("stored %q\nwant %q", got, tc.stored)
+			}
+			q, err := db.Queryable().Querier(math.MinInt64, math.MaxInt64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			set := q.Select(t.Context(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "vllm:.*"))
+			var it chunkenc.Iterator
+			for set.Next() {
+				s := set.At()
+				it = s.Iterator(it)
+				switch typ := it.Next(); typ {
+				case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+					_, fh := it.AtFloatHistogram(nil)
+					if n := len(fh.CustomValues) + 1; fh.Sum != 40 || fh.Count != 10 || n != tc.buckets {
+						t.Errorf("%s: sum %v, count %v, %d buckets; want 40, 10, %d", s.Labels(), fh.Sum, fh.Count, n, tc.buckets)
+					}
+				case chunkenc.ValFloat:
+					_, v := it.At()
+					want := map[string]float64{"vllm:iteration_tokens_total_sum": 40, "vllm:iteration_tokens_total_count": 10}[s.Labels().Get("__name__")]
+					if v != want {
+						t.Errorf("%s = %v, want %v", s.Labels(), v, want)
+					}
+				default:
+					t.Errorf("%s: no sample (%v)", s.Labels(), typ)
+				}
+			}
+			if err := set.Err(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -213,13 +213,15 @@ func proxyJob(r *http.Request) string {
 //     the target sent could drop what the keep would keep. Keeping it
 //     simple and safe: any replace, lowercase, uppercase or hashmod writing
 //     __name__ (or a templated target label), and any labelmap.
-func (p *filterProxy) prefilter(scs []*promconfig.ScrapeConfig, keep *relabel.Config) {
+func (p *filterProxy) prefilter(scs []*promconfig.ScrapeConfig, keep *relabel.Config, sumCountOnly []string) {
 	jobs := map[string]*jobFilter{}
 	var re string
 	if keep != nil {
 		re = keep.Regex.String()
 		re := keep.Regex
-		keepName := newNameDecisions(func(name string) bool { return keepsName(re, name) })
+		keepName := newNameDecisions(func(name string) bool {
+			return keepsName(re, name) && !unreadBuckets(re, name, sumCountOnly)
+		})
 		for _, sc := range scs {
 			if !filterable(sc) {
 				continue

@@ -54,6 +54,10 @@ type Options struct {
 	// scrape time unless the config keeps them (servescope.keep_metrics,
 	// keep_all_metrics). Nil stores everything.
 	Reads []*labels.Matcher
+	// SumCountOnly are the classic histograms (names without suffix) of
+	// which the analysis reads only the sum and count: their _bucket
+	// series are dropped with what Reads does not select.
+	SumCountOnly []string
 	// LocateEvery is how often new parse errors are located by line (one
 	// fetch of the failing target per new error); zero means 5s.
 	LocateEvery time.Duration
@@ -65,6 +69,7 @@ type Manager struct {
 	kube      discovery.ClientFunc
 	recognize func(families []string) string
 	reads     []*labels.Matcher
+	sumCount  []string
 	counts    *countingAppendable
 	discovery *pdiscovery.Manager
 	scrape    *pscrape.Manager
@@ -142,6 +147,7 @@ func New(opts Options) (*Manager, error) {
 		kube:        opts.KubeClient,
 		recognize:   opts.Recognize,
 		reads:       opts.Reads,
+		sumCount:    opts.SumCountOnly,
 		counts:      app,
 		discovery:   dm,
 		scrape:      sm,
@@ -175,13 +181,13 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	if cfg.Servescope.KeepAllMetrics {
 		reads = nil
 	}
-	keep, err := keepRule(reads, cfg.Servescope.KeepMetrics)
+	keep, err := keepRule(reads, cfg.Servescope.KeepMetrics, m.sumCount)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	pc := withKeep(cfg.Prometheus, scs, keep)
 	if keep != nil {
-		m.filter.prefilter(pc.ScrapeConfigs, keep)
+		m.filter.prefilter(pc.ScrapeConfigs, keep, m.sumCount)
 	} else {
 		m.filter.setJobs(nil, "")
 	}
