@@ -198,15 +198,16 @@ func New(opts Options) (_ *Server, err error) {
 	// everything, for the central store to decide.
 	var reads []*labels.Matcher
 	var sumCount []string
+	var values []scrape.ValueKeep
 	if !opts.Agent {
-		if reads, sumCount, err = analysisReads(s.catalog, cfg.Servescope.TeamLabel); err != nil {
+		if reads, sumCount, values, err = analysisReads(s.catalog, cfg.Servescope.TeamLabel); err != nil {
 			return nil, err
 		}
 	}
 	s.scraper, err = scrape.New(scrape.Options{
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), KubeClient: opts.KubeClient, SDMetrics: sdMetrics,
 		Recognize: func(families []string) string { return s.catalog.Recognize(families).Exporter },
-		Reads:     reads, SumCountOnly: sumCount,
+		Reads:     reads, SumCountOnly: sumCount, ValueKeeps: values,
 	})
 	if err != nil {
 		return nil, err

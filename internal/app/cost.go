@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/servescope/servescope/internal/analyze/cost"
 	"github.com/servescope/servescope/internal/analyze/query"
+	"github.com/servescope/servescope/internal/collect/scrape"
 	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/schema"
 )
@@ -88,23 +91,40 @@ func CostReport(ctx context.Context, url string, opts CostOptions, req cost.Requ
 	return calc.Compute(ctx, q, req)
 }
 
-// analysisReads are the __name__ matchers of every raw series servescope's
-// analysis reads: the catalog's selectors and the cost queries'; and the
-// histograms of which they read only the sum and count. The scraper stores
-// only these (without those histograms' buckets; and what
-// servescope.keep_metrics adds).
-func analysisReads(cat *schema.Catalog, teamKey string) ([]*labels.Matcher, []string, error) {
+// analysisReads are what the scraper stores (and what
+// servescope.keep_metrics adds): the __name__ matchers of every raw series
+// servescope's analysis reads, the catalog's selectors and the cost
+// queries'; the histograms of which they read only the sum and count
+// (stored without buckets); and the names they read only for some values
+// of a label (stored with those values only).
+func analysisReads(cat *schema.Catalog, teamKey string) ([]*labels.Matcher, []string, []scrape.ValueKeep, error) {
 	qs, err := cost.Queries(cat, teamKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	costReads, err := schema.ReadsOf(qs...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("series cost reads: %w", err)
+		return nil, nil, nil, fmt.Errorf("series cost reads: %w", err)
 	}
 	sumCount, err := cat.SumCountOnly(qs...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("histograms read by sum and count: %w", err)
+		return nil, nil, nil, fmt.Errorf("histograms read by sum and count: %w", err)
 	}
-	return append(cat.Reads(), costReads...), sumCount, nil
+	vrs, err := cat.ValueReads(qs...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("label values read: %w", err)
+	}
+	var vks []scrape.ValueKeep
+	for _, vr := range vrs {
+		var alts []string
+		for _, m := range vr.Matchers {
+			if m.Type == labels.MatchEqual {
+				alts = append(alts, regexp.QuoteMeta(m.Value))
+			} else {
+				alts = append(alts, "(?:"+m.Value+")")
+			}
+		}
+		vks = append(vks, scrape.ValueKeep{Name: vr.Name, Label: vr.Label, Regex: strings.Join(alts, "|")})
+	}
+	return append(cat.Reads(), costReads...), sumCount, vks, nil
 }

@@ -168,3 +168,63 @@ func TestSumCountOnly(t *testing.T) {
 		t.Error("a query that does not parse: no error")
 	}
 }
+
+// TestValueReads: names read only for some values of a label, from the
+// catalog and from queries beside it; a read without the label, a name
+// regex, histogram parts and le leave a name out.
+func TestValueReads(t *testing.T) {
+	cat, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(vrs []ValueRead, name string) *ValueRead {
+		for i := range vrs {
+			if vrs[i].Name == name {
+				return &vrs[i]
+			}
+		}
+		return nil
+	}
+	vrs, err := cat.ValueReads(`kube_pod_container_resource_requests{resource=~"nvidia_com_gpu|nvidia_com_mig_.+",node!=""}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase := find(vrs, "kube_pod_status_phase")
+	if phase == nil || phase.Label != "phase" || len(phase.Matchers) != 1 || phase.Matchers[0].String() != `phase="Running"` {
+		t.Errorf("kube_pod_status_phase: %+v, want phase=\"Running\"", phase)
+	}
+	req := find(vrs, "kube_pod_container_resource_requests")
+	if req == nil || req.Label != "resource" || len(req.Matchers) != 2 {
+		t.Errorf("kube_pod_container_resource_requests: %+v, want the catalog's and the query's resource matchers", req)
+	}
+	for _, tc := range []struct {
+		query string
+		name  string
+	}{
+		{`sum(kube_pod_status_phase)`, "kube_pod_status_phase"},
+		{`{__name__=~"kube_pod_status_.+"}`, "kube_pod_status_phase"},
+		{`{phase="Running"}`, "kube_pod_status_phase"},
+		{`kube_pod_status_phase{phase=~"Running|"}`, "kube_pod_status_phase"}, // matches a series without phase
+		{`x_bucket{le="+Inf"}`, "x_bucket"},
+		{`x{le="+Inf"}`, "x"},
+		{`x_count{code="200"}`, "x_count"},
+	} {
+		vrs, err := cat.ValueReads(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vr := find(vrs, tc.name); vr != nil {
+			t.Errorf("with %s: %s read for values of %s, want it read whole", tc.query, tc.name, vr.Label)
+		}
+	}
+	vrs, err = cat.ValueReads(`y{code="200"}`, `rate(y{code=~"5.."}[5m])`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := find(vrs, "y"); y == nil || y.Label != "code" || len(y.Matchers) != 2 {
+		t.Errorf("y: %+v, want code=\"200\" and code=~\"5..\"", y)
+	}
+	if _, err := cat.ValueReads(`sum(`); err == nil {
+		t.Error("a query that does not parse: no error")
+	}
+}

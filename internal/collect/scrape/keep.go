@@ -58,10 +58,82 @@ func keepRule(reads []*labels.Matcher, extra, sumCountOnly []string) (*relabel.C
 	}, nil
 }
 
-// withKeep returns pc with keep appended to every job's metric
-// relabelling, after the user's own steps so it sees the final names; pc
+// ValueKeep is a metric name the analysis reads only for some values of
+// one label: its series whose Label does not match Regex (anchored) are
+// dropped at scrape time.
+type ValueKeep struct {
+	Name, Label, Regex string
+}
+
+// Labels the value steps set while they decide, dropped after.
+const (
+	valueFiltered = "__servescope_value_filtered"
+	valueKept     = "__servescope_value_kept"
+)
+
+// valueRules are the metric relabelling steps that drop the series of
+// vks' names whose label has a value nothing reads: for each name, a
+// replace marks a series of it whose label value is read, another marks
+// every series of the filtered names, a drop removes the marked-filtered
+// but not marked-kept ones, and a labeldrop removes the marks. (RE2 cannot
+// say "any other name", hence the marks.) A name the user's extra regexes
+// keep is kept whole. The scrape loop caches each series' outcome, so the
+// steps run once per new series.
+func valueRules(vks []ValueKeep, extra []string) ([]*relabel.Config, error) {
+	var names []string
+	var out []*relabel.Config
+	step := func(c relabel.Config, re string) error {
+		r, err := relabel.NewRegexp(re)
+		if err != nil {
+			return fmt.Errorf("values to keep: %w", err)
+		}
+		c.Regex, c.Separator, c.NameValidationScheme = r, ";", model.UTF8Validation
+		out = append(out, &c)
+		return nil
+	}
+	for _, vk := range vks {
+		if keptByExtra(vk.Name, extra) {
+			continue
+		}
+		q := regexp.QuoteMeta(vk.Name)
+		names = append(names, q)
+		if err := step(relabel.Config{Action: relabel.Replace, SourceLabels: model.LabelNames{model.MetricNameLabel, model.LabelName(vk.Label)},
+			TargetLabel: valueKept, Replacement: "1"}, q+";(?:"+vk.Regex+")"); err != nil {
+			return nil, err
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if err := step(relabel.Config{Action: relabel.Replace, SourceLabels: model.LabelNames{model.MetricNameLabel},
+		TargetLabel: valueFiltered, Replacement: "1"}, strings.Join(names, "|")); err != nil {
+		return nil, err
+	}
+	if err := step(relabel.Config{Action: relabel.Drop, SourceLabels: model.LabelNames{valueFiltered, valueKept}}, "1;"); err != nil {
+		return nil, err
+	}
+	if err := step(relabel.Config{Action: relabel.LabelDrop}, valueFiltered+"|"+valueKept); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// keptByExtra says whether one of the user's keep regexes (anchored)
+// selects name.
+func keptByExtra(name string, extra []string) bool {
+	for _, re := range extra {
+		if r, err := relabel.NewRegexp(re); err == nil && r.MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// withKeep returns pc with the value steps and keep, last, appended to
+// every job's metric relabelling, after the user's own steps so they see
+// the final names; pc
 // itself is not modified. scs are pc's jobs, scrape_config_files included.
-func withKeep(pc *promconfig.Config, scs []*promconfig.ScrapeConfig, keep *relabel.Config) *promconfig.Config {
+func withKeep(pc *promconfig.Config, scs []*promconfig.ScrapeConfig, keep *relabel.Config, values ...*relabel.Config) *promconfig.Config {
 	if keep == nil {
 		return pc
 	}
@@ -70,7 +142,7 @@ func withKeep(pc *promconfig.Config, scs []*promconfig.ScrapeConfig, keep *relab
 	out.ScrapeConfigs = make([]*promconfig.ScrapeConfig, len(scs))
 	for i, sc := range scs {
 		c := *sc
-		c.MetricRelabelConfigs = append(slices.Clip(sc.MetricRelabelConfigs), keep)
+		c.MetricRelabelConfigs = append(append(slices.Clip(sc.MetricRelabelConfigs), values...), keep)
 		out.ScrapeConfigs[i] = &c
 	}
 	return &out

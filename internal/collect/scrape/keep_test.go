@@ -169,3 +169,96 @@ func storedNames(t *testing.T, db *tsdb.DB) []string {
 	}
 	return slices.DeleteFunc(names, func(n string) bool { return n == "up" || strings.HasPrefix(n, "scrape_") })
 }
+
+// ksmExposition is kube-state-metrics' pod phase and resource requests,
+// one series of each read and the others not (a phase value holds the
+// separator the relabelling joins with), and a family read whole.
+const ksmExposition = `# TYPE kube_pod_status_phase gauge
+kube_pod_status_phase{namespace="a",pod="p",phase="Pending"} 0
+kube_pod_status_phase{namespace="a",pod="p",phase="Running"} 1
+kube_pod_status_phase{namespace="a",pod="p",phase="Failed"} 0
+kube_pod_status_phase{namespace="a",pod="p",phase="Running;x"} 0
+# TYPE kube_pod_container_resource_requests gauge
+kube_pod_container_resource_requests{namespace="a",pod="p",resource="cpu",node="n"} 2
+kube_pod_container_resource_requests{namespace="a",pod="p",resource="nvidia_com_gpu",node="n"} 1
+# TYPE kube_pod_labels gauge
+kube_pod_labels{namespace="a",pod="p",label_team="t"} 1
+`
+
+// TestValueKeepAtScrape: the series of a name read only for some values
+// of a label are stored for those values only (a value that holds the
+// separator is no exception); keep_metrics naming the family stores it
+// whole; the marks the steps set are not stored.
+func TestValueKeepAtScrape(t *testing.T) {
+	cat, err := schema.New(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := serve(t, ksmExposition)
+	values := []ValueKeep{
+		{Name: "kube_pod_status_phase", Label: "phase", Regex: "Running"},
+		{Name: "kube_pod_container_resource_requests", Label: "resource", Regex: `nvidia_com_gpu|(?:nvidia_com_mig_.+)`},
+	}
+	for _, tc := range []struct {
+		name, section string
+		stored        []string
+	}{
+		{"default", "", []string{
+			`kube_pod_container_resource_requests{namespace="a", node="n", pod="p", resource="nvidia_com_gpu"}`,
+			`kube_pod_labels{label_team="t", namespace="a", pod="p"}`,
+			`kube_pod_status_phase{namespace="a", phase="Running", pod="p"}`,
+		}},
+		{"keep_metrics keeps the family whole", "servescope:\n  keep_metrics: [\"kube_pod_status_.*\"]\n", []string{
+			`kube_pod_container_resource_requests{namespace="a", node="n", pod="p", resource="nvidia_com_gpu"}`,
+			`kube_pod_labels{label_team="t", namespace="a", pod="p"}`,
+			`kube_pod_status_phase{namespace="a", phase="Failed", pod="p"}`,
+			`kube_pod_status_phase{namespace="a", phase="Pending", pod="p"}`,
+			`kube_pod_status_phase{namespace="a", phase="Running", pod="p"}`,
+			`kube_pod_status_phase{namespace="a", phase="Running;x", pod="p"}`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: ksm\n    honor_labels: true\n    static_configs: [{targets: [%q]}]\n",
+				tc.section, strings.TrimPrefix(tg.URL, "http://"))
+			cfg, err := config.Parse("values.yml", []byte(yml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, db := run(t, cfg, Options{Reads: cat.Reads(), ValueKeeps: values})
+			var st Target
+			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
+				ts := m.Active()
+				if len(ts) != 1 {
+					return false, fmt.Sprintf("%d targets", len(ts))
+				}
+				st = ts[0]
+				return st.SeriesScraped != nil, fmt.Sprintf("%+v", st)
+			})
+			if *st.SeriesKept != len(tc.stored) {
+				t.Errorf("seriesKept %d, want %d", *st.SeriesKept, len(tc.stored))
+			}
+			q, err := db.Queryable().Querier(math.MinInt64, math.MaxInt64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			set := q.Select(t.Context(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "kube_.*"))
+			var got []string
+			for set.Next() {
+				got = append(got, set.At().Labels().String())
+			}
+			if err := set.Err(); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(tc.stored)
+			for i, w := range want { // the name first, then the job and instance labels the scrape adds
+				name, rest, _ := strings.Cut(w, "{")
+				want[i] = fmt.Sprintf(`{__name__=%q, instance=%q, job="ksm", %s`, name, strings.TrimPrefix(tg.URL, "http://"), rest)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("stored\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@ import (
 	pdiscovery "github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/discovery/kubernetes"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	pscrape "github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 
@@ -58,6 +59,10 @@ type Options struct {
 	// which the analysis reads only the sum and count: their _bucket
 	// series are dropped with what Reads does not select.
 	SumCountOnly []string
+	// ValueKeeps are the names the analysis reads only for some values of
+	// a label: their other series are dropped with what Reads does not
+	// select (unless keep_metrics selects the name).
+	ValueKeeps []ValueKeep
 	// LocateEvery is how often new parse errors are located by line (one
 	// fetch of the failing target per new error); zero means 5s.
 	LocateEvery time.Duration
@@ -70,6 +75,7 @@ type Manager struct {
 	recognize func(families []string) string
 	reads     []*labels.Matcher
 	sumCount  []string
+	values    []ValueKeep
 	counts    *countingAppendable
 	discovery *pdiscovery.Manager
 	scrape    *pscrape.Manager
@@ -148,6 +154,7 @@ func New(opts Options) (*Manager, error) {
 		recognize:   opts.Recognize,
 		reads:       opts.Reads,
 		sumCount:    opts.SumCountOnly,
+		values:      opts.ValueKeeps,
 		counts:      app,
 		discovery:   dm,
 		scrape:      sm,
@@ -185,7 +192,13 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	pc := withKeep(cfg.Prometheus, scs, keep)
+	var values []*relabel.Config
+	if keep != nil {
+		if values, err = valueRules(m.values, cfg.Servescope.KeepMetrics); err != nil {
+			return fmt.Errorf("%s: %w", cfg.File, err)
+		}
+	}
+	pc := withKeep(cfg.Prometheus, scs, keep, values...)
 	if keep != nil {
 		m.filter.prefilter(pc.ScrapeConfigs, keep, m.sumCount)
 	} else {
