@@ -35,26 +35,14 @@ func (cat *Catalog) Reads() []*labels.Matcher {
 // histogram selected by name) or matched by a name regex counts as read
 // with its buckets. A query that does not parse is an error naming it.
 func (cat *Catalog) SumCountOnly(queries ...string) ([]string, error) {
-	var ms []*labels.Matcher
-	for _, s := range cat.signals {
-		for _, src := range s.Sources {
-			for _, q := range []string{src.Expr, src.Denominator} {
-				if q == "" {
-					continue
-				}
-				e, err := cat.c.parse("source", q)
-				if err != nil {
-					return nil, fmt.Errorf("signal %s: %w", s.Name, err)
-				}
-				ms = append(ms, selectorNames(e)...)
-			}
-		}
-	}
-	extra, err := ReadsOf(queries...)
+	exprs, err := cat.readExprs(false, queries)
 	if err != nil {
 		return nil, err
 	}
-	ms = append(ms, extra...)
+	var ms []*labels.Matcher
+	for _, e := range exprs {
+		ms = append(ms, selectorNames(e)...)
+	}
 	parts := map[string]bool{} // histograms whose sum or count is read
 	for _, m := range ms {
 		if m.Type != labels.MatchEqual {
@@ -101,35 +89,9 @@ type ValueRead struct {
 // copies from or to (the catalog may select them after relabelling). A
 // query that does not parse is an error naming it.
 func (cat *Catalog) ValueReads(queries ...string) ([]ValueRead, error) {
-	var exprs []parser.Expr
-	for _, s := range cat.signals {
-		for _, src := range s.Sources {
-			for _, q := range []string{src.Expr, src.Denominator} {
-				if q == "" {
-					continue
-				}
-				e, err := cat.c.parse("source", q)
-				if err != nil {
-					return nil, fmt.Errorf("signal %s: %w", s.Name, err)
-				}
-				exprs = append(exprs, e)
-				if readsClassicHistogram(e) {
-					n, err := cat.c.parse("source", q)
-					if err != nil {
-						return nil, fmt.Errorf("signal %s: %w", s.Name, err)
-					}
-					exprs = append(exprs, nativeForm(n))
-				}
-			}
-		}
-	}
-	p := parser.NewParser(parser.Options{})
-	for _, q := range queries {
-		e, err := p.ParseExpr(q)
-		if err != nil {
-			return nil, fmt.Errorf("query %q: %w", q, err)
-		}
-		exprs = append(exprs, e)
+	exprs, err := cat.readExprs(true, queries)
+	if err != nil {
+		return nil, err
 	}
 	skip := map[string]bool{"le": true, "quantile": true}
 	addAliases := func(as []Alias) {
@@ -209,6 +171,44 @@ func (cat *Catalog) ValueReads(queries ...string) ([]ValueRead, error) {
 	}
 	slices.SortFunc(out, func(a, b ValueRead) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// readExprs parses every source's expression and denominator (with
+// native, also the native-histogram reading of those that read classic
+// histogram series) and queries; a query that does not parse is an error
+// naming it.
+func (cat *Catalog) readExprs(native bool, queries []string) ([]parser.Expr, error) {
+	var exprs []parser.Expr
+	for _, s := range cat.signals {
+		for _, src := range s.Sources {
+			for _, q := range []string{src.Expr, src.Denominator} {
+				if q == "" {
+					continue
+				}
+				e, err := cat.c.parse("source", q)
+				if err != nil {
+					return nil, fmt.Errorf("signal %s: %w", s.Name, err)
+				}
+				exprs = append(exprs, e)
+				if native && readsClassicHistogram(e) {
+					n, err := cat.c.parse("source", q) // nativeForm rewrites in place
+					if err != nil {
+						return nil, fmt.Errorf("signal %s: %w", s.Name, err)
+					}
+					exprs = append(exprs, nativeForm(n))
+				}
+			}
+		}
+	}
+	p := parser.NewParser(parser.Options{})
+	for _, q := range queries {
+		e, err := p.ParseExpr(q)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: %w", q, err)
+		}
+		exprs = append(exprs, e)
+	}
+	return exprs, nil
 }
 
 // ReadsOf returns the __name__ matchers of the selectors in queries,
