@@ -128,22 +128,7 @@ func TestKeepAtScrape(t *testing.T) {
 			[]string{"node_load1", "process_cpu_seconds_total", "python_gc_objects_collected_total", "vllm:num_requests_running", "vllm:request_success_created", "vllm:request_success_total"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: vllm\n    static_configs: [{targets: [%q]}]\n",
-				tc.section, strings.TrimPrefix(tg.URL, "http://"))
-			cfg, err := config.Parse("keep.yml", []byte(yml), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, db := run(t, cfg, Options{Reads: cat.Reads()})
-			var st Target
-			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
-				ts := m.Active()
-				if len(ts) != 1 {
-					return false, fmt.Sprintf("%d targets", len(ts))
-				}
-				st = ts[0]
-				return st.SeriesScraped != nil, fmt.Sprintf("%+v", st)
-			})
+			st, db := scrapeOnce(t, tg, tc.section, "vllm", "", Options{Reads: cat.Reads()})
 			if *st.SeriesScraped != sent || *st.SeriesKept != tc.kept {
 				t.Errorf("seriesScraped %d, seriesKept %d; want %d and %d", *st.SeriesScraped, *st.SeriesKept, sent, tc.kept)
 			}
@@ -218,22 +203,7 @@ func TestValueKeepAtScrape(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: ksm\n    honor_labels: true\n    static_configs: [{targets: [%q]}]\n",
-				tc.section, strings.TrimPrefix(tg.URL, "http://"))
-			cfg, err := config.Parse("values.yml", []byte(yml), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, db := run(t, cfg, Options{Reads: cat.Reads(), ValueKeeps: values})
-			var st Target
-			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
-				ts := m.Active()
-				if len(ts) != 1 {
-					return false, fmt.Sprintf("%d targets", len(ts))
-				}
-				st = ts[0]
-				return st.SeriesScraped != nil, fmt.Sprintf("%+v", st)
-			})
+			st, db := scrapeOnce(t, tg, tc.section, "ksm", "    honor_labels: true\n", Options{Reads: cat.Reads(), ValueKeeps: values})
 			if *st.SeriesKept != len(tc.stored) {
 				t.Errorf("seriesKept %d, want %d", *st.SeriesKept, len(tc.stored))
 			}
@@ -261,4 +231,28 @@ func TestValueKeepAtScrape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scrapeOnce runs a Manager with opts over one static job scraping tg
+// (section is a servescope: block or "", jobLines more lines of the job)
+// and returns the target's status once it has been scraped, and the store.
+func scrapeOnce(t *testing.T, tg *target, section, job, jobLines string, opts Options) (Target, *tsdb.DB) {
+	t.Helper()
+	yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: %s\n%s    static_configs: [{targets: [%q]}]\n",
+		section, job, jobLines, strings.TrimPrefix(tg.URL, "http://"))
+	cfg, err := config.Parse(job+".yml", []byte(yml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, db := run(t, cfg, opts)
+	var st Target
+	proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
+		ts := m.Active()
+		if len(ts) != 1 {
+			return false, fmt.Sprintf("%d targets", len(ts))
+		}
+		st = ts[0]
+		return st.SeriesScraped != nil, fmt.Sprintf("%+v", st)
+	})
+	return st, db
 }

@@ -1,20 +1,15 @@
 package scrape
 
 import (
-	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
-	"github.com/servescope/servescope/internal/config"
 	"github.com/servescope/servescope/internal/schema"
 	"github.com/servescope/servescope/internal/store/tsdb"
-	"github.com/servescope/servescope/internal/testutil/proc"
 )
 
 // histExposition is a vLLM-like target with one latency histogram of four
@@ -54,22 +49,7 @@ func TestNHCBAtScrape(t *testing.T) {
 		{"the job's own setting wins", "", "    convert_classic_histograms_to_nhcb: false\n", classic, 0, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: vllm\n%s    static_configs: [{targets: [%q]}]\n",
-				tc.section, tc.job, strings.TrimPrefix(tg.URL, "http://"))
-			cfg, err := config.Parse("nhcb.yml", []byte(yml), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, db := run(t, cfg, Options{Reads: cat.Reads()})
-			var st Target
-			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
-				ts := m.Active()
-				if len(ts) != 1 {
-					return false, fmt.Sprintf("%d targets", len(ts))
-				}
-				st = ts[0]
-				return st.SeriesScraped != nil, fmt.Sprintf("%+v", st)
-			})
+			st, db := scrapeOnce(t, tg, tc.section, "vllm", tc.job, Options{Reads: cat.Reads()})
 			if *st.SeriesKept != tc.kept {
 				t.Errorf("seriesScraped %d, seriesKept %d; want %d kept", *st.SeriesScraped, *st.SeriesKept, tc.kept)
 			}
@@ -144,17 +124,7 @@ func TestSumCountOnlyAtScrape(t *testing.T) {
 		{"keep_metrics names the buckets", "servescope:\n  keep_metrics: [\"vllm:iteration_tokens_total_bucket\"]\n", []string{"vllm:iteration_tokens_total"}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			yml := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n%sscrape_configs:\n  - job_name: vllm\n    static_configs: [{targets: [%q]}]\n",
-				tc.section, strings.TrimPrefix(tg.URL, "http://"))
-			cfg, err := config.Parse("sumcount.yml", []byte(yml), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, db := run(t, cfg, Options{Reads: cat.Reads(), SumCountOnly: sumCount})
-			proc.Eventually(t, "the target scraped", 30*time.Second, func() (bool, string) {
-				ts := m.Active()
-				return len(ts) == 1 && ts[0].SeriesScraped != nil, fmt.Sprintf("%+v", ts)
-			})
+			_, db := scrapeOnce(t, tg, tc.section, "vllm", "", Options{Reads: cat.Reads(), SumCountOnly: sumCount})
 			if got := storedNames(t, db); !slices.Equal(got, tc.stored) {
 				t.Errorf("stored %q\nwant %q", got, tc.stored)
 			}
