@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -114,17 +112,9 @@ func analysisReads(cat *schema.Catalog, teamKey string) ([]*labels.Matcher, []st
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("label values read: %w", err)
 	}
-	var vks []scrape.ValueKeep
-	for _, vr := range vrs {
-		var alts []string
-		for _, m := range vr.Matchers {
-			if m.Type == labels.MatchEqual {
-				alts = append(alts, regexp.QuoteMeta(m.Value))
-			} else {
-				alts = append(alts, "(?:"+m.Value+")")
-			}
-		}
-		vks = append(vks, scrape.ValueKeep{Name: vr.Name, Label: vr.Label, Regex: strings.Join(alts, "|")})
+	vks := make([]scrape.ValueKeep, len(vrs))
+	for i, vr := range vrs {
+		vks[i] = scrape.ValueKeep{Name: vr.Name, Label: vr.Label, Matchers: vr.Matchers}
 	}
 	return append(cat.Reads(), costReads...), sumCount, vks, nil
 }

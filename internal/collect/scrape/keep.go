@@ -35,7 +35,7 @@ func keepRule(reads []*labels.Matcher, extra, sumCountOnly []string) (*relabel.C
 		case labels.MatchEqual:
 			alts = append(alts, family(m.Value, sumCountOnly)...)
 		case labels.MatchRegexp:
-			alts = append(alts, "(?:"+m.Value+")")
+			alts = append(alts, matcherRegex(m))
 		default:
 			return nil, nil
 		}
@@ -59,10 +59,20 @@ func keepRule(reads []*labels.Matcher, extra, sumCountOnly []string) (*relabel.C
 }
 
 // ValueKeep is a metric name the analysis reads only for some values of
-// one label: its series whose Label does not match Regex (anchored) are
-// dropped at scrape time.
+// one label: its series whose Label matches none of Matchers (= or =~ on
+// Label) are dropped at scrape time.
 type ValueKeep struct {
-	Name, Label, Regex string
+	Name, Label string
+	Matchers    []*labels.Matcher
+}
+
+// matcherRegex is an anchored regex (as relabelling anchors it) of the
+// values an = or =~ matcher selects.
+func matcherRegex(m *labels.Matcher) string {
+	if m.Type == labels.MatchEqual {
+		return regexp.QuoteMeta(m.Value)
+	}
+	return "(?:" + m.Value + ")"
 }
 
 // Labels the value steps set while they decide, dropped after.
@@ -97,8 +107,12 @@ func valueRules(vks []ValueKeep, extra []string) ([]*relabel.Config, error) {
 		}
 		q := regexp.QuoteMeta(vk.Name)
 		names = append(names, q)
+		values := make([]string, len(vk.Matchers))
+		for i, m := range vk.Matchers {
+			values[i] = matcherRegex(m)
+		}
 		if err := step(relabel.Config{Action: relabel.Replace, SourceLabels: model.LabelNames{model.MetricNameLabel, model.LabelName(vk.Label)},
-			TargetLabel: valueKept, Replacement: "1"}, q+";(?:"+vk.Regex+")"); err != nil {
+			TargetLabel: valueKept, Replacement: "1"}, q+";(?:"+strings.Join(values, "|")+")"); err != nil {
 			return nil, err
 		}
 	}

@@ -181,8 +181,9 @@ func TestValueKeepAtScrape(t *testing.T) {
 	}
 	tg := serve(t, ksmExposition)
 	values := []ValueKeep{
-		{Name: "kube_pod_status_phase", Label: "phase", Regex: "Running"},
-		{Name: "kube_pod_container_resource_requests", Label: "resource", Regex: `nvidia_com_gpu|(?:nvidia_com_mig_.+)`},
+		{Name: "kube_pod_status_phase", Label: "phase", Matchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "phase", "Running")}},
+		{Name: "kube_pod_container_resource_requests", Label: "resource", Matchers: []*labels.Matcher{
+			labels.MustNewMatcher(labels.MatchEqual, "resource", "nvidia_com_gpu"), labels.MustNewMatcher(labels.MatchRegexp, "resource", "nvidia_com_mig_.+")}},
 	}
 	for _, tc := range []struct {
 		name, section string
