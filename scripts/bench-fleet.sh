@@ -131,23 +131,26 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -z "$LIMIT_CPUS$LIMIT_MEMORY" ] || { echo "limits: ${LIMIT_CPUS:-no} CPUs, ${LIMIT_MEMORY:-no} memory; runtime $(curl -fsS "http://$ADDR/api/v1/status/runtimeinfo" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("GOMAXPROCS", d["GOMAXPROCS"], "GOMEMLIMIT", d["GOMEMLIMIT"])')"; cgroup_stats; }
 PAGES=(/ /serving /gpus /queues /findings)
 # qstats prints servescope's counts of dashboard queries: the result
-# cache's answers by kind, and the engine's evaluations and their seconds.
+# cache's answers by kind, the engine's evaluations and their seconds,
+# and the seconds the rule manager waited for pages in progress.
 qstats() {
   curl -fsS "http://$ADDR/metrics" | awk '
     $1 ~ /^servescope_query_cache_requests_total/ { match($1, /result="[a-z]+"/); c[substr($1, RSTART + 8, RLENGTH - 9)] = $2 }
     $1 ~ /^servescope_query_duration_seconds_count/ { n += $2 }
     $1 ~ /^servescope_query_duration_seconds_sum/ { s += $2 }
-    END { printf "%d %d %d %d %d %.3f", c["hit"], c["coalesced"], c["partial"], c["miss"], n, s }'
+    $1 == "servescope_rule_yield_seconds_total" { y = $2 }
+    END { printf "%d %d %d %d %d %.3f %.3f", c["hit"], c["coalesced"], c["partial"], c["miss"], n, s, y }'
 }
 # load prints a page's time and, from qstats before and after, what its
 # queries cost: cache hits, coalesced, partial and missed, then the
-# engine's evaluations and seconds (the background diagnosis counts too).
+# engine's evaluations and seconds (the background diagnosis counts too),
+# and how long the rules waited for it.
 load() {
   local a b t
   a=$(qstats)
   t=$(curl -fsS -o /dev/null -w '%{time_total}' "http://$ADDR$1")
   b=$(qstats)
-  echo "$a $b" | awk -v t="$t" '{ printf "%ss (hit %d, coalesced %d, partial %d, miss %d; engine %d queries, %.2fs)", t, $7-$1, $8-$2, $9-$3, $10-$4, $11-$5, $12-$6 }'
+  echo "$a $b" | awk -v t="$t" '{ printf "%ss (hit %d, coalesced %d, partial %d, miss %d; engine %d queries, %.2fs; rules waited %.2fs)", t, $8-$1, $9-$2, $10-$3, $11-$4, $12-$5, $13-$6, $14-$7 }'
 }
 for page in "${PAGES[@]}"; do
   echo "page $page: cold $(load "$page")"
@@ -169,5 +172,6 @@ if [ -n "$PROFILE_DIR" ]; then
   curl -fsS -o "$PROFILE_DIR/rules.json" "http://$ADDR/api/v1/rules"
 fi
 [ -z "$LIMIT_CPUS$LIMIT_MEMORY" ] || cgroup_stats
+echo "rule iterations missed: $(curl -fsS "http://$ADDR/metrics" | awk '$1 ~ /^prometheus_rule_group_iterations_missed_total/ { s += $NF } END { print s + 0 }'); rules waited for pages: $(curl -fsS "http://$ADDR/metrics" | awk '$1 == "servescope_rule_yield_seconds_total" { print $2 }') s"
 echo "queries refused: $(curl -fsS "http://$ADDR/metrics" | awk '$1 ~ /^servescope_queries_refused_total/ { printf "%s %s; ", $1, $2 }')"
 echo "after the pages: RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$PID/status") MiB (peak $(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status") MiB)"

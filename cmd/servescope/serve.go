@@ -47,6 +47,8 @@ func serveCommands(a *kingpin.Application, e env) []command {
 	autoMem := c.Flag("auto-gomemlimit", "Set GOMEMLIMIT to --auto-gomemlimit.ratio of the container's memory limit (its cgroup), or of the machine's memory, as Prometheus does; a GOMEMLIMIT variable wins.").
 		Default("true").Bool()
 	c.Flag("auto-gomemlimit.ratio", "Share of the memory limit GOMEMLIMIT is set to, in (0, 1].").Default("0.9").Float64Var(&o.AutoMemLimitRatio)
+	c.Flag("auto-gomaxprocs", "Under a CPU quota below two cores (the container's cgroup), set GOMAXPROCS to 1, not the Go runtime's minimum of 2, so the process is not throttled for most of each period; a GOMAXPROCS variable wins.").
+		Default("true").BoolVar(&o.AutoMaxProcs)
 	c.Flag("web.max-response-bytes", "Maximum size of one API response (negative: no limit).").Default("67108864").IntVar(&o.MaxResponseBytes)
 	c.Flag("query.remote-url", "Read a Prometheus-compatible API (Prometheus, Thanos, Mimir) instead of the embedded store: the external-Prometheus mode.").
 		Envar("SERVESCOPE_EXTERNAL_PROMETHEUS_URL").StringVar(&o.RemoteURL)

@@ -61,8 +61,11 @@ type Options struct {
 	// AutoMemLimitRatio, when above zero, sets GOMEMLIMIT to that share
 	// of the container's (or machine's) memory at start (applyMemLimit).
 	AutoMemLimitRatio float64
-	Logger            *slog.Logger
-	Build             api.BuildInfo
+	// AutoMaxProcs sets GOMAXPROCS to 1 under a CPU quota below two cores
+	// (applyMaxProcs).
+	AutoMaxProcs bool
+	Logger       *slog.Logger
+	Build        api.BuildInfo
 	// Flags are the command line's flags and values, for
 	// /api/v1/status/flags.
 	Flags map[string]string
@@ -111,6 +114,9 @@ type Server struct {
 	scraper *scrape.Manager
 	catalog *schema.Catalog
 	rules   *rules.Manager
+	// pages counts the dashboard pages being served: the rule manager lets
+	// them go first (rules.Options.Yield).
+	pages   query.Foreground
 	alerter *alert.Manager
 	// alerts are the diagnosis's alerting rules, applied with the
 	// catalog's recording rules on every (re)load.
@@ -165,6 +171,7 @@ func New(opts Options) (_ *Server, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	applyMemLimit(opts.AutoMemLimitRatio, logger)
+	applyMaxProcs(opts.AutoMaxProcs, logger)
 	applyNoTelemetry()
 
 	s := &Server{opts: opts, logger: logger, registry: reg, reload: make(chan chan error), reloads: newReloadMetrics(reg)}
@@ -250,6 +257,7 @@ func (s *Server) local(cfg *config.Config, externalURL *url.URL, sdMetrics *pdis
 		Logger: logger, Registerer: reg, Appendable: s.db.AppendableV2(), Queryable: s.db.Queryable(),
 		Engine: s.engine.Promql(), Lookback: s.engine.LookbackDelta(), Interval: time.Duration(cfg.Prometheus.GlobalConfig.EvaluationInterval),
 		ExternalURL: externalURL, Notify: s.alerter.Notify(externalURL.String()), MetricLabels: s.db.MetricLabelNames,
+		Yield: s.pages.Wait,
 	})
 	if err != nil {
 		return err
@@ -360,7 +368,7 @@ func (s *Server) analysis(cfg *config.Config) error {
 		}
 	}
 	return mountWeb(s.api, webOptions{Querier: dash, Catalog: s.catalog, Thresholds: th, Calc: calc, Objectives: objectives,
-		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger})
+		Recorded: s.opts.RemoteURL == "" || s.opts.RemoteRecorded, Logger: s.logger, Pages: &s.pages})
 }
 
 // Thresholds reads the diagnosis thresholds of the config's servescope

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 
@@ -10,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/automaxprocs/maxprocs"
 
 	"github.com/servescope/servescope/internal/config"
 )
@@ -64,4 +67,33 @@ func applyMemLimit(ratio float64, logger *slog.Logger) {
 	); err != nil {
 		logger.Warn("could not set GOMEMLIMIT from the memory limit", "err", err)
 	}
+}
+
+// applyMaxProcs sets GOMAXPROCS to 1 when the container's CPU quota (its
+// cgroup) is below two cores. The Go runtime sizes GOMAXPROCS from the
+// quota but never below 2, and in a pod held to one core two threads spend
+// the quota in half of each period and the whole process then waits for
+// the next one: at 10,000 GPUs `serve` was throttled in 70% of the periods
+// and a dashboard page took up to 2 s, with GOMAXPROCS 1 in 15% and at
+// most 0.7 s (BENCHMARKS.md). At two cores or more, or without a quota,
+// the runtime's choice stands; a GOMAXPROCS variable wins.
+func applyMaxProcs(on bool, logger *slog.Logger) {
+	if !on {
+		return
+	}
+	logf := func(format string, args ...any) {
+		logger.Debug(fmt.Sprintf(format, args...), "component", "automaxprocs")
+	}
+	if _, err := maxprocs.Set(maxprocs.Logger(logf), maxprocs.RoundQuotaFunc(maxProcsFor)); err != nil {
+		logger.Warn("could not set GOMAXPROCS from the CPU quota", "err", err)
+	}
+}
+
+// maxProcsFor is GOMAXPROCS for a CPU quota of cores: 1 below two cores,
+// the runtime's own choice otherwise.
+func maxProcsFor(cores float64) int {
+	if cores < 2 {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type webOptions struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Pages, when set, counts each dashboard request while it is served
+	// (the rule manager waits for them, rules.Options.Yield).
+	Pages *query.Foreground
 }
 
 // sloSource evaluates the latency objectives through a Querier for the
@@ -129,6 +133,18 @@ func mountWeb(a *api.API, o webOptions) error {
 	if err != nil {
 		return fmt.Errorf("mount dashboard: %w", err)
 	}
+	if o.Pages != nil {
+		a.Handle("/", foreground(o.Pages, h))
+		return nil
+	}
 	a.Handle("/", h)
 	return nil
+}
+
+// foreground counts each request to next in fg while it is served.
+func foreground(fg *query.Foreground, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer fg.Begin()()
+		next.ServeHTTP(w, r)
+	})
 }

@@ -67,6 +67,12 @@ type Options struct {
 	ExternalURL *url.URL
 	// Notify receives firing and resolved alerts; nil drops them.
 	Notify func(ctx context.Context, expr string, alerts ...*Alert)
+	// Yield, when set, is called before each rule's query with a deadline
+	// a quarter of the group's interval after the evaluation time, and
+	// returns when the rule may go on, with how long it waited
+	// (query.Foreground's Wait: the dashboard's pages in progress first).
+	// What the rules record does not change, only when.
+	Yield func(ctx context.Context, deadline time.Time) time.Duration
 }
 
 // Alert is an alert handed to Options.Notify.
@@ -130,7 +136,7 @@ func New(o Options) (*Manager, error) {
 	m := prules.NewManager(&prules.ManagerOptions{
 		NameValidationScheme: model.UTF8Validation,
 		ExternalURL:          o.ExternalURL,
-		QueryFunc:            shared.wrap(newPruner(newFolder(o.Engine, shared, p).QueryFunc, o.Queryable, p, o.MetricLabels).QueryFunc),
+		QueryFunc:            shared.wrap(newYielder(newPruner(newFolder(o.Engine, shared, p).QueryFunc, o.Queryable, p, o.MetricLabels).QueryFunc, o.Yield, o.Interval, o.Registerer)),
 		NotifyFunc:           prules.NotifyFunc(notify),
 		Context:              ctx,
 		AppendableV2:         o.Appendable,

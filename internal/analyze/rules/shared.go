@@ -66,6 +66,8 @@ type planRule struct {
 
 // groupReads is the shared reads of one group's current evaluation.
 type groupReads struct {
+	// interval is the group's evaluation interval.
+	interval time.Duration
 	// writers are, by read key, the places of the rules that may write
 	// series the selector selects (static).
 	writers map[string][]int
@@ -126,7 +128,7 @@ func (s *sharedReads) setPlan(groups []*prules.Group) {
 	for _, g := range groups {
 		rules := g.Rules()
 		reads := make([]map[string]int, len(rules))
-		gr := &groupReads{t: -1 << 63, entries: map[readKey]*readEntry{}, writers: map[string][]int{}}
+		gr := &groupReads{interval: g.Interval(), t: -1 << 63, entries: map[readKey]*readEntry{}, writers: map[string][]int{}}
 		matchers := map[string][]*labels.Matcher{}
 		for i, r := range rules {
 			if !ambiguous[r.Query().String()] {
