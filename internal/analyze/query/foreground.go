@@ -13,10 +13,9 @@ import (
 // takes most of each interval, and a page shared the core with it. The
 // zero value is ready to use.
 type Foreground struct {
-	mu      sync.Mutex
-	n       int           // requests in progress
-	idle    chan struct{} // closed when the last request in progress ends; nil while none is
-	waiting int           // Wait calls blocked now
+	mu   sync.Mutex
+	n    int           // requests in progress
+	idle chan struct{} // closed when the last request in progress ends; nil while none is
 }
 
 // Begin marks a request in progress until the returned function is
@@ -47,18 +46,11 @@ func (f *Foreground) Begin() (end func()) {
 func (f *Foreground) Wait(ctx context.Context, deadline time.Time) time.Duration {
 	f.mu.Lock()
 	idle := f.idle
+	f.mu.Unlock()
 	d := time.Until(deadline)
 	if idle == nil || d <= 0 {
-		f.mu.Unlock()
 		return 0
 	}
-	f.waiting++
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.waiting--
-		f.mu.Unlock()
-	}()
 	start := time.Now()
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -68,11 +60,4 @@ func (f *Foreground) Wait(ctx context.Context, deadline time.Time) time.Duration
 	case <-ctx.Done():
 	}
 	return time.Since(start)
-}
-
-// Waiting is how many Wait calls are blocked now.
-func (f *Foreground) Waiting() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.waiting
 }
