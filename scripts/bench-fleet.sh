@@ -172,6 +172,9 @@ if [ -n "$PROFILE_DIR" ]; then
   curl -fsS -o "$PROFILE_DIR/rules.json" "http://$ADDR/api/v1/rules"
 fi
 [ -z "$LIMIT_CPUS$LIMIT_MEMORY" ] || cgroup_stats
-echo "rule iterations missed: $(curl -fsS "http://$ADDR/metrics" | awk '$1 ~ /^prometheus_rule_group_iterations_missed_total/ { s += $NF } END { print s + 0 }'); rules waited for pages: $(curl -fsS "http://$ADDR/metrics" | awk '$1 == "servescope_rule_yield_seconds_total" { print $2 }') s"
+curl -fsS "http://$ADDR/metrics" | awk '
+  $1 ~ /^prometheus_rule_group_iterations_missed_total/ { missed += $NF }
+  $1 == "servescope_rule_yield_seconds_total" { waited = $2 }
+  END { printf "rule iterations missed: %d; rules waited for pages: %.2f s\n", missed, waited }'
 echo "queries refused: $(curl -fsS "http://$ADDR/metrics" | awk '$1 ~ /^servescope_queries_refused_total/ { printf "%s %s; ", $1, $2 }')"
 echo "after the pages: RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$PID/status") MiB (peak $(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$PID/status") MiB)"
